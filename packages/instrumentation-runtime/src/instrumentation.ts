@@ -1,0 +1,251 @@
+import { trace } from '@opentelemetry/api';
+import type { Histogram, TracerProvider } from '@opentelemetry/api';
+import { InstrumentationBase, InstrumentationNodeModuleDefinition, isWrapped } from '@opentelemetry/instrumentation';
+import type { Logger as WinstonLogger } from 'winston';
+import { RuntimeCore } from './core.js';
+import { CrashCapture } from './crash.js';
+import type { LogMethod, PinoLike } from './internal-types.js';
+import { gcTypeName, registerRuntimeMetrics } from './metrics.js';
+import { RestartTracker } from './restarts.js';
+import { coreOf } from './span-processor.js';
+import type { RuntimeInstrumentationConfig } from './types.js';
+import { estimateConsoleBytes, resolveConfig } from './utils.js';
+
+const PACKAGE_NAME = '@waggle/instrumentation-runtime';
+const PACKAGE_VERSION = '0.1.0';
+const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const;
+const WINSTON_MESSAGE = Symbol.for('message');
+
+/**
+ * A logger call made from inside another measured call (winston printing through console, a child
+ * logger delegating to its parent) is part of the outer call's cost and must not be counted twice.
+ */
+let logDepth = 0;
+
+/**
+ * Runtime pressure on spans: wide heap / event-loop / GC fields on local root spans (with
+ * RuntimeSpanProcessor), logger cost for pino `>=8 <11`, winston `>=3 <4` and console, crash capture
+ * and restart / crash-loop detection. Create both halves with `createRuntimeTelemetry()`.
+ */
+export class RuntimeInstrumentation extends InstrumentationBase<RuntimeInstrumentationConfig> {
+  // `declare`: the base constructor calls enable() before class fields would be initialised.
+  declare private _core: RuntimeCore;
+  declare private _crashCapture: CrashCapture;
+  declare private _restarts: RestartTracker;
+  declare private _tracerProvider: TracerProvider | undefined;
+  declare private _gcHistogram: Histogram | undefined;
+  declare private _pinoProto: Record<symbol, unknown> | undefined;
+  declare private _pinoSyms: { writeSym: symbol; asJsonSym: symbol } | undefined;
+  declare private _pinoLastBytes: number;
+
+  constructor(config: RuntimeInstrumentationConfig = {}) {
+    super(PACKAGE_NAME, PACKAGE_VERSION, config);
+    this._ensureCore();
+  }
+
+  /** Validates and applies config; changes take effect on the next enable(). */
+  override setConfig(config: RuntimeInstrumentationConfig = {}): void {
+    const resolved = resolveConfig(config); // throws WAGGLE_RUNTIME_CONFIG_INVALID before anything changes
+    super.setConfig(config);
+    if (this._core) this._core.config = resolved;
+  }
+
+  override setTracerProvider(tracerProvider: TracerProvider): void {
+    super.setTracerProvider(tracerProvider);
+    this._ensureCore();
+    this._tracerProvider = tracerProvider;
+  }
+
+  override enable(): void {
+    this._ensureCore();
+    super.enable();
+    const core = this._core;
+    if (core.active) return;
+    core.active = true;
+    const config = core.config;
+    if (config.spanFields || config.metrics || config.crashEnabled) core.sampler.start(config.sampleIntervalMs);
+    if (config.loggerCost) this._patchConsole();
+    if (config.crashEnabled) this._crashCapture.install();
+    if (config.restartsEnabled) this._restarts.install();
+  }
+
+  override disable(): void {
+    super.disable();
+    if (!this._core?.active) return;
+    this._core.active = false;
+    this._core.sampler.stop();
+    this._unpatchConsole();
+    this._crashCapture.uninstall();
+    this._restarts.uninstall();
+  }
+
+  protected init() {
+    return [
+      new InstrumentationNodeModuleDefinition(
+        'pino',
+        ['>=8 <11'],
+        (moduleExports: PinoLike) => this._patchPino(moduleExports),
+        (moduleExports: PinoLike) => this._unpatchPino(moduleExports),
+      ),
+      new InstrumentationNodeModuleDefinition(
+        'winston',
+        ['>=3 <4'],
+        (moduleExports: { Logger: typeof WinstonLogger }) => {
+          this._ensureCore();
+          if (this._core.config.loggerCost && !isWrapped(moduleExports.Logger.prototype.write)) {
+            this._wrap(moduleExports.Logger.prototype, 'write', (original) => this._measureWinston(original));
+          }
+          return moduleExports;
+        },
+        (moduleExports: { Logger: typeof WinstonLogger }) => {
+          if (moduleExports && isWrapped(moduleExports.Logger.prototype.write)) {
+            this._unwrap(moduleExports.Logger.prototype, 'write');
+          }
+        },
+      ),
+    ];
+  }
+
+  /** Called by the base class whenever a meter provider is set: registers instruments only when asked to. */
+  protected override _updateMetricInstruments(): void {
+    if (!this._core?.config.metrics) return;
+    this._gcHistogram = registerRuntimeMetrics(this.meter, this._core.sampler);
+    const histogram = this._gcHistogram;
+    this._core.sampler.onGc = (ms, kind) => histogram.record(ms / 1000, { 'v8js.gc.type': gcTypeName(kind) });
+  }
+
+  private _ensureCore(): void {
+    if (this._core) return;
+    const core = new RuntimeCore(resolveConfig(this._config));
+    this._core = core;
+    this._pinoLastBytes = 0;
+    coreOf.set(this, core);
+    const tracer = () => this.tracer;
+    this._crashCapture = new CrashCapture(core, tracer, () => this._flushAll());
+    this._restarts = new RestartTracker(core, tracer, this._crashCapture);
+    core.sampler.onSample = () => {
+      const ratio = core.sampler.heapUsedRatio;
+      if (ratio >= core.config.memoryPressureThreshold && ratio > core.memoryPressurePeak) {
+        core.memoryPressurePeak = ratio;
+      }
+    };
+    this._updateMetricInstruments();
+  }
+
+  private _flushAll(): Promise<void> {
+    const configured = this._config.flush;
+    if (configured) return configured();
+    const provider = (this._tracerProvider ?? trace.getTracerProvider()) as TracerProvider & {
+      getDelegate?: () => TracerProvider;
+      forceFlush?: () => Promise<void>;
+    };
+    const target = (provider.getDelegate?.() ?? provider) as { forceFlush?: () => Promise<void> };
+    return typeof target.forceFlush === 'function' ? target.forceFlush() : Promise.resolve();
+  }
+
+  /** Times a synchronous logger call and charges it to the active span. */
+  private _measure<T>(call: () => T, bytes: (result: T) => number): T {
+    if (logDepth > 0 || !this._core.active) return call();
+    logDepth++;
+    const start = performance.now();
+    let result: T;
+    try {
+      result = call();
+    } finally {
+      logDepth--;
+    }
+    const durationMs = performance.now() - start;
+    try {
+      this._core.recordLog(durationMs, bytes(result));
+    } catch {
+      // accounting must never break logging
+    }
+    return result;
+  }
+
+  private _patchConsole(): void {
+    for (const name of CONSOLE_METHODS) {
+      if (typeof console[name] !== 'function' || isWrapped(console[name])) continue;
+      this._wrap(console, name, (original: LogMethod) => {
+        const instrumentation = this;
+        return function (this: unknown, ...args: unknown[]) {
+          return instrumentation._measure(
+            () => original.apply(this, args),
+            () => estimateConsoleBytes(args),
+          );
+        } as never;
+      });
+    }
+  }
+
+  private _unpatchConsole(): void {
+    for (const name of CONSOLE_METHODS) if (isWrapped(console[name])) this._unwrap(console, name);
+  }
+
+  /**
+   * pino builds its level methods per logger, but every logger ends in the shared prototype's
+   * `[writeSym]` (serialise with `[asJsonSym]`, then `stream.write`). Patch those two once: the
+   * duration covers serializers and the synchronous stream write, the bytes are the JSON line length.
+   */
+  private _patchPino(pino: PinoLike): PinoLike {
+    this._ensureCore();
+    if (!this._core.config.loggerCost) return pino;
+    const writeSym = pino.symbols?.writeSym;
+    const asJsonSym = pino.symbols?.asJsonSym;
+    if (typeof pino !== 'function' || !writeSym || !asJsonSym) return pino;
+    let proto: Record<symbol, unknown> | null;
+    try {
+      // A throwaway logger on a no-op stream is the only public way to reach the shared prototype.
+      proto = pino({ enabled: false }, { write() {} }) as Record<symbol, unknown>;
+      while (proto && !Object.prototype.hasOwnProperty.call(proto, writeSym)) proto = Object.getPrototypeOf(proto);
+    } catch {
+      return pino;
+    }
+    if (!proto || typeof proto[writeSym] !== 'function' || isWrapped(proto[writeSym])) return pino;
+    const instrumentation = this;
+    this._wrap(proto, asJsonSym, (original) => {
+      return function (this: unknown, ...args: unknown[]) {
+        const line = (original as LogMethod).apply(this, args);
+        instrumentation._pinoLastBytes = typeof line === 'string' ? line.length : 0;
+        return line;
+      };
+    });
+    this._wrap(proto, writeSym, (original) => {
+      return function (this: unknown, ...args: unknown[]) {
+        instrumentation._pinoLastBytes = 0;
+        return instrumentation._measure(
+          () => (original as LogMethod).apply(this, args),
+          () => instrumentation._pinoLastBytes,
+        );
+      };
+    });
+    this._pinoProto = proto;
+    this._pinoSyms = { writeSym, asJsonSym };
+    return pino;
+  }
+
+  private _unpatchPino(_pino: PinoLike): void {
+    const proto = this._pinoProto;
+    const syms = this._pinoSyms;
+    if (!proto || !syms) return;
+    if (isWrapped(proto[syms.writeSym])) this._unwrap(proto, syms.writeSym);
+    if (isWrapped(proto[syms.asJsonSym])) this._unwrap(proto, syms.asJsonSym);
+    this._pinoProto = undefined;
+    this._pinoSyms = undefined;
+  }
+
+  /** winston: `write(info)` runs the format chain and hands the line to transports synchronously. */
+  private _measureWinston(original: WinstonLogger['write']): WinstonLogger['write'] {
+    const instrumentation = this;
+    return function (this: WinstonLogger, ...args: unknown[]) {
+      const info = args[0] as Record<symbol, unknown> | undefined;
+      return instrumentation._measure(
+        () => (original as unknown as LogMethod).apply(this, args),
+        () => {
+          const line = info?.[WINSTON_MESSAGE];
+          return typeof line === 'string' ? line.length : 0;
+        },
+      );
+    } as WinstonLogger['write'];
+  }
+}
