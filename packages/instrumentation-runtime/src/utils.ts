@@ -50,7 +50,7 @@ export function resolveConfig(config: RuntimeInstrumentationConfig = {}): Resolv
     serviceName,
     spanFields: bool('spanFields', config.spanFields, true),
     sampleIntervalMs: num('sampleIntervalMs', config.sampleIntervalMs, 1000, 10, 60_000),
-    memoryPressureThreshold: num('memoryPressureThreshold', config.memoryPressureThreshold, 0.85, 0.01, 1),
+    memoryPressureThreshold: num('memoryPressureThreshold', config.memoryPressureThreshold, 0.85, 0.001, 1),
     loggerCost: bool('loggerCost', config.loggerCost, true),
     metrics: bool('metrics', config.metrics, false),
     crashEnabled: bool('crash.enabled', crash.enabled, true),
