@@ -105,6 +105,7 @@ export class CrashCapture {
 
   private _recordCrash(error: unknown, origin: string): void {
     const core = this._core;
+    core.sampler.sample(); // fresh heap figures for the crash span, also when the timer is off
     const links: Link[] = [];
     const interrupted = [...core.inFlight];
     const message = `process crashed: ${errorFields(error).message}`;

@@ -63,7 +63,7 @@ export class RuntimeInstrumentation extends InstrumentationBase<RuntimeInstrumen
     if (core.active) return;
     core.active = true;
     const config = core.config;
-    if (config.spanFields || config.metrics || config.crashEnabled) core.sampler.start(config.sampleIntervalMs);
+    if (config.spanFields || config.metrics) core.sampler.start(config.sampleIntervalMs);
     if (config.loggerCost) this._patchConsole();
     if (config.crashEnabled) this._crashCapture.install();
     if (config.restartsEnabled) this._restarts.install();
