@@ -36,7 +36,6 @@ export class RuntimeInstrumentation extends InstrumentationBase<RuntimeInstrumen
   declare private _gcHistogram: Histogram | undefined;
   declare private _pinoProto: Record<symbol, unknown> | undefined;
   declare private _pinoSyms: { writeSym: symbol; asJsonSym: symbol } | undefined;
-  declare private _pinoLastBytes: number;
 
   constructor(config: RuntimeInstrumentationConfig = {}) {
     super(PACKAGE_NAME, PACKAGE_VERSION, config);
@@ -118,7 +117,6 @@ export class RuntimeInstrumentation extends InstrumentationBase<RuntimeInstrumen
     if (this._core) return;
     const core = new RuntimeCore(resolveConfig(this._config));
     this._core = core;
-    this._pinoLastBytes = 0;
     coreOf.set(this, core);
     const tracer = () => this.tracer;
     this._crashCapture = new CrashCapture(core, tracer, () => this._flushAll());
@@ -166,10 +164,10 @@ export class RuntimeInstrumentation extends InstrumentationBase<RuntimeInstrumen
   private _patchConsole(): void {
     for (const name of CONSOLE_METHODS) {
       if (typeof console[name] !== 'function' || isWrapped(console[name])) continue;
+      const measure = this._measure.bind(this);
       this._wrap(console, name, (original: LogMethod) => {
-        const instrumentation = this;
         return function (this: unknown, ...args: unknown[]) {
-          return instrumentation._measure(
+          return measure(
             () => original.apply(this, args),
             () => estimateConsoleBytes(args),
           );
@@ -202,20 +200,22 @@ export class RuntimeInstrumentation extends InstrumentationBase<RuntimeInstrumen
       return pino;
     }
     if (!proto || typeof proto[writeSym] !== 'function' || isWrapped(proto[writeSym])) return pino;
-    const instrumentation = this;
+    // Bytes travel from asJson (inside write) to the write wrapper; calls are synchronous, so one slot is enough.
+    const lastBytes = { value: 0 };
+    const measure = this._measure.bind(this);
     this._wrap(proto, asJsonSym, (original) => {
       return function (this: unknown, ...args: unknown[]) {
         const line = (original as LogMethod).apply(this, args);
-        instrumentation._pinoLastBytes = typeof line === 'string' ? line.length : 0;
+        lastBytes.value = typeof line === 'string' ? line.length : 0;
         return line;
       };
     });
     this._wrap(proto, writeSym, (original) => {
       return function (this: unknown, ...args: unknown[]) {
-        instrumentation._pinoLastBytes = 0;
-        return instrumentation._measure(
+        lastBytes.value = 0;
+        return measure(
           () => (original as LogMethod).apply(this, args),
-          () => instrumentation._pinoLastBytes,
+          () => lastBytes.value,
         );
       };
     });
@@ -236,10 +236,10 @@ export class RuntimeInstrumentation extends InstrumentationBase<RuntimeInstrumen
 
   /** winston: `write(info)` runs the format chain and hands the line to transports synchronously. */
   private _measureWinston(original: WinstonLogger['write']): WinstonLogger['write'] {
-    const instrumentation = this;
+    const measure = this._measure.bind(this);
     return function (this: WinstonLogger, ...args: unknown[]) {
       const info = args[0] as Record<symbol, unknown> | undefined;
-      return instrumentation._measure(
+      return measure(
         () => (original as unknown as LogMethod).apply(this, args),
         () => {
           const line = info?.[WINSTON_MESSAGE];

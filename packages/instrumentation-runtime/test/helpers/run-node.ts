@@ -23,12 +23,11 @@ export function runNode(script: string, env: Record<string, string>, nodeArgs: s
   const waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
   child.stdout!.on('data', (d: Buffer) => {
     stdout += d.toString();
-    for (const w of [...waiters]) {
+    const pending = waiters.splice(0);
+    for (const w of pending) {
       const m = stdout.match(w.re);
-      if (m) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(m);
-      }
+      if (m) w.resolve(m);
+      else waiters.push(w);
     }
   });
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
