@@ -20,12 +20,14 @@ export class RuntimeCore {
 
   constructor(public config: ResolvedConfig) {}
 
-  /** Adds the cost of one logger call to the active span and to its local root. */
-  recordLog(durationMs: number, bytes: number): void {
+  /** The bookkeeping of the active span, or undefined when no span we track is active. */
+  activeRecord(): SpanRecord | undefined {
     const span = trace.getSpan(context.active());
-    if (!span) return;
-    const rec = this.records.get(span);
-    if (!rec) return;
+    return span ? this.records.get(span) : undefined;
+  }
+
+  /** Adds the cost of one logger call to the span's record and to its local root's. */
+  recordLog(rec: SpanRecord, durationMs: number, bytes: number): void {
     rec.logCount++;
     rec.logDurationMs += durationMs;
     rec.logBytes += bytes;

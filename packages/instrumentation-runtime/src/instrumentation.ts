@@ -16,6 +16,14 @@ const PACKAGE_VERSION = '0.1.0';
 const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const;
 const WINSTON_MESSAGE = Symbol.for('message');
 
+type WinstonExports = { Logger?: typeof WinstonLogger; default?: { Logger?: typeof WinstonLogger } };
+
+/** require() gives winston's exports; an ESM import hook gives a namespace with them as `default`. */
+function winstonLoggerPrototype(moduleExports: WinstonExports): WinstonLogger | undefined {
+  const Logger = moduleExports?.Logger ?? moduleExports?.default?.Logger;
+  return typeof Logger === 'function' ? Logger.prototype : undefined;
+}
+
 /**
  * A logger call made from inside another measured call (winston printing through console, a child
  * logger delegating to its parent) is part of the outer call's cost and must not be counted twice.
@@ -84,22 +92,22 @@ export class RuntimeInstrumentation extends InstrumentationBase<RuntimeInstrumen
         'pino',
         ['>=8 <11'],
         (moduleExports: PinoLike) => this._patchPino(moduleExports),
-        (moduleExports: PinoLike) => this._unpatchPino(moduleExports),
+        () => this._unpatchPino(),
       ),
       new InstrumentationNodeModuleDefinition(
         'winston',
         ['>=3 <4'],
-        (moduleExports: { Logger: typeof WinstonLogger }) => {
+        (moduleExports: WinstonExports) => {
           this._ensureCore();
-          if (this._core.config.loggerCost && !isWrapped(moduleExports.Logger.prototype.write)) {
-            this._wrap(moduleExports.Logger.prototype, 'write', (original) => this._measureWinston(original));
+          const proto = winstonLoggerPrototype(moduleExports);
+          if (proto && this._core.config.loggerCost && !isWrapped(proto.write)) {
+            this._wrap(proto, 'write', (original) => this._measureWinston(original));
           }
           return moduleExports;
         },
-        (moduleExports: { Logger: typeof WinstonLogger }) => {
-          if (moduleExports && isWrapped(moduleExports.Logger.prototype.write)) {
-            this._unwrap(moduleExports.Logger.prototype, 'write');
-          }
+        (moduleExports: WinstonExports) => {
+          const proto = winstonLoggerPrototype(moduleExports);
+          if (proto && isWrapped(proto.write)) this._unwrap(proto, 'write');
         },
       ),
     ];
@@ -144,6 +152,9 @@ export class RuntimeInstrumentation extends InstrumentationBase<RuntimeInstrumen
   /** Times a synchronous logger call and charges it to the active span. */
   private _measure<T>(call: () => T, bytes: (result: T) => number): T {
     if (logDepth > 0 || !this._core.active) return call();
+    // Outside any tracked span there is nothing to charge: skip the clock entirely.
+    const rec = this._core.activeRecord();
+    if (!rec) return call();
     logDepth++;
     const start = performance.now();
     let result: T;
@@ -154,7 +165,7 @@ export class RuntimeInstrumentation extends InstrumentationBase<RuntimeInstrumen
     }
     const durationMs = performance.now() - start;
     try {
-      this._core.recordLog(durationMs, bytes(result));
+      this._core.recordLog(rec, durationMs, bytes(result));
     } catch {
       // accounting must never break logging
     }
@@ -185,21 +196,23 @@ export class RuntimeInstrumentation extends InstrumentationBase<RuntimeInstrumen
    * `[writeSym]` (serialise with `[asJsonSym]`, then `stream.write`). Patch those two once: the
    * duration covers serializers and the synchronous stream write, the bytes are the JSON line length.
    */
-  private _patchPino(pino: PinoLike): PinoLike {
+  private _patchPino(moduleExports: PinoLike | { default?: PinoLike }): PinoLike | { default?: PinoLike } {
     this._ensureCore();
+    // require() gives the pino function; an ESM import hook gives a namespace with it as `default`.
+    const pino = (typeof moduleExports === 'function' ? moduleExports : moduleExports?.default) as PinoLike;
     if (!this._core.config.loggerCost) return pino;
-    const writeSym = pino.symbols?.writeSym;
-    const asJsonSym = pino.symbols?.asJsonSym;
-    if (typeof pino !== 'function' || !writeSym || !asJsonSym) return pino;
+    const writeSym = pino?.symbols?.writeSym;
+    const asJsonSym = pino?.symbols?.asJsonSym;
+    if (typeof pino !== 'function' || !writeSym || !asJsonSym) return moduleExports;
     let proto: Record<symbol, unknown> | null;
     try {
       // A throwaway logger on a no-op stream is the only public way to reach the shared prototype.
       proto = pino({ enabled: false }, { write() {} }) as Record<symbol, unknown>;
       while (proto && !Object.prototype.hasOwnProperty.call(proto, writeSym)) proto = Object.getPrototypeOf(proto);
     } catch {
-      return pino;
+      return moduleExports;
     }
-    if (!proto || typeof proto[writeSym] !== 'function' || isWrapped(proto[writeSym])) return pino;
+    if (!proto || typeof proto[writeSym] !== 'function' || isWrapped(proto[writeSym])) return moduleExports;
     // Bytes travel from asJson (inside write) to the write wrapper; calls are synchronous, so one slot is enough.
     const lastBytes = { value: 0 };
     const measure = this._measure.bind(this);
@@ -221,10 +234,10 @@ export class RuntimeInstrumentation extends InstrumentationBase<RuntimeInstrumen
     });
     this._pinoProto = proto;
     this._pinoSyms = { writeSym, asJsonSym };
-    return pino;
+    return moduleExports;
   }
 
-  private _unpatchPino(_pino: PinoLike): void {
+  private _unpatchPino(): void {
     const proto = this._pinoProto;
     const syms = this._pinoSyms;
     if (!proto || !syms) return;

@@ -50,4 +50,24 @@ describe('logger cost in a child app', () => {
       await run.done;
     }
   });
+
+  it('ESM imports of pino and winston are measured when the import-in-the-middle hook is registered', async () => {
+    const runId = 'esm-1';
+    const run = runNode(
+      fixture('esm-logger-app.mjs'),
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        WAGGLE_TEST_RUN: runId,
+        WAGGLE_RUNTIME_TEST_CONFIG: JSON.stringify({ restarts: { enabled: false } }),
+      },
+      ['--import', fixture('esm-register.mjs')],
+    );
+    const { code, stderr } = await run.done;
+    expect(code, stderr).toBe(0);
+    const [root] = await receiver.waitForSpans((all) =>
+      all.some((s) => s.resource['test.run'] === runId && s.name === 'root'),
+    ).then((all) => all.filter((s) => s.resource['test.run'] === runId && s.name === 'root'));
+    expect(root!.attributes['log.count']).toBe(2); // one pino call, one winston call
+    expect(Number(root!.attributes['log.bytes'])).toBeGreaterThan(40);
+  });
 });
