@@ -75,6 +75,25 @@ describe('wide fields', () => {
     }
   });
 
+  it('GC pauses that happen while an async span is open are attributed to it', async () => {
+    const runtime = createRuntimeTelemetry({ ...quiet, sampleIntervalMs: 50 });
+    const exporter = new InMemorySpanExporter();
+    const provider = new TracerProvider({ spanProcessors: [runtime.spanProcessor, new SimpleSpanProcessor({ exporter })] });
+    try {
+      const span = provider.getTracer('t').startSpan('root');
+      let garbage: object[] = [];
+      for (let i = 0; i < 2e6; i++) {
+        garbage.push({ i });
+        if (garbage.length > 1e5) garbage = []; // churn: forces young-generation collections
+      }
+      await new Promise((r) => setTimeout(r, 50)); // GC entries are delivered asynchronously
+      span.end();
+      expect(exporter.getFinishedSpans()[0]!.attributes['runtime.gc.pause_ms']).toBeGreaterThan(0);
+    } finally {
+      runtime.instrumentation.disable();
+    }
+  });
+
   it('spanFields: false leaves root spans untouched', () => {
     const runtime = createRuntimeTelemetry({ ...quiet, spanFields: false });
     const exporter = new InMemorySpanExporter();
