@@ -52,6 +52,8 @@ export class RestartTracker {
   private _state: RestartStateFile | undefined;
   private readonly _current: RunRecord = { pid: process.pid, startedAt: Date.now() };
   private _installed = false;
+  /** process.start is emitted once per process, even if the instrumentation is disabled and enabled again. */
+  private _started = false;
   private _signalHandlers = new Map<string, () => void>();
 
   constructor(
@@ -75,7 +77,10 @@ export class RestartTracker {
         process.on(signal, handler);
       }
     }
-    void this._start();
+    if (!this._started) {
+      this._started = true;
+      void this._start();
+    }
   }
 
   uninstall(): void {
@@ -90,7 +95,7 @@ export class RestartTracker {
     const config = this._core.config;
     const state = await readState(this.filePath, config.stateKey);
     const now = this._current.startedAt;
-    const inWindow = state.runs.filter((r) => now - r.startedAt <= config.windowMs && r.pid !== process.pid);
+    const inWindow = state.runs.filter((r) => now - r.startedAt <= config.windowMs);
     const crashes = inWindow.filter((r) => !endedCleanly(r)).length;
     const previous = state.runs.at(-1);
     const attributes: Attributes = {
