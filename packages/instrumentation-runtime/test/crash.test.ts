@@ -113,6 +113,29 @@ describe('crash capture', () => {
     expect(mine.some((s) => s.name === 'process.crash')).toBe(false);
   });
 
+  it('a collector that never answers does not keep a crashing process alive past the flush deadline', async () => {
+    const hanging = http.createServer(() => {}); // accepts, never responds
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (hanging.address() as { port: number }).port;
+      const run = runNode(fixture('crash-app.cjs'), {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+        WAGGLE_RUNTIME_TEST_CONFIG: JSON.stringify({ crash: { flushTimeoutMs: 500 }, restarts: { enabled: false } }),
+      });
+      const [, appPort] = await run.line(/listening (\d+)/);
+      const started = Date.now();
+      fire(appPort!, '/boom');
+      const { code, stderr } = await run.done;
+      expect(code).toBe(1);
+      expect(stderr).toContain('TypeError: cannot read properties of an order that vanished');
+      // The exporter's own timeout is 10 s; exiting well before it shows the 500 ms deadline decided.
+      expect(Date.now() - started).toBeLessThan(8000);
+    } finally {
+      hanging.closeAllConnections();
+      hanging.close();
+    }
+  });
+
   // Node prints "<source excerpt>\n\n<error and stack>\n\nNode.js vX". The excerpt shows the line that raised
   // the error last, which after flushing is our re-raise; everything after it must be byte-identical.
   const afterExcerpt = (s: string) => s.slice(s.indexOf('\n\n') + 2);
