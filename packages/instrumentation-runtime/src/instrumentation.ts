@@ -133,6 +133,7 @@ export class RuntimeInstrumentation extends InstrumentationBase<RuntimeInstrumen
       const ratio = core.sampler.heapUsedRatio;
       if (ratio >= core.config.memoryPressureThreshold && ratio > core.memoryPressurePeak) {
         core.memoryPressurePeak = ratio;
+        if (core.config.restartsEnabled) this._restarts.notePressure(ratio);
       }
     };
     this._updateMetricInstruments();

@@ -54,6 +54,8 @@ export class RestartTracker {
   private _installed = false;
   /** process.start is emitted once per process, even if the instrumentation is disabled and enabled again. */
   private _started = false;
+  /** One async write at a time; a pressure update during a write waits for the next rise. */
+  private _writing = false;
   private _signalHandlers = new Map<string, () => void>();
 
   constructor(
@@ -128,10 +130,30 @@ export class RestartTracker {
     }
     state.runs = [...state.runs.filter((r) => now - r.startedAt <= config.windowMs), this._current].slice(-MAX_RUNS);
     this._state = state;
+    this._writing = true;
+    await this._writeAsync();
+    this._writing = false;
+  }
+
+  /**
+   * Records memory pressure in the state file right away (async), because the likeliest end of such a
+   * run, a V8 out-of-memory abort, runs no exit handler. Written again only when the peak rose by 0.02+.
+   */
+  notePressure(ratio: number): void {
+    const rounded = Math.round(ratio * 1000) / 1000;
+    if (!this._state || this._writing || rounded < (this._current.memoryPressure ?? 0) + 0.02) return;
+    this._current.memoryPressure = rounded;
+    this._writing = true;
+    void this._writeAsync().finally(() => {
+      this._writing = false;
+    });
+  }
+
+  private async _writeAsync(): Promise<void> {
     try {
       await fs.promises.mkdir(path.dirname(this.filePath), { recursive: true });
       const tmp = `${this.filePath}.${process.pid}.tmp`;
-      await fs.promises.writeFile(tmp, JSON.stringify(state));
+      await fs.promises.writeFile(tmp, JSON.stringify(this._state));
       await fs.promises.rename(tmp, this.filePath);
     } catch (err) {
       diag.warn(`WAGGLE_RUNTIME_STATE_WRITE_FAILED: cannot write ${this.filePath}`, err);
@@ -165,6 +187,8 @@ export class RestartTracker {
       if (this._core.memoryPressurePeak > 0) {
         this._current.memoryPressure = Math.round(this._core.memoryPressurePeak * 1000) / 1000;
       }
+      // Known race: an async pressure write whose rename is mid-syscall at this moment could land after
+      // this write and drop the run's end; the next start then reports the end as 'unknown'.
       // Exit can come before the async start finished (a crash at boot): read the file synchronously then.
       const state = this._state ?? readStateSync(this.filePath, this._core.config.stateKey);
       if (!state.runs.includes(this._current)) {

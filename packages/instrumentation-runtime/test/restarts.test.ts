@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,4 +100,36 @@ describe('restarts and crash loops', () => {
     expect(second.attributes['process.previous.end']).toBe('unknown');
     expect(second.attributes['process.crash_count']).toBe(1);
   });
+
+  it('after an out-of-memory abort the next start reports an unknown end with the memory pressure seen before it', async () => {
+    const runId = 'oom-svc';
+    const leaking = runNode(
+      fixture('leak-app.cjs'),
+      env(runId, {
+        LEAK_UNTIL_OOM: '1',
+        WAGGLE_RUNTIME_TEST_CONFIG: JSON.stringify({ sampleIntervalMs: 20, restarts: { stateDir } }),
+      }),
+      ['--max-old-space-size=48', '--max-semi-space-size=1'],
+    );
+    const [, port] = await leaking.line(/listening (\d+)/);
+    await receiver.waitForSpans(() => starts(runId).length === 1);
+    for (let i = 0; i < 400 && leaking.child.exitCode === null && leaking.child.signalCode === null; i++) {
+      await new Promise<void>((resolve) => {
+        http
+          .get({ host: '127.0.0.1', port, path: '/leak' }, (res) => {
+            res.resume();
+            res.on('end', () => resolve());
+          })
+          .on('error', () => resolve());
+      });
+      await new Promise((r) => setTimeout(r, 40)); // let the sampler see the heap grow
+    }
+    const { signal, stderr } = await leaking.done;
+    expect(stderr).toContain('heap out of memory');
+    expect(signal).toBe('SIGABRT');
+    await runNode(fixture('short-lived-app.cjs'), env(runId, { APP_END: 'exit0' })).done;
+    const next = starts(runId)[1]!;
+    expect(next.attributes['process.previous.end']).toBe('unknown');
+    expect(Number(next.attributes['process.previous.memory_pressure'])).toBeGreaterThanOrEqual(0.85);
+  }, 120_000);
 });
