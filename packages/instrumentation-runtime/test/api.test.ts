@@ -150,6 +150,27 @@ describe('runtime metrics', () => {
     }
   });
 
+  it('with metrics: true GC pauses are recorded in the v8js.gc.duration histogram', async () => {
+    const runtime = createRuntimeTelemetry({ ...quiet, metrics: true });
+    try {
+      const reader = new TestReader();
+      runtime.instrumentation.setMeterProvider(new MeterProvider({ readers: [reader] }));
+      let garbage: object[] = [];
+      for (let i = 0; i < 2e6; i++) {
+        garbage.push({ i });
+        if (garbage.length > 1e5) garbage = [];
+      }
+      await new Promise((r) => setTimeout(r, 50)); // GC entries are delivered asynchronously
+      const { resourceMetrics } = await reader.collect();
+      const gc = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === 'v8js.gc.duration');
+      const points = (gc?.dataPoints ?? []) as { value: { count: number }; attributes: Record<string, unknown> }[];
+      expect(points.reduce((n, p) => n + p.value.count, 0)).toBeGreaterThan(0);
+      expect(points.map((p) => p.attributes['v8js.gc.type'])).toContain('minor');
+    } finally {
+      runtime.instrumentation.disable();
+    }
+  });
+
   it('the instrumentation class can be used alone with new RuntimeSpanProcessor(instrumentation)', () => {
     const instrumentation = new RuntimeInstrumentation(quiet);
     expect(new RuntimeSpanProcessor(instrumentation)).toBeInstanceOf(RuntimeSpanProcessor);
