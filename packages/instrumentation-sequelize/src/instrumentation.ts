@@ -127,7 +127,7 @@ interface PoolInfo {
   attributes: Attributes;
 }
 
-// biome-ignore: patched functions take and return whatever Sequelize passes
+// Patched functions take and return whatever Sequelize passes; the wrappers type what they read.
 type AnyFn = (...args: any[]) => any;
 
 function isThenable(value: unknown): value is Promise<unknown> {
