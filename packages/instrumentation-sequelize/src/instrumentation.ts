@@ -1,3 +1,5 @@
+/* oxlint-disable typescript/no-this-alias -- each patch returns a plain `function` so it receives the patched
+   object's own `this` (the Sequelize instance, model, transaction…); the instrumentation is captured beside it. */
 import {
   context,
   createContextKey,

@@ -79,11 +79,11 @@ export class TraceSpans {
 
   /** Sequelize query (attempt) spans, in start order. */
   get queries(): ReadableSpan[] {
-    return this.sequelize.filter((s) => s.kind === 2 /* CLIENT */).sort(byStart);
+    return this.sequelize.filter((s) => s.kind === 2 /* CLIENT */).toSorted(byStart);
   }
 
   named(name: string): ReadableSpan[] {
-    return this.sequelize.filter((s) => s.name === name).sort(byStart);
+    return this.sequelize.filter((s) => s.name === name).toSorted(byStart);
   }
 
   fromScope(scope: string): ReadableSpan[] {
@@ -97,7 +97,7 @@ export class TraceSpans {
 
   childrenOf(span: ReadableSpan): ReadableSpan[] {
     const id = span.spanContext().spanId;
-    return this.all.filter((s) => s.parentSpanContext?.spanId === id).sort(byStart);
+    return this.all.filter((s) => s.parentSpanContext?.spanId === id).toSorted(byStart);
   }
 
   isRootChild(span: ReadableSpan): boolean {

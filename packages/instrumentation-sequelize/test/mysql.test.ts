@@ -37,5 +37,13 @@ describe.skipIf(!available)('sequelize on MariaDB server through the mysql diale
     setStatementTimeout: (connection, ms) =>
       connection.promise().query(`SET SESSION max_statement_time = ${ms / 1000}`),
     isStatementTimeout: (error) => error?.errno === 1969,
+    killConnectionsRunning: async (seq, marker) => {
+      const rows = await seq.query(
+        'SELECT ID AS id FROM information_schema.PROCESSLIST WHERE INFO LIKE :pattern AND ID <> CONNECTION_ID()',
+        { replacements: { pattern: `%${marker}%` }, type: 'SELECT' },
+      );
+      for (const { id } of rows) await seq.query(`KILL CONNECTION ${Number(id)}`, { type: 'RAW' });
+      return rows.length;
+    },
   });
 });

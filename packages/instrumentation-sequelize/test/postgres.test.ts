@@ -38,5 +38,12 @@ describe.skipIf(!available)('sequelize on PostgreSQL (pg driver, pg instrumentat
     sleepSql: (seconds) => `SELECT pg_sleep(${seconds})`,
     setStatementTimeout: (connection, ms) => connection.query(`SET statement_timeout = ${ms}`),
     isStatementTimeout: (error) => error?.code === '57014',
+    killConnectionsRunning: async (seq, marker) => {
+      const rows = await seq.query(
+        'SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE query LIKE :pattern AND pid <> pg_backend_pid()',
+        { replacements: { pattern: `%${marker}%` }, type: 'SELECT' },
+      );
+      return rows.length;
+    },
   });
 });

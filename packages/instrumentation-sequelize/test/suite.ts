@@ -22,6 +22,8 @@ export interface DialectEnv {
   setStatementTimeout(connection: any, ms: number): Promise<unknown>;
   /** True for the driver error of a statement timeout (SQLSTATE 57014 / errno 1969). */
   isStatementTimeout(error: any): boolean;
+  /** Has the server terminate the connections running a query that contains `marker`; resolves to how many. */
+  killConnectionsRunning(seq: any, marker: string): Promise<number>;
 }
 
 export function dialectSuite(env: DialectEnv): void {
@@ -211,7 +213,8 @@ export function dialectSuite(env: DialectEnv): void {
       const waits = pointFor(await otel.metric('db.client.connection.wait_time'), {
         'db.client.connection.pool.name': poolName,
       });
-      expect((waits?.value as { count: number }).count).toBeGreaterThanOrEqual(1);
+      expect(waits).toBeDefined();
+      expect((waits!.value as { count: number }).count).toBeGreaterThanOrEqual(1);
     });
   });
 
@@ -248,7 +251,7 @@ export function dialectSuite(env: DialectEnv): void {
       expect(victimTx.name).toBe('sequelize.transaction');
       expect(victimTx.attributes['sequelize.transaction.outcome']).toBe('rollback');
       const outcomes = spans.named('sequelize.transaction').map((s) => s.attributes['sequelize.transaction.outcome']);
-      expect(outcomes.sort()).toEqual(['commit', 'rollback']);
+      expect(outcomes.toSorted()).toEqual(['commit', 'rollback']);
     });
 
     it('a wrong port is connection_refused on the acquire and the query', async () => {
@@ -258,6 +261,29 @@ export function dialectSuite(env: DialectEnv): void {
       expect(errorType(acquire!)).toBe('connection_refused');
       expect(errorType(spans.queries[0]!)).toBe('connection_refused');
       expect(hasException(spans.queries[0]!)).toBe(true);
+    });
+
+    it('a connection the server terminates mid-query is connection_lost', async () => {
+      const other = connect();
+      const { spans } = await otel.traced(async () => {
+        const victim = other.query(`${env.sleepSql(10)} /* waggle_kill_me */`, { type: 'SELECT' });
+        const outcome = victim.then(
+          () => 'completed',
+          (error: unknown) => error,
+        );
+        let killed = 0;
+        for (let i = 0; i < 100 && killed === 0; i++) {
+          await sleep(100);
+          killed = await env.killConnectionsRunning(seq, 'waggle_kill_me');
+        }
+        expect(killed).toBe(1);
+        expect(await outcome).toBeInstanceOf(Error);
+      });
+      const failed = spans.queries.filter(isError);
+      expect(failed).toHaveLength(1);
+      expect(failed[0]!.attributes['db.query.text']).toContain('waggle_kill_me');
+      expect(errorType(failed[0]!)).toBe('connection_lost');
+      expect(hasException(failed[0]!)).toBe(true);
     });
 
     it('a duplicate key is unique_violation on the INSERT span of User.create', async () => {

@@ -47,9 +47,9 @@ describe('operationName and collectionName', () => {
   });
 });
 
-describe('classifyError', () => {
-  const wrap = (name: string, parent: object) => Object.assign(new Error('any text'), { name, parent });
+const wrap = (name: string, parent: object) => Object.assign(new Error('any text'), { name, parent });
 
+describe('classifyError', () => {
   it('classifies by SQLSTATE and errno of the wrapped driver error, not by message', () => {
     expect(classifyError(wrap('SequelizeDatabaseError', { code: '57014' }))).toBe('query_timeout');
     expect(classifyError(wrap('SequelizeDatabaseError', { code: '40P01' }))).toBe('deadlock');
