@@ -136,6 +136,15 @@ function isThenable(value: unknown): value is Promise<unknown> {
   return !!value && typeof (value as { then?: unknown }).then === 'function';
 }
 
+/** Runs telemetry bookkeeping that must never throw into the host's promise chain. */
+function safely(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // telemetry must not affect the host
+  }
+}
+
 function endWithError(span: Span, error: unknown, type: SequelizeErrorType = classifyError(error)): void {
   span.setAttribute(ATTR_ERROR_TYPE, type);
   if (error instanceof Error) span.recordException(error);
@@ -419,11 +428,11 @@ export class SequelizeInstrumentation extends InstrumentationBase<SequelizeInstr
       if (!isThenable(result)) return result;
       return result.then(
         (value) => {
-          call.succeeded();
+          safely(() => call.succeeded());
           return value;
         },
         (error: unknown) => {
-          call.failed(error);
+          safely(() => call.failed(error));
           throw error;
         },
       );
@@ -519,17 +528,21 @@ export class SequelizeInstrumentation extends InstrumentationBase<SequelizeInstr
       }
       return result.then(
         (connection) => {
-          const waitMs = performance.now() - start;
-          span.setAttribute(ATTR_SEQUELIZE_POOL_WAIT_MS, Math.round(waitMs * 1000) / 1000);
-          span.end();
-          instrumentation.waitTime.record(waitMs / 1000, info.attributes);
+          safely(() => {
+            const waitMs = performance.now() - start;
+            span.setAttribute(ATTR_SEQUELIZE_POOL_WAIT_MS, Math.round(waitMs * 1000) / 1000);
+            span.end();
+            instrumentation.waitTime.record(waitMs / 1000, info.attributes);
+          });
           return connection;
         },
         (error: unknown) => {
-          span.setAttribute(ATTR_SEQUELIZE_POOL_WAIT_MS, Math.round((performance.now() - start) * 1000) / 1000);
-          const type = classifyError(error);
-          if (type === 'pool_acquire_timeout') instrumentation.timeouts.add(1, info.attributes);
-          endWithError(span, error, type);
+          safely(() => {
+            span.setAttribute(ATTR_SEQUELIZE_POOL_WAIT_MS, Math.round((performance.now() - start) * 1000) / 1000);
+            const type = classifyError(error);
+            if (type === 'pool_acquire_timeout') instrumentation.timeouts.add(1, info.attributes);
+            endWithError(span, error, type);
+          });
           throw error;
         },
       );
@@ -541,20 +554,28 @@ export class SequelizeInstrumentation extends InstrumentationBase<SequelizeInstr
     return function run(this: QueryLike, ...args: unknown[]) {
       const call = context.active().getValue(QUERY_CALL_KEY) as QueryCall | undefined;
       if (!call) return original.apply(this, args);
-      let ctx = call.ensureAttempt();
-      const span = call.span;
-      const config = instrumentation.getConfig();
-      if (config.recordParameters && span && Array.isArray(args[1])) {
-        args[1].forEach((value, i) => span.setAttribute(ATTR_DB_QUERY_PARAMETER(i), stringifyParameter(value)));
+      let ctx: Context;
+      let span: Span | undefined;
+      try {
+        ctx = call.ensureAttempt();
+        span = call.span;
+        const config = instrumentation.getConfig();
+        if (config.recordParameters && span && Array.isArray(args[1])) {
+          const target = span;
+          args[1].forEach((value, i) => target.setAttribute(ATTR_DB_QUERY_PARAMETER(i), stringifyParameter(value)));
+        }
+        if (config.suppressDriverSpans) ctx = suppressTracing(ctx);
+      } catch {
+        return original.apply(this, args);
       }
-      if (config.suppressDriverSpans) ctx = suppressTracing(ctx);
       const result = context.with(ctx, () => original.apply(this, args));
       if (!isThenable(result) || !span) return result;
+      const target = span;
       return result.then((value) => {
         try {
           const counts = rowCounts(this.options?.type, this.options?.plain, value);
-          if (counts.returned !== undefined) span.setAttribute(ATTR_DB_RESPONSE_RETURNED_ROWS, counts.returned);
-          if (counts.affected !== undefined) span.setAttribute(ATTR_SEQUELIZE_AFFECTED_ROWS, counts.affected);
+          if (counts.returned !== undefined) target.setAttribute(ATTR_DB_RESPONSE_RETURNED_ROWS, counts.returned);
+          if (counts.affected !== undefined) target.setAttribute(ATTR_SEQUELIZE_AFFECTED_ROWS, counts.affected);
         } catch {
           // an unexpected result shape only loses the row counts
         }
@@ -600,19 +621,24 @@ export class SequelizeInstrumentation extends InstrumentationBase<SequelizeInstr
     const instrumentation = this;
     return function prepareEnvironment(this: TransactionLike, ...args: unknown[]) {
       if (instrumentation.transactions.has(this)) return original.apply(this, args);
-      const active = context.active();
-      const attributes = instrumentation.connectionAttributes(this.sequelize);
-      attributes[ATTR_SEQUELIZE_TRANSACTION_SAVEPOINT] = !!this.parent;
-      const isolation = this.options?.isolationLevel;
-      if (isolation) attributes[ATTR_SEQUELIZE_TRANSACTION_ISOLATION_LEVEL] = isolation;
-      const parentState = this.parent ? instrumentation.transactions.get(this.parent) : undefined;
-      const parent = parentState ? trace.setSpan(active, parentState.span) : active;
-      const span = instrumentation.tracer.startSpan(SPAN_TRANSACTION, { kind: SpanKind.INTERNAL, attributes }, parent);
-      const state: TransactionState = { span, preparing: true };
-      instrumentation.transactions.set(this, state);
-      const result = context.with(trace.setSpan(parent.deleteValue(QUERY_CALL_KEY), span), () =>
-        original.apply(this, args),
-      );
+      let state: TransactionState;
+      let ctx: Context;
+      try {
+        const active = context.active();
+        const attributes = instrumentation.connectionAttributes(this.sequelize);
+        attributes[ATTR_SEQUELIZE_TRANSACTION_SAVEPOINT] = !!this.parent;
+        const isolation = this.options?.isolationLevel;
+        if (isolation) attributes[ATTR_SEQUELIZE_TRANSACTION_ISOLATION_LEVEL] = isolation;
+        const parentState = this.parent ? instrumentation.transactions.get(this.parent) : undefined;
+        const parent = parentState ? trace.setSpan(active, parentState.span) : active;
+        const span = instrumentation.tracer.startSpan(SPAN_TRANSACTION, { kind: SpanKind.INTERNAL, attributes }, parent);
+        state = { span, preparing: true };
+        instrumentation.transactions.set(this, state);
+        ctx = trace.setSpan(parent.deleteValue(QUERY_CALL_KEY), span);
+      } catch {
+        return original.apply(this, args);
+      }
+      const result = context.with(ctx, () => original.apply(this, args));
       const settle = () => {
         state.preparing = false;
       };
@@ -628,7 +654,7 @@ export class SequelizeInstrumentation extends InstrumentationBase<SequelizeInstr
         (error: unknown) => {
           settle();
           // BEGIN failed (Sequelize already rolled back) or the connection could not be acquired.
-          instrumentation.finishTransaction(this, state.outcome ?? 'rollback', error);
+          safely(() => instrumentation.finishTransaction(this, state.outcome ?? 'rollback', error));
           throw error;
         },
       );
@@ -647,12 +673,12 @@ export class SequelizeInstrumentation extends InstrumentationBase<SequelizeInstr
       return result.then(
         (value) => {
           if (state.preparing) state.outcome = outcome;
-          else instrumentation.finishTransaction(this, outcome);
+          else safely(() => instrumentation.finishTransaction(this, outcome));
           return value;
         },
         (error: unknown) => {
           if (state.preparing) state.outcome = outcome;
-          else instrumentation.finishTransaction(this, outcome, error);
+          else safely(() => instrumentation.finishTransaction(this, outcome, error));
           throw error;
         },
       );

@@ -170,11 +170,11 @@ export function dialectSuite(env: DialectEnv): void {
     });
 
     it('pool max 1 held by a long query: the next acquire fails as pool_acquire_timeout, with metrics', async () => {
-      const small = connect({ pool: { max: 1, acquire: 700 } });
+      const small = connect({ pool: { max: 1, acquire: 1500 } });
       let poolName = '';
       const { spans } = await otel.traced(async () => {
         // type SELECT: Sequelize 6's RAW result handling breaks on mariadb connector 3 arrays (not ours).
-        const holder = small.query(env.sleepSql(3), { type: 'SELECT' });
+        const holder = small.query(env.sleepSql(4), { type: 'SELECT' });
         await waitFor(() => small.connectionManager.pool.using === 1);
         // This pool's name (unique per connection manager) as recorded on the holder's finished acquire span.
         const holderAcquire = otel.exporter
@@ -324,7 +324,7 @@ export function dialectSuite(env: DialectEnv): void {
       const timed = connect({ hooks: { afterConnect: (c: unknown) => env.setStatementTimeout(c, 300) } });
       const Acc = timed.define('Account', { balance: DataTypes.INTEGER }, { tableName: accountsTable, timestamps: false });
       const { spans } = await otel.traced(async () => {
-        // Another transaction holds the row lock for ~1.2 s; each attempt times out until it commits.
+        // Another transaction holds the row lock; each attempt times out until it commits.
         const holder = await seq.transaction();
         await Account.update({ balance: 5 }, { where: { id: 1 }, transaction: holder });
         const retried = Acc.update(
@@ -334,7 +334,13 @@ export function dialectSuite(env: DialectEnv): void {
             retry: { max: 20, match: [(e: unknown) => env.isStatementTimeout((e as any)?.parent)], backoffBase: 150, backoffExponent: 1 },
           },
         );
-        await sleep(1200);
+        // Commit only once at least one attempt has failed, so the test does not depend on machine speed.
+        await waitFor(() =>
+          otel.exporter
+            .getFinishedSpans()
+            .some((s) => s.attributes['sequelize.model.method'] === 'Account.update' && errorType(s) === 'query_timeout'),
+        );
+        await sleep(400);
         await holder.commit();
         await retried;
       });
