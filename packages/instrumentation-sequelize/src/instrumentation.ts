@@ -157,9 +157,10 @@ function endWithError(span: Span, error: unknown, type: SequelizeErrorType = cla
 }
 
 /**
- * One `sequelize.query()` call. Each attempt made by Sequelize's `retry` option is its own CLIENT span;
- * attempts are opened lazily by the first patch that runs inside an attempt (pool acquire or `Query#run`)
- * and closed by retry-as-promised's `report` callback on failure or by the call settling.
+ * One `sequelize.query()` call. Each attempt made by Sequelize's `retry` option is its own CLIENT span.
+ * The first opens when the call starts; later ones open in the first patch that runs inside the attempt
+ * (pool acquire or `Query#run`). Failed attempts are closed by retry-as-promised's `report` callback,
+ * the last one by the call settling.
  */
 class QueryCall {
   attempt = 0;
@@ -396,6 +397,7 @@ export class SequelizeInstrumentation extends InstrumentationBase<SequelizeInstr
     const sequelize = manager.sequelize;
     const { database, host, port } = sequelize.config ?? {};
     const base = `${sequelize.options.dialect}://${host ?? ''}${port ? `:${port}` : ''}/${database ?? ''}`;
+    for (const [key, value] of this.poolNames) if (!value.deref()) this.poolNames.delete(key);
     let name = base;
     for (let i = 2; this.poolNames.get(name)?.deref(); i++) name = `${base}#${i}`;
     const ref = new WeakRef(manager);
@@ -419,6 +421,7 @@ export class SequelizeInstrumentation extends InstrumentationBase<SequelizeInstr
       try {
         call = instrumentation.startQueryCall(this, sql, options);
         patchedOptions = instrumentation.withRetryReport(this, options, call);
+        call.ensureAttempt();
       } catch {
         return original.apply(this, arguments as unknown as unknown[]);
       }

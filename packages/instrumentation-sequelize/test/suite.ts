@@ -136,6 +136,15 @@ export function dialectSuite(env: DialectEnv): void {
       expect(spans.queries.map((s) => s.attributes['sequelize.model.method'])).toEqual(['User.findByPk']);
     });
 
+    it('instance methods name their queries Model.method too', async () => {
+      const ann = await User.findOne({ where: { email: 'ann@example.com' } });
+      ann.name = 'Annie';
+      const { spans } = await otel.traced(() => ann.save());
+      const [update] = spans.queries;
+      expect(update!.attributes['db.operation.name']).toBe('UPDATE');
+      expect(update!.attributes['sequelize.model.method']).toBe('User.save');
+    });
+
     it('raw query text keeps replacement placeholders; parameters are recorded only when opted in', async () => {
       const sql = `SELECT name FROM ${quote(env, usersTable)} WHERE email = :email`;
       const run = () => seq.query(sql, { replacements: { email: 'ann@example.com' }, type: 'SELECT' });
@@ -323,6 +332,7 @@ export function dialectSuite(env: DialectEnv): void {
     it('each retry attempt is its own span with attempt number, delay and reason', async () => {
       const timed = connect({ hooks: { afterConnect: (c: unknown) => env.setStatementTimeout(c, 300) } });
       const Acc = timed.define('Account', { balance: DataTypes.INTEGER }, { tableName: accountsTable, timestamps: false });
+      const reports: unknown[] = [];
       const { spans } = await otel.traced(async () => {
         // Another transaction holds the row lock; each attempt times out until it commits.
         const holder = await seq.transaction();
@@ -331,7 +341,13 @@ export function dialectSuite(env: DialectEnv): void {
           { balance: 7 },
           {
             where: { id: 1 },
-            retry: { max: 20, match: [(e: unknown) => env.isStatementTimeout((e as any)?.parent)], backoffBase: 150, backoffExponent: 1 },
+            retry: {
+              max: 20,
+              match: [(e: unknown) => env.isStatementTimeout((e as any)?.parent)],
+              backoffBase: 150,
+              backoffExponent: 1,
+              report: (message: string) => reports.push(message),
+            },
           },
         );
         // Commit only once at least one attempt has failed, so the test does not depend on machine speed.
@@ -355,6 +371,8 @@ export function dialectSuite(env: DialectEnv): void {
         expect(retry.attributes['sequelize.retry.delay_ms']).toBeGreaterThanOrEqual(100);
       }
       expect(attempts[0]!.attributes['sequelize.retry.delay_ms']).toBeUndefined();
+      // The application's own `report` callback still runs.
+      expect(reports.length).toBeGreaterThanOrEqual(attempts.length);
     });
   });
 
