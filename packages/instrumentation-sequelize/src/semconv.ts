@@ -1,6 +1,6 @@
 /*
  * Unstable (incubating) semantic-convention names, copied in so this package does not depend on the
- * incubating entry point of @opentelemetry/semantic-conventions (names as of semconv 1.37).
+ * incubating entry point of @opentelemetry/semantic-conventions (names as in its 1.45 incubating exports).
  */
 
 /** Number of rows returned by the operation. */
