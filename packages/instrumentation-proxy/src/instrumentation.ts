@@ -111,36 +111,47 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
   }
 
   protected override init() {
+    // A failed patch must never break the app's require/import: log it and hand back the module.
+    const safe =
+      <T,>(name: string, patch: (exports: T) => T) =>
+      (exports: T): T => {
+        try {
+          return patch(exports);
+        } catch (error) {
+          this._diag.error(`WAGGLE_PROXY_PATCH_FAILED: could not instrument ${name}; it runs uninstrumented`, error);
+          return exports;
+        }
+      };
     return [
       new InstrumentationNodeModuleDefinition(
         'http-proxy',
         ['>=1.18.0 <2'],
-        (exports: Record<string, unknown>) => this.patchProxyFactories(exports, ['createProxyServer', 'createServer', 'createProxy'], 'http-proxy'),
+        safe('http-proxy', (exports: Record<string, unknown>) => this.patchProxyFactories(exports, ['createProxyServer', 'createServer', 'createProxy'], 'http-proxy')),
         (exports: Record<string, unknown>) => this.unpatchProxyFactories(exports, ['createProxyServer', 'createServer', 'createProxy']),
       ),
       new InstrumentationNodeModuleDefinition(
         'httpxy',
         ['>=0.5.0 <0.6'],
-        (exports: Record<string, unknown>) => this.patchProxyFactories(exports, ['createProxyServer'], 'httpxy'),
+        safe('httpxy', (exports: Record<string, unknown>) => this.patchProxyFactories(exports, ['createProxyServer'], 'httpxy')),
         (exports: Record<string, unknown>) => this.unpatchProxyFactories(exports, ['createProxyServer']),
       ),
       new InstrumentationNodeModuleDefinition(
         '@fastify/reply-from',
         ['>=12.0.0 <13'],
-        (exports: AnyFunction) => this.patchReplyFrom(exports),
+        safe('@fastify/reply-from', (exports: AnyFunction) => this.patchReplyFrom(exports)),
         // The plugin function itself was replaced; its wrapper stands down while disabled.
         () => {},
       ),
       new InstrumentationNodeModuleDefinition(
         'undici',
         ['>=7.0.0 <9'],
-        (exports: Record<string, any>) => this.patchUndici(exports),
+        safe('undici', (exports: Record<string, any>) => this.patchUndici(exports)),
         (exports: Record<string, any>) => this.unpatchUndici(exports),
       ),
       new InstrumentationNodeModuleDefinition(
         'p-retry',
         ['>=9.0.0 <10'],
-        (exports: Record<string, any>) => this.patchPRetry(exports),
+        safe('p-retry', (exports: Record<string, any>) => this.patchPRetry(exports)),
         (exports: Record<string, any>) => {
           if (isWrapped(exports.default)) this._unwrap(exports, 'default');
           if (isWrapped(exports.makeRetriable)) this._unwrap(exports, 'makeRetriable');
@@ -149,7 +160,7 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
       new InstrumentationNodeModuleDefinition(
         'async-retry',
         ['>=1.3.0 <2'],
-        (exports: AnyFunction) => this.patchAsyncRetry(exports),
+        safe('async-retry', (exports: AnyFunction) => this.patchAsyncRetry(exports)),
         () => {},
       ),
     ];
@@ -157,7 +168,11 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
 
   // ---- http-proxy / httpxy ----------------------------------------------------------------------
 
-  private patchProxyFactories<T extends object>(exports: T, names: string[], library: 'http-proxy' | 'httpxy'): T {
+  private patchProxyFactories<T extends object>(moduleExports: T, names: string[], library: 'http-proxy' | 'httpxy'): T {
+    return patchInPlaceOrCopy(moduleExports, (exports) => this.wrapProxyFactories(exports, names, library));
+  }
+
+  private wrapProxyFactories(exports: object, names: string[], library: 'http-proxy' | 'httpxy'): void {
     const target = exports as Record<string, unknown>;
     for (const name of names) {
       if (typeof target[name] !== 'function' || isWrapped(target[name])) continue;
@@ -170,7 +185,6 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
         };
       });
     }
-    return exports;
   }
 
   private unpatchProxyFactories(exports: object, names: string[]): void {
@@ -316,13 +330,15 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
   /** One dispatch through a retrying dispatcher is one logical request; each undici request it creates is an attempt. */
   private wrapRetryDispatch(original: AnyFunction): AnyFunction {
     const instrumentation = this;
-    return function dispatch(this: unknown, ...args: unknown[]) {
+    // Two declared parameters: undici's compose() rejects interceptors whose dispatch.length !== 2.
+    return function dispatch(this: unknown, opts: unknown, handler: unknown) {
+      const args = [opts, handler];
       const recorder = instrumentation.recorder;
       if (!instrumentation.isEnabled() || recorder === undefined) return original.apply(this, args);
       let callContext;
       try {
         const active = context.active();
-        const origin = parseOrigin((args[0] as { origin?: unknown } | undefined)?.origin);
+        const origin = parseOrigin((opts as { origin?: unknown } | undefined)?.origin);
         callContext = recorder.scopedContext(active, recorder.stateFor(undefined, active), 'undici', {
           oneShot: false,
           expectHost: origin?.host,
@@ -337,7 +353,11 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
 
   // ---- p-retry / async-retry --------------------------------------------------------------------
 
-  private patchPRetry(exports: Record<string, any>): Record<string, any> {
+  private patchPRetry(moduleExports: Record<string, any>): Record<string, any> {
+    return patchInPlaceOrCopy(moduleExports, (exports) => this.wrapPRetryExports(exports));
+  }
+
+  private wrapPRetryExports(exports: Record<string, any>): void {
     if (typeof exports.default === 'function' && !isWrapped(exports.default)) {
       this._wrap(exports, 'default', (original: AnyFunction) => {
         const instrumentation = this;
@@ -361,7 +381,6 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
         };
       });
     }
-    return exports;
   }
 
   private patchAsyncRetry(retry: AnyFunction): AnyFunction {
@@ -403,6 +422,22 @@ function writeStormWarning(report: RetryStormReport): void {
     );
   } catch {
     // A closed stderr must not break the proxy.
+  }
+}
+
+/**
+ * Applies `patch` to the module's exports in place (CJS exports, import-in-the-middle namespaces);
+ * `require()` of an ESM package hands require-in-the-middle a real, frozen namespace instead,
+ * so then the patch is applied to a copy that becomes what `require()` returns.
+ */
+function patchInPlaceOrCopy<T extends object>(exports: T, patch: (target: T) => void): T {
+  try {
+    patch(exports);
+    return exports;
+  } catch {
+    const copy = { ...exports } as T;
+    patch(copy);
+    return copy;
   }
 }
 

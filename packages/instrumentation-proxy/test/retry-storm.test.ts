@@ -1,0 +1,104 @@
+import { SpanKind } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { setupTracing, load, startUpstream, type Upstream } from './helpers.js';
+
+// Defaults on purpose: 10 s window, threshold 2.0, at least 10 original requests.
+const { exporter } = setupTracing();
+const Fastify = load('fastify') as typeof import('fastify').default;
+const replyFrom = load('@fastify/reply-from') as typeof import('@fastify/reply-from').default;
+
+const LOAD_MS = 2_000;
+const WORKERS = 4;
+
+/** Steady load: WORKERS sequential clients for LOAD_MS (bounded by time and by 400 requests each). */
+async function steadyLoad(url: string): Promise<number> {
+  const stopAt = Date.now() + LOAD_MS;
+  let sent = 0;
+  await Promise.all(
+    Array.from({ length: WORKERS }, async () => {
+      for (let i = 0; i < 400 && Date.now() < stopAt; i++) {
+        const response = await fetch(url);
+        await response.arrayBuffer();
+        sent++;
+      }
+    }),
+  );
+  return sent;
+}
+
+const proxyServerSpans = (route: string): ReadableSpan[] =>
+  exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.SERVER && s.parentSpanContext === undefined && s.attributes['proxy.route'] === route);
+
+describe('retry amplification', () => {
+  let failing: Upstream;
+  let healthy: Upstream;
+  let app: ReturnType<typeof Fastify>;
+  let appUrl: string;
+  const stderr = vi.spyOn(process.stderr, 'write');
+
+  beforeAll(async () => {
+    failing = await startUpstream((_i, _req, res) => {
+      res.writeHead(503);
+      res.end('overloaded');
+    });
+    healthy = await startUpstream((_i, _req, res) => res.end('fine'));
+    app = Fastify({ logger: false });
+    // Two proxies in one app, each retrying 5 times on 503 with no backoff (1 ms).
+    const retryDelay = ({ res, attempt }: { res?: { statusCode: number } | null; attempt: number }) =>
+      res?.statusCode === 503 && attempt < 5 ? 1 : null;
+    await app.register(async (scope) => {
+      await scope.register(replyFrom, { base: failing.url });
+      scope.get('/failing', (_req, reply) => reply.from('/', { retryDelay }));
+    });
+    await app.register(async (scope) => {
+      await scope.register(replyFrom, { base: healthy.url });
+      scope.get('/healthy', (_req, reply) => reply.from('/', { retryDelay }));
+    });
+    appUrl = await app.listen({ port: 0, host: '127.0.0.1' });
+  });
+
+  afterAll(async () => {
+    stderr.mockRestore();
+    await app.close();
+    await failing.close();
+    await healthy.close();
+  });
+
+  const stormWarnings = (upstream: Upstream) =>
+    stderr.mock.calls.map((call) => String(call[0])).filter((line) => line.includes(`WAGGLE_RETRY_STORM upstream=127.0.0.1:${upstream.port} `));
+
+  it('an always-503 upstream behind a proxy retrying 5x raises amplification above the threshold and marks a retry storm', async () => {
+    const sent = await steadyLoad(`${appUrl}/failing`);
+    expect(sent).toBeGreaterThan(10);
+    const spans = proxyServerSpans('/failing');
+    expect(spans).toHaveLength(sent);
+    // Every request made 6 attempts (1 + 5 retries).
+    expect(spans.every((s) => s.attributes['proxy.attempts'] === 6)).toBe(true);
+    const last = spans.at(-1)!;
+    expect(last.attributes['retry.amplification']).toBeGreaterThan(2);
+    const stormed = spans.filter((s) => s.events.some((e) => e.name === 'retry_storm'));
+    // The first requests cannot be a storm yet (fewer than 10 originals in the window); all later ones are.
+    expect(stormed.length).toBeGreaterThan(sent / 2);
+    expect(spans.slice(0, 5).some((s) => s.events.some((e) => e.name === 'retry_storm'))).toBe(false);
+    const event = stormed[0]!.events.find((e) => e.name === 'retry_storm')!;
+    expect(event.attributes?.['proxy.upstream']).toBe(`127.0.0.1:${failing.port}`);
+    expect(event.attributes?.['retry.amplification']).toBeGreaterThan(2);
+    expect(event.attributes?.['retry.threshold']).toBe(2);
+    expect(event.attributes?.['retry.window_ms']).toBe(10_000);
+    // One warning line for the whole run: it is throttled to once per window per upstream.
+    const warnings = stormWarnings(failing);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^waggle: WAGGLE_RETRY_STORM upstream=127\.0\.0\.1:\d+ amplification=\d+(\.\d+)? requests=\d+ attempts=\d+ window_ms=10000 threshold=2\n$/);
+  });
+
+  it('a healthy upstream under the same load has amplification 1 and no storm', async () => {
+    const sent = await steadyLoad(`${appUrl}/healthy`);
+    expect(sent).toBeGreaterThan(10);
+    const spans = proxyServerSpans('/healthy');
+    expect(spans).toHaveLength(sent);
+    expect(spans.every((s) => s.attributes['retry.amplification'] === 1)).toBe(true);
+    expect(spans.some((s) => s.events.some((e) => e.name === 'retry_storm'))).toBe(false);
+    expect(stormWarnings(healthy)).toHaveLength(0);
+  });
+});
