@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { context, type Counter } from '@opentelemetry/api';
+import { context, type Context, type Counter } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import {
   InstrumentationBase,
@@ -177,10 +177,10 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
     for (const name of names) {
       if (typeof target[name] !== 'function' || isWrapped(target[name])) continue;
       this._wrap(target, name, (original) => {
-        const instrumentation = this;
+        const patchServer = (server: ProxyServerLike) => this.patchProxyServer(server, library);
         return function createProxyServer(this: unknown, ...args: unknown[]) {
           const server = (original as AnyFunction).apply(this, args) as ProxyServerLike;
-          instrumentation.patchProxyServer(server, library);
+          patchServer(server);
           return server;
         };
       });
@@ -203,52 +203,49 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
   }
 
   private wrapProxyWeb(original: AnyFunction, server: ProxyServerLike, library: 'http-proxy' | 'httpxy'): AnyFunction {
-    const instrumentation = this;
+    const prepare = (args: unknown[]) => this.proxyWebContext(args, server, library);
     return function web(this: unknown, ...args: unknown[]) {
-      const recorder = instrumentation.recorder;
-      const req = args[0] as IncomingMessage | undefined;
-      if (!instrumentation.isEnabled() || recorder === undefined || req === null || typeof req !== 'object') {
-        return original.apply(this, args);
-      }
-      let callContext;
-      try {
-        const active = context.active();
-        const callOptions = args.slice(2).find(isPlainOptions);
-        const target = proxyTarget(library, server.options, callOptions);
-        const state = recorder.stateFor(req, active);
-        const route = (req as { baseUrl?: unknown }).baseUrl;
-        if (typeof route === 'string' && route.length > 0) state.serverSpan?.setAttribute(ATTR_PROXY_ROUTE, route);
-        // http-proxy's callback runs from the outgoing request's events; give it the caller's
-        // context back, so an app-level retry (calling web() again) is not tracing-suppressed.
-        for (let i = 2; i < args.length; i++) {
-          if (typeof args[i] === 'function') args[i] = context.bind(state.parentContext, args[i] as AnyFunction);
-        }
-        // Suppressed: the http instrumentation would otherwise add a second CLIENT span per attempt.
-        callContext = suppressTracing(
-          recorder.scopedContext(active, state, library, {
-            oneShot: true,
-            expectHost: target?.host,
-            expectPort: target?.port,
-          }),
-        );
-      } catch {
-        return original.apply(this, args);
-      }
-      return context.with(callContext, () => original.apply(this, args));
+      return callIn(prepare(args), original, this, args);
     };
+  }
+
+  /** The context one `web()` call runs in (undefined: run it untouched); binds its callback in `args`. */
+  private proxyWebContext(args: unknown[], server: ProxyServerLike, library: 'http-proxy' | 'httpxy'): Context | undefined {
+    const recorder = this.recorder;
+    const req = args[0] as IncomingMessage | undefined;
+    if (!this.isEnabled() || recorder === undefined || req === null || typeof req !== 'object') return undefined;
+    try {
+      const active = context.active();
+      const callOptions = args.slice(2).find(isPlainOptions);
+      const target = proxyTarget(library, server.options, callOptions);
+      const state = recorder.stateFor(req, active);
+      const route = (req as { baseUrl?: unknown }).baseUrl;
+      if (typeof route === 'string' && route.length > 0) state.serverSpan?.setAttribute(ATTR_PROXY_ROUTE, route);
+      // http-proxy's callback runs from the outgoing request's events; give it the caller's
+      // context back, so an app-level retry (calling web() again) is not tracing-suppressed.
+      for (let i = 2; i < args.length; i++) {
+        if (typeof args[i] === 'function') args[i] = context.bind(state.parentContext, args[i] as AnyFunction);
+      }
+      // Suppressed: the http instrumentation would otherwise add a second CLIENT span per attempt.
+      return suppressTracing(
+        recorder.scopedContext(active, state, library, { oneShot: true, expectHost: target?.host, expectPort: target?.port }),
+      );
+    } catch {
+      return undefined;
+    }
   }
 
   // ---- @fastify/reply-from --------------------------------------------------------------------
 
   private patchReplyFrom(plugin: AnyFunction): AnyFunction {
     if (typeof plugin !== 'function' || isWrapped(plugin)) return plugin;
-    const instrumentation = this;
+    const wrapFrom = (from: AnyFunction, base: string | undefined) => this.wrapReplyFrom(from, base);
     const wrapped = function fastifyReplyFrom(this: unknown, fastify: FastifyLike, opts: { base?: string } | undefined, next: unknown) {
       const hadOwn = Object.hasOwn(fastify, 'decorateReply');
       const decorate = fastify.decorateReply;
       // The plugin decorates the reply synchronously; intercept that one call to wrap `reply.from`.
       fastify.decorateReply = function (this: unknown, name: string, value: unknown, dependencies?: string[]) {
-        const decorated = name === 'from' && typeof value === 'function' ? instrumentation.wrapReplyFrom(value as AnyFunction, opts?.base) : value;
+        const decorated = name === 'from' && typeof value === 'function' ? wrapFrom(value as AnyFunction, opts?.base) : value;
         return decorate.call(this, name, decorated, dependencies);
       };
       try {
@@ -273,32 +270,32 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
   }
 
   private wrapReplyFrom(original: AnyFunction, base: string | undefined): AnyFunction {
-    const instrumentation = this;
     const target = base !== undefined ? parseOrigin(base) : undefined;
+    const prepare = (reply: FastifyReplyLike, opts: unknown) => this.replyFromContext(reply, opts, target);
     return function from(this: unknown, ...args: unknown[]) {
-      const reply = this as FastifyReplyLike;
-      const recorder = instrumentation.recorder;
-      if (!instrumentation.isEnabled() || recorder === undefined) return original.apply(this, args);
-      let callContext;
-      try {
-        const active = context.active();
-        const state = recorder.stateFor(reply.request.raw, active);
-        const route = reply.request.routeOptions?.url;
-        if (route !== undefined) state.serverSpan?.setAttribute(ATTR_PROXY_ROUTE, route);
-        const opts = args[1] as { getUpstream?: unknown } | undefined;
-        const fixedTarget = typeof opts?.getUpstream === 'function' ? undefined : target;
-        // Not one-shot: reply-from's own retries (retriesCount, 503 retries) dispatch again
-        // from this context, and each of those is an attempt of the same incoming request.
-        callContext = recorder.scopedContext(active, state, '@fastify/reply-from', {
-          oneShot: false,
-          expectHost: fixedTarget?.host,
-          expectPort: fixedTarget?.port,
-        });
-      } catch {
-        return original.apply(this, args);
-      }
-      return context.with(callContext, () => original.apply(this, args));
+      return callIn(prepare(this as FastifyReplyLike, args[1]), original, this, args);
     };
+  }
+
+  private replyFromContext(reply: FastifyReplyLike, opts: unknown, target: { host: string; port: number } | undefined): Context | undefined {
+    const recorder = this.recorder;
+    if (!this.isEnabled() || recorder === undefined) return undefined;
+    try {
+      const active = context.active();
+      const state = recorder.stateFor(reply.request.raw, active);
+      const route = reply.request.routeOptions?.url;
+      if (route !== undefined) state.serverSpan?.setAttribute(ATTR_PROXY_ROUTE, route);
+      const fixedTarget = typeof (opts as { getUpstream?: unknown } | undefined)?.getUpstream === 'function' ? undefined : target;
+      // Not one-shot: reply-from's own retries (retriesCount, 503 retries) dispatch again
+      // from this context, and each of those is an attempt of the same incoming request.
+      return recorder.scopedContext(active, state, '@fastify/reply-from', {
+        oneShot: false,
+        expectHost: fixedTarget?.host,
+        expectPort: fixedTarget?.port,
+      });
+    } catch {
+      return undefined;
+    }
   }
 
   // ---- undici RetryAgent / retry interceptor ----------------------------------------------------
@@ -311,10 +308,10 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
     const interceptors = exports.interceptors;
     if (interceptors && typeof interceptors.retry === 'function' && !isWrapped(interceptors.retry)) {
       this._wrap(interceptors, 'retry', (original: AnyFunction) => {
-        const instrumentation = this;
+        const wrapDispatch = (dispatch: AnyFunction) => this.wrapRetryDispatch(dispatch);
         return function retry(this: unknown, ...factoryArgs: unknown[]) {
           const makeInterceptor = original.apply(this, factoryArgs) as (dispatch: AnyFunction) => AnyFunction;
-          return (dispatch: AnyFunction) => instrumentation.wrapRetryDispatch(makeInterceptor(dispatch));
+          return (dispatch: AnyFunction) => wrapDispatch(makeInterceptor(dispatch));
         };
       });
     }
@@ -329,26 +326,27 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
 
   /** One dispatch through a retrying dispatcher is one logical request; each undici request it creates is an attempt. */
   private wrapRetryDispatch(original: AnyFunction): AnyFunction {
-    const instrumentation = this;
+    const prepare = (opts: unknown) => this.retryDispatchContext(opts);
     // Two declared parameters: undici's compose() rejects interceptors whose dispatch.length !== 2.
     return function dispatch(this: unknown, opts: unknown, handler: unknown) {
-      const args = [opts, handler];
-      const recorder = instrumentation.recorder;
-      if (!instrumentation.isEnabled() || recorder === undefined) return original.apply(this, args);
-      let callContext;
-      try {
-        const active = context.active();
-        const origin = parseOrigin((opts as { origin?: unknown } | undefined)?.origin);
-        callContext = recorder.scopedContext(active, recorder.stateFor(undefined, active), 'undici', {
-          oneShot: false,
-          expectHost: origin?.host,
-          expectPort: origin?.port,
-        });
-      } catch {
-        return original.apply(this, args);
-      }
-      return context.with(callContext, () => original.apply(this, args));
+      return callIn(prepare(opts), original, this, [opts, handler]);
     };
+  }
+
+  private retryDispatchContext(opts: unknown): Context | undefined {
+    const recorder = this.recorder;
+    if (!this.isEnabled() || recorder === undefined) return undefined;
+    try {
+      const active = context.active();
+      const origin = parseOrigin((opts as { origin?: unknown } | undefined)?.origin);
+      return recorder.scopedContext(active, recorder.stateFor(undefined, active), 'undici', {
+        oneShot: false,
+        expectHost: origin?.host,
+        expectPort: origin?.port,
+      });
+    } catch {
+      return undefined;
+    }
   }
 
   // ---- p-retry / async-retry --------------------------------------------------------------------
@@ -360,10 +358,10 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
   private wrapPRetryExports(exports: Record<string, any>): void {
     if (typeof exports.default === 'function' && !isWrapped(exports.default)) {
       this._wrap(exports, 'default', (original: AnyFunction) => {
-        const instrumentation = this;
+        const startSequence = () => (this.isEnabled() ? new RetrySequence(this.tracer, 'p-retry', context.active()) : undefined);
         return function pRetry(this: unknown, input: unknown, ...rest: unknown[]) {
-          if (!instrumentation.isEnabled() || typeof input !== 'function') return original.call(this, input, ...rest);
-          const sequence = new RetrySequence(instrumentation.tracer, 'p-retry', context.active());
+          const sequence = typeof input === 'function' ? startSequence() : undefined;
+          if (sequence === undefined) return original.call(this, input, ...rest);
           const attempt = function (this: unknown, attemptNumber: number) {
             return sequence.run(attemptNumber, () => (input as AnyFunction).call(this, attemptNumber));
           };
@@ -385,11 +383,11 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
 
   private patchAsyncRetry(retry: AnyFunction): AnyFunction {
     if (typeof retry !== 'function' || isWrapped(retry)) return retry;
-    const instrumentation = this;
     const original = retry;
+    const startSequence = () => (this.isEnabled() ? new RetrySequence(this.tracer, 'async-retry', context.active()) : undefined);
     const wrapped = function asyncRetry(this: unknown, fn: unknown, ...rest: unknown[]) {
-      if (!instrumentation.isEnabled() || typeof fn !== 'function') return original.call(this, fn, ...rest);
-      const sequence = new RetrySequence(instrumentation.tracer, 'async-retry', context.active());
+      const sequence = typeof fn === 'function' ? startSequence() : undefined;
+      if (sequence === undefined) return original.call(this, fn, ...rest);
       const attempt = function (this: unknown, bail: unknown, attemptNumber: number) {
         return sequence.run(attemptNumber, () => (fn as AnyFunction).call(this, bail, attemptNumber));
       };
@@ -412,6 +410,12 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
       writeStormWarning,
     );
   }
+}
+
+/** Calls `original` inside `ctx`, or untouched when there is no context to apply. */
+function callIn(ctx: Context | undefined, original: AnyFunction, thisArg: unknown, args: unknown[]): unknown {
+  if (ctx === undefined) return original.apply(thisArg, args);
+  return context.with(ctx, () => original.apply(thisArg, args));
 }
 
 function writeStormWarning(report: RetryStormReport): void {

@@ -76,6 +76,8 @@ export function parseRetryAfter(value: unknown, nowMs: number = Date.now()): num
   const text = (typeof value === 'string' ? value : Buffer.from(value).toString('latin1')).trim();
   if (text.length === 0) return undefined;
   if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // An HTTP-date always names the day and month; this keeps Date.parse from reading '-1' as a year.
+  if (!/[a-z]{3}/i.test(text)) return undefined;
   const date = Date.parse(text);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - nowMs);

@@ -1,4 +1,5 @@
 import { SpanKind } from '@opentelemetry/api';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -16,9 +17,9 @@ import {
 
 const { exporter } = setupTracing();
 // Loaded after the instrumentations are registered, the way a user's app loads them.
-const Fastify = load('fastify') as typeof import('fastify').default;
-const replyFrom = load('@fastify/reply-from') as typeof import('@fastify/reply-from').default;
-const fastifyHttpProxy = load('@fastify/http-proxy') as typeof import('@fastify/http-proxy').default;
+const Fastify = load('fastify') as typeof import('fastify');
+const replyFrom = load('@fastify/reply-from') as typeof import('@fastify/reply-from');
+const fastifyHttpProxy = load('@fastify/http-proxy') as typeof import('@fastify/http-proxy');
 
 type App = ReturnType<typeof Fastify>;
 
@@ -50,7 +51,7 @@ describe('@fastify/reply-from', () => {
     const base = upstream.url;
     ({ app } = await startApp((a) => {
       a.register(replyFrom, { base });
-      a.get('/orders/:id', (_req, reply) => reply.from('/orders/7', { retryDelay: ({ res, attempt }) => (res?.statusCode === 503 && attempt < 5 ? 5 : null) }));
+      a.get('/orders/:id', (_req: FastifyRequest, reply: FastifyReply) => reply.from('/orders/7', { retryDelay: ({ res, attempt }: { res?: { statusCode: number } | null; attempt: number }) => (res?.statusCode === 503 && attempt < 5 ? 5 : null) }));
     }).then((r) => ((appUrl = r.url), r)));
 
     expect(await get(`${appUrl}/orders/7`)).toEqual({ status: 200, body: 'done' });
@@ -82,7 +83,7 @@ describe('@fastify/reply-from', () => {
     const base = upstream.url;
     ({ app } = await startApp((a) => {
       a.register(replyFrom, { base });
-      a.get('/', (_req, reply) => reply.from('/'));
+      a.get('/', (_req: FastifyRequest, reply: FastifyReply) => reply.from('/'));
     }).then((r) => ((appUrl = r.url), r)));
     expect((await get(`${appUrl}/`)).status).toBe(200);
     await waitForSpans(exporter, isProxyServerSpan, 1);
@@ -101,7 +102,7 @@ describe('@fastify/reply-from', () => {
     const base = upstream.url;
     ({ app } = await startApp((a) => {
       a.register(replyFrom, { base });
-      a.get('/', (_req, reply) => reply.from('/', { retriesCount: 3 }));
+      a.get('/', (_req: FastifyRequest, reply: FastifyReply) => reply.from('/', { retriesCount: 3 }));
     }).then((r) => ((appUrl = r.url), r)));
     expect(await get(`${appUrl}/`)).toEqual({ status: 200, body: 'recovered' });
     await waitForSpans(exporter, isProxyServerSpan, 1);
@@ -115,7 +116,7 @@ describe('@fastify/reply-from', () => {
     const port = await closedPort();
     ({ app } = await startApp((a) => {
       a.register(replyFrom, { base: `http://127.0.0.1:${port}` });
-      a.get('/', (_req, reply) => reply.from('/', { retriesCount: 3 }));
+      a.get('/', (_req: FastifyRequest, reply: FastifyReply) => reply.from('/', { retriesCount: 3 }));
     }).then((r) => ((appUrl = r.url), r)));
     expect((await get(`${appUrl}/`)).status).toBe(500);
     await waitForSpans(exporter, isProxyServerSpan, 1);
@@ -132,7 +133,7 @@ describe('@fastify/reply-from', () => {
     const base = upstream.url;
     ({ app } = await startApp((a) => {
       a.register(replyFrom, { base });
-      a.get('/', (_req, reply) => reply.from('/', { timeout: 300 }));
+      a.get('/', (_req: FastifyRequest, reply: FastifyReply) => reply.from('/', { timeout: 300 }));
     }).then((r) => ((appUrl = r.url), r)));
     expect((await get(`${appUrl}/`)).status).toBe(504);
     await waitForSpans(exporter, isProxyServerSpan, 1);

@@ -41,7 +41,7 @@ export function attemptSpans(exporter: InMemorySpanExporter): ReadableSpan[] {
   return exporter
     .getFinishedSpans()
     .filter((s) => s.instrumentationScope.name === SCOPE && s.kind === SpanKind.CLIENT)
-    .sort((a, b) => compareTime(a.startTime, b.startTime));
+    .toSorted((a, b) => compareTime(a.startTime, b.startTime));
 }
 
 /** The http instrumentation's SERVER span of the request that hit `port`. */

@@ -17,7 +17,7 @@ const helperSpans = (library: string): ReadableSpan[] =>
   exporter
     .getFinishedSpans()
     .filter((s) => s.instrumentationScope.name === SCOPE && s.attributes['waggle.retry.library'] === library)
-    .sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1]);
+    .toSorted((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1]);
 
 class FlakyError extends Error {
   code = 'EFLAKY';
@@ -96,19 +96,20 @@ describe('async-retry (CommonJS)', () => {
   });
 });
 
+/** Answers 503 with Retry-After: 1 for the first `failures` requests, then 200. */
+async function flakyUpstream(failures: number): Promise<Upstream> {
+  return startUpstream((i, _req, res) => {
+    res.writeHead(i < failures ? 503 : 200, i < failures ? { 'retry-after': '1' } : {});
+    res.end(i < failures ? 'busy' : 'ok');
+  });
+}
+
 describe('undici retries', () => {
   let upstream: Upstream | undefined;
   afterEach(async () => {
     await upstream?.close();
     upstream = undefined;
   });
-
-  async function flakyUpstream(failures: number): Promise<Upstream> {
-    return startUpstream((i, _req, res) => {
-      res.writeHead(i < failures ? 503 : 200, i < failures ? { 'retry-after': '1' } : {});
-      res.end(i < failures ? 'busy' : 'ok');
-    });
-  }
 
   it('RetryAgent: every attempt is a CLIENT span with resend_count, traceparent and an honoured Retry-After', async () => {
     upstream = await flakyUpstream(2);

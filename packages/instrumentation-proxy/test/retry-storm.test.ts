@@ -1,12 +1,13 @@
 import { SpanKind } from '@opentelemetry/api';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { setupTracing, load, startUpstream, type Upstream } from './helpers.js';
 
 // Defaults on purpose: 10 s window, threshold 2.0, at least 10 original requests.
 const { exporter } = setupTracing();
-const Fastify = load('fastify') as typeof import('fastify').default;
-const replyFrom = load('@fastify/reply-from') as typeof import('@fastify/reply-from').default;
+const Fastify = load('fastify') as typeof import('fastify');
+const replyFrom = load('@fastify/reply-from') as typeof import('@fastify/reply-from');
 
 const LOAD_MS = 2_000;
 const WORKERS = 4;
@@ -27,6 +28,10 @@ async function steadyLoad(url: string): Promise<number> {
   return sent;
 }
 
+/** reply-from's retryDelay hook: retry a 503 five times with no backoff (1 ms; 0 would mean "do not retry"). */
+const retryDelay = ({ res, attempt }: { res?: { statusCode: number } | null; attempt: number }) =>
+  res?.statusCode === 503 && attempt < 5 ? 1 : null;
+
 const proxyServerSpans = (route: string): ReadableSpan[] =>
   exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.SERVER && s.parentSpanContext === undefined && s.attributes['proxy.route'] === route);
 
@@ -45,15 +50,13 @@ describe('retry amplification', () => {
     healthy = await startUpstream((_i, _req, res) => res.end('fine'));
     app = Fastify({ logger: false });
     // Two proxies in one app, each retrying 5 times on 503 with no backoff (1 ms).
-    const retryDelay = ({ res, attempt }: { res?: { statusCode: number } | null; attempt: number }) =>
-      res?.statusCode === 503 && attempt < 5 ? 1 : null;
-    await app.register(async (scope) => {
+    await app.register(async (scope: FastifyInstance) => {
       await scope.register(replyFrom, { base: failing.url });
-      scope.get('/failing', (_req, reply) => reply.from('/', { retryDelay }));
+      scope.get('/failing', (_req: FastifyRequest, reply: FastifyReply) => reply.from('/', { retryDelay }));
     });
-    await app.register(async (scope) => {
+    await app.register(async (scope: FastifyInstance) => {
       await scope.register(replyFrom, { base: healthy.url });
-      scope.get('/healthy', (_req, reply) => reply.from('/', { retryDelay }));
+      scope.get('/healthy', (_req: FastifyRequest, reply: FastifyReply) => reply.from('/', { retryDelay }));
     });
     appUrl = await app.listen({ port: 0, host: '127.0.0.1' });
   });
