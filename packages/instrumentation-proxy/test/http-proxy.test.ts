@@ -17,7 +17,7 @@ import {
   type Upstream,
 } from './helpers.js';
 
-const { exporter } = setupTracing();
+const { exporter, instrumentation } = setupTracing();
 // Loaded after the instrumentations are registered, the way a user's app loads them.
 const httpModule = load('node:http') as typeof http;
 const httpProxy = load('http-proxy') as typeof import('http-proxy');
@@ -196,6 +196,23 @@ describe('http-proxy', () => {
     // It did connect: the peer is known.
     expect(attempts[0]!.attributes['network.peer.port']).toBe(upstream.port);
     for (const res of pending) res.destroy();
+  });
+});
+
+describe('disabled instrumentation', () => {
+  it('a disabled instrumentation records no attempt spans and the proxy still forwards', async () => {
+    const upstream = await startUpstream((_i, _req, res) => res.end('ok'));
+    const proxy = await startRetryingProxy(upstream.url, { maxAttempts: 1 });
+    instrumentation.disable();
+    try {
+      expect(await get(`http://127.0.0.1:${proxy.port}/`)).toEqual({ status: 200, body: 'ok' });
+      expect(attemptSpans(exporter)).toHaveLength(0);
+    } finally {
+      instrumentation.enable();
+      await closeServer(proxy.server);
+      await upstream.close();
+      exporter.reset();
+    }
   });
 });
 

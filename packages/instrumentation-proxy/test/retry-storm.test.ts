@@ -1,11 +1,19 @@
 import { SpanKind } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { MeterProvider, MetricReader, type SumMetricData, type GaugeMetricData } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { setupTracing, load, startUpstream, type Upstream } from './helpers.js';
 
 // Defaults on purpose: 10 s window, threshold 2.0, at least 10 original requests.
-const { exporter } = setupTracing();
+const { exporter, instrumentation } = setupTracing();
+/** Pull-based reader: collect() on demand. */
+class TestMetricReader extends MetricReader {
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+const metricReader = new TestMetricReader();
+instrumentation.setMeterProvider(new MeterProvider({ readers: [metricReader] }));
 const Fastify = load('fastify') as typeof import('fastify');
 const replyFrom = load('@fastify/reply-from') as typeof import('@fastify/reply-from');
 
@@ -103,5 +111,22 @@ describe('retry amplification', () => {
     expect(spans.every((s) => s.attributes['retry.amplification'] === 1)).toBe(true);
     expect(spans.some((s) => s.events.some((e) => e.name === 'retry_storm'))).toBe(false);
     expect(stormWarnings(healthy)).toHaveLength(0);
+  });
+
+  it('the amplification gauge and the attempts counter report per upstream', async () => {
+    const { resourceMetrics } = await metricReader.collect();
+    const metrics = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics);
+    const gauge = metrics.find((m) => m.descriptor.name === 'waggle.proxy.retry.amplification') as GaugeMetricData;
+    const counter = metrics.find((m) => m.descriptor.name === 'waggle.proxy.upstream.attempts') as SumMetricData;
+    const gaugeFor = (upstream: Upstream) => gauge.dataPoints.find((p) => p.attributes['proxy.upstream'] === `127.0.0.1:${upstream.port}`)?.value;
+    expect(gaugeFor(failing)).toBeGreaterThan(2);
+    expect(gaugeFor(healthy)).toBe(1);
+    const count = (upstream: Upstream, isRetry: boolean) =>
+      counter.dataPoints.find((p) => p.attributes['proxy.upstream'] === `127.0.0.1:${upstream.port}` && p.attributes['retry.is_retry'] === isRetry)?.value ?? 0;
+    const failingRequests = proxyServerSpans('/failing').length;
+    expect(count(failing, false)).toBe(failingRequests);
+    expect(count(failing, true)).toBe(failingRequests * 5);
+    expect(count(healthy, true)).toBe(0);
+    expect(count(healthy, false)).toBe(proxyServerSpans('/healthy').length);
   });
 });
