@@ -189,22 +189,26 @@ export class AttemptRecorder {
       if (!request.headersSent) {
         this.inject(attempt, (key, value) => request.setHeader(key, value));
       }
-      request.once('socket', (socket: Socket) => {
-        if (socket.connecting) socket.once('connect', () => markConnected(attempt, socket));
-        else markConnected(attempt, socket);
-      });
+      request.once(
+        'socket',
+        guard((socket) => {
+          const s = socket as Socket;
+          if (s.connecting) s.once('connect', guard(() => markConnected(attempt, s)));
+          else markConnected(attempt, s);
+        }),
+      );
       // Listening for 'timeout' changes nothing (the request only times out when someone called
       // setTimeout); it tells a response timeout from a reset when the proxy aborts on timeout.
       request.once('timeout', () => {
         attempt.timedOut = true;
       });
-      request.once('close', () => this.end(attempt));
+      request.once('close', guard(() => this.end(attempt)));
     } catch {
       // Telemetry never breaks the proxied request.
     }
   };
 
-  private readonly onHttpStart = (message: unknown): void => {
+  private readonly onHttpStart = guard((message: unknown): void => {
     const request = (message as { request: ClientRequest }).request;
     const attempt = this.nodeAttempts.get(request);
     if (attempt === undefined) return;
@@ -212,24 +216,24 @@ export class AttemptRecorder {
       const value = request.getHeader(name);
       if (value !== undefined) attempt.span.setAttribute(ATTR_HTTP_REQUEST_HEADER_PREFIX + name, headerValues(value));
     }
-  };
+  });
 
-  private readonly onHttpResponse = (message: unknown): void => {
+  private readonly onHttpResponse = guard((message: unknown): void => {
     const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
     const attempt = this.nodeAttempts.get(request);
     if (attempt === undefined) return;
     attempt.statusCode = response.statusCode;
     attempt.retryAfterMs = parseRetryAfter(response.headers['retry-after']);
-  };
+  });
 
-  private readonly onHttpError = (message: unknown): void => {
+  private readonly onHttpError = guard((message: unknown): void => {
     const { request, error } = message as { request: ClientRequest; error: unknown };
     const attempt = this.nodeAttempts.get(request);
     if (attempt === undefined) return;
     attempt.error = error;
     // 'close' follows, but end now so the span's end is the failure time.
     this.end(attempt);
-  };
+  });
 
   // ---- undici ---------------------------------------------------------------------------------
 
@@ -263,13 +267,13 @@ export class AttemptRecorder {
     }
   };
 
-  private readonly onUndiciSendHeaders = (message: unknown): void => {
+  private readonly onUndiciSendHeaders = guard((message: unknown): void => {
     const { request, socket } = message as { request: object; socket: Socket };
     const attempt = this.undiciAttempts.get(request);
     if (attempt !== undefined && socket) markConnected(attempt, socket);
-  };
+  });
 
-  private readonly onUndiciHeaders = (message: unknown): void => {
+  private readonly onUndiciHeaders = guard((message: unknown): void => {
     const { request, response } = message as { request: object; response: { statusCode: number; headers: unknown } };
     const attempt = this.undiciAttempts.get(request);
     if (attempt === undefined) return;
@@ -278,20 +282,20 @@ export class AttemptRecorder {
     // A retried status ends the attempt here: the retry handler aborts the body, and a retried
     // request may never publish trailers.
     if (response.statusCode >= 400) this.end(attempt);
-  };
+  });
 
-  private readonly onUndiciTrailers = (message: unknown): void => {
+  private readonly onUndiciTrailers = guard((message: unknown): void => {
     const attempt = this.undiciAttempts.get((message as { request: object }).request);
     if (attempt !== undefined) this.end(attempt);
-  };
+  });
 
-  private readonly onUndiciError = (message: unknown): void => {
+  private readonly onUndiciError = guard((message: unknown): void => {
     const { request, error } = message as { request: object; error: unknown };
     const attempt = this.undiciAttempts.get(request);
     if (attempt === undefined || attempt.ended) return;
     attempt.error = error;
     this.end(attempt);
-  };
+  });
 
   // ---- attempt lifecycle ----------------------------------------------------------------------
 
@@ -408,6 +412,20 @@ export class AttemptRecorder {
       });
     }
   }
+}
+
+/**
+ * A diagnostics-channel subscriber or event listener that throws would surface as an uncaught
+ * exception in the host app: every one of ours runs through this.
+ */
+function guard(handler: (message: unknown) => void): (message: unknown) => void {
+  return (message) => {
+    try {
+      handler(message);
+    } catch {
+      // Telemetry never breaks the proxied request.
+    }
+  };
 }
 
 function takeScope(ctx: Context, host: string): AttemptScope | undefined {
