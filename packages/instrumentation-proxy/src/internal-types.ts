@@ -30,12 +30,13 @@ export interface AttemptScope {
   /** Only one outgoing request per scope (http-proxy: one `web()` call is one attempt). */
   oneShot: boolean;
   used: boolean;
-  /** When set, only an outgoing request to this host counts (skips http-proxy's `forward` request). */
+  /**
+   * When set, only an outgoing request to this host (and, for undici, port) counts: skips
+   * http-proxy's `forward` request and requests made from a proxy's callbacks.
+   */
   expectHost: string | undefined;
   /** The target port the proxy asked for (node's ClientRequest does not expose it). */
   expectPort: number | undefined;
-  /** When set, only undici requests to this origin count (reply-from's `base`). */
-  expectOrigin: string | undefined;
 }
 
 /** One upstream attempt in flight. */

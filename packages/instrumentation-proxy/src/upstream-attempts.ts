@@ -127,7 +127,7 @@ export class AttemptRecorder {
     base: Context,
     state: RequestAttemptState,
     library: AttemptLibrary,
-    options: { oneShot: boolean; expectHost?: string | undefined; expectPort?: number | undefined; expectOrigin?: string | undefined },
+    options: { oneShot: boolean; expectHost?: string | undefined; expectPort?: number | undefined },
   ): Context {
     const scope: AttemptScope = {
       state,
@@ -136,7 +136,6 @@ export class AttemptRecorder {
       used: false,
       expectHost: options.expectHost,
       expectPort: options.expectPort,
-      expectOrigin: options.expectOrigin,
     };
     return base.setValue(SCOPE_KEY, scope);
   }
@@ -240,11 +239,13 @@ export class AttemptRecorder {
   private readonly onUndiciCreate = (message: unknown): void => {
     try {
       const request = (message as { request: UndiciRequestLike }).request;
-      const origin = parseOrigin(request.origin);
-      if (origin === undefined) return;
+      // Most undici requests (the app's own fetch calls) carry no scope: check that first.
       const scope = context.active().getValue(SCOPE_KEY) as AttemptScope | undefined;
       if (scope === undefined || !scopeAccepts(scope, undefined)) return;
-      if (scope.expectOrigin !== undefined && originString(request.origin) !== scope.expectOrigin) return;
+      const origin = parseOriginCached(request.origin);
+      if (origin === undefined) return;
+      // A request to another host made from the proxy's callbacks is not an upstream attempt.
+      if (scope.expectHost !== undefined && (origin.host !== scope.expectHost || origin.port !== scope.expectPort)) return;
       if (scope.oneShot) scope.used = true;
       const attempt = this.start(scope, {
         method: request.method ?? 'GET',
@@ -258,10 +259,7 @@ export class AttemptRecorder {
         removeRawHeader(request.headers, 'tracestate');
         this.inject(attempt, (key, value) => request.addHeader!(key, value));
       }
-      for (const name of FORWARDED_HEADERS) {
-        const value = rawHeaderValue(request.headers, name);
-        if (value !== undefined) attempt.span.setAttribute(ATTR_HTTP_REQUEST_HEADER_PREFIX + name, [value]);
-      }
+      recordForwardedHeaders(attempt, request.headers);
     } catch {
       // Telemetry never breaks the proxied request.
     }
@@ -426,6 +424,32 @@ function guard(handler: (message: unknown) => void): (message: unknown) => void 
       // Telemetry never breaks the proxied request.
     }
   };
+}
+
+const originCache = new Map<string, { host: string; port: number; protocol: string } | undefined>();
+const ORIGIN_CACHE_SIZE = 256;
+
+/** A proxy talks to few origins; parsing each with `new URL` per attempt is wasted work. */
+function parseOriginCached(origin: unknown): { host: string; port: number; protocol: string } | undefined {
+  if (typeof origin !== 'string') return parseOrigin(origin);
+  if (originCache.has(origin)) return originCache.get(origin);
+  const parsed = parseOrigin(origin);
+  if (originCache.size >= ORIGIN_CACHE_SIZE) originCache.clear();
+  originCache.set(origin, parsed);
+  return parsed;
+}
+
+/** One pass over undici's flat header list for the X-Forwarded-* / Forwarded headers. */
+function recordForwardedHeaders(attempt: Attempt, headers: unknown): void {
+  if (!Array.isArray(headers)) return;
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    const key = headers[i];
+    if (typeof key !== 'string' || key.length < 9) continue;
+    const name = key.toLowerCase();
+    if ((FORWARDED_HEADERS as readonly string[]).includes(name)) {
+      attempt.span.setAttribute(ATTR_HTTP_REQUEST_HEADER_PREFIX + name, [String(headers[i + 1])]);
+    }
+  }
 }
 
 function takeScope(ctx: Context, host: string): AttemptScope | undefined {

@@ -144,6 +144,35 @@ describe('@fastify/reply-from', () => {
     for (const res of pending) res.destroy();
   });
 
+  it("a request the app makes from reply-from's onResponse hook is not counted as an upstream attempt", async () => {
+    upstream = await startUpstream((_i, _req, res) => res.end('main'));
+    const audit = await startUpstream((_i, _req, res) => res.end('logged'));
+    const base = upstream.url;
+    ({ app } = await startApp((a) => {
+      a.register(replyFrom, { base });
+      a.get('/', (_req: FastifyRequest, reply: FastifyReply) =>
+        reply.from('/', {
+          onResponse: (_request, replyInHook, res) => {
+            // Runs inside the proxy call's context: an unrelated call to another service.
+            void fetch(audit.url)
+              .then((r) => r.text())
+              .then(() => replyInHook.send(res.stream));
+          },
+        }),
+      );
+    }).then((r) => ((appUrl = r.url), r)));
+    try {
+      expect(await get(`${appUrl}/`)).toEqual({ status: 200, body: 'main' });
+      await waitForSpans(exporter, isProxyServerSpan, 1);
+      const attempts = attemptSpans(exporter);
+      expect(attempts).toHaveLength(1);
+      expect(attempts[0]!.attributes['server.port']).toBe(upstream.port);
+      expect(audit.traceparents).toHaveLength(1);
+    } finally {
+      await audit.close();
+    }
+  });
+
   it("@fastify/http-proxy forwards through reply-from: one attempt span whose traceparent replaces the client's", async () => {
     upstream = await startUpstream((_i, _req, res) => res.end('proxied'));
     const base = upstream.url;
