@@ -223,6 +223,9 @@ export class AttemptRecorder {
     if (attempt === undefined) return;
     attempt.statusCode = response.statusCode;
     attempt.retryAfterMs = parseRetryAfter(response.headers['retry-after']);
+    // A failed response that is retried is often dropped unread, and then the request never
+    // closes: the attempt's outcome is known now, so it ends now.
+    if (attempt.statusCode !== undefined && attempt.statusCode >= 400) this.end(attempt);
   });
 
   private readonly onHttpError = guard((message: unknown): void => {

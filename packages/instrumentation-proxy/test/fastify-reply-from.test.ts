@@ -144,6 +144,28 @@ describe('@fastify/reply-from', () => {
     for (const res of pending) res.destroy();
   });
 
+  it('over node:http (the `http` option) retried 503s are attempt spans with resend_count too', async () => {
+    upstream = await startUpstream((i, _req, res) => {
+      res.writeHead(i < 1 ? 503 : 200);
+      res.end(i < 1 ? 'busy' : 'done');
+    });
+    const base = upstream.url;
+    ({ app } = await startApp((a) => {
+      a.register(replyFrom, { base, http: {} });
+      a.get('/', (_req: FastifyRequest, reply: FastifyReply) =>
+        reply.from('/', { retryDelay: ({ res, attempt }: { res?: { statusCode: number } | null; attempt: number }) => (res?.statusCode === 503 && attempt < 3 ? 5 : null) }),
+      );
+    }).then((r) => ((appUrl = r.url), r)));
+    expect(await get(`${appUrl}/`)).toEqual({ status: 200, body: 'done' });
+    const [server] = await waitForSpans(exporter, isProxyServerSpan, 1);
+    const attempts = attemptSpans(exporter);
+    expect(attempts.map((s) => s.attributes['http.request.resend_count'])).toEqual([0, 1]);
+    expect(attempts.map((s) => s.attributes['error.type'])).toEqual(['upstream_5xx', undefined]);
+    expect(attempts.map((s) => s.attributes['server.port'])).toEqual([upstream.port, upstream.port]);
+    expect(attempts.every((s) => parentSpanId(s) === server!.spanContext().spanId)).toBe(true);
+    expect(upstream.traceparents.map((t) => parseTraceparent(t)?.spanId)).toEqual(attempts.map((s) => s.spanContext().spanId));
+  });
+
   it("a request the app makes from reply-from's onResponse hook is not counted as an upstream attempt", async () => {
     upstream = await startUpstream((_i, _req, res) => res.end('main'));
     const audit = await startUpstream((_i, _req, res) => res.end('logged'));
