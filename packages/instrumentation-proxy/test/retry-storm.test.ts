@@ -89,8 +89,10 @@ describe('retry amplification', () => {
     const last = spans.at(-1)!;
     expect(last.attributes['retry.amplification']).toBeGreaterThan(2);
     const stormed = spans.filter((s) => s.events.some((e) => e.name === 'retry_storm'));
-    // The first requests cannot be a storm yet (fewer than 10 originals in the window); all later ones are.
-    expect(stormed.length).toBeGreaterThan(sent / 2);
+    // A request is marked once any of its attempts sees ≥ 10 originals in the window. With WORKERS
+    // sequential clients, only requests that finished before the 10th one started escape: at most 9,
+    // and the first 5 to finish always do.
+    expect(stormed.length).toBeGreaterThanOrEqual(sent - 9);
     expect(spans.slice(0, 5).some((s) => s.events.some((e) => e.name === 'retry_storm'))).toBe(false);
     const event = stormed[0]!.events.find((e) => e.name === 'retry_storm')!;
     expect(event.attributes?.['proxy.upstream']).toBe(`127.0.0.1:${failing.port}`);
