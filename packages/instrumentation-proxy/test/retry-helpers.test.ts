@@ -1,7 +1,7 @@
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
-import { attemptSpans, load, parentSpanId, parseTraceparent, setupTracing, SCOPE, startUpstream, type Upstream } from './helpers.js';
+import { attemptSpans, closedPort, load, parentSpanId, parseTraceparent, setupTracing, SCOPE, startUpstream, type Upstream } from './helpers.js';
 
 // Loaded after the instrumentations are registered. p-retry 9 is ESM only: here it is loaded
 // with require() (require of ESM); the `import` path through the loader hook runs in a child
@@ -134,6 +134,18 @@ describe('undici retries', () => {
       expect(parentSpanId(span)).toBe(callerId);
     }
     expect(upstream.traceparents.map((t) => parseTraceparent(t)?.spanId)).toEqual(attempts.map((s) => s.spanContext().spanId));
+  });
+
+  it('RetryAgent: refused connections are retried attempts classified connect_refused', async () => {
+    const port = await closedPort();
+    const agent = new undici.RetryAgent(new undici.Agent(), { maxRetries: 2, minTimeout: 10, timeoutFactor: 1 });
+    await expect(undici.request(`http://127.0.0.1:${port}/`, { dispatcher: agent })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await agent.close();
+    const attempts = attemptSpans(exporter);
+    expect(attempts.map((s) => s.attributes['http.request.resend_count'])).toEqual([0, 1, 2]);
+    expect(attempts.map((s) => s.attributes['error.type'])).toEqual(['connect_refused', 'connect_refused', 'connect_refused']);
+    expect(attempts.map((s) => s.attributes['waggle.retry.reason'])).toEqual([undefined, 'ECONNREFUSED', 'ECONNREFUSED']);
+    expect(attempts.every((s) => s.attributes['network.peer.address'] === undefined)).toBe(true);
   });
 
   it('the retry interceptor: every attempt is a CLIENT span with resend_count', async () => {
