@@ -13,7 +13,6 @@ export interface RequestAttemptState {
   /** The span to decorate with proxy fields (normally the incoming SERVER span); undefined for client-only retries. */
   serverSpan: Span | undefined;
   attempts: number;
-  inFlight: number;
   lastEndMs: number | undefined;
   lastReason: string | undefined;
   lastRetryAfterMs: number | undefined;
@@ -43,7 +42,6 @@ export interface AttemptScope {
 export interface Attempt {
   span: Span;
   scope: AttemptScope;
-  startMs: number;
   connected: boolean;
   timedOut: boolean;
   statusCode: number | undefined;

@@ -112,7 +112,6 @@ export class AttemptRecorder {
       parentContext,
       serverSpan: trace.getSpan(parentContext),
       attempts: 0,
-      inFlight: 0,
       lastEndMs: undefined,
       lastReason: undefined,
       lastRetryAfterMs: undefined,
@@ -308,7 +307,6 @@ export class AttemptRecorder {
     const nowMs = performance.now();
     const resendCount = state.attempts;
     state.attempts += 1;
-    state.inFlight += 1;
     const upstream = upstreamKey(target.host, target.port);
 
     const span = this.getTracer().startSpan(
@@ -343,7 +341,6 @@ export class AttemptRecorder {
     return {
       span,
       scope,
-      startMs: nowMs,
       connected: false,
       timedOut: false,
       statusCode: undefined,
@@ -358,7 +355,6 @@ export class AttemptRecorder {
     attempt.ended = true;
     const { span, scope } = attempt;
     const state = scope.state;
-    state.inFlight -= 1;
     state.lastEndMs = performance.now();
     state.lastReason = retryReason(attempt);
     state.lastRetryAfterMs = attempt.retryAfterMs;

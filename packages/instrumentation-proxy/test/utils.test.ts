@@ -5,7 +5,6 @@ import { classifyAttempt, parseRetryAfter, rawHeaderValue, removeRawHeader, retr
 const attempt = (fields: Partial<Attempt>): Attempt => ({
   span: undefined as never,
   scope: undefined as never,
-  startMs: 0,
   connected: false,
   timedOut: false,
   statusCode: undefined,
