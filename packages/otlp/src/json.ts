@@ -141,7 +141,7 @@ function anyValue(v: unknown, path: string, depth: number): AnyValue {
   if (o.arrayValue != null) {
     const av = obj(o.arrayValue, `${path}.arrayValue`)!;
     const values = arr(av.values, `${path}.arrayValue.values`);
-    const out: AnyValue[] = new Array(values.length);
+    const out: AnyValue[] = [];
     for (let i = 0; i < values.length; i++) out[i] = anyValue(values[i], `${path}.arrayValue.values[${i}]`, depth + 1);
     return out;
   }

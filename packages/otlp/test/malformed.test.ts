@@ -136,7 +136,7 @@ describe('fuzzing: corrupted bodies throw OtlpDecodeError or decode, never anyth
           decodeTraceRequest(body, format);
           decoded++;
         } catch (err) {
-          if (!(err instanceof OtlpDecodeError)) throw new Error(`non-OtlpDecodeError for ${format} case ${i}: ${String(err)}`);
+          if (!(err instanceof OtlpDecodeError)) throw new Error(`non-OtlpDecodeError for ${format} case ${i}: ${String(err)}`, { cause: err });
           thrown++;
         }
       }

@@ -49,7 +49,7 @@ const everything: TracesData = {
                 bigInt: Number.MAX_SAFE_INTEGER,
                 minInt: -Number.MAX_SAFE_INTEGER,
                 zero: 0,
-                dbl: 3.14159,
+                dbl: 1.2345,
                 negDbl: -0.5,
                 inf: Infinity,
                 bool: true,
@@ -140,11 +140,16 @@ describe('encode → decode round trip', () => {
 
   it('later duplicate attribute keys win', () => {
     // Resource with two KeyValues {key: "k", value: {int_value: n}} for n = 1, then 2.
-    const resource = [0x0a, 0x12, ...[0x0a, 0x07, 0x0a, 0x01, 0x6b, 0x12, 0x02, 0x18, 1], ...[0x0a, 0x07, 0x0a, 0x01, 0x6b, 0x12, 0x02, 0x18, 2]];
+    const resource = [0x0a, 0x12, 0x0a, 0x07, 0x0a, 0x01, 0x6b, 0x12, 0x02, 0x18, 1, 0x0a, 0x07, 0x0a, 0x01, 0x6b, 0x12, 0x02, 0x18, 2];
     const body = new Uint8Array([0x0a, resource.length, ...resource]);
     expect(decodeTraceRequest(body, 'protobuf').resourceSpans[0]!.resource.attributes).toEqual({ k: 2 });
   });
 });
+
+/** A one-span OTLP/JSON request with unknown fields at two levels. */
+function body(s: object, extra: object = {}): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [s] }], futureField: 1 }], ...extra }));
+}
 
 describe('OTLP/JSON specifics', () => {
   const base = {
@@ -154,8 +159,6 @@ describe('OTLP/JSON specifics', () => {
     startTimeUnixNano: '1700000000123456789',
     endTimeUnixNano: 1700000000,
   };
-  const body = (s: object, extra: object = {}) =>
-    new TextEncoder().encode(JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [s] }], futureField: 1 }], ...extra }));
 
   it('accepts enum names, int64 strings, uppercase hex ids and ignores unknown fields', () => {
     const data = decodeTraceRequest(

@@ -17,9 +17,9 @@ describe('span helpers', () => {
   it('rootsOf, childrenOf and traceOf follow parent ids within a trace', async () => {
     const spans = await receiveTwoTraces();
     const roots = rootsOf(spans);
-    expect(roots.map((s) => `${s.serviceName}:${s.name}`).sort()).toEqual(['one:GET /orders', 'two:GET /orders']);
+    expect(roots.map((s) => `${s.serviceName}:${s.name}`).toSorted()).toEqual(['one:GET /orders', 'two:GET /orders']);
     const root = roots.find((s) => s.serviceName === 'one')!;
-    expect(childrenOf(spans, root).map((s) => s.name).sort()).toEqual(['SELECT orders', 'render']);
+    expect(childrenOf(spans, root).map((s) => s.name).toSorted()).toEqual(['SELECT orders', 'render']);
     expect(traceOf(spans, root.traceId)).toHaveLength(3);
     expect(traceOf(spans, root.traceId).every((s) => s.serviceName === 'one')).toBe(true);
     expect(findSpan(spans, (s) => s.kindName === 'client' && s.serviceName === 'two')?.name).toBe('SELECT orders');

@@ -22,7 +22,7 @@ describe('receiving spans from the upstream OTLP exporters', () => {
         const result = await exportWith(transport, receiver.tracesUrl, sent, { gzip });
         expect(result.code).toBe(0);
         const spans = await receiver.waitForSpans(3);
-        expect(spans.map((s) => s.name).sort()).toEqual(['GET /orders', 'SELECT orders', 'render']);
+        expect(spans.map((s) => s.name).toSorted()).toEqual(['GET /orders', 'SELECT orders', 'render']);
         const server = spans.find((s) => s.name === 'GET /orders')!;
         expect(server.kindName).toBe('server');
         expect(server.serviceName).toBe('svc-under-test');
