@@ -2,7 +2,6 @@
 // One Reader per call walks the buffer once; every message is decoded by a function that builds a
 // fixed-shape object (all fields initialized up front, so V8 keeps one hidden class per type).
 import { OtlpDecodeError } from './errors.js';
-import { BYTE_TO_HEX } from './hex.js';
 import type {
   AnyValue,
   Attributes,
@@ -28,10 +27,22 @@ export const MAX_ANY_VALUE_DEPTH = 32;
 
 const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'start-group', 'end-group', 'fixed32', 'wire type 6', 'wire type 7'];
 
+const MAX_CACHED_STRING = 48;
+const STRING_CACHE_MASK = 4095;
+const stringCache: (string | undefined)[] = new Array<string | undefined>(STRING_CACHE_MASK + 1).fill(undefined);
+
+type Slice = (this: Buffer, start: number, end: number) => string;
+// Buffer's own slice methods skip toString()'s encoding dispatch; fall back if a runtime lacks them.
+const proto = Buffer.prototype as unknown as { utf8Slice?: Slice; latin1Slice?: Slice; hexSlice?: Slice };
+const utf8Slice: Slice = typeof proto.utf8Slice === 'function' ? proto.utf8Slice : function (this: Buffer, s, e) { return this.toString('utf8', s, e); };
+const latin1Slice: Slice = typeof proto.latin1Slice === 'function' ? proto.latin1Slice : function (this: Buffer, s, e) { return this.toString('latin1', s, e); };
+
+const hexSlice: Slice = typeof proto.hexSlice === 'function' ? proto.hexSlice : function (this: Buffer, s, e) { return this.toString('hex', s, e); };
+
 export class Reader {
   readonly buf: Buffer;
   pos: number;
-  /** Byte offset of buf inside the caller's input, so error offsets match the body the caller holds. */
+  /** For fixed-width reads (fixed64 as bigint, doubles) without Buffer method dispatch. */
   private readonly view: DataView;
 
   constructor(body: Uint8Array) {
@@ -103,14 +114,14 @@ export class Reader {
 
   fixed32(end: number, what: string): number {
     if (this.pos + 4 > end) this.fail(`truncated fixed32 ${what} at offset ${this.pos}`);
-    const v = this.buf.readUInt32LE(this.pos);
+    const v = this.view.getUint32(this.pos, true);
     this.pos += 4;
     return v;
   }
 
   double(end: number, what: string): number {
     if (this.pos + 8 > end) this.fail(`truncated double ${what} at offset ${this.pos}`);
-    const v = this.buf.readDoubleLE(this.pos);
+    const v = this.view.getFloat64(this.pos, true);
     this.pos += 8;
     return v;
   }
@@ -128,19 +139,28 @@ export class Reader {
     const e = this.lengthEnd(end, what);
     const s = this.pos;
     this.pos = e;
-    if (e === s) return '';
+    const len = e - s;
+    if (len === 0) return '';
     const buf = this.buf;
-    // Most telemetry strings are short ASCII: building them in JS avoids a native call per string.
-    if (e - s <= 24) {
-      let out = '';
-      for (let i = s; i < e; i++) {
-        const c = buf[i]!;
-        if (c >= 128) return buf.toString('utf8', s, e);
-        out += String.fromCharCode(c);
-      }
-      return out;
+    if (len > MAX_CACHED_STRING) return utf8Slice.call(buf, s, e);
+    // Attribute keys and many values (methods, routes, db systems) repeat across spans and requests:
+    // a direct-mapped cache returns the same (already internalized) string without allocating.
+    let hash = len;
+    for (let i = s; i < e; i++) {
+      const c = buf[i]!;
+      if (c >= 128) return utf8Slice.call(buf, s, e);
+      hash = Math.imul(hash ^ c, 0x01000193);
     }
-    return buf.toString('utf8', s, e);
+    const slot = (hash ^ (hash >>> 15)) & STRING_CACHE_MASK;
+    const cached = stringCache[slot];
+    if (cached !== undefined && cached.length === len) {
+      let i = 0;
+      while (i < len && cached.charCodeAt(i) === buf[s + i]) i++;
+      if (i === len) return cached;
+    }
+    const fresh = latin1Slice.call(buf, s, e);
+    stringCache[slot] = fresh;
+    return fresh;
   }
 
   bytes(end: number, what: string): Uint8Array {
@@ -160,9 +180,9 @@ export class Reader {
       if (len === 0 && optional) return '';
       this.fail(`invalid id length for ${what} at offset ${at}: ${len} bytes, expected ${size}`);
     }
-    const buf = this.buf;
-    let out = '';
-    for (let i = this.pos; i < e; i++) out += BYTE_TO_HEX[buf[i]!]!;
+    // One native call yields a flat string; a per-byte table concat builds a cons-string tree that
+    // costs more than it saves as soon as the id is hashed or compared (measured on Node 24).
+    const out = hexSlice.call(this.buf, this.pos, e);
     this.pos = e;
     return out;
   }
