@@ -122,7 +122,6 @@ function base64(v: unknown, path: string): Uint8Array {
 function anyValue(v: unknown, path: string, depth: number): AnyValue {
   const o = obj(v, path);
   if (o === undefined) return null;
-  if (depth > MAX_ANY_VALUE_DEPTH) fail(`${path} is nested deeper than ${MAX_ANY_VALUE_DEPTH} levels`);
   if (o.stringValue != null) return str(o.stringValue, `${path}.stringValue`);
   if (o.boolValue != null) {
     if (typeof o.boolValue !== 'boolean') fail(`${path}.boolValue must be a boolean, got ${describe(o.boolValue)}`);
@@ -137,6 +136,9 @@ function anyValue(v: unknown, path: string, depth: number): AnyValue {
     if (d === '-Infinity') return -Infinity;
     if (typeof d === 'string' && d.trim() !== '' && !Number.isNaN(Number(d))) return Number(d);
     fail(`${path}.doubleValue must be a number, got ${describe(d)}`);
+  }
+  if ((o.arrayValue != null || o.kvlistValue != null) && depth >= MAX_ANY_VALUE_DEPTH) {
+    fail(`${path} is nested deeper than ${MAX_ANY_VALUE_DEPTH} levels`);
   }
   if (o.arrayValue != null) {
     const av = obj(o.arrayValue, `${path}.arrayValue`)!;
@@ -278,8 +280,9 @@ function anyValueJson(v: unknown, depth: number): Json {
     case 'bigint':
       return { intValue: v.toString() };
     case 'object':
-      if (v === null || depth > 32) return {};
+      if (v === null) return {};
       if (v instanceof Uint8Array) return { bytesValue: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
+      if (depth >= MAX_ANY_VALUE_DEPTH) return {};
       if (Array.isArray(v)) return { arrayValue: { values: v.map((x) => anyValueJson(x, depth + 1)) } };
       return { kvlistValue: { values: keyValuesJson(v as Record<string, unknown>, depth + 1) } };
     default:
