@@ -3,6 +3,7 @@ import type { ReadableSpanLike } from './encode-spans.js';
 import { decodeTraceRequestJson, tracesDataToJson } from './json.js';
 import { writeTracesData } from './proto-encode.js';
 import { decodeTraceRequestProto } from './proto-reader.js';
+import type { DecodeOptions } from './proto-reader.js';
 import { sharedWriter } from './proto-writer.js';
 import { checkFormat } from './response.js';
 import type { OtlpFormat } from './response.js';
@@ -11,10 +12,11 @@ import type { TracesData } from './types.js';
 /**
  * Decodes an OTLP ExportTraceServiceRequest body (already decompressed).
  * Throws OtlpDecodeError naming the problem for malformed input.
+ * @example partial success: `decodeTraceRequest(body, 'protobuf', { onInvalidSpan: () => rejected++ })`
  */
-export function decodeTraceRequest(body: Uint8Array, format: OtlpFormat): TracesData {
+export function decodeTraceRequest(body: Uint8Array, format: OtlpFormat, options?: DecodeOptions): TracesData {
   checkFormat(format);
-  return format === 'protobuf' ? decodeTraceRequestProto(body) : decodeTraceRequestJson(body);
+  return format === 'protobuf' ? decodeTraceRequestProto(body, options) : decodeTraceRequestJson(body, options);
 }
 
 /** Encodes TracesData as an ExportTraceServiceRequest body. */

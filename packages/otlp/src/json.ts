@@ -2,7 +2,8 @@
 // strings or numbers, bytes as base64. Unknown keys are ignored; null means "absent".
 import { OtlpDecodeError } from './errors.js';
 import { isHex, normalizeHex } from './hex.js';
-import { MAX_ANY_VALUE_DEPTH, setAttribute } from './proto-reader.js';
+import { MAX_ANY_VALUE_DEPTH, ZERO_SPAN_ID, ZERO_TRACE_ID, setAttribute } from './proto-reader.js';
+import type { DecodeOptions } from './proto-reader.js';
 import type {
   AnyValue,
   Attributes,
@@ -219,10 +220,16 @@ function span(v: unknown, path: string): Span {
   const o = obj(v, path) ?? {};
   const events = arr(o.events, `${path}.events`);
   const links = arr(o.links, `${path}.links`);
+  const traceId = id(o.traceId, 16, `${path}.traceId`, false);
+  const spanId = id(o.spanId, 8, `${path}.spanId`, false);
+  if (traceId === ZERO_TRACE_ID) fail(`${path}.traceId is all zeros (invalid)`);
+  if (spanId === ZERO_SPAN_ID) fail(`${path}.spanId is all zeros (invalid)`);
+  const parentSpanId = id(o.parentSpanId, 8, `${path}.parentSpanId`, true);
   return {
-    traceId: id(o.traceId, 16, `${path}.traceId`, false),
-    spanId: id(o.spanId, 8, `${path}.spanId`, false),
-    parentSpanId: id(o.parentSpanId, 8, `${path}.parentSpanId`, true),
+    traceId,
+    spanId,
+    // Some senders mark roots with an all-zero parent instead of omitting it.
+    parentSpanId: parentSpanId === ZERO_SPAN_ID ? '' : parentSpanId,
     traceState: str(o.traceState, `${path}.traceState`),
     flags: u32(o.flags, `${path}.flags`),
     name: str(o.name, `${path}.name`),
@@ -239,29 +246,38 @@ function span(v: unknown, path: string): Span {
   };
 }
 
-function scopeSpans(v: unknown, path: string): ScopeSpans {
+function scopeSpans(v: unknown, path: string, onInvalidSpan: DecodeOptions['onInvalidSpan']): ScopeSpans {
   const o = obj(v, path) ?? {};
-  return {
-    scope: scope(o.scope, `${path}.scope`),
-    schemaUrl: str(o.schemaUrl, `${path}.schemaUrl`),
-    spans: arr(o.spans, `${path}.spans`).map((s, i) => span(s, `${path}.spans[${i}]`)),
-  };
+  const list = arr(o.spans, `${path}.spans`);
+  const spans: Span[] = [];
+  for (let i = 0; i < list.length; i++) {
+    if (onInvalidSpan === undefined) spans.push(span(list[i], `${path}.spans[${i}]`));
+    else {
+      try {
+        spans.push(span(list[i], `${path}.spans[${i}]`));
+      } catch (err) {
+        if (!(err instanceof OtlpDecodeError)) throw err;
+        onInvalidSpan(err.message);
+      }
+    }
+  }
+  return { scope: scope(o.scope, `${path}.scope`), schemaUrl: str(o.schemaUrl, `${path}.schemaUrl`), spans };
 }
 
-function resourceSpans(v: unknown, path: string): ResourceSpans {
+function resourceSpans(v: unknown, path: string, onInvalidSpan: DecodeOptions['onInvalidSpan']): ResourceSpans {
   const o = obj(v, path) ?? {};
   return {
     resource: resource(o.resource, `${path}.resource`),
     schemaUrl: str(o.schemaUrl, `${path}.schemaUrl`),
-    scopeSpans: arr(o.scopeSpans, `${path}.scopeSpans`).map((s, i) => scopeSpans(s, `${path}.scopeSpans[${i}]`)),
+    scopeSpans: arr(o.scopeSpans, `${path}.scopeSpans`).map((s, i) => scopeSpans(s, `${path}.scopeSpans[${i}]`, onInvalidSpan)),
   };
 }
 
 /** Decodes an OTLP/JSON ExportTraceServiceRequest. */
-export function decodeTraceRequestJson(body: Uint8Array): TracesData {
+export function decodeTraceRequestJson(body: Uint8Array, options?: DecodeOptions): TracesData {
   const root = obj(parseJsonBody(body), 'request body') ?? {};
   return {
-    resourceSpans: arr(root.resourceSpans, 'resourceSpans').map((rs, i) => resourceSpans(rs, `resourceSpans[${i}]`)),
+    resourceSpans: arr(root.resourceSpans, 'resourceSpans').map((rs, i) => resourceSpans(rs, `resourceSpans[${i}]`, options?.onInvalidSpan)),
   };
 }
 

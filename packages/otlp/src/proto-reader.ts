@@ -39,9 +39,22 @@ const latin1Slice: Slice = typeof proto.latin1Slice === 'function' ? proto.latin
 
 const hexSlice: Slice = typeof proto.hexSlice === 'function' ? proto.hexSlice : function (this: Buffer, s, e) { return this.toString('hex', s, e); };
 
+export const ZERO_TRACE_ID = '00000000000000000000000000000000';
+export const ZERO_SPAN_ID = '0000000000000000';
+
+export interface DecodeOptions {
+  /**
+   * When given, a span that cannot be decoded (missing, short or all-zero ids, malformed fields inside
+   * the span) is skipped and reported here instead of failing the whole request: use it to answer
+   * with OTLP partial success (`rejectedSpans`). Errors outside spans still throw.
+   */
+  onInvalidSpan?: ((problem: string) => void) | undefined;
+}
+
 export class Reader {
   readonly buf: Buffer;
   pos: number;
+  onInvalidSpan: ((problem: string) => void) | undefined = undefined;
   /** For fixed-width reads (fixed64 as bigint, doubles) without Buffer method dispatch. */
   private readonly view: DataView;
 
@@ -59,6 +72,14 @@ export class Reader {
   uint32(end: number): number {
     const buf = this.buf;
     const start = this.pos;
+    // Fast path: tags and most lengths fit in one byte.
+    if (start < end) {
+      const first = buf[start]!;
+      if (first < 128) {
+        this.pos = start + 1;
+        return first;
+      }
+    }
     let pos = start;
     let result = 0;
     let shift = 0;
@@ -550,6 +571,10 @@ function readSpan(r: Reader, end: number): Span {
   }
   if (span.traceId === '') r.fail(`Span ending at offset ${end} has no trace_id`);
   if (span.spanId === '') r.fail(`Span ending at offset ${end} has no span_id`);
+  if (span.traceId === ZERO_TRACE_ID) r.fail(`Span ending at offset ${end} has an all-zero trace_id (invalid)`);
+  if (span.spanId === ZERO_SPAN_ID) r.fail(`Span ending at offset ${end} has an all-zero span_id (invalid)`);
+  // Some senders mark roots with an all-zero parent instead of omitting it.
+  if (span.parentSpanId === ZERO_SPAN_ID) span.parentSpanId = '';
   return span;
 }
 
@@ -565,7 +590,17 @@ function readScopeSpans(r: Reader, end: number): ScopeSpans {
       }
       case (2 << 3) | WIRE_LEN: {
         const e = r.lengthEnd(end, 'ScopeSpans.spans');
-        ss.spans.push(readSpan(r, e));
+        if (r.onInvalidSpan === undefined) ss.spans.push(readSpan(r, e));
+        else {
+          // The span's length was checked against its parent, so a bad span can be skipped exactly.
+          try {
+            ss.spans.push(readSpan(r, e));
+          } catch (err) {
+            if (!(err instanceof OtlpDecodeError)) throw err;
+            r.onInvalidSpan(err.message);
+            r.pos = e;
+          }
+        }
         break;
       }
       case (3 << 3) | WIRE_LEN:
@@ -606,8 +641,9 @@ function readResourceSpans(r: Reader, end: number): ResourceSpans {
 }
 
 /** Decodes a protobuf ExportTraceServiceRequest. */
-export function decodeTraceRequestProto(body: Uint8Array): TracesData {
+export function decodeTraceRequestProto(body: Uint8Array, options?: DecodeOptions): TracesData {
   const r = new Reader(body);
+  r.onInvalidSpan = options?.onInvalidSpan;
   const end = r.buf.length;
   const data: TracesData = { resourceSpans: [] };
   while (r.pos < end) {

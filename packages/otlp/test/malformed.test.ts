@@ -145,3 +145,56 @@ describe('fuzzing: corrupted bodies throw OtlpDecodeError or decode, never anyth
     expect(thrown).toBeGreaterThan(1000);
   });
 });
+
+describe('partial success: onInvalidSpan skips bad spans and keeps the good ones', () => {
+  const good = { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), name: 'good' };
+  const requestJson = (spans: unknown[]) => json({ resourceSpans: [{ scopeSpans: [{ spans }] }] });
+
+  it('json: spans with bad ids or bad fields are reported, the rest decode', () => {
+    const problems: string[] = [];
+    const body = requestJson([
+      good,
+      { ...good, spanId: 'short' },
+      { ...good, traceId: '0'.repeat(32) },
+      { ...good, attributes: 'not an array' },
+      { ...good, name: 'good too', parentSpanId: '0'.repeat(16) },
+    ]);
+    const data = decodeTraceRequest(body, 'json', { onInvalidSpan: (p) => problems.push(p) });
+    const spans = data.resourceSpans[0]!.scopeSpans[0]!.spans;
+    expect(spans.map((s) => s.name)).toEqual(['good', 'good too']);
+    expect(spans[1]!.parentSpanId).toBe('');
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toMatch(/spans\[1\]\.spanId must be 16 hex characters/);
+    expect(problems[1]).toMatch(/spans\[2\]\.traceId is all zeros/);
+    expect(problems[2]).toMatch(/spans\[3\]\.attributes must be an array/);
+    // Without the option the same body fails as a whole.
+    expect(decodeError(body, 'json').message).toMatch(/spans\[1\]\.spanId/);
+  });
+
+  it('protobuf: a span with a short id or a truncated field inside is skipped exactly, later spans still decode', () => {
+    const spanBytes = (traceId: number[], extra: number[] = []) => {
+      const body = [0x0a, traceId.length, ...traceId, 0x12, 0x08, 1, 2, 3, 4, 5, 6, 7, 8, 0x2a, 0x01, 0x78, ...extra];
+      return [0x12, body.length, ...body];
+    };
+    const valid = Array.from({ length: 16 }, (_, i) => i + 1);
+    const spans = [
+      ...spanBytes(valid),
+      ...spanBytes([1, 2, 3]),
+      ...spanBytes(valid, [0x4a, 0x05, 0x0a]), // attribute whose length runs past the span
+      ...spanBytes(valid),
+    ];
+    const rs = [0x12, spans.length, ...spans];
+    const body = new Uint8Array([0x0a, rs.length, ...rs]);
+    const problems: string[] = [];
+    const data = decodeTraceRequest(body, 'protobuf', { onInvalidSpan: (p) => problems.push(p) });
+    expect(data.resourceSpans[0]!.scopeSpans[0]!.spans).toHaveLength(2);
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/invalid id length for Span.trace_id .*: 3 bytes, expected 16/);
+    expect(problems[1]).toMatch(/length 5 of Span.attributes/);
+    expect(decodeError(body).message).toMatch(/invalid id length for Span.trace_id/);
+  });
+
+  it('errors outside spans still throw even with onInvalidSpan', () => {
+    expect(() => decodeTraceRequest(new Uint8Array([0x0a, 0x05]), 'protobuf', { onInvalidSpan: () => {} })).toThrow(OtlpDecodeError);
+  });
+});

@@ -94,7 +94,7 @@ const everything: TracesData = {
         {
           scope: { name: 'b', version: '', attributes: {} },
           schemaUrl: '',
-          spans: [4, 5, 1].map((kind, i) => span({ spanId: `000000000000000${i}`, kind: kind as Span['kind'], name: 'x'.repeat(200 * i) })),
+          spans: [4, 5, 1].map((kind, i) => span({ spanId: `100000000000000${i}`, kind: kind as Span['kind'], name: 'x'.repeat(200 * i) })),
         },
       ],
     },
@@ -117,7 +117,7 @@ describe('encode → decode round trip', () => {
 
     it(`${format}: a batch of 2000 spans with large bodies keeps every span`, () => {
       const spans = Array.from({ length: 2000 }, (_, i) =>
-        span({ spanId: i.toString(16).padStart(16, '0'), name: `span ${i}`, attributes: { i, blob: 'y'.repeat(i % 500) } }),
+        span({ spanId: (i + 1).toString(16).padStart(16, '0'), name: `span ${i}`, attributes: { i, blob: 'y'.repeat(i % 500) } }),
       );
       const data: TracesData = {
         resourceSpans: [{ resource: { attributes: { 'service.name': 's' }, droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 's', version: '', attributes: {} }, schemaUrl: '', spans }] }],
