@@ -24,6 +24,8 @@ export interface RequestRecord {
   spanCount: number;
   /** The HTTP status answered, or undefined for 'hang' / 'destroy'. */
   status: number | undefined;
+  /** Why the receiver rejected the request (4xx/5xx it chose itself), e.g. the decode error. */
+  error?: string;
 }
 
 interface Waiter {
@@ -86,7 +88,8 @@ export class OtlpReceiver {
     });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.#handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) res.writeHead(500).end(String(err));
+        // A throwing fault handler (a test bug) answers 500 with the error rather than crashing the test process.
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end(`receiver error: ${String(err)}\n`);
       });
     });
   }
@@ -164,7 +167,11 @@ export class OtlpReceiver {
   #summary(): string {
     const names = this.#spans.map((s) => `${s.name} (${s.kindName}${s.serviceName ? `, ${s.serviceName}` : ''})`);
     const shown = names.length > 50 ? [...names.slice(0, 50), `… ${names.length - 50} more`] : names;
-    return `received ${this.#spans.length} span(s) in ${this.#requests.length} request(s)${shown.length ? `: ${shown.join(', ')}` : ''}`;
+    const rejected = this.#requests.filter((r) => r.error !== undefined).map((r) => `${r.status}: ${r.error}`);
+    return (
+      `received ${this.#spans.length} span(s) in ${this.#requests.length} request(s)${shown.length ? `: ${shown.join(', ')}` : ''}` +
+      (rejected.length ? `; rejected ${rejected.length} request(s): ${rejected.slice(0, 5).join('; ')}` : '')
+    );
   }
 
   #notify(): void {
@@ -214,6 +221,7 @@ export class OtlpReceiver {
       res.writeHead(status, { 'content-type': type, ...headers }).end(body);
     };
     const rejectWith = (status: number, message: string) => {
+      record.error = message;
       send(status, format, format ? encodeRpcStatus({ code: status === 400 ? 3 : 2, message }, format) : `${message}\n`);
     };
 
@@ -240,6 +248,7 @@ export class OtlpReceiver {
     }
 
     if (format === undefined) {
+      record.error = `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}`;
       send(415, undefined, `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; send application/x-protobuf or application/json\n`);
       return;
     }

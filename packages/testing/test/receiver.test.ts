@@ -72,6 +72,11 @@ describe('rejecting bad requests', () => {
     expect(((await corrupt.json()) as { message: string }).message).toMatch(/invalid gzip body/);
   });
 
+  it('a wait that times out names the rejected requests and why they were rejected', async () => {
+    await fetch(receiver.tracesUrl, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: new Uint8Array([0x0a, 0x80]) });
+    await expect(receiver.waitForSpans(1, { timeoutMs: 100 })).rejects.toThrow(/received 0 span\(s\) in 1 request\(s\); rejected 1 request\(s\): 400: truncated varint at offset 1/);
+  });
+
   it('accepts an empty request with 200 and an empty response message', async () => {
     const res = await fetch(receiver.tracesUrl, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: new Uint8Array(0) });
     expect(res.status).toBe(200);
