@@ -29,7 +29,15 @@ const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'start-group', 'end
 
 const MAX_CACHED_STRING = 48;
 const STRING_CACHE_MASK = 4095;
-const stringCache: (string | undefined)[] = new Array<string | undefined>(STRING_CACHE_MASK + 1).fill(undefined);
+const cacheStrings: (string | undefined)[] = new Array<string | undefined>(STRING_CACHE_MASK + 1).fill(undefined);
+const cacheLength = new Uint8Array(STRING_CACHE_MASK + 1);
+const cacheBytes = new Uint8Array((STRING_CACHE_MASK + 1) * MAX_CACHED_STRING);
+
+const ID_CACHE_MASK = 1023;
+const traceIdStrings: (string | undefined)[] = new Array<string | undefined>(ID_CACHE_MASK + 1).fill(undefined);
+const traceIdBytes = new Uint8Array((ID_CACHE_MASK + 1) * 16);
+const spanIdStrings: (string | undefined)[] = new Array<string | undefined>(ID_CACHE_MASK + 1).fill(undefined);
+const spanIdBytes = new Uint8Array((ID_CACHE_MASK + 1) * 16);
 
 type Slice = (this: Buffer, start: number, end: number) => string;
 // Buffer's own slice methods skip toString()'s encoding dispatch; fall back if a runtime lacks them.
@@ -173,14 +181,18 @@ export class Reader {
       hash = Math.imul(hash ^ c, 0x01000193);
     }
     const slot = (hash ^ (hash >>> 15)) & STRING_CACHE_MASK;
-    const cached = stringCache[slot];
-    if (cached !== undefined && cached.length === len) {
+    const base = slot * MAX_CACHED_STRING;
+    if (cacheLength[slot] === len) {
+      // Compare against a byte copy: typed-array compares stay in optimized code, unlike charCodeAt on
+      // a string V8 may have turned into a thin reference after using it as a property key.
       let i = 0;
-      while (i < len && cached.charCodeAt(i) === buf[s + i]) i++;
-      if (i === len) return cached;
+      while (i < len && cacheBytes[base + i] === buf[s + i]) i++;
+      if (i === len) return cacheStrings[slot]!;
     }
     const fresh = latin1Slice.call(buf, s, e);
-    stringCache[slot] = fresh;
+    cacheStrings[slot] = fresh;
+    cacheLength[slot] = len;
+    for (let i = 0; i < len; i++) cacheBytes[base + i] = buf[s + i]!;
     return fresh;
   }
 
@@ -201,10 +213,26 @@ export class Reader {
       if (len === 0 && optional) return '';
       this.fail(`invalid id length for ${what} at offset ${at}: ${len} bytes, expected ${size}`);
     }
+    const buf = this.buf;
+    const s = this.pos;
+    this.pos = e;
+    // Spans of one trace share the trace id and a parent id repeats its parent's span id, so a
+    // direct-mapped cache (ids are random, so two bytes make a good slot) skips most hex conversions.
+    const slot = (buf[s]! | (buf[s + 1]! << 8)) & ID_CACHE_MASK;
+    const base = slot * 16;
+    const strings = size === 16 ? traceIdStrings : spanIdStrings;
+    const bytes = size === 16 ? traceIdBytes : spanIdBytes;
+    const cached = strings[slot];
+    if (cached !== undefined) {
+      let i = 0;
+      while (i < size && bytes[base + i] === buf[s + i]) i++;
+      if (i === size) return cached;
+    }
     // One native call yields a flat string; a per-byte table concat builds a cons-string tree that
     // costs more than it saves as soon as the id is hashed or compared (measured on Node 24).
-    const out = hexSlice.call(this.buf, this.pos, e);
-    this.pos = e;
+    const out = hexSlice.call(buf, s, e);
+    strings[slot] = out;
+    for (let i = 0; i < size; i++) bytes[base + i] = buf[s + i]!;
     return out;
   }
 

@@ -196,3 +196,25 @@ describe('OTLP/JSON specifics', () => {
     expect(s.status).toEqual({ code: 0, message: '' });
   });
 });
+
+describe('decoder caches', () => {
+  it('ids sharing a cache slot and strings differing in one byte never return a stale value', () => {
+    // Same first two bytes (same id-cache slot), different tails; names and keys differ only in the last char.
+    const spans = Array.from({ length: 300 }, (_, i) =>
+      span({
+        traceId: `abcd${i.toString(16).padStart(28, '0')}`,
+        spanId: `abcd${(i + 1).toString(16).padStart(12, '0')}`,
+        parentSpanId: i % 2 ? `abcd${i.toString(16).padStart(12, '0')}` : '',
+        name: `name-${String(i % 10)}`,
+        attributes: { [`key-${i % 7}`]: `value-${i % 3}`, same: `v${i}` },
+      }),
+    );
+    const data: TracesData = {
+      resourceSpans: [{ resource: { attributes: {}, droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 's', version: '', attributes: {} }, schemaUrl: '', spans }] }],
+    };
+    const body = encodeTraceRequest(data, 'protobuf');
+    // Decode twice: the second pass runs with warm caches.
+    expect(decodeTraceRequest(body, 'protobuf')).toEqual(data);
+    expect(decodeTraceRequest(body, 'protobuf')).toEqual(data);
+  });
+});
