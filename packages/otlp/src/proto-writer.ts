@@ -7,6 +7,16 @@ const TWO_32 = 4294967296;
 /** Scratch buffers above this size are not kept between calls, so one huge batch does not pin memory. */
 const MAX_RETAINED = 4 * 1024 * 1024;
 
+function varintSize(v: number): number {
+  return v < 128 ? 1 : v < 16384 ? 2 : v < 2097152 ? 3 : v < 268435456 ? 4 : 5;
+}
+
+type Utf8Write = (this: Buffer, s: string, offset: number, length: number) => number;
+// Buffer's own utf8Write skips write()'s argument and encoding normalization; fall back if absent.
+const nativeUtf8Write = (Buffer.prototype as unknown as { utf8Write?: Utf8Write }).utf8Write;
+const utf8Write: Utf8Write =
+  typeof nativeUtf8Write === 'function' ? nativeUtf8Write : function (this: Buffer, s, offset, length) { return this.write(s, offset, length, 'utf8'); };
+
 export class ProtoWriter {
   buf: Buffer;
   pos = 0;
@@ -128,11 +138,11 @@ export class ProtoWriter {
     this.pos += 8;
   }
 
-  /** Length-delimited string; ASCII written inline, the rest through Buffer.write. */
+  /** Length-delimited string: short ASCII written inline, the rest with one native UTF-8 write. */
   string(s: string): void {
     const len = s.length;
-    if (len < 128) {
-      this.ensure(1 + len * 3);
+    if (len <= 32) {
+      this.ensure(1 + len);
       const buf = this.buf;
       const start = this.pos + 1;
       let i = 0;
@@ -147,11 +157,24 @@ export class ProtoWriter {
         return;
       }
     }
-    const bytes = Buffer.byteLength(s, 'utf8');
-    this.uint32(bytes);
-    this.ensure(bytes);
-    this.buf.write(s, this.pos, bytes, 'utf8');
-    this.pos += bytes;
+    // Reserve the length prefix for the worst case (3 bytes per UTF-16 unit), write once, then
+    // close the gap if the real length needs fewer prefix bytes.
+    const max = len * 3;
+    const reserved = varintSize(max);
+    this.ensure(reserved + max);
+    const buf = this.buf;
+    const at = this.pos;
+    const written = utf8Write.call(buf, s, at + reserved, max);
+    const needed = varintSize(written);
+    if (needed < reserved) buf.copyWithin(at + needed, at + reserved, at + reserved + written);
+    let v = written;
+    let p = at;
+    while (v > 127) {
+      buf[p++] = (v & 127) | 128;
+      v >>>= 7;
+    }
+    buf[p] = v;
+    this.pos = at + needed + written;
   }
 
   bytes(b: Uint8Array): void {
@@ -183,7 +206,7 @@ export class ProtoWriter {
       this.buf[lenPos] = len;
       return;
     }
-    const size = len < 16384 ? 2 : len < 2097152 ? 3 : len < 268435456 ? 4 : 5;
+    const size = varintSize(len);
     const extra = size - 1;
     this.ensure(extra);
     const buf = this.buf;

@@ -218,3 +218,19 @@ describe('decoder caches', () => {
     expect(decodeTraceRequest(body, 'protobuf')).toEqual(data);
   });
 });
+
+describe('string encoding boundaries', () => {
+  it('ASCII, 2-, 3- and 4-byte UTF-8 strings of every length around the length-prefix boundaries survive', () => {
+    const units = ['a', 'é', '€', '🐝'];
+    const attributes: Record<string, string> = {};
+    for (const unit of units) {
+      for (const n of [0, 1, 31, 32, 33, 42, 43, 63, 64, 127, 128, 129, 5461, 5462, 16383, 16384, 16385]) {
+        attributes[`${unit}x${n}`] = unit.repeat(n);
+      }
+    }
+    const data: TracesData = {
+      resourceSpans: [{ resource: { attributes, droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [] }],
+    };
+    expect(decodeTraceRequest(encodeTraceRequest(data, 'protobuf'), 'protobuf')).toEqual(data);
+  });
+});
