@@ -95,6 +95,24 @@ describe('malformed JSON is rejected with a message naming the problem', () => {
     expect(decodeError(json({ resourceSpans: [{ scopeSpans: [{ spans: [span2] }] }] }), 'json').message).toMatch(/startTimeUnixNano must be unsigned nanoseconds/);
   });
 
+  it('errors deep inside attribute values name the full path', () => {
+    const span = {
+      traceId: 'a'.repeat(32),
+      spanId: 'b'.repeat(16),
+      attributes: [{ key: 'ok', value: { stringValue: 'x' } }, { key: 'list', value: { arrayValue: { values: [{ intValue: 'one' }] } } }],
+    };
+    expect(decodeError(json({ resourceSpans: [{}, { scopeSpans: [{ spans: [span] }] }] }), 'json').message).toBe(
+      'resourceSpans[1].scopeSpans[0].spans[0].attributes[1].value.arrayValue.values[0].intValue must be an integer (number or decimal string), got the string "one"',
+    );
+    const event = { ...span, attributes: [], events: [{ name: 'e' }, { timeUnixNano: -1 }] };
+    expect(decodeError(json({ resourceSpans: [{ scopeSpans: [{ spans: [event] }] }] }), 'json').message).toBe(
+      'resourceSpans[0].scopeSpans[0].spans[0].events[1].timeUnixNano must be unsigned nanoseconds (decimal string or number), got number -1',
+    );
+    expect(decodeError(json({ resourceSpans: [{ resource: { attributes: 'x' } }] }), 'json').message).toBe(
+      'resourceSpans[0].resource.attributes must be an array, got the string "x"',
+    );
+  });
+
   it('a non-object body is rejected', () => {
     expect(decodeError(json('[1,2]'), 'json').message).toMatch(/request body must be an object, got an array/);
   });
