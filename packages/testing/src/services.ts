@@ -3,13 +3,20 @@ import { connect } from 'node:net';
 
 export type ServiceName = 'postgres' | 'mariadb' | 'redis' | 'rabbitmq' | 'nats' | 'mqtt';
 
+// Start commands as the development machines start these services (printed when one is down in CI).
 const SERVICES: Record<ServiceName, { port: number; start: string }> = {
   postgres: { port: 5432, start: 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start' },
   mariadb: { port: 3306, start: 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd' },
-  redis: { port: 6379, start: 'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no' },
+  redis: {
+    port: 6379,
+    start: 'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log',
+  },
   rabbitmq: { port: 5672, start: 'rabbitmq-server -detached' },
-  nats: { port: 4222, start: 'nats-server -a 127.0.0.1 -p 4222 &' },
-  mqtt: { port: 1883, start: 'mosquitto -d -p 1883' },
+  nats: {
+    port: 4222,
+    start: 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log',
+  },
+  mqtt: { port: 1883, start: 'mosquitto -d -c /etc/mosquitto/mosquitto.conf' },
 };
 
 const warned = new Set<string>();
