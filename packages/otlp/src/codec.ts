@@ -4,7 +4,7 @@ import { decodeTraceRequestJson, tracesDataToJson } from './json.js';
 import { writeTracesData } from './proto-encode.js';
 import { decodeTraceRequestProto } from './proto-reader.js';
 import type { DecodeOptions } from './proto-reader.js';
-import { sharedWriter } from './proto-writer.js';
+import { encodeWith } from './proto-writer.js';
 import { checkFormat } from './response.js';
 import type { OtlpFormat } from './response.js';
 import type { TracesData } from './types.js';
@@ -23,10 +23,7 @@ export function decodeTraceRequest(body: Uint8Array, format: OtlpFormat, options
 export function encodeTraceRequest(data: TracesData, format: OtlpFormat): Uint8Array {
   checkFormat(format);
   if (format === 'json') return Buffer.from(JSON.stringify(tracesDataToJson(data)));
-  const w = sharedWriter;
-  w.reset();
-  writeTracesData(w, data);
-  return w.finish();
+  return encodeWith((w) => writeTracesData(w, data));
 }
 
 /**
@@ -37,8 +34,5 @@ export function encodeTraceRequest(data: TracesData, format: OtlpFormat): Uint8A
 export function encodeSpans(spans: readonly ReadableSpanLike[], format: OtlpFormat): Uint8Array {
   checkFormat(format);
   if (format === 'json') return Buffer.from(JSON.stringify(readableSpansToJson(spans)));
-  const w = sharedWriter;
-  w.reset();
-  writeReadableSpans(w, spans);
-  return w.finish();
+  return encodeWith((w) => writeReadableSpans(w, spans));
 }

@@ -222,5 +222,26 @@ export class ProtoWriter {
   }
 }
 
-/** The writer shared by every encode call: encoding is synchronous, so one scratch buffer suffices. */
-export const sharedWriter = new ProtoWriter();
+const shared = new ProtoWriter();
+let sharedBusy = false;
+
+/**
+ * Runs `write` against the shared scratch writer and returns a copy of the bytes. Encoding is
+ * synchronous, so one buffer serves every call; a re-entrant call (e.g. from a getter on a span that
+ * is being encoded) gets a private writer instead of corrupting the outer one.
+ */
+export function encodeWith(write: (w: ProtoWriter) => void): Uint8Array {
+  if (sharedBusy) {
+    const w = new ProtoWriter(1024);
+    write(w);
+    return w.finish();
+  }
+  sharedBusy = true;
+  try {
+    shared.reset();
+    write(shared);
+    return shared.finish();
+  } finally {
+    sharedBusy = false;
+  }
+}

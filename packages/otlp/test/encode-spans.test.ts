@@ -129,3 +129,22 @@ describe('encodeSpans on spans the SDK did not sanitize', () => {
     expect(decodeTraceRequest(encodeSpans([handSpan({})], 'protobuf'), 'protobuf').resourceSpans[0]!.scopeSpans[0]!.spans).toHaveLength(1);
   });
 });
+
+describe('encodeSpans re-entrancy', () => {
+  it('a span getter that encodes another batch does not corrupt the outer encoding', () => {
+    const inner = handSpan({ name: 'inner' });
+    let innerBody: Uint8Array | undefined;
+    const outer = handSpan({});
+    // Defined after construction so the getter runs during encodeSpans, not while building the span.
+    Object.defineProperty(outer, 'name', {
+      get() {
+        innerBody = encodeSpans([inner], 'protobuf');
+        return 'outer';
+      },
+    });
+    const body = encodeSpans([outer, handSpan({ name: 'after' })], 'protobuf');
+    const names = decodeTraceRequest(body, 'protobuf').resourceSpans[0]!.scopeSpans[0]!.spans.map((s) => s.name);
+    expect(names).toEqual(['outer', 'after']);
+    expect(decodeTraceRequest(innerBody!, 'protobuf').resourceSpans[0]!.scopeSpans[0]!.spans[0]!.name).toBe('inner');
+  });
+});
