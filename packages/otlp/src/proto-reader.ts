@@ -29,14 +29,14 @@ const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'start-group', 'end
 
 const MAX_CACHED_STRING = 48;
 const STRING_CACHE_MASK = 4095;
-const cacheStrings: (string | undefined)[] = new Array<string | undefined>(STRING_CACHE_MASK + 1).fill(undefined);
+const cacheStrings: (string | undefined)[] = Array.from({ length: STRING_CACHE_MASK + 1 }, () => undefined);
 const cacheLength = new Uint8Array(STRING_CACHE_MASK + 1);
 const cacheBytes = new Uint8Array((STRING_CACHE_MASK + 1) * MAX_CACHED_STRING);
 
 const ID_CACHE_MASK = 1023;
-const traceIdStrings: (string | undefined)[] = new Array<string | undefined>(ID_CACHE_MASK + 1).fill(undefined);
+const traceIdStrings: (string | undefined)[] = Array.from({ length: ID_CACHE_MASK + 1 }, () => undefined);
 const traceIdBytes = new Uint8Array((ID_CACHE_MASK + 1) * 16);
-const spanIdStrings: (string | undefined)[] = new Array<string | undefined>(ID_CACHE_MASK + 1).fill(undefined);
+const spanIdStrings: (string | undefined)[] = Array.from({ length: ID_CACHE_MASK + 1 }, () => undefined);
 const spanIdBytes = new Uint8Array((ID_CACHE_MASK + 1) * 16);
 
 type Slice = (this: Buffer, start: number, end: number) => string;

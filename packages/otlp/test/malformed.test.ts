@@ -164,9 +164,16 @@ describe('fuzzing: corrupted bodies throw OtlpDecodeError or decode, never anyth
   });
 });
 
+const requestJson = (spans: unknown[]) => json({ resourceSpans: [{ scopeSpans: [{ spans }] }] });
+
+/** A ScopeSpans.spans field holding a span with the given trace id bytes, a fixed span id and name "x". */
+function spanBytes(traceId: number[], extra: number[] = []): number[] {
+  const body = [0x0a, traceId.length, ...traceId, 0x12, 0x08, 1, 2, 3, 4, 5, 6, 7, 8, 0x2a, 0x01, 0x78, ...extra];
+  return [0x12, body.length, ...body];
+}
+
 describe('partial success: onInvalidSpan skips bad spans and keeps the good ones', () => {
   const good = { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), name: 'good' };
-  const requestJson = (spans: unknown[]) => json({ resourceSpans: [{ scopeSpans: [{ spans }] }] });
 
   it('json: spans with bad ids or bad fields are reported, the rest decode', () => {
     const problems: string[] = [];
@@ -190,10 +197,6 @@ describe('partial success: onInvalidSpan skips bad spans and keeps the good ones
   });
 
   it('protobuf: a span with a short id or a truncated field inside is skipped exactly, later spans still decode', () => {
-    const spanBytes = (traceId: number[], extra: number[] = []) => {
-      const body = [0x0a, traceId.length, ...traceId, 0x12, 0x08, 1, 2, 3, 4, 5, 6, 7, 8, 0x2a, 0x01, 0x78, ...extra];
-      return [0x12, body.length, ...body];
-    };
     const valid = Array.from({ length: 16 }, (_, i) => i + 1);
     const spans = [
       ...spanBytes(valid),

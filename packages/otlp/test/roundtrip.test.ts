@@ -147,7 +147,7 @@ describe('encode → decode round trip', () => {
 });
 
 /** A one-span OTLP/JSON request with unknown fields at two levels. */
-function body(s: object, extra: object = {}): Uint8Array {
+function jsonRequest(s: object, extra: object = {}): Uint8Array {
   return new TextEncoder().encode(JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [s] }], futureField: 1 }], ...extra }));
 }
 
@@ -162,7 +162,7 @@ describe('OTLP/JSON specifics', () => {
 
   it('accepts enum names, int64 strings, uppercase hex ids and ignores unknown fields', () => {
     const data = decodeTraceRequest(
-      body({
+      jsonRequest({
         ...base,
         kind: 'SPAN_KIND_CONSUMER',
         status: { code: 'STATUS_CODE_ERROR', message: 'bad' },
@@ -189,7 +189,7 @@ describe('OTLP/JSON specifics', () => {
   });
 
   it('treats null fields as absent', () => {
-    const s = decodeTraceRequest(body({ ...base, parentSpanId: null, attributes: null, events: null, status: null }), 'json').resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+    const s = decodeTraceRequest(jsonRequest({ ...base, parentSpanId: null, attributes: null, events: null, status: null }), 'json').resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
     expect(s.parentSpanId).toBe('');
     expect(s.attributes).toEqual({});
     expect(s.events).toEqual([]);

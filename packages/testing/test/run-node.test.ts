@@ -51,19 +51,20 @@ describe('runNode', () => {
   });
 });
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe('runNode cleanup', () => {
   it('children still running when the test process exits are killed', async () => {
     const parent = runNode({ script: fileURLToPath(new URL('./fixtures/parent-exits.mjs', import.meta.url)) });
     const [, pid] = await parent.waitForOutput(/grandchild pid (\d+)/);
     expect(await parent.waitForExit()).toEqual({ code: 0, signal: null });
-    const alive = (p: number) => {
-      try {
-        process.kill(p, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
     // SIGKILL is delivered asynchronously; poll briefly rather than assume it already landed.
     const deadline = Date.now() + 5000;
     while (alive(Number(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
