@@ -118,6 +118,33 @@ describe('malformed JSON is rejected with a message naming the problem', () => {
   });
 });
 
+type Slot = [Record<string | number, unknown>, string | number];
+
+/** Every (container, key) slot in a JSON tree, so a test can overwrite any node. */
+function slots(v: unknown, out: Slot[] = []): Slot[] {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      out.push([v as unknown as Record<number, unknown>, i]);
+      slots(v[i], out);
+    }
+  } else if (v && typeof v === 'object') {
+    for (const [k, c] of Object.entries(v)) {
+      out.push([v as Record<string, unknown>, k]);
+      slots(c, out);
+    }
+  }
+  return out;
+}
+
+/** Runs a decode that may fail, but only with OtlpDecodeError. */
+function decodesOrRejects(run: () => void, label: string): void {
+  try {
+    run();
+  } catch (err) {
+    if (!(err instanceof OtlpDecodeError)) throw new Error(`non-OtlpDecodeError for ${label}: ${String(err)}`, { cause: err });
+  }
+}
+
 describe('fuzzing: corrupted bodies throw OtlpDecodeError or decode, never anything else', () => {
   it('thousands of truncations and bit flips of real protobuf and JSON requests', async () => {
     const spans = await makeSdkSpans();
@@ -161,6 +188,39 @@ describe('fuzzing: corrupted bodies throw OtlpDecodeError or decode, never anyth
     }
     expect(thrown + decoded).toBe(4500);
     expect(thrown).toBeGreaterThan(1000);
+  });
+
+  it('structural JSON mutations (any node replaced by any JSON type) and byte insertions/deletions, with and without onInvalidSpan', async () => {
+    const spans = await makeSdkSpans();
+    const jsonSeed = JSON.parse(new TextDecoder().decode(encodeSpans(spans, 'json'))) as unknown;
+    const protoSeed = Uint8Array.from(encodeSpans(spans, 'protobuf'));
+    let state = 0x12345678;
+    const rand = (n: number) => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) % n;
+    };
+    const weird: unknown[] = [null, true, 0, -1, 1.5, 2 ** 64, '', 'x', 'NaN', '-5', 'SPAN_KIND_SERVER', 'constructor', '__proto__', [], [[]], {}, { values: 'x' }, { stringValue: 1 }, { arrayValue: { values: [{}] } }];
+    for (let i = 0; i < 1500; i++) {
+      const tree = structuredClone(jsonSeed);
+      const all = slots(tree);
+      for (let m = 0; m < 1 + rand(3); m++) {
+        const [parent, key] = all[rand(all.length)]!;
+        parent[key] = weird[rand(weird.length)];
+      }
+      const body = new TextEncoder().encode(JSON.stringify(tree));
+      decodesOrRejects(() => decodeTraceRequest(body, 'json'), `json mutation ${i}`);
+      decodesOrRejects(() => decodeTraceRequest(body, 'json', { onInvalidSpan: () => {} }), `json mutation ${i} (partial)`);
+
+      const bytes = Array.from(protoSeed);
+      const at = rand(bytes.length);
+      if (i % 2) bytes.splice(at, 1 + rand(3));
+      else bytes.splice(at, 0, rand(256), rand(256));
+      const proto = new Uint8Array(bytes);
+      decodesOrRejects(() => decodeTraceRequest(proto, 'protobuf'), `proto splice ${i}`);
+      decodesOrRejects(() => decodeTraceRequest(proto, 'protobuf', { onInvalidSpan: () => {} }), `proto splice ${i} (partial)`);
+    }
   });
 });
 
