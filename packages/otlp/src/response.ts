@@ -18,6 +18,24 @@ export interface RpcStatus {
   message: string;
 }
 
+/** The OTLP/HTTP content type for a format: `application/x-protobuf` or `application/json`. */
+export function contentTypeOf(format: OtlpFormat): string {
+  return format === 'json' ? 'application/json' : 'application/x-protobuf';
+}
+
+/**
+ * The OTLP format of a Content-Type header value (parameters and case ignored), or undefined when it is
+ * neither `application/x-protobuf` nor `application/json` (answer 415).
+ */
+export function formatFromContentType(contentType: string | undefined | null): OtlpFormat | undefined {
+  if (!contentType) return undefined;
+  const semi = contentType.indexOf(';');
+  const type = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  if (type === 'application/x-protobuf') return 'protobuf';
+  if (type === 'application/json') return 'json';
+  return undefined;
+}
+
 export function checkFormat(format: unknown): asserts format is OtlpFormat {
   if (format !== 'protobuf' && format !== 'json') {
     throw new TypeError(`OTLP format must be 'protobuf' or 'json', got ${JSON.stringify(format)}`);

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzip } from 'node:zlib';
-import { OtlpDecodeError, decodeTraceRequest, encodeExportTraceResponse, encodeRpcStatus } from '@waggle/otlp';
+import { OtlpDecodeError, contentTypeOf, decodeTraceRequest, encodeExportTraceResponse, encodeRpcStatus, formatFromContentType } from '@waggle/otlp';
 import type { OtlpFormat } from '@waggle/otlp';
 import { toReceivedSpans } from './spans.js';
 import type { FaultHandler, FaultResponse, ReceivedRequest, ReceivedSpan, ReceiverOptions, SpanMatch, WaitOptions } from './types.js';
@@ -12,7 +12,6 @@ import type { FaultHandler, FaultResponse, ReceivedRequest, ReceivedSpan, Receiv
 /** Request bodies above this (compressed or not) get 413: a test receiver should never buffer without bound. */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 const DEFAULT_WAIT_MS = 15_000;
-const CONTENT_TYPES: Record<OtlpFormat, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
 
 /** What the receiver recorded about one request to /v1/traces. */
 export interface RequestRecord {
@@ -33,13 +32,6 @@ interface Waiter {
   resolve: (spans: ReceivedSpan[]) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
-}
-
-function formatOf(contentType: string | undefined): OtlpFormat | undefined {
-  const type = (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase();
-  if (type === 'application/x-protobuf') return 'protobuf';
-  if (type === 'application/json') return 'json';
-  return undefined;
 }
 
 function describeMatch(match: SpanMatch): string {
@@ -211,13 +203,13 @@ export class OtlpReceiver {
       res.writeHead(405, { allow: 'POST', 'content-type': 'text/plain' }).end('method not allowed: use POST\n');
       return;
     }
-    const format = formatOf(req.headers['content-type']);
+    const format = formatFromContentType(req.headers['content-type']);
     const record: RequestRecord = { method: req.method, url: req.url ?? '', headers: req.headers, format, spanCount: 0, status: undefined };
     const index = this.#requests.length;
     this.#requests.push(record);
     const send = (status: number, fmt: OtlpFormat | undefined, body: Uint8Array | string, headers: Record<string, string> = {}) => {
       record.status = status;
-      const type = fmt ? CONTENT_TYPES[fmt] : 'text/plain';
+      const type = fmt ? contentTypeOf(fmt) : 'text/plain';
       res.writeHead(status, { 'content-type': type, ...headers }).end(body);
     };
     const rejectWith = (status: number, message: string) => {
