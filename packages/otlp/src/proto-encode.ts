@@ -67,8 +67,10 @@ export function writeAnyValueBody(w: ProtoWriter, value: unknown, depth: number)
 
 /** Writes each own enumerable property of attrs as a repeated KeyValue field. */
 export function writeKeyValues(w: ProtoWriter, attrs: Record<string, unknown>, field: number, depth: number): void {
-  for (const key in attrs) {
-    if (!Object.prototype.hasOwnProperty.call(attrs, key)) continue;
+  // Object.keys (own enumerable, served from V8's enum cache) beats for-in plus a hasOwnProperty call per key.
+  const keys = Object.keys(attrs);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     const kv = w.begin(field);
     w.tag(1, 2);
     w.string(key);

@@ -98,17 +98,29 @@ export class ProtoWriter {
 
   fixed32(v: number): void {
     this.ensure(4);
-    this.buf.writeUInt32LE(v >>> 0, this.pos);
-    this.pos += 4;
+    const buf = this.buf;
+    const p = this.pos;
+    buf[p] = v;
+    buf[p + 1] = v >>> 8;
+    buf[p + 2] = v >>> 16;
+    buf[p + 3] = v >>> 24;
+    this.pos = p + 4;
   }
 
   /** fixed64 from two uint32 halves. */
   fixed64(lo: number, hi: number): void {
     this.ensure(8);
     const buf = this.buf;
-    buf.writeUInt32LE(lo >>> 0, this.pos);
-    buf.writeUInt32LE(hi >>> 0, this.pos + 4);
-    this.pos += 8;
+    const p = this.pos;
+    buf[p] = lo;
+    buf[p + 1] = lo >>> 8;
+    buf[p + 2] = lo >>> 16;
+    buf[p + 3] = lo >>> 24;
+    buf[p + 4] = hi;
+    buf[p + 5] = hi >>> 8;
+    buf[p + 6] = hi >>> 16;
+    buf[p + 7] = hi >>> 24;
+    this.pos = p + 8;
   }
 
   fixed64Big(v: bigint): void {
