@@ -195,6 +195,13 @@ export class OtlpReceiver {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0];
+    if (req.method === 'POST' && (path === '/v1/metrics' || path === '/v1/logs')) {
+      // Apps export every signal to OTEL_EXPORTER_OTLP_ENDPOINT; accept and drop the other signals so
+      // their exporters do not fill the child's stderr with errors.
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/x-protobuf' }).end());
+      return;
+    }
     if (path !== '/v1/traces') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: this receiver accepts POST /v1/traces\n');
       return;

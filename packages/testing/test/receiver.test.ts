@@ -83,10 +83,12 @@ describe('rejecting bad requests', () => {
     expect((await res.arrayBuffer()).byteLength).toBe(0);
   });
 
-  it('answers 404 for other paths without counting them as trace requests', async () => {
-    const res = await fetch(`${receiver.url}/v1/metrics`, { method: 'POST', body: '' });
-    expect(res.status).toBe(404);
+  it('answers 404 for unknown paths and drops metrics and logs with 200, counting neither as trace requests', async () => {
+    expect((await fetch(`${receiver.url}/v1/profiles`, { method: 'POST', body: '' })).status).toBe(404);
+    expect((await fetch(`${receiver.url}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: 'x' })).status).toBe(200);
+    expect((await fetch(`${receiver.url}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(200);
     expect(receiver.requestCount).toBe(0);
+    expect(receiver.spans).toHaveLength(0);
   });
 });
 
