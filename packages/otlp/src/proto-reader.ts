@@ -173,26 +173,33 @@ export class Reader {
     const buf = this.buf;
     if (len > MAX_CACHED_STRING) return utf8Slice.call(buf, s, e);
     // Attribute keys and many values (methods, routes, db systems) repeat across spans and requests:
-    // a direct-mapped cache returns the same (already internalized) string without allocating.
-    let hash = len;
-    for (let i = s; i < e; i++) {
-      const c = buf[i]!;
-      if (c >= 128) return utf8Slice.call(buf, s, e);
-      hash = Math.imul(hash ^ c, 0x01000193);
-    }
-    const slot = (hash ^ (hash >>> 15)) & STRING_CACHE_MASK;
+    // a direct-mapped cache returns the same (already internalized) string without allocating. The
+    // slot hashes only the length and a few bytes, so a hit costs one compare pass over the bytes.
+    const last = buf[e - 1]!;
+    const mid = buf[s + (len >>> 1)]!;
+    let hash = Math.imul(len ^ (buf[s]! << 8) ^ (last << 16) ^ (mid << 24), 0x9e3779b1);
+    hash = Math.imul(hash ^ (hash >>> 15) ^ buf[e - 2 >= s ? e - 2 : s]!, 0x85ebca6b);
+    const slot = (hash ^ (hash >>> 13)) & STRING_CACHE_MASK;
     const base = slot * MAX_CACHED_STRING;
     if (cacheLength[slot] === len) {
-      // Compare against a byte copy: typed-array compares stay in optimized code, unlike charCodeAt on
-      // a string V8 may have turned into a thin reference after using it as a property key.
+      // Typed-array compares stay in optimized code, unlike charCodeAt on a string V8 may have
+      // turned into a thin reference after using it as a property key. Cached bytes are all ASCII.
       let i = 0;
       while (i < len && cacheBytes[base + i] === buf[s + i]) i++;
       if (i === len) return cacheStrings[slot]!;
     }
+    // Miss: copy into the slot while checking for ASCII (only ASCII is cached, so latin1 = UTF-8).
+    for (let i = 0; i < len; i++) {
+      const c = buf[s + i]!;
+      if (c >= 128) {
+        cacheLength[slot] = 0;
+        return utf8Slice.call(buf, s, e);
+      }
+      cacheBytes[base + i] = c;
+    }
     const fresh = latin1Slice.call(buf, s, e);
     cacheStrings[slot] = fresh;
     cacheLength[slot] = len;
-    for (let i = 0; i < len; i++) cacheBytes[base + i] = buf[s + i]!;
     return fresh;
   }
 

@@ -198,7 +198,7 @@ describe('OTLP/JSON specifics', () => {
 });
 
 describe('decoder caches', () => {
-  it('ids sharing a cache slot and strings differing in one byte never return a stale value', () => {
+  it('ids sharing a cache slot and strings sharing a string-cache slot never return a stale value', () => {
     // Same first two bytes (same id-cache slot), different tails; names and keys differ only in the last char.
     const spans = Array.from({ length: 300 }, (_, i) =>
       span({
@@ -206,7 +206,8 @@ describe('decoder caches', () => {
         spanId: `abcd${(i + 1).toString(16).padStart(12, '0')}`,
         parentSpanId: i % 2 ? `abcd${i.toString(16).padStart(12, '0')}` : '',
         name: `name-${String(i % 10)}`,
-        attributes: { [`key-${i % 7}`]: `value-${i % 3}`, same: `v${i}` },
+        // `collide` values share length, first, middle and last two bytes (the cache's slot sample) but differ elsewhere.
+        attributes: { [`key-${i % 7}`]: `value-${i % 3}`, same: `v${i}`, collide: `a${i % 10}b-mid-c${(i * 7) % 10}yz` },
       }),
     );
     const data: TracesData = {
