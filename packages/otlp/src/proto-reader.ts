@@ -32,6 +32,7 @@ const STRING_CACHE_MASK = 4095;
 const cacheStrings: (string | undefined)[] = Array.from({ length: STRING_CACHE_MASK + 1 }, () => undefined);
 const cacheLength = new Uint8Array(STRING_CACHE_MASK + 1);
 const cacheBytes = new Uint8Array((STRING_CACHE_MASK + 1) * MAX_CACHED_STRING);
+const cacheView = new DataView(cacheBytes.buffer);
 
 const ID_CACHE_MASK = 1023;
 const traceIdStrings: (string | undefined)[] = Array.from({ length: ID_CACHE_MASK + 1 }, () => undefined);
@@ -64,7 +65,7 @@ export class Reader {
   pos: number;
   onInvalidSpan: ((problem: string) => void) | undefined = undefined;
   /** For fixed-width reads (fixed64 as bigint, doubles) without Buffer method dispatch. */
-  private readonly view: DataView;
+  readonly view: DataView;
 
   constructor(body: Uint8Array) {
     this.buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
@@ -184,8 +185,11 @@ export class Reader {
     if (cacheLength[slot] === len) {
       // Typed-array compares stay in optimized code, unlike charCodeAt on a string V8 may have
       // turned into a thin reference after using it as a property key. Cached bytes are all ASCII.
+      const view = this.view;
       let i = 0;
-      while (i < len && cacheBytes[base + i] === buf[s + i]) i++;
+      // Four bytes per step (DataView reads are unaligned-safe and inlined by the optimizing compiler).
+      while (i + 4 <= len && cacheView.getUint32(base + i) === view.getUint32(s + i)) i += 4;
+      if (i + 4 > len) while (i < len && cacheBytes[base + i] === buf[s + i]) i++;
       if (i === len) return cacheStrings[slot]!;
     }
     // Miss: copy into the slot while checking for ASCII (only ASCII is cached, so latin1 = UTF-8).
