@@ -36,9 +36,9 @@ const cacheView = new DataView(cacheBytes.buffer);
 
 const ID_CACHE_MASK = 1023;
 const traceIdStrings: (string | undefined)[] = Array.from({ length: ID_CACHE_MASK + 1 }, () => undefined);
-const traceIdBytes = new Uint8Array((ID_CACHE_MASK + 1) * 16);
+const traceIdView = new DataView(new ArrayBuffer((ID_CACHE_MASK + 1) * 16));
 const spanIdStrings: (string | undefined)[] = Array.from({ length: ID_CACHE_MASK + 1 }, () => undefined);
-const spanIdBytes = new Uint8Array((ID_CACHE_MASK + 1) * 16);
+const spanIdView = new DataView(new ArrayBuffer((ID_CACHE_MASK + 1) * 16));
 
 type Slice = (this: Buffer, start: number, end: number) => string;
 // Buffer's own slice methods skip toString()'s encoding dispatch; fall back if a runtime lacks them.
@@ -231,19 +231,24 @@ export class Reader {
     // direct-mapped cache (ids are random, so two bytes make a good slot) skips most hex conversions.
     const slot = (buf[s]! | (buf[s + 1]! << 8)) & ID_CACHE_MASK;
     const base = slot * 16;
-    const strings = size === 16 ? traceIdStrings : spanIdStrings;
-    const bytes = size === 16 ? traceIdBytes : spanIdBytes;
+    const trace = size === 16;
+    const strings = trace ? traceIdStrings : spanIdStrings;
+    const ids = trace ? traceIdView : spanIdView;
+    const view = this.view;
     const cached = strings[slot];
-    if (cached !== undefined) {
-      let i = 0;
-      while (i < size && bytes[base + i] === buf[s + i]) i++;
-      if (i === size) return cached;
+    if (
+      cached !== undefined &&
+      ids.getUint32(base) === view.getUint32(s) &&
+      ids.getUint32(base + 4) === view.getUint32(s + 4) &&
+      (!trace || (ids.getUint32(base + 8) === view.getUint32(s + 8) && ids.getUint32(base + 12) === view.getUint32(s + 12)))
+    ) {
+      return cached;
     }
     // One native call yields a flat string; a per-byte table concat builds a cons-string tree that
     // costs more than it saves as soon as the id is hashed or compared (measured on Node 24).
     const out = hexSlice.call(buf, s, e);
     strings[slot] = out;
-    for (let i = 0; i < size; i++) bytes[base + i] = buf[s + i]!;
+    for (let i = 0; i < size; i += 4) ids.setUint32(base + i, view.getUint32(s + i));
     return out;
   }
 
