@@ -27,7 +27,7 @@ export const MAX_ANY_VALUE_DEPTH = 32;
 
 const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'start-group', 'end-group', 'fixed32', 'wire type 6', 'wire type 7'];
 
-const MAX_CACHED_STRING = 48;
+const MAX_CACHED_STRING = 128;
 const STRING_CACHE_MASK = 4095;
 const cacheStrings: (string | undefined)[] = Array.from({ length: STRING_CACHE_MASK + 1 }, () => undefined);
 const cacheLength = new Uint8Array(STRING_CACHE_MASK + 1);
