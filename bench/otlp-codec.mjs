@@ -123,7 +123,7 @@ if (JSON.stringify(decodeTraceRequest(ours, 'protobuf'), (_k, v) => (typeof v ==
 }
 
 const rows = [];
-const rounds = 2; // alternate cases so background load hits both sides alike
+const rounds = 5; // alternate cases so background load hits both sides alike; best round counts
 const results = {};
 const cases = {
   'encodeSpans (protobuf)': () => encodeSpans(spans, 'protobuf'),
