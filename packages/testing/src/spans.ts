@@ -54,7 +54,14 @@ export interface SpanExpectation {
   kind?: SpanKindName | number;
   /** Expected attribute values; a RegExp matches string values, `undefined` asserts absence. */
   attributes?: Record<string, AnyValue | RegExp | undefined>;
+  /** Expected status code name; `message` (string or RegExp) is checked when given. */
+  status?: 'unset' | 'ok' | 'error' | { code: 'unset' | 'ok' | 'error'; message?: string | RegExp };
+  serviceName?: string;
+  /** The span must be a direct child of this span (same trace, parentSpanId = parent.spanId). */
+  parent?: ReceivedSpan;
 }
+
+const STATUS_NAMES = ['unset', 'ok', 'error'] as const;
 
 function show(v: unknown): string {
   return inspect(v, { depth: 4, breakLength: Infinity });
@@ -83,6 +90,26 @@ export function expectSpan(span: ReceivedSpan | undefined, expected: SpanExpecta
     else if (want instanceof RegExp) ok = typeof got === 'string' && want.test(got);
     else ok = has && isDeepStrictEqual(got, want);
     if (!ok) problems.push(`  attributes[${show(key)}]: expected ${want === undefined ? 'absent' : show(want)}, got ${has ? show(got) : 'absent'}`);
+  }
+  if (expected.status !== undefined) {
+    const want = typeof expected.status === 'string' ? { code: expected.status } : expected.status;
+    const gotCode = STATUS_NAMES[span.status.code] ?? String(span.status.code);
+    if (gotCode !== want.code) problems.push(`  status: expected ${show(want.code)}, got ${show(gotCode)}${span.status.message ? ` (${show(span.status.message)})` : ''}`);
+    const m = 'message' in want ? want.message : undefined;
+    if (m !== undefined && !(m instanceof RegExp ? m.test(span.status.message) : span.status.message === m)) {
+      problems.push(`  status.message: expected ${show(m)}, got ${show(span.status.message)}`);
+    }
+  }
+  if (expected.serviceName !== undefined && span.serviceName !== expected.serviceName) {
+    problems.push(`  serviceName: expected ${show(expected.serviceName)}, got ${show(span.serviceName)}`);
+  }
+  if (expected.parent !== undefined) {
+    const p = expected.parent;
+    if (span.traceId !== p.traceId || span.parentSpanId !== p.spanId) {
+      problems.push(
+        `  parent: expected child of ${show(p.name)} (${p.traceId}/${p.spanId}), got parent ${span.parentSpanId ? `${span.traceId}/${span.parentSpanId}` : 'none (root)'}`,
+      );
+    }
   }
   if (problems.length > 0) {
     throw new Error(

@@ -45,4 +45,16 @@ describe('span helpers', () => {
     expect(message).not.toContain('http.response.status_code\']: expected');
     expect(() => expectSpan(undefined, { name: 'x' })).toThrow(/expectSpan: no span/);
   });
+
+  it('expectSpan checks status, service and parent', async () => {
+    const spans = await receiveTwoTraces();
+    const server = findSpan(spans, (s) => s.kindName === 'server' && s.serviceName === 'one')!;
+    const query = findSpan(spans, (s) => s.name === 'SELECT orders' && s.serviceName === 'one')!;
+    const otherServer = findSpan(spans, (s) => s.kindName === 'server' && s.serviceName === 'two')!;
+    expectSpan(query, { status: 'unset', serviceName: 'one', parent: server });
+    expect(() => expectSpan(query, { status: { code: 'error', message: /boom/ }, serviceName: 'two', parent: otherServer })).toThrow(
+      /status: expected 'error', got 'unset'\n {2}status.message: expected \/boom\/, got ''\n {2}serviceName: expected 'two', got 'one'\n {2}parent: expected child of 'GET \/orders'/,
+    );
+    expect(() => expectSpan(server, { parent: otherServer })).toThrow(/got parent none \(root\)/);
+  });
 });
