@@ -16,6 +16,7 @@ import type { TracesData } from './types.js';
  */
 export function decodeTraceRequest(body: Uint8Array, format: OtlpFormat, options?: DecodeOptions): TracesData {
   checkFormat(format);
+  if (!(body instanceof Uint8Array)) throw new TypeError(`OTLP body must be a Uint8Array or Buffer, got ${Object.prototype.toString.call(body)}`);
   return format === 'protobuf' ? decodeTraceRequestProto(body, options) : decodeTraceRequestJson(body, options);
 }
 

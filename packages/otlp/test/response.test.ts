@@ -5,6 +5,7 @@ import {
   contentTypeOf,
   decodeExportTraceResponse,
   decodeRpcStatus,
+  decodeTraceRequest,
   encodeExportTraceResponse,
   encodeRpcStatus,
   formatFromContentType,
@@ -40,6 +41,10 @@ describe('export responses', () => {
   it('a truncated response throws OtlpDecodeError', () => {
     expect(() => decodeExportTraceResponse(new Uint8Array([0x0a, 0x05, 0x08]), 'protobuf')).toThrow(OtlpDecodeError);
     expect(() => decodeExportTraceResponse(new TextEncoder().encode('{'), 'json')).toThrow(OtlpDecodeError);
+  });
+
+  it('a body that is not bytes is a TypeError naming what is accepted', () => {
+    expect(() => decodeTraceRequest('{}' as unknown as Uint8Array, 'json')).toThrow(/must be a Uint8Array or Buffer, got \[object String\]/);
   });
 
   it('an unknown format is a TypeError naming the accepted values', () => {
