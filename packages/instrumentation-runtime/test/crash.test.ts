@@ -2,9 +2,9 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startReceiver } from './helpers/receiver.js';
-import type { Receiver, ReceivedSpan } from './helpers/receiver.js';
-import { fixture, runNode } from './helpers/run-node.js';
+import { startReceiver } from '@waggle/testing';
+import type { OtlpReceiver as Receiver, ReceivedSpan } from '@waggle/testing';
+import { exited, startApp } from './helpers/app.js';
 
 const stateDir = path.join(os.tmpdir(), `waggle-runtime-crash-test-${process.pid}`);
 
@@ -29,15 +29,15 @@ interface CrashRun {
 
 /** Runs crash-app once, triggers /boom and returns the exit and the spans exported by that run. */
 async function crashOnce(runId: string, env: Record<string, string> = {}): Promise<CrashRun> {
-  const run = runNode(fixture('crash-app.cjs'), {
+  const run = startApp('crash-app.cjs', {
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
     WAGGLE_TEST_RUN: runId,
     WAGGLE_RUNTIME_TEST_CONFIG: JSON.stringify({ restarts: { stateDir, stateKey: `crash-${runId}` } }),
     ...env,
   });
-  const [, port] = await run.line(/listening (\d+)/);
+  const [, port] = await run.waitForOutput(/listening (\d+)/);
   fire(port!, '/boom');
-  const { code, stderr } = await run.done;
+  const { code, stderr } = await exited(run);
   // Everything must already be in the receiver: the child flushed before exiting.
   const spans = receiver.spans.filter((s) => s.resource['test.run'] === runId);
   return { code, stderr, spans };
@@ -45,16 +45,16 @@ async function crashOnce(runId: string, env: Record<string, string> = {}): Promi
 
 function assertCrashTelemetry(run: CrashRun, exceptionType: string, origin: string): void {
   const crash = run.spans.find((s) => s.name === 'process.crash');
-  const request = run.spans.find((s) => s.attributes['http.request.method'] === 'GET' && s.parentSpanId === undefined);
+  const request = run.spans.find((s) => s.attributes['http.request.method'] === 'GET' && s.parentSpanId === '');
   expect(crash, 'process.crash span received before exit').toBeDefined();
   expect(request, 'interrupted request span received before exit').toBeDefined();
   expect(crash!.attributes['exception.type']).toBe(exceptionType);
   expect(crash!.attributes['exception.stacktrace']).toContain('crash-app.cjs');
   expect(crash!.attributes['process.exit.code']).toBe(1);
   expect(crash!.attributes['process.crash.origin']).toBe(origin);
-  expect(crash!.statusCode).toBe(2);
+  expect(crash!.status.code).toBe(2);
   expect(crash!.links.map((l) => l.spanId)).toContain(request!.spanId);
-  expect(request!.statusCode).toBe(2);
+  expect(request!.status.code).toBe(2);
   expect(request!.attributes['process.crashed']).toBe(true);
 }
 
@@ -73,8 +73,7 @@ describe('crash capture', () => {
   });
 
   it('with --unhandled-rejections=warn the process survives and no crash is recorded', async () => {
-    const run = runNode(
-      fixture('crash-app.cjs'),
+    const run = startApp('crash-app.cjs',
       {
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         WAGGLE_TEST_RUN: 'warn-1',
@@ -83,30 +82,30 @@ describe('crash capture', () => {
       },
       ['--unhandled-rejections=warn'],
     );
-    const [, port] = await run.line(/listening (\d+)/);
+    const [, port] = await run.waitForOutput(/listening (\d+)/);
     fire(port!, '/boom');
     await new Promise((r) => setTimeout(r, 1500));
     expect(run.child.exitCode).toBe(null); // still running
-    run.child.kill('SIGKILL');
-    await run.done;
+    run.kill('SIGKILL');
+    await exited(run);
     expect(receiver.spans.filter((s) => s.resource['test.run'] === 'warn-1' && s.name === 'process.crash')).toEqual([]);
   });
 
   it('when the app has its own uncaughtException listener the process keeps running and records the exception', async () => {
-    const run = runNode(fixture('crash-app.cjs'), {
+    const run = startApp('crash-app.cjs', {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       WAGGLE_TEST_RUN: 'handled-1',
       APP_HANDLES_ERRORS: '1',
       WAGGLE_RUNTIME_TEST_CONFIG: JSON.stringify({ restarts: { enabled: false } }),
     });
-    const [, port] = await run.line(/listening (\d+)/);
+    const [, port] = await run.waitForOutput(/listening (\d+)/);
     fire(port!, '/boom');
     const spans = await receiver.waitForSpans((all) =>
       all.some((s) => s.resource['test.run'] === 'handled-1' && s.name === 'process.uncaught_exception'),
     );
     expect(run.child.exitCode).toBe(null);
-    run.child.kill('SIGKILL');
-    const { stderr } = await run.done;
+    run.kill('SIGKILL');
+    const { stderr } = await exited(run);
     expect(stderr).toContain('app handled: cannot read properties');
     const mine = spans.filter((s) => s.resource['test.run'] === 'handled-1');
     expect(mine.find((s) => s.name === 'process.uncaught_exception')!.attributes['process.crashed']).toBe(false);
@@ -118,14 +117,14 @@ describe('crash capture', () => {
     await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
     try {
       const port = (hanging.address() as { port: number }).port;
-      const run = runNode(fixture('crash-app.cjs'), {
+      const run = startApp('crash-app.cjs', {
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
         WAGGLE_RUNTIME_TEST_CONFIG: JSON.stringify({ crash: { flushTimeoutMs: 500 }, restarts: { enabled: false } }),
       });
-      const [, appPort] = await run.line(/listening (\d+)/);
+      const [, appPort] = await run.waitForOutput(/listening (\d+)/);
       const started = Date.now();
       fire(appPort!, '/boom');
-      const { code, stderr } = await run.done;
+      const { code, stderr } = await exited(run);
       expect(code).toBe(1);
       expect(stderr).toContain('TypeError: cannot read properties of an order that vanished');
       // The exporter's own timeout is 10 s; exiting well before it shows the 500 ms deadline decided.

@@ -1,8 +1,8 @@
 import * as http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startReceiver } from './helpers/receiver.js';
-import type { Receiver } from './helpers/receiver.js';
-import { fixture, runNode } from './helpers/run-node.js';
+import { startReceiver } from '@waggle/testing';
+import type { OtlpReceiver as Receiver } from '@waggle/testing';
+import { exited, fixture, startApp } from './helpers/app.js';
 
 let receiver: Receiver;
 beforeAll(async () => {
@@ -26,13 +26,13 @@ function get(port: string, urlPath: string): Promise<void> {
 describe('logger cost in a child app', () => {
   it('a pino serializer that deep-clones a large object accounts for most of the request time in log.duration_ms', async () => {
     const runId = 'clone-1';
-    const run = runNode(fixture('clone-logger-app.cjs'), {
+    const run = startApp('clone-logger-app.cjs', {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       WAGGLE_TEST_RUN: runId,
       WAGGLE_RUNTIME_TEST_CONFIG: JSON.stringify({ restarts: { enabled: false } }),
     });
     try {
-      const [, port] = await run.line(/listening (\d+)/);
+      const [, port] = await run.waitForOutput(/listening (\d+)/);
       for (let i = 0; i < 5; i++) await get(port!, '/order');
       const roots = () =>
         receiver.spans.filter((s) => s.resource['test.run'] === runId && s.attributes['url.path'] === '/order');
@@ -46,15 +46,14 @@ describe('logger cost in a child app', () => {
         expect(share).toBeLessThanOrEqual(1.0001);
       }
     } finally {
-      run.child.kill('SIGKILL');
-      await run.done;
+      run.kill('SIGKILL');
+      await exited(run);
     }
   });
 
   it('ESM imports of pino and winston are measured when the import-in-the-middle hook is registered', async () => {
     const runId = 'esm-1';
-    const run = runNode(
-      fixture('esm-logger-app.mjs'),
+    const run = startApp('esm-logger-app.mjs',
       {
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         WAGGLE_TEST_RUN: runId,
@@ -62,7 +61,7 @@ describe('logger cost in a child app', () => {
       },
       ['--import', fixture('esm-register.mjs')],
     );
-    const { code, stderr } = await run.done;
+    const { code, stderr } = await exited(run);
     expect(code, stderr).toBe(0);
     const [root] = await receiver.waitForSpans((all) =>
       all.some((s) => s.resource['test.run'] === runId && s.name === 'root'),

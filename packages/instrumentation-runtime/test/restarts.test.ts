@@ -3,9 +3,9 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startReceiver } from './helpers/receiver.js';
-import type { Receiver, ReceivedSpan } from './helpers/receiver.js';
-import { fixture, runNode } from './helpers/run-node.js';
+import { startReceiver } from '@waggle/testing';
+import type { OtlpReceiver as Receiver, ReceivedSpan } from '@waggle/testing';
+import { exited, startApp } from './helpers/app.js';
 
 let receiver: Receiver;
 let stateDir: string;
@@ -36,9 +36,10 @@ const starts = (runId: string): ReceivedSpan[] =>
 describe('restarts and crash loops', () => {
   it('a supervisor restarting a crashing app 4 times: process.start counts the restarts and flags the crash loop', async () => {
     const runId = 'loop-svc';
-    const supervisor = runNode(fixture('supervisor.cjs'), env(runId, { RESTARTS: '4' }));
-    const { stdout } = await supervisor.done;
+    const supervisor = startApp('supervisor.cjs', env(runId, { RESTARTS: '4', END_AFTER_MS: '600' }));
+    const { stdout } = await exited(supervisor);
     expect(stdout.match(/exited code=1/g)).toHaveLength(5);
+    await receiver.waitForSpans(() => starts(runId).length === 5);
     const spans = starts(runId);
     expect(spans).toHaveLength(5);
     expect(spans.map((s) => s.attributes['process.restart_count'])).toEqual([0, 1, 2, 3, 4]);
@@ -60,9 +61,10 @@ describe('restarts and crash loops', () => {
   it('clean exits are restarts but not crashes, and the previous exit code is reported', async () => {
     const runId = 'clean-svc';
     for (let i = 0; i < 2; i++) {
-      const { code } = await runNode(fixture('short-lived-app.cjs'), env(runId, { APP_END: 'exit0' })).done;
+      const { code } = await exited(startApp('short-lived-app.cjs', env(runId, { APP_END: 'exit0' })));
       expect(code).toBe(0);
     }
+    await receiver.waitForSpans(() => starts(runId).length === 2);
     const spans = starts(runId);
     expect(spans).toHaveLength(2);
     expect(spans[1]!.attributes['process.restart_count']).toBe(1);
@@ -74,14 +76,15 @@ describe('restarts and crash loops', () => {
 
   it('a SIGTERM nobody handles still terminates the process by that signal, and the next start reports it', async () => {
     const runId = 'signal-svc';
-    const first = runNode(fixture('short-lived-app.cjs'), env(runId, { APP_END: 'wait' }));
-    await first.line(/ready/);
+    const first = startApp('short-lived-app.cjs', env(runId, { APP_END: 'wait' }));
+    await first.waitForOutput(/ready/);
     await receiver.waitForSpans(() => starts(runId).length === 1); // state file written after the start span
     await new Promise((r) => setTimeout(r, 200));
     first.child.kill('SIGTERM');
-    const { signal } = await first.done;
+    const { signal } = await exited(first);
     expect(signal).toBe('SIGTERM');
-    await runNode(fixture('short-lived-app.cjs'), env(runId, { APP_END: 'exit0' })).done;
+    await exited(startApp('short-lived-app.cjs', env(runId, { APP_END: 'exit0' })));
+    await receiver.waitForSpans(() => starts(runId).length === 2);
     const second = starts(runId)[1]!;
     expect(second.attributes['process.previous.end']).toBe('signal');
     expect(second.attributes['process.previous.signal']).toBe('SIGTERM');
@@ -89,13 +92,14 @@ describe('restarts and crash loops', () => {
 
   it('a run killed with SIGKILL leaves no end record and is reported as unknown', async () => {
     const runId = 'kill-svc';
-    const first = runNode(fixture('short-lived-app.cjs'), env(runId, { APP_END: 'wait' }));
-    await first.line(/ready/);
+    const first = startApp('short-lived-app.cjs', env(runId, { APP_END: 'wait' }));
+    await first.waitForOutput(/ready/);
     await receiver.waitForSpans(() => starts(runId).length === 1);
     await new Promise((r) => setTimeout(r, 200));
     first.child.kill('SIGKILL');
-    await first.done;
-    await runNode(fixture('short-lived-app.cjs'), env(runId, { APP_END: 'exit0' })).done;
+    await exited(first);
+    await exited(startApp('short-lived-app.cjs', env(runId, { APP_END: 'exit0' })));
+    await receiver.waitForSpans(() => starts(runId).length === 2);
     const second = starts(runId)[1]!;
     expect(second.attributes['process.previous.end']).toBe('unknown');
     expect(second.attributes['process.crash_count']).toBe(1);
@@ -103,15 +107,14 @@ describe('restarts and crash loops', () => {
 
   it('after an out-of-memory abort the next start reports an unknown end with the memory pressure seen before it', async () => {
     const runId = 'oom-svc';
-    const leaking = runNode(
-      fixture('leak-app.cjs'),
+    const leaking = startApp('leak-app.cjs',
       env(runId, {
         LEAK_UNTIL_OOM: '1',
         WAGGLE_RUNTIME_TEST_CONFIG: JSON.stringify({ sampleIntervalMs: 20, restarts: { stateDir } }),
       }),
       ['--max-old-space-size=48', '--max-semi-space-size=1'],
     );
-    const [, port] = await leaking.line(/listening (\d+)/);
+    const [, port] = await leaking.waitForOutput(/listening (\d+)/);
     await receiver.waitForSpans(() => starts(runId).length === 1);
     for (let i = 0; i < 400 && leaking.child.exitCode === null && leaking.child.signalCode === null; i++) {
       await new Promise<void>((resolve) => {
@@ -124,10 +127,11 @@ describe('restarts and crash loops', () => {
       });
       await new Promise((r) => setTimeout(r, 40)); // let the sampler see the heap grow
     }
-    const { signal, stderr } = await leaking.done;
+    const { signal, stderr } = await exited(leaking);
     expect(stderr).toContain('heap out of memory');
     expect(signal).toBe('SIGABRT');
-    await runNode(fixture('short-lived-app.cjs'), env(runId, { APP_END: 'exit0' })).done;
+    await exited(startApp('short-lived-app.cjs', env(runId, { APP_END: 'exit0' })));
+    await receiver.waitForSpans(() => starts(runId).length === 2);
     const next = starts(runId)[1]!;
     expect(next.attributes['process.previous.end']).toBe('unknown');
     expect(Number(next.attributes['process.previous.memory_pressure'])).toBeGreaterThanOrEqual(0.85);

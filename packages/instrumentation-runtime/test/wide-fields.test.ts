@@ -1,8 +1,8 @@
 import * as http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startReceiver } from './helpers/receiver.js';
-import type { Receiver, ReceivedSpan } from './helpers/receiver.js';
-import { fixture, runNode } from './helpers/run-node.js';
+import { startReceiver } from '@waggle/testing';
+import type { OtlpReceiver as Receiver, ReceivedSpan } from '@waggle/testing';
+import { exited, startApp } from './helpers/app.js';
 
 let receiver: Receiver;
 beforeAll(async () => {
@@ -24,14 +24,13 @@ function get(port: string, urlPath: string): Promise<void> {
 }
 
 const rootSpans = (runId: string): ReceivedSpan[] =>
-  receiver.spans.filter((s) => s.resource['test.run'] === runId && s.parentSpanId === undefined && s.attributes['http.request.method']);
+  receiver.spans.filter((s) => s.resource['test.run'] === runId && s.parentSpanId === '' && s.attributes['http.request.method']);
 
 describe('wide runtime fields on local root spans', () => {
   it('a route that leaks memory shows heap rising on its root spans and fires memory_pressure', async () => {
     const runId = 'leak-1';
     // A ~51 MB heap (small young generation too) so the ratio climbs in a few dozen requests.
-    const run = runNode(
-      fixture('leak-app.cjs'),
+    const run = startApp('leak-app.cjs',
       {
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         WAGGLE_TEST_RUN: runId,
@@ -40,7 +39,7 @@ describe('wide runtime fields on local root spans', () => {
       ['--max-old-space-size=48', '--max-semi-space-size=1'],
     );
     try {
-      const [, port] = await run.line(/listening (\d+)/);
+      const [, port] = await run.waitForOutput(/listening (\d+)/);
       const hasPressure = () => rootSpans(runId).some((s) => s.events.some((e) => e.name === 'memory_pressure'));
       for (let i = 0; i < 200 && !hasPressure(); i++) {
         await get(port!, '/leak');
@@ -60,20 +59,20 @@ describe('wide runtime fields on local root spans', () => {
       // Spans before the pressure have no event: it marks pressure, not every request.
       expect(spans[0]!.events.some((e) => e.name === 'memory_pressure')).toBe(false);
     } finally {
-      run.child.kill('SIGKILL');
-      await run.done;
+      run.kill('SIGKILL');
+      await exited(run);
     }
   });
 
   it('every local root span carries the documented runtime fields', async () => {
     const runId = 'fields-1';
-    const run = runNode(fixture('leak-app.cjs'), {
+    const run = startApp('leak-app.cjs', {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       WAGGLE_TEST_RUN: runId,
       WAGGLE_RUNTIME_TEST_CONFIG: JSON.stringify({ sampleIntervalMs: 100, restarts: { enabled: false } }),
     });
     try {
-      const [, port] = await run.line(/listening (\d+)/);
+      const [, port] = await run.waitForOutput(/listening (\d+)/);
       await new Promise((r) => setTimeout(r, 250)); // at least one full sampling interval
       for (let i = 0; i < 3; i++) await get(port!, '/ok');
       await receiver.waitForSpans(() => rootSpans(runId).length >= 3);
@@ -90,8 +89,8 @@ describe('wide runtime fields on local root spans', () => {
         expect(a['runtime.active_handles']).toBeGreaterThanOrEqual(1); // at least the listening server
       }
     } finally {
-      run.child.kill('SIGKILL');
-      await run.done;
+      run.kill('SIGKILL');
+      await exited(run);
     }
   });
 });
