@@ -37,6 +37,7 @@ async function measure(mode) {
   return result.requests.average;
 }
 
+const loadBefore = os.loadavg()[0];
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -69,7 +70,10 @@ Target: cost ≤ 2%.${short ? ' **Short run (`--short`): indicative only.**' : '
 | fields on | ${on.toFixed(0)} | ${samples.on.map((x) => x.toFixed(0)).join(', ')} |
 
 Cost of the wide fields: **${cost.toFixed(2)}%** (${cost <= 2 ? 'within' : 'over'} the 2% target).
-Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ${new Date().toISOString().slice(0, 10)}.
+Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ${new Date().toISOString().slice(0, 10)},
+1-min load average ${loadBefore.toFixed(1)} before / ${os.loadavg()[0].toFixed(1)} after${
+  Math.max(loadBefore, os.loadavg()[0]) > os.cpus().length ? ' — **machine busy: numbers are noise, rerun on a quiet machine**' : ''
+}.
 ${end}`;
 
 let text = fs.existsSync(resultsFile) ? fs.readFileSync(resultsFile, 'utf8') : '# Benchmark results\n';
