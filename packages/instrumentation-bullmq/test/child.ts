@@ -2,9 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** The fixtures import the package by name, which resolves to its build. */
-export function requireBuild(): void {
-  const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+/*
+ * Child-process helpers for the worker packages' tests (the pg-boss and amqplib suites import them
+ * too). Temporary: @waggle/testing's runNode() replaces them once it lands on main.
+ */
+
+/** The fixtures import packages by name, which resolves to their builds: fail clearly without one. */
+export function requireBuild(packageDir: URL): void {
+  const dist = fileURLToPath(new URL('dist/index.js', packageDir));
   if (!existsSync(dist)) throw new Error(`${dist} is missing: run "npm run build" in the package first`);
 }
 
@@ -16,8 +21,8 @@ export interface Child {
   kill9(): Promise<void>;
 }
 
-export function startChild(script: string, env: Record<string, string>): Child {
-  const child = spawn(process.execPath, [fileURLToPath(new URL(`./fixtures/${script}`, import.meta.url))], {
+export function startChild(script: URL, env: Record<string, string>): Child {
+  const child = spawn(process.execPath, [fileURLToPath(script)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -11,7 +11,7 @@ describe.runIf(hasRedis)('bullmq with the worker in a separate process', () => {
   const queues: string[] = [];
 
   beforeAll(async () => {
-    requireBuild();
+    requireBuild(new URL('../', import.meta.url));
     receiver = await startReceiver();
   });
   afterEach(async () => {
@@ -28,7 +28,7 @@ describe.runIf(hasRedis)('bullmq with the worker in a separate process', () => {
   });
 
   async function start(script: string, queue: string, extra: Record<string, string> = {}): Promise<Child> {
-    const child = startChild(script, {
+    const child = startChild(new URL(`./fixtures/${script}`, import.meta.url), {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       REDIS_URL,
       PREFIX,
