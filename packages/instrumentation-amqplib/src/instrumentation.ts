@@ -32,7 +32,7 @@ export class AmqplibInstrumentation extends UpstreamAmqplibInstrumentation {
 
   constructor(config: AmqplibInstrumentationConfig = {}) {
     super({});
-    this._installWrappers();
+    this._installWrappers(this);
     this.setConfig(config);
   }
 
@@ -76,9 +76,8 @@ export class AmqplibInstrumentation extends UpstreamAmqplibInstrumentation {
    * context instead of whatever context the connection's socket was opened in; and the end of a
    * consumer span, to learn whether a rejected message is requeued.
    */
-  private _installWrappers(): void {
-    const self = this;
-    const internals = this as unknown as UpstreamInternals;
+  private _installWrappers(self: AmqplibInstrumentation): void {
+    const internals = self as unknown as UpstreamInternals;
     const upstreamConsumePatch = internals.getConsumePatch;
     const upstreamEnd = internals.endConsumerSpan;
     if (typeof upstreamConsumePatch !== 'function' || typeof upstreamEnd !== 'function') return;

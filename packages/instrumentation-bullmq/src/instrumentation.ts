@@ -87,16 +87,16 @@ export class BullMQInstrumentation extends InstrumentationBase<BullMQInstrumenta
   }
 
   private _patchModule(moduleExports: BullMQModuleLike): void {
-    this._patchClass(moduleExports.Queue, 'add', (o) => this._patchQueueAdd(o));
-    this._patchClass(moduleExports.Queue, 'addBulk', (o) => this._patchQueueAddBulk(o));
-    this._patchClass(moduleExports.FlowProducer, 'add', (o) => this._patchFlowAdd(o));
-    this._patchClass(moduleExports.FlowProducer, 'addBulk', (o) => this._patchFlowAddBulk(o));
-    this._patchClass(moduleExports.Worker, 'run', (o) => this._patchWorkerRun(o));
-    this._patchClass(moduleExports.Worker, 'processJob', (o) => this._patchProcessJob(o));
-    this._patchClass(moduleExports.Worker, 'callProcessJob', (o) => this._patchCallProcessJob(o));
-    this._patchClass(moduleExports.Worker, 'emit', (o) => this._patchWorkerEmit(o));
-    this._patchClass(moduleExports.Job, 'moveToCompleted', (o) => this._patchMoveToCompleted(o));
-    this._patchClass(moduleExports.Job, 'moveToFailed', (o) => this._patchMoveToFailed(o));
+    this._patchClass(moduleExports.Queue, 'add', (o) => this._patchQueueAdd(o, this));
+    this._patchClass(moduleExports.Queue, 'addBulk', (o) => this._patchQueueAddBulk(o, this));
+    this._patchClass(moduleExports.FlowProducer, 'add', (o) => this._patchFlowAdd(o, this));
+    this._patchClass(moduleExports.FlowProducer, 'addBulk', (o) => this._patchFlowAddBulk(o, this));
+    this._patchClass(moduleExports.Worker, 'run', (o) => this._patchWorkerRun(o, this));
+    this._patchClass(moduleExports.Worker, 'processJob', (o) => this._patchProcessJob(o, this));
+    this._patchClass(moduleExports.Worker, 'callProcessJob', (o) => this._patchCallProcessJob(o, this));
+    this._patchClass(moduleExports.Worker, 'emit', (o) => this._patchWorkerEmit(o, this));
+    this._patchClass(moduleExports.Job, 'moveToCompleted', (o) => this._patchMoveToCompleted(o, this));
+    this._patchClass(moduleExports.Job, 'moveToFailed', (o) => this._patchMoveToFailed(o, this));
   }
 
   private _unpatchModule(moduleExports: BullMQModuleLike): void {
@@ -118,8 +118,7 @@ export class BullMQInstrumentation extends InstrumentationBase<BullMQInstrumenta
 
   // --- producers -------------------------------------------------------------------------
 
-  private _patchQueueAdd(original: AnyFunction): AnyFunction {
-    const instrumentation = this;
+  private _patchQueueAdd(original: AnyFunction, instrumentation: BullMQInstrumentation): AnyFunction {
     return function add(this: QueueLike, name: string, data: unknown, opts?: JobOptsLike) {
       const span = instrumentation.tracer.startSpan(`add ${this.name}`, {
         kind: SpanKind.PRODUCER,
@@ -134,8 +133,7 @@ export class BullMQInstrumentation extends InstrumentationBase<BullMQInstrumenta
     };
   }
 
-  private _patchQueueAddBulk(original: AnyFunction): AnyFunction {
-    const instrumentation = this;
+  private _patchQueueAddBulk(original: AnyFunction, instrumentation: BullMQInstrumentation): AnyFunction {
     return function addBulk(this: QueueLike, jobs: BulkJobLike[]) {
       if (!Array.isArray(jobs)) return original.apply(this, arguments as never);
       const span = instrumentation.tracer.startSpan(`addBulk ${this.name}`, {
@@ -148,8 +146,7 @@ export class BullMQInstrumentation extends InstrumentationBase<BullMQInstrumenta
     };
   }
 
-  private _patchFlowAdd(original: AnyFunction): AnyFunction {
-    const instrumentation = this;
+  private _patchFlowAdd(original: AnyFunction, instrumentation: BullMQInstrumentation): AnyFunction {
     return function add(this: unknown, flow: FlowJobLike, opts?: unknown) {
       if (!flow || typeof flow !== 'object') return original.apply(this, arguments as never);
       const span = instrumentation.tracer.startSpan(`addFlow ${flow.queueName}`, {
@@ -167,8 +164,7 @@ export class BullMQInstrumentation extends InstrumentationBase<BullMQInstrumenta
     };
   }
 
-  private _patchFlowAddBulk(original: AnyFunction): AnyFunction {
-    const instrumentation = this;
+  private _patchFlowAddBulk(original: AnyFunction, instrumentation: BullMQInstrumentation): AnyFunction {
     return function addBulk(this: unknown, flows: FlowJobLike[]) {
       if (!Array.isArray(flows) || flows.length === 0) return original.apply(this, arguments as never);
       const queues = new Set(flows.map((f) => f?.queueName));
@@ -220,8 +216,7 @@ export class BullMQInstrumentation extends InstrumentationBase<BullMQInstrumenta
    * detached from the caller's context keeps jobs from becoming children of whatever request
    * happened to start the worker, and (by default) suppresses tracing of the polling itself.
    */
-  private _patchWorkerRun(original: AnyFunction): AnyFunction {
-    const instrumentation = this;
+  private _patchWorkerRun(original: AnyFunction, instrumentation: BullMQInstrumentation): AnyFunction {
     return function run(this: WorkerLike) {
       const base = instrumentation.getConfig().suppressInternalOperations === false
         ? ROOT_CONTEXT
@@ -230,8 +225,7 @@ export class BullMQInstrumentation extends InstrumentationBase<BullMQInstrumenta
     };
   }
 
-  private _patchProcessJob(original: AnyFunction): AnyFunction {
-    const instrumentation = this;
+  private _patchProcessJob(original: AnyFunction, instrumentation: BullMQInstrumentation): AnyFunction {
     return function processJob(this: WorkerLike, job: JobLike) {
       if (!job || typeof job !== 'object') return original.apply(this, arguments as never);
       const run = instrumentation._startRun(this, job);
@@ -255,8 +249,7 @@ export class BullMQInstrumentation extends InstrumentationBase<BullMQInstrumenta
   }
 
   /** The user's processor runs here: make the job span active so its SQL/Redis/HTTP nest under it. */
-  private _patchCallProcessJob(original: AnyFunction): AnyFunction {
-    const instrumentation = this;
+  private _patchCallProcessJob(original: AnyFunction, instrumentation: BullMQInstrumentation): AnyFunction {
     return function callProcessJob(this: WorkerLike, job: JobLike) {
       const run = job ? instrumentation._runs.get(job) : undefined;
       if (!run) return original.apply(this, arguments as never);
@@ -278,8 +271,7 @@ export class BullMQInstrumentation extends InstrumentationBase<BullMQInstrumenta
   }
 
   /** Worker events name jobs by id only: 'lockRenewalFailed' marks the run that lost its lock. */
-  private _patchWorkerEmit(original: AnyFunction): AnyFunction {
-    const instrumentation = this;
+  private _patchWorkerEmit(original: AnyFunction, instrumentation: BullMQInstrumentation): AnyFunction {
     return function emit(this: WorkerLike, event: unknown, ...args: unknown[]) {
       if (event === 'lockRenewalFailed' && Array.isArray(args[0])) {
         const runs = instrumentation._runsByWorker.get(this);
@@ -291,8 +283,7 @@ export class BullMQInstrumentation extends InstrumentationBase<BullMQInstrumenta
     };
   }
 
-  private _patchMoveToCompleted(original: AnyFunction): AnyFunction {
-    const instrumentation = this;
+  private _patchMoveToCompleted(original: AnyFunction, instrumentation: BullMQInstrumentation): AnyFunction {
     return function moveToCompleted(this: JobLike) {
       const run = instrumentation._runs.get(this);
       if (!run) return original.apply(this, arguments as never);
@@ -302,8 +293,7 @@ export class BullMQInstrumentation extends InstrumentationBase<BullMQInstrumenta
     };
   }
 
-  private _patchMoveToFailed(original: AnyFunction): AnyFunction {
-    const instrumentation = this;
+  private _patchMoveToFailed(original: AnyFunction, instrumentation: BullMQInstrumentation): AnyFunction {
     return function moveToFailed(this: JobLike, err: unknown) {
       const run = instrumentation._runs.get(this);
       if (!run) return original.apply(this, arguments as never);

@@ -39,6 +39,8 @@ describe.each(['bullmq', 'bullmq5'] as const)('%s', (packageName) => {
     const name = uniqueQueue(label);
     const queue = new bullmq.Queue(name, { connection, prefix: PREFIX });
     const worker = new bullmq.Worker(name, processor, { connection, prefix: PREFIX, ...workerOpts });
+    // bullmq reports a lost lock as a worker 'error' too; the lock test provokes one on purpose
+    worker.on('error', () => {});
     closers.push(() => queue.obliterate({ force: true }).then(() => queue.close()));
     closers.push(() => worker.close());
     return { name, queue, worker };
@@ -147,6 +149,21 @@ describe.each(['bullmq', 'bullmq5'] as const)('%s', (packageName) => {
     // outside a span; polling adds none.
     expect(orphanRedisSpans().length).toBe(atStartup);
     expect(orphanRedisSpans().map((s) => s.name).filter((n) => !['connect', 'client', 'info', 'hset'].includes(n))).toEqual([]);
+  });
+
+  it.runIf(hasRedis)('a job whose lock disappears mid-run gets a lock_lost event when it cannot be settled', async () => {
+    const redis = new Redis(REDIS_URL);
+    closers.push(async () => redis.quit());
+    const { name, queue } = queueAndWorker('lock', async (job) => {
+      // what another worker's stalled check or a Redis failover does to a slow job's lock
+      await redis.del(`${PREFIX}:${name}:${job.id}:lock`);
+      return 'too late';
+    });
+    await queue.add('slow', {});
+    const [run] = await waitFor('process span', () => spansNamed(`process ${name}`).length > 0 && spansNamed(`process ${name}`));
+    const lockLost = run!.events.find((e) => e.name === 'lock_lost');
+    expect(lockLost?.attributes?.['waggle.lock.reason']).toBe('settle_rejected');
+    expect(run!.attributes['waggle.job.outcome']).toBeUndefined();
   });
 
   it.runIf(hasRedis)('addBulk is one PRODUCER span with the batch size, and every job links to it', async () => {

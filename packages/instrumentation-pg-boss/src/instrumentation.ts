@@ -39,8 +39,8 @@ export class PgBossInstrumentation extends InstrumentationBase<PgBossInstrumenta
           const proto = moduleExports?.PgBoss?.prototype;
           if (!proto) return moduleExports;
           for (const method of PATCHED) if (isWrapped(proto[method])) this._unwrap(proto, method);
-          this._wrap(proto, 'start', ((original: AnyFunction) => this._patchStart(original)) as never);
-          this._wrap(proto, 'work', ((original: AnyFunction) => this._patchWork(original)) as never);
+          this._wrap(proto, 'start', ((original: AnyFunction) => this._patchStart(original, this)) as never);
+          this._wrap(proto, 'work', ((original: AnyFunction) => this._patchWork(original, this)) as never);
           return moduleExports;
         },
         (moduleExports: PgBossModuleLike) => {
@@ -58,8 +58,7 @@ export class PgBossInstrumentation extends InstrumentationBase<PgBossInstrumenta
   }
 
   /** start() launches supervision, maintenance, scheduling and queue-cache timers. */
-  private _patchStart(original: AnyFunction): AnyFunction {
-    const instrumentation = this;
+  private _patchStart(original: AnyFunction, instrumentation: PgBossInstrumentation): AnyFunction {
     return function start(this: unknown) {
       return context.with(instrumentation._loopContext(), () => original.apply(this, arguments as never));
     };
@@ -69,8 +68,7 @@ export class PgBossInstrumentation extends InstrumentationBase<PgBossInstrumenta
    * work() starts the polling loop in the caller's context. pg-boss picks each process span's
    * parent explicitly (the producer's context, or none), so suppressing the loop leaves handlers traced.
    */
-  private _patchWork(original: AnyFunction): AnyFunction {
-    const instrumentation = this;
+  private _patchWork(original: AnyFunction, instrumentation: PgBossInstrumentation): AnyFunction {
     return function work(this: unknown, name: unknown, ...args: unknown[]) {
       const handlerIndex = args.length === 1 ? 0 : 1;
       const handler = args[handlerIndex];

@@ -21,6 +21,7 @@ const hrMillis = ([s, ns]: [number, number]) => s * 1000 + ns / 1e6;
 describe.runIf(hasPostgres)('pg-boss', () => {
   let boss: InstanceType<PgBossModule['PgBoss']>;
   const queues: string[] = [];
+  const created: string[] = [];
 
   beforeAll(async () => {
     const { PgBoss } = await loadPgBoss();
@@ -38,6 +39,7 @@ describe.runIf(hasPostgres)('pg-boss', () => {
     exporter.reset();
   });
   afterAll(async () => {
+    for (const queue of created) await boss.deleteQueue(queue);
     await boss?.stop({ graceful: false });
     await provider.forceFlush();
   });
@@ -46,6 +48,7 @@ describe.runIf(hasPostgres)('pg-boss', () => {
     const name = uniqueQueue(label);
     await boss.createQueue(name, options);
     queues.push(name);
+    created.push(name);
     return name;
   }
 
@@ -140,6 +143,19 @@ describe.runIf(hasPostgres)('pg-boss', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('a fetch() of several jobs is one receive span with the batch size and a link per job', async () => {
+    const name = await newQueue('fetch');
+    await Promise.all([1, 2].map((n) => boss.send(name, { n })));
+    const jobs = await boss.fetch(name, { batchSize: 5 });
+    expect(jobs).toHaveLength(2);
+    const [receive] = spansNamed(`receive ${name}`);
+    expect(receive!.attributes['messaging.batch.message_count']).toBe(2);
+    expect(receive!.links.map((l) => l.context.spanId).sort()).toEqual(
+      spansNamed(`send ${name}`).map((s) => s.spanContext().spanId).sort(),
+    );
+    await boss.complete(name, jobs.map((j) => j.id));
   });
 
   it('with suppressInternalOperations false the polling queries are traced', async () => {

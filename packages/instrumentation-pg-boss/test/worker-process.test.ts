@@ -9,8 +9,14 @@ const QUEUE_OPTIONS = { retryLimit: 4, retryDelay: 1, expireInSeconds: 2 };
 
 describe.runIf(hasPostgres)('pg-boss with the worker in a separate process', () => {
   let receiver: Receiver;
-  let boss: { createQueue(name: string, options: object): Promise<void>; start(): Promise<unknown>; stop(o: object): Promise<void> };
+  let boss: {
+    createQueue(name: string, options: object): Promise<void>;
+    deleteQueue(name: string): Promise<void>;
+    start(): Promise<unknown>;
+    stop(o: object): Promise<void>;
+  };
   const children: Child[] = [];
+  const queues: string[] = [];
 
   beforeAll(async () => {
     requireBuild(new URL('../', import.meta.url));
@@ -24,6 +30,7 @@ describe.runIf(hasPostgres)('pg-boss with the worker in a separate process', () 
     await Promise.all(children.splice(0).map((c) => c.stop()));
   });
   afterAll(async () => {
+    for (const queue of queues) await boss.deleteQueue(queue);
     await boss?.stop({ graceful: false });
     await receiver?.close();
   });
@@ -31,6 +38,7 @@ describe.runIf(hasPostgres)('pg-boss with the worker in a separate process', () 
   async function newQueue(label: string): Promise<string> {
     const queue = uniqueQueue(label);
     await boss.createQueue(queue, QUEUE_OPTIONS);
+    queues.push(queue);
     return queue;
   }
 
