@@ -97,7 +97,13 @@ export class AmqplibInstrumentation extends UpstreamAmqplibInstrumentation {
         const args = [...arguments];
         if (typeof onMessage === 'function') {
           args[1] = function (this: unknown, msg: MessageLike | null) {
-            if (msg) self._onDelivery(String(queue), msg);
+            if (msg) {
+              try {
+                self._onDelivery(String(queue), msg);
+              } catch {
+                // unexpected message shapes cost attributes, never the delivery
+              }
+            }
             return (onMessage as AnyFunction).apply(this, arguments as never);
           };
         }

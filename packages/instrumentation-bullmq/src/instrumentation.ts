@@ -228,7 +228,13 @@ export class BullMQInstrumentation extends InstrumentationBase<BullMQInstrumenta
   private _patchProcessJob(original: AnyFunction, instrumentation: BullMQInstrumentation): AnyFunction {
     return function processJob(this: WorkerLike, job: JobLike) {
       if (!job || typeof job !== 'object') return original.apply(this, arguments as never);
-      const run = instrumentation._startRun(this, job);
+      let run: JobRun;
+      try {
+        run = instrumentation._startRun(this, job);
+      } catch {
+        // telemetry never stands between a worker and its job
+        return original.apply(this, arguments as never);
+      }
       const result = original.apply(this, arguments as never);
       if (!isPromiseLike(result)) {
         instrumentation._endRun(this, job, run);
@@ -315,13 +321,20 @@ export class BullMQInstrumentation extends InstrumentationBase<BullMQInstrumenta
 
   /** Settling a job fails when the worker no longer holds its lock: that is the lock_lost event. */
   private _settle(run: JobRun, result: unknown, onSettled: () => void): unknown {
+    const settled = () => {
+      try {
+        onSettled();
+      } catch {
+        // an outcome we could not work out is left unrecorded
+      }
+    };
     if (!isPromiseLike(result)) {
-      onSettled();
+      settled();
       return result;
     }
     return (result as Promise<unknown>).then(
       (value) => {
-        onSettled();
+        settled();
         return value;
       },
       (err: unknown) => {
@@ -367,10 +380,13 @@ export class BullMQInstrumentation extends InstrumentationBase<BullMQInstrumenta
   }
 
   private _endRun(worker: WorkerLike, job: JobLike, run: JobRun): void {
-    this._runs.delete(job);
-    if (job.id !== undefined) this._runsByWorker.get(worker)?.delete(String(job.id));
-    if (run.outcome) run.span.setAttribute(ATTR_WAGGLE_JOB_OUTCOME, run.outcome);
-    if (run.processorError !== undefined) recordError(run.span, run.processorError);
-    run.span.end();
+    try {
+      this._runs.delete(job);
+      if (job.id !== undefined) this._runsByWorker.get(worker)?.delete(String(job.id));
+      if (run.outcome) run.span.setAttribute(ATTR_WAGGLE_JOB_OUTCOME, run.outcome);
+      if (run.processorError !== undefined) recordError(run.span, run.processorError);
+    } finally {
+      run.span.end();
+    }
   }
 }

@@ -89,11 +89,15 @@ export class PgBossInstrumentation extends InstrumentationBase<PgBossInstrumenta
       const span = trace.getActiveSpan();
       const single = Array.isArray(jobs) && jobs.length === 1 ? (jobs[0] as PgBossJobLike) : undefined;
       if (span) {
-        span.setAttribute(ATTR_WAGGLE_WORKER_CONCURRENCY, concurrency);
-        if (single) {
-          span.setAttributes(jobAttributes(single));
-          const reason = expiryReason(single);
-          if (reason) addStalledEvent(span, single, reason);
+        try {
+          span.setAttribute(ATTR_WAGGLE_WORKER_CONCURRENCY, concurrency);
+          if (single) {
+            span.setAttributes(jobAttributes(single));
+            const reason = expiryReason(single);
+            if (reason) addStalledEvent(span, single, reason);
+          }
+        } catch {
+          // unexpected job shapes cost attributes, never the job
         }
       }
       try {
