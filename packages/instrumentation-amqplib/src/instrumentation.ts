@@ -42,7 +42,13 @@ export class AmqplibInstrumentation extends UpstreamAmqplibInstrumentation {
       super.setConfig(config as UpstreamConfig);
       return;
     }
-    const { consumerContext, stampSentAt, publishHook, consumeHook, consumeEndHook, ...rest } = config;
+    const { consumerContext, stampSentAt, publishHook, consumeHook, consumeEndHook, ...rest } = config ?? {};
+    if (consumerContext != null && consumerContext !== 'link' && consumerContext !== 'parent') {
+      // A bad option must not stop the app: say what is accepted and fall back to the default.
+      this._diag?.warn(
+        `WAGGLE_CONFIG_INVALID: consumerContext must be 'link' or 'parent', got ${JSON.stringify(consumerContext)}; using 'link'`,
+      );
+    }
     this._userHooks = { publishHook, consumeHook, consumeEndHook };
     this._stampSentAt = stampSentAt !== false;
     super.setConfig({

@@ -68,6 +68,20 @@ export class BullMQInstrumentation extends InstrumentationBase<BullMQInstrumenta
 
   constructor(config: BullMQInstrumentationConfig = {}) {
     super(PACKAGE_NAME, PACKAGE_VERSION, config);
+    // the base constructor stores config without setConfig; validate it the same way
+    this.setConfig(config);
+  }
+
+  override setConfig(config: BullMQInstrumentationConfig = {}): void {
+    const { consumerContext } = config ?? {};
+    if (consumerContext != null && consumerContext !== 'link' && consumerContext !== 'parent') {
+      // A bad option must not stop the app: say what is accepted and fall back to the default.
+      this._diag?.warn(
+        `WAGGLE_CONFIG_INVALID: consumerContext must be 'link' or 'parent', got ${JSON.stringify(consumerContext)}; using 'link'`,
+      );
+      config = { ...config, consumerContext: 'link' };
+    }
+    super.setConfig(config);
   }
 
   protected init() {

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, diag, DiagLogLevel, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { BullMQInstrumentation } from '../src/index.js';
 import {
   exporter,
   instrumentation,
@@ -205,6 +206,21 @@ describe.each(['bullmq', 'bullmq5'] as const)('%s', (packageName) => {
       instrumentation.enable();
       // the alias package is outside the require hook: patch it again the way the suite loaded it
       bullmq = loadBullMQ(packageName);
+    }
+  });
+});
+
+describe('configuration', () => {
+  it('an unknown consumerContext is reported with what is accepted and falls back to link', () => {
+    const warnings: string[] = [];
+    const logger = { warn: (...parts: unknown[]) => warnings.push(parts.join(' ')), error() {}, info() {}, debug() {}, verbose() {} };
+    diag.setLogger(logger, DiagLogLevel.WARN);
+    try {
+      const configured = new BullMQInstrumentation({ enabled: false, consumerContext: 'sideways' as 'link' });
+      expect(configured.getConfig().consumerContext).toBe('link');
+      expect(warnings.join('\n')).toMatch(/WAGGLE_CONFIG_INVALID: consumerContext must be 'link' or 'parent', got "sideways"/);
+    } finally {
+      diag.disable();
     }
   });
 });
