@@ -52,6 +52,7 @@ const PATCHED = {
   Queue: ['add', 'addBulk'],
   FlowProducer: ['add', 'addBulk'],
   Worker: ['run', 'processJob', 'callProcessJob', 'emit'],
+  QueueEvents: ['run'],
   Job: ['moveToCompleted', 'moveToFailed'],
 } as const;
 
@@ -105,7 +106,8 @@ export class BullMQInstrumentation extends InstrumentationBase<BullMQInstrumenta
     this._patchClass(moduleExports.Queue, 'addBulk', (o) => this._patchQueueAddBulk(o, this));
     this._patchClass(moduleExports.FlowProducer, 'add', (o) => this._patchFlowAdd(o, this));
     this._patchClass(moduleExports.FlowProducer, 'addBulk', (o) => this._patchFlowAddBulk(o, this));
-    this._patchClass(moduleExports.Worker, 'run', (o) => this._patchWorkerRun(o, this));
+    this._patchClass(moduleExports.Worker, 'run', (o) => this._patchBackgroundRun(o, this));
+    this._patchClass(moduleExports.QueueEvents, 'run', (o) => this._patchBackgroundRun(o, this));
     this._patchClass(moduleExports.Worker, 'processJob', (o) => this._patchProcessJob(o, this));
     this._patchClass(moduleExports.Worker, 'callProcessJob', (o) => this._patchCallProcessJob(o, this));
     this._patchClass(moduleExports.Worker, 'emit', (o) => this._patchWorkerEmit(o, this));
@@ -226,12 +228,13 @@ export class BullMQInstrumentation extends InstrumentationBase<BullMQInstrumenta
   // --- workers ---------------------------------------------------------------------------
 
   /**
-   * The worker's main loop, lock renewal and stalled checker all start from run(). Running it
-   * detached from the caller's context keeps jobs from becoming children of whatever request
-   * happened to start the worker, and (by default) suppresses tracing of the polling itself.
+   * A worker's main loop, lock renewal and stalled checker all start from Worker.run(); QueueEvents
+   * reads its event stream in a blocking loop started by QueueEvents.run(). Running them detached
+   * from the caller's context keeps jobs from becoming children of whatever request happened to
+   * start the worker, and (by default) suppresses tracing of the polling itself.
    */
-  private _patchWorkerRun(original: AnyFunction, instrumentation: BullMQInstrumentation): AnyFunction {
-    return function run(this: WorkerLike) {
+  private _patchBackgroundRun(original: AnyFunction, instrumentation: BullMQInstrumentation): AnyFunction {
+    return function run(this: unknown) {
       const base = instrumentation.getConfig().suppressInternalOperations === false
         ? ROOT_CONTEXT
         : suppressTracing(ROOT_CONTEXT);

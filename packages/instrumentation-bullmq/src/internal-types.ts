@@ -68,6 +68,7 @@ export interface BullMQModuleLike {
   Worker?: ClassLike;
   Job?: ClassLike;
   FlowProducer?: ClassLike;
+  QueueEvents?: ClassLike;
 }
 
 /** What the instrumentation remembers about a job between processJob and its settlement. */

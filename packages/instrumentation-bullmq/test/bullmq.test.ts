@@ -126,7 +126,7 @@ describe.each(['bullmq', 'bullmq5'] as const)('%s', (packageName) => {
     expect(outcomes.sort()).toEqual(['always#1:will_retry', 'always#2:failed', 'hopeless#1:discarded']);
   });
 
-  it.runIf(hasRedis)('Redis calls inside the processor nest under the job span; worker polling is not traced', async () => {
+  it.runIf(hasRedis)('Redis calls inside the processor nest under the job span; worker and QueueEvents polling is not traced', async () => {
     const redis = new Redis(REDIS_URL);
     closers.push(async () => redis.quit());
     const key = `${PREFIX}:nested:${Date.now()}`;
@@ -134,6 +134,9 @@ describe.each(['bullmq', 'bullmq5'] as const)('%s', (packageName) => {
       await redis.set(key, '1', 'EX', 60);
       return 'ok';
     }, { drainDelay: 1 });
+    const events = new bullmq.QueueEvents(name, { connection, prefix: PREFIX, blockingTimeout: 500 });
+    closers.push(() => events.close());
+    await events.waitUntilReady();
     await queue.add('work', {});
     const [process] = await waitFor('process span', () => spansNamed(`process ${name}`).length > 0 && spansNamed(`process ${name}`));
     const orphanRedisSpans = () => {
