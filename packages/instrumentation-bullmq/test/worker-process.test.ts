@@ -33,6 +33,7 @@ describe.runIf(hasRedis)('bullmq with the worker in a separate process', () => {
       REDIS_URL,
       PREFIX,
       QUEUE: queue,
+      NODE_OPTIONS: `--import ${new URL('./fixtures/register.mjs', import.meta.url).href}`,
       ...extra,
     });
     children.push(child);

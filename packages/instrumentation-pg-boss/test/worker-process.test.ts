@@ -48,7 +48,7 @@ describe.runIf(hasPostgres)('pg-boss with the worker in a separate process', () 
       DATABASE_URL,
       SCHEMA,
       QUEUE: queue,
-      NODE_OPTIONS: `--import ${new URL('./fixtures/register.mjs', import.meta.url).href}`,
+      NODE_OPTIONS: `--import ${new URL('../../instrumentation-bullmq/test/fixtures/register.mjs', import.meta.url).href}`,
       ...extra,
     });
     children.push(child);
