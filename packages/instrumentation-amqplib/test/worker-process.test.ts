@@ -28,9 +28,10 @@ describe.runIf(hasRabbit)('amqplib with the consumer in a separate process', () 
     await receiver?.close();
   });
 
-  async function newQueue(label: string): Promise<string> {
+  async function newQueue(label: string, args: Record<string, unknown> = {}): Promise<string> {
     const queue = uniqueQueue(label);
-    await channel.assertQueue(queue, { durable: false });
+    // quorum queues must be durable; they count deliveries in x-delivery-count
+    await channel.assertQueue(queue, { durable: Object.keys(args).length > 0, arguments: args });
     queues.push(queue);
     return queue;
   }
@@ -79,6 +80,23 @@ describe.runIf(hasRabbit)('amqplib with the consumer in a separate process', () 
     const waitMs = process!.attributes['waggle.queue.wait_ms'] as number;
     expect(waitMs).toBeGreaterThanOrEqual(0);
     expect(waitMs).toBeLessThan(30_000);
+  });
+
+  it('a message nacked twice then acked shows attempts 1, 2, 3 with will_retry, will_retry, completed', async () => {
+    const queue = await newQueue('flaky', { 'x-queue-type': 'quorum' });
+    await start('amqplib-consumer.mjs', queue).waitForLine(/READY/);
+    const id = await publish(start('amqplib-api.mjs', queue), 'flaky');
+    const find = processSpans(queue, id);
+    await receiver.waitForSpans('three deliveries', (spans) => find(spans).length === 3);
+    const attempts = find(receiver.spans).sort(
+      (a, b) => (a.attributes['waggle.job.attempt'] as number) - (b.attributes['waggle.job.attempt'] as number),
+    );
+    expect(attempts.map((s) => [s.attributes['waggle.job.attempt'], s.attributes['waggle.job.outcome']])).toEqual([
+      [1, 'will_retry'],
+      [2, 'will_retry'],
+      [3, 'completed'],
+    ]);
+    expect(attempts.map((s) => s.attributes['messaging.rabbitmq.message.redelivered'])).toEqual([false, true, true]);
   });
 
   it('killing a consumer mid-message (kill -9) yields a redelivered span with the redelivered flag', async () => {
