@@ -1,3 +1,16 @@
+export { OtlpDecodeError } from './errors.js';
+export { decodeTraceRequest, encodeSpans, encodeTraceRequest } from './codec.js';
+export {
+  contentTypeOf,
+  decodeExportTraceResponse,
+  decodeRpcStatus,
+  encodeExportTraceResponse,
+  encodeRpcStatus,
+  formatFromContentType,
+} from './response.js';
+export type { ExportTraceResponse, OtlpFormat, RpcStatus } from './response.js';
+export type { DecodeOptions } from './proto-reader.js';
+export type { AttributesLike, HrTimeLike, ReadableSpanLike, SpanContextLike } from './encode-spans.js';
 export type {
   AnyValue,
   Attributes,
