@@ -3,6 +3,7 @@ import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import { serviceAvailable } from '@waggle/testing';
 import { AmqplibInstrumentation } from '../src/index.js';
 
 export const require = createRequire(import.meta.url);
@@ -19,22 +20,9 @@ instrumentation.setTracerProvider(provider);
 // required (not imported) after the instrumentation exists, so its require hook patches amqplib
 export const amqplib = require('amqplib') as typeof import('amqplib');
 
-export async function rabbitAvailable(): Promise<boolean> {
-  try {
-    const connection = await amqplib.connect(AMQP_URL);
-    await connection.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** In CI a missing service is a failure; elsewhere the suite is skipped with a visible message. */
-export async function requireRabbit(): Promise<boolean> {
-  if (await rabbitAvailable()) return true;
-  if (process.env.CI === 'true') throw new Error(`RabbitMQ is required at ${AMQP_URL} in CI`);
-  console.warn(`SKIPPED: RabbitMQ is not reachable at ${AMQP_URL}`);
-  return false;
+/** In CI a missing RabbitMQ is a failure; elsewhere the suite is skipped with a visible message. */
+export function requireRabbit(): Promise<boolean> {
+  return serviceAvailable('rabbitmq');
 }
 
 export function spansNamed(name: string): ReadableSpan[] {

@@ -1,26 +1,31 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runNode, startReceiver, type NodeProcess, type OtlpReceiver, type ReceivedSpan } from '@waggle/testing';
 import { amqplib, AMQP_URL, requireRabbit, uniqueQueue } from './setup.js';
-// Temporary shared helpers until @waggle/testing lands (see their header).
-import { startReceiver, OTLP_KIND, type Receiver, type ReceivedSpan } from '../../instrumentation-bullmq/test/otlp-receiver.js';
-import { requireBuild, startChild, type Child } from '../../instrumentation-bullmq/test/child.js';
 
 const hasRabbit = await requireRabbit();
 
 describe.runIf(hasRabbit)('amqplib with the consumer in a separate process', () => {
-  let receiver: Receiver;
+  let receiver: OtlpReceiver;
   let connection: import('amqplib').ChannelModel;
   let channel: import('amqplib').Channel;
-  const children: Child[] = [];
+  const children: NodeProcess[] = [];
   const queues: string[] = [];
 
   beforeAll(async () => {
-    requireBuild(new URL('../', import.meta.url));
+    // the fixtures import this package by name, which resolves to its build
+    const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+    if (!existsSync(dist)) throw new Error(`${dist} is missing: run "npm run build" in the package first`);
     receiver = await startReceiver();
     connection = await amqplib.connect(AMQP_URL);
     channel = await connection.createChannel();
   });
   afterEach(async () => {
-    await Promise.all(children.splice(0).map((c) => c.stop()));
+    await Promise.all(children.splice(0).map(async (child) => {
+      child.kill();
+      await child.waitForExit({ timeoutMs: 20_000 });
+    }));
   });
   afterAll(async () => {
     for (const queue of queues) await channel.deleteQueue(queue);
@@ -36,45 +41,47 @@ describe.runIf(hasRabbit)('amqplib with the consumer in a separate process', () 
     return queue;
   }
 
-  function start(script: string, queue: string, extra: Record<string, string> = {}): Child {
-    const child = startChild(new URL(`./fixtures/${script}`, import.meta.url), {
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      AMQP_URL,
-      QUEUE: queue,
-      ...extra,
+  function start(script: string, queue: string, env: Record<string, string> = {}): NodeProcess {
+    const child = runNode({
+      script: fileURLToPath(new URL(`./fixtures/${script}`, import.meta.url)),
+      receiver,
+      env: { AMQP_URL, QUEUE: queue, ...env },
+      timeoutMs: 120_000,
     });
     children.push(child);
     return child;
   }
 
-  async function publish(api: Child, mode: string): Promise<string> {
-    const [, port] = await api.waitForLine(/LISTENING (\d+)/);
+  async function publish(api: NodeProcess, mode: string): Promise<string> {
+    const [, port] = await api.waitForOutput(/LISTENING (\d+)/, { timeoutMs: 30_000 });
     const res = await fetch(`http://127.0.0.1:${port}/signup?mode=${mode}`, { method: 'POST' });
     expect(res.status).toBe(202);
     return ((await res.json()) as { jobId: string }).jobId;
   }
 
-  const processSpans = (queue: string, id: string) => (spans: ReceivedSpan[]) =>
+  const processSpans = (queue: string, id: string) => (spans: readonly ReceivedSpan[]) =>
     spans.filter((s) => s.name === `process ${queue}` && s.attributes['messaging.message.id'] === id);
 
   it('an HTTP request that publishes a message is linked to the process span in the consumer process', async () => {
     const queue = await newQueue('http');
-    await start('amqplib-consumer.mjs', queue).waitForLine(/READY/);
+    await start('amqplib-consumer.mjs', queue).waitForOutput(/READY/, { timeoutMs: 30_000 });
     const id = await publish(start('amqplib-api.mjs', queue), 'normal');
 
     const find = processSpans(queue, id);
-    await receiver.waitForSpans('the process span, its HTTP call and the request span', (spans) =>
-      find(spans).length === 1 &&
-      spans.some((s) => s.service === 'amqplib-consumer' && s.kind === OTLP_KIND.CLIENT) &&
-      spans.some((s) => s.service === 'amqplib-api' && s.kind === OTLP_KIND.SERVER));
-    const spans = receiver.spans;
+    const spans = await receiver.waitForSpans(
+      (all) =>
+        find(all).length === 1 &&
+        all.some((s) => s.serviceName === 'amqplib-consumer' && s.kindName === 'client') &&
+        all.some((s) => s.serviceName === 'amqplib-api' && s.kindName === 'server'),
+      { timeoutMs: 60_000 },
+    );
     const [process] = find(spans);
-    const publishSpan = spans.find((s) => s.kind === OTLP_KIND.PRODUCER && s.attributes['messaging.message.id'] === id)!;
-    const server = spans.find((s) => s.service === 'amqplib-api' && s.kind === OTLP_KIND.SERVER && s.traceId === publishSpan.traceId)!;
-    const outgoing = spans.find((s) => s.service === 'amqplib-consumer' && s.kind === OTLP_KIND.CLIENT)!;
+    const publishSpan = spans.find((s) => s.kindName === 'producer' && s.attributes['messaging.message.id'] === id)!;
+    const server = spans.find((s) => s.serviceName === 'amqplib-api' && s.kindName === 'server' && s.traceId === publishSpan.traceId)!;
+    const outgoing = spans.find((s) => s.serviceName === 'amqplib-consumer' && s.kindName === 'client')!;
 
     expect(publishSpan.parentSpanId).toBe(server.spanId);
-    expect(process!.links).toEqual([{ traceId: publishSpan.traceId, spanId: publishSpan.spanId }]);
+    expect(process!.links.map((l) => [l.traceId, l.spanId])).toEqual([[publishSpan.traceId, publishSpan.spanId]]);
     expect(outgoing.parentSpanId).toBe(process!.spanId);
     expect(process!.attributes['waggle.job.outcome']).toBe('completed');
     const waitMs = process!.attributes['waggle.queue.wait_ms'] as number;
@@ -84,11 +91,11 @@ describe.runIf(hasRabbit)('amqplib with the consumer in a separate process', () 
 
   it('a message nacked twice then acked shows attempts 1, 2, 3 with will_retry, will_retry, completed', async () => {
     const queue = await newQueue('flaky', { 'x-queue-type': 'quorum' });
-    await start('amqplib-consumer.mjs', queue).waitForLine(/READY/);
+    await start('amqplib-consumer.mjs', queue).waitForOutput(/READY/, { timeoutMs: 30_000 });
     const id = await publish(start('amqplib-api.mjs', queue), 'flaky');
     const find = processSpans(queue, id);
-    await receiver.waitForSpans('three deliveries', (spans) => find(spans).length === 3);
-    const attempts = find(receiver.spans).sort(
+    const spans = await receiver.waitForSpans((all) => find(all).length === 3, { timeoutMs: 60_000 });
+    const attempts = find(spans).sort(
       (a, b) => (a.attributes['waggle.job.attempt'] as number) - (b.attributes['waggle.job.attempt'] as number),
     );
     expect(attempts.map((s) => [s.attributes['waggle.job.attempt'], s.attributes['waggle.job.outcome']])).toEqual([
@@ -102,15 +109,19 @@ describe.runIf(hasRabbit)('amqplib with the consumer in a separate process', () 
   it('killing a consumer mid-message (kill -9) yields a redelivered span with the redelivered flag', async () => {
     const queue = await newQueue('stall');
     const doomed = start('amqplib-consumer.mjs', queue, { SERVICE_NAME: 'amqplib-consumer-doomed' });
-    await doomed.waitForLine(/READY/);
+    await doomed.waitForOutput(/READY/, { timeoutMs: 30_000 });
     const id = await publish(start('amqplib-api.mjs', queue), 'hang');
-    await doomed.waitForLine(new RegExp(`HANGING ${id}\\b`));
-    await doomed.kill9();
+    await doomed.waitForOutput(new RegExp(`HANGING ${id}\\b`), { timeoutMs: 30_000 });
+    doomed.kill('SIGKILL');
+    await doomed.waitForExit();
 
-    await start('amqplib-consumer.mjs', queue, { SERVICE_NAME: 'amqplib-consumer-survivor' }).waitForLine(/READY/);
+    await start('amqplib-consumer.mjs', queue, { SERVICE_NAME: 'amqplib-consumer-survivor' }).waitForOutput(/READY/, { timeoutMs: 30_000 });
     const find = processSpans(queue, id);
-    await receiver.waitForSpans('the redelivery', (spans) => find(spans).some((s) => s.service === 'amqplib-consumer-survivor'));
-    const recovered = find(receiver.spans).find((s) => s.service === 'amqplib-consumer-survivor')!;
+    const spans = await receiver.waitForSpans(
+      (all) => find(all).some((s) => s.serviceName === 'amqplib-consumer-survivor'),
+      { timeoutMs: 60_000 },
+    );
+    const recovered = find(spans).find((s) => s.serviceName === 'amqplib-consumer-survivor')!;
     expect(recovered.attributes['messaging.rabbitmq.message.redelivered']).toBe(true);
     expect(recovered.events.map((e) => e.name)).toContain('redelivered');
     expect(recovered.attributes['waggle.job.outcome']).toBe('completed');

@@ -5,6 +5,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { isWrapped } from '@opentelemetry/instrumentation';
+import { serviceAvailable } from '@waggle/testing';
 import { BullMQInstrumentation } from '../src/index.js';
 
 export const require = createRequire(import.meta.url);
@@ -43,25 +44,9 @@ export function loadBullMQ(packageName: 'bullmq' | 'bullmq5'): BullMQ {
   return mod;
 }
 
-export async function redisAvailable(): Promise<boolean> {
-  const client = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await client.connect();
-    await client.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
-
-/** In CI a missing service is a failure; elsewhere the suite is skipped with a visible message. */
-export async function requireRedis(): Promise<boolean> {
-  if (await redisAvailable()) return true;
-  if (process.env.CI === 'true') throw new Error(`Redis is required at ${REDIS_URL} in CI`);
-  console.warn(`SKIPPED: Redis is not reachable at ${REDIS_URL}`);
-  return false;
+/** In CI a missing Redis is a failure; elsewhere the suite is skipped with a visible message. */
+export function requireRedis(): Promise<boolean> {
+  return serviceAvailable('redis');
 }
 
 export function spansNamed(name: string): ReadableSpan[] {

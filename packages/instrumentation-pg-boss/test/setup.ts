@@ -4,6 +4,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { serviceAvailable } from '@waggle/testing';
 import { PgBossInstrumentation } from '../src/index.js';
 
 export const require = createRequire(import.meta.url);
@@ -55,12 +56,11 @@ export async function preparePostgres(): Promise<boolean> {
   }
 }
 
-/** In CI a missing service is a failure; elsewhere the suite is skipped with a visible message. */
+/** In CI a missing PostgreSQL is a failure; elsewhere the suite is skipped with a visible message. */
 export async function requirePostgres(): Promise<boolean> {
+  if (!(await serviceAvailable('postgres'))) return false;
   if (await preparePostgres()) return true;
-  if (process.env.CI === 'true') throw new Error(`PostgreSQL is required at ${ADMIN_URL} in CI`);
-  console.warn(`SKIPPED: PostgreSQL is not reachable at ${ADMIN_URL}`);
-  return false;
+  throw new Error(`PostgreSQL accepts connections but ${ADMIN_URL} could not create or reach ${DATABASE}`);
 }
 
 export function spansNamed(name: string): ReadableSpan[] {
