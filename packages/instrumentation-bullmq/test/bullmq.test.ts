@@ -114,6 +114,14 @@ describe.each(['bullmq', 'bullmq5'] as const)('%s', (packageName) => {
     expect(new Set(runs.map((s) => s.links[0]?.context.spanId))).toEqual(new Set([add!.spanContext().spanId]));
   });
 
+  it.runIf(hasRedis)('a delayed job records its delay, and its queue wait includes it', async () => {
+    const { name, queue } = queueAndWorker('delay', async () => 'ok');
+    await queue.add('later', {}, { delay: 300 });
+    const [run] = await waitFor('process span', () => spansNamed(`process ${name}`).length > 0 && spansNamed(`process ${name}`));
+    expect(run!.attributes['waggle.job.delay_ms']).toBe(300);
+    expect(run!.attributes['waggle.queue.wait_ms'] as number).toBeGreaterThanOrEqual(300);
+  });
+
   it.runIf(hasRedis)('a job out of attempts is failed; an UnrecoverableError with attempts left is discarded', async () => {
     const { name, queue } = queueAndWorker('fail', async (job) => {
       if (job.name === 'hopeless') throw new bullmq.UnrecoverableError('bad input');
