@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,6 +15,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await receiver.close();
+  fs.rmSync(stateDir, { recursive: true, force: true });
 });
 
 /** Fires GET path at the child and ignores the outcome (the child dies mid-request). */
