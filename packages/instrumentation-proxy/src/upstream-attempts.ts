@@ -54,6 +54,7 @@ import type { RetryStormReport } from './types.js';
 import {
   classifyAttempt,
   FORWARDED_HEADERS,
+  newAttempt,
   parseOrigin,
   parseRetryAfter,
   rawHeaderValue,
@@ -338,16 +339,7 @@ export class AttemptRecorder {
 
     this.recordAmplification(state, scope.library, upstream, resendCount === 0);
 
-    return {
-      span,
-      scope,
-      connected: false,
-      timedOut: false,
-      statusCode: undefined,
-      retryAfterMs: undefined,
-      error: undefined,
-      ended: false,
-    };
+    return newAttempt(span, scope);
   }
 
   private end(attempt: Attempt): void {
