@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
+import { serviceAvailable } from '@waggle/testing';
 import { describe } from 'vitest';
 import { SequelizeInstrumentation } from '../src/index.js';
-import { serviceAvailable, setupOtel } from './helpers.js';
+import { setupOtel } from './helpers.js';
 import { dialectSuite } from './suite.js';
 
 // The mariadb dialect uses the `mariadb` connector, which has no OpenTelemetry instrumentation.
@@ -10,7 +11,7 @@ const otel = setupOtel([instrumentation]);
 const require = createRequire(import.meta.url);
 const DATABASE = 'waggle_sequelize_test';
 
-const available = await serviceAvailable('MariaDB', 3306);
+const available = await serviceAvailable('mariadb');
 if (available) {
   const mariadb = require('mariadb');
   const admin = await mariadb.createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });

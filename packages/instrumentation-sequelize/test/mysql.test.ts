@@ -1,8 +1,9 @@
 import { createRequire } from 'node:module';
 import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
+import { serviceAvailable } from '@waggle/testing';
 import { describe } from 'vitest';
 import { SequelizeInstrumentation } from '../src/index.js';
-import { serviceAvailable, setupOtel } from './helpers.js';
+import { setupOtel } from './helpers.js';
 import { dialectSuite } from './suite.js';
 
 // The mysql dialect (mysql2 driver, mysql2 instrumentation on) against the machine's MariaDB server.
@@ -12,7 +13,7 @@ const otel = setupOtel([instrumentation, mysql2Instrumentation]);
 const require = createRequire(import.meta.url);
 const DATABASE = 'waggle_sequelize_test';
 
-const available = await serviceAvailable('MariaDB', 3306);
+const available = await serviceAvailable('mariadb');
 if (available) {
   const mysql = require('mysql2/promise');
   const admin = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
