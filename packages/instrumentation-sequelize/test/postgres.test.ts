@@ -4,14 +4,13 @@ import { serviceAvailable } from '@waggle/testing';
 import { describe } from 'vitest';
 import { SequelizeInstrumentation } from '../src/index.js';
 import { setupOtel } from './helpers.js';
-import { dialectSuite } from './suite.js';
+import { DATABASE, dialectSuite } from './suite.js';
 
 // Instrumentations are enabled before sequelize and pg are first required.
 const instrumentation = new SequelizeInstrumentation();
 const pgInstrumentation = new PgInstrumentation();
 const otel = setupOtel([instrumentation, pgInstrumentation]);
 const require = createRequire(import.meta.url);
-const DATABASE = 'waggle_sequelize_test';
 
 const available = await serviceAvailable('postgres');
 if (available) {
