@@ -2,7 +2,7 @@
 // grouped by resource and scope object identity, then written once into the shared writer.
 import type { ProtoWriter } from './proto-writer.js';
 import { keyValuesJson } from './json.js';
-import { writeKeyValues } from './proto-encode.js';
+import { writeKeyValues, writeSpanStatus } from './proto-encode.js';
 
 /** [seconds, nanoseconds], as in @opentelemetry/api. */
 export type HrTimeLike = readonly [number, number];
@@ -137,19 +137,7 @@ function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
     w.tag(14, 0);
     w.uint32(span.droppedLinksCount);
   }
-  const status = span.status;
-  if (status.code || status.message) {
-    const st = w.begin(15);
-    if (status.message) {
-      w.tag(2, 2);
-      w.string(status.message);
-    }
-    if (status.code) {
-      w.tag(3, 0);
-      w.uint32(status.code);
-    }
-    w.end(st);
-  }
+  writeSpanStatus(w, span.status.code, span.status.message);
   w.tag(16, 5);
   w.fixed32(spanFlags(ctx.traceFlags, parent?.isRemote));
   w.endLarge(sp);

@@ -81,6 +81,21 @@ export function writeKeyValues(w: ProtoWriter, attrs: Record<string, unknown>, f
   }
 }
 
+/** Writes a Span's Status (field 15), omitted when it is the default: code unset and no message. */
+export function writeSpanStatus(w: ProtoWriter, code: number, message: string | undefined): void {
+  if (!code && !message) return;
+  const st = w.begin(15);
+  if (message) {
+    w.tag(2, 2);
+    w.string(message);
+  }
+  if (code) {
+    w.tag(3, 0);
+    w.uint32(code);
+  }
+  w.end(st);
+}
+
 function writeAttributes(w: ProtoWriter, attrs: Attributes, field: number): void {
   writeKeyValues(w, attrs as Record<string, AnyValue>, field, 0);
 }
@@ -180,18 +195,7 @@ export function writeTracesData(w: ProtoWriter, data: TracesData): void {
           w.tag(14, 0);
           w.uint32(span.droppedLinksCount);
         }
-        if (span.status.code || span.status.message) {
-          const stPos = w.begin(15);
-          if (span.status.message) {
-            w.tag(2, 2);
-            w.string(span.status.message);
-          }
-          if (span.status.code) {
-            w.tag(3, 0);
-            w.uint32(span.status.code);
-          }
-          w.end(stPos);
-        }
+        writeSpanStatus(w, span.status.code, span.status.message);
         if (span.flags) {
           w.tag(16, 5);
           w.fixed32(span.flags);
