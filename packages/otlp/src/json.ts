@@ -254,44 +254,38 @@ function status(v: unknown): Status {
   }
 }
 
-function events(v: unknown): SpanEvent[] {
-  const list = arr(v, 'events');
-  const out: SpanEvent[] = [];
+/** Decodes the array `field` (absent or null: empty) item by item; an error's path names the field and index. */
+function objects<T>(v: unknown, field: string, decode: (o: Json) => T): T[] {
+  const list = arr(v, field);
+  const out: T[] = [];
   for (let i = 0; i < list.length; i++) {
     try {
-      const o = obj(list[i], '') ?? {};
-      out.push({
-        timeUnixNano: nanos(o.timeUnixNano, 'timeUnixNano'),
-        name: str(o.name, 'name'),
-        attributes: attributes(o.attributes, 'attributes'),
-        droppedAttributesCount: u32(o.droppedAttributesCount, 'droppedAttributesCount'),
-      });
+      out.push(decode(obj(list[i], '') ?? {}));
     } catch (err) {
-      throw within(within(err, `[${i}]`), 'events');
+      throw within(within(err, `[${i}]`), field);
     }
   }
   return out;
 }
 
-function links(v: unknown): SpanLink[] {
-  const list = arr(v, 'links');
-  const out: SpanLink[] = [];
-  for (let i = 0; i < list.length; i++) {
-    try {
-      const o = obj(list[i], '') ?? {};
-      out.push({
-        traceId: id(o.traceId, 16, 'traceId', false),
-        spanId: id(o.spanId, 8, 'spanId', false),
-        traceState: str(o.traceState, 'traceState'),
-        attributes: attributes(o.attributes, 'attributes'),
-        droppedAttributesCount: u32(o.droppedAttributesCount, 'droppedAttributesCount'),
-        flags: u32(o.flags, 'flags'),
-      });
-    } catch (err) {
-      throw within(within(err, `[${i}]`), 'links');
-    }
-  }
-  return out;
+function event(o: Json): SpanEvent {
+  return {
+    timeUnixNano: nanos(o.timeUnixNano, 'timeUnixNano'),
+    name: str(o.name, 'name'),
+    attributes: attributes(o.attributes, 'attributes'),
+    droppedAttributesCount: u32(o.droppedAttributesCount, 'droppedAttributesCount'),
+  };
+}
+
+function link(o: Json): SpanLink {
+  return {
+    traceId: id(o.traceId, 16, 'traceId', false),
+    spanId: id(o.spanId, 8, 'spanId', false),
+    traceState: str(o.traceState, 'traceState'),
+    attributes: attributes(o.attributes, 'attributes'),
+    droppedAttributesCount: u32(o.droppedAttributesCount, 'droppedAttributesCount'),
+    flags: u32(o.flags, 'flags'),
+  };
 }
 
 /** One span; errors are relative to the span. */
@@ -315,9 +309,9 @@ function span(v: unknown): Span {
     endTimeUnixNano: nanos(o.endTimeUnixNano, 'endTimeUnixNano'),
     attributes: attributes(o.attributes, 'attributes'),
     droppedAttributesCount: u32(o.droppedAttributesCount, 'droppedAttributesCount'),
-    events: events(o.events),
+    events: objects(o.events, 'events', event),
     droppedEventsCount: u32(o.droppedEventsCount, 'droppedEventsCount'),
-    links: links(o.links),
+    links: objects(o.links, 'links', link),
     droppedLinksCount: u32(o.droppedLinksCount, 'droppedLinksCount'),
     status: status(o.status),
   };
