@@ -255,12 +255,12 @@ function status(v: unknown): Status {
 }
 
 /** Decodes the array `field` (absent or null: empty) item by item; an error's path names the field and index. */
-function objects<T>(v: unknown, field: string, decode: (o: Json) => T): T[] {
+function objects<T>(v: unknown, field: string, decode: (o: Json, index: number) => T): T[] {
   const list = arr(v, field);
   const out: T[] = [];
   for (let i = 0; i < list.length; i++) {
     try {
-      out.push(decode(obj(list[i], '') ?? {}));
+      out.push(decode(obj(list[i], '') ?? {}, i));
     } catch (err) {
       throw within(within(err, `[${i}]`), field);
     }
@@ -318,8 +318,7 @@ function span(v: unknown): Span {
 }
 
 /** `base` is this ScopeSpans' full path, used only to report invalid spans. */
-function scopeSpans(v: unknown, base: () => string, onInvalidSpan: DecodeOptions['onInvalidSpan']): ScopeSpans {
-  const o = obj(v, '') ?? {};
+function scopeSpans(o: Json, base: () => string, onInvalidSpan: DecodeOptions['onInvalidSpan']): ScopeSpans {
   const list = arr(o.spans, 'spans');
   const spans: Span[] = [];
   for (let i = 0; i < list.length; i++) {
@@ -334,17 +333,10 @@ function scopeSpans(v: unknown, base: () => string, onInvalidSpan: DecodeOptions
   return { scope: scope(o.scope), schemaUrl: str(o.schemaUrl, 'schemaUrl'), spans };
 }
 
-function resourceSpans(v: unknown, index: number, onInvalidSpan: DecodeOptions['onInvalidSpan']): ResourceSpans {
-  const o = obj(v, '') ?? {};
-  const list = arr(o.scopeSpans, 'scopeSpans');
-  const out: ScopeSpans[] = [];
-  for (let i = 0; i < list.length; i++) {
-    try {
-      out.push(scopeSpans(list[i], () => `resourceSpans[${index}].scopeSpans[${i}]`, onInvalidSpan));
-    } catch (err) {
-      throw within(within(err, `[${i}]`), 'scopeSpans');
-    }
-  }
+function resourceSpans(o: Json, index: number, onInvalidSpan: DecodeOptions['onInvalidSpan']): ResourceSpans {
+  const out = objects(o.scopeSpans, 'scopeSpans', (ss, i) =>
+    scopeSpans(ss, () => `resourceSpans[${index}].scopeSpans[${i}]`, onInvalidSpan),
+  );
   return { resource: resource(o.resource), schemaUrl: str(o.schemaUrl, 'schemaUrl'), scopeSpans: out };
 }
 
@@ -353,16 +345,8 @@ export function decodeTraceRequestJson(body: Uint8Array, options?: DecodeOptions
   const parsed = parseJsonBody(body);
   try {
     const root = obj(parsed, 'request body') ?? {};
-    const list = arr(root.resourceSpans, 'resourceSpans');
-    const out: ResourceSpans[] = [];
-    for (let i = 0; i < list.length; i++) {
-      try {
-        out.push(resourceSpans(list[i], i, options?.onInvalidSpan));
-      } catch (err) {
-        throw within(within(err, `[${i}]`), 'resourceSpans');
-      }
-    }
-    return { resourceSpans: out };
+    const onInvalidSpan = options?.onInvalidSpan;
+    return { resourceSpans: objects(root.resourceSpans, 'resourceSpans', (rs, i) => resourceSpans(rs, i, onInvalidSpan)) };
   } catch (err) {
     throw toDecodeError(err);
   }
