@@ -66,10 +66,7 @@ function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
   w.tag(2, 2);
   w.hexBytes(ctx.spanId);
   const traceState = ctx.traceState?.serialize();
-  if (traceState) {
-    w.tag(3, 2);
-    w.string(traceState);
-  }
+  w.optionalString(3, traceState);
   const parent = span.parentSpanContext;
   if (parent?.spanId) {
     w.tag(4, 2);
@@ -77,20 +74,13 @@ function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
   }
   w.tag(5, 2);
   w.string(span.name);
-  const kind = span.kind == null ? 0 : span.kind + 1;
-  if (kind !== 0) {
-    w.tag(6, 0);
-    w.uint32(kind);
-  }
+  w.optionalUint32(6, span.kind == null ? 0 : span.kind + 1);
   w.tag(7, 1);
   w.hrTime(span.startTime[0], span.startTime[1]);
   w.tag(8, 1);
   w.hrTime(span.endTime[0], span.endTime[1]);
   writeKeyValues(w, span.attributes, 9, 0);
-  if (span.droppedAttributesCount) {
-    w.tag(10, 0);
-    w.uint32(span.droppedAttributesCount);
-  }
+  w.optionalUint32(10, span.droppedAttributesCount);
   const events = span.events;
   for (let i = 0; i < events.length; i++) {
     const ev = events[i]!;
@@ -100,16 +90,10 @@ function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
     w.tag(2, 2);
     w.string(ev.name);
     if (ev.attributes) writeKeyValues(w, ev.attributes, 3, 0);
-    if (ev.droppedAttributesCount) {
-      w.tag(4, 0);
-      w.uint32(ev.droppedAttributesCount);
-    }
+    w.optionalUint32(4, ev.droppedAttributesCount);
     w.end(evPos);
   }
-  if (span.droppedEventsCount) {
-    w.tag(12, 0);
-    w.uint32(span.droppedEventsCount);
-  }
+  w.optionalUint32(12, span.droppedEventsCount);
   const links = span.links;
   for (let i = 0; i < links.length; i++) {
     const link = links[i]!;
@@ -120,23 +104,14 @@ function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
     w.tag(2, 2);
     w.hexBytes(lc.spanId);
     const lts = lc.traceState?.serialize();
-    if (lts) {
-      w.tag(3, 2);
-      w.string(lts);
-    }
+    w.optionalString(3, lts);
     if (link.attributes) writeKeyValues(w, link.attributes, 4, 0);
-    if (link.droppedAttributesCount) {
-      w.tag(5, 0);
-      w.uint32(link.droppedAttributesCount);
-    }
+    w.optionalUint32(5, link.droppedAttributesCount);
     w.tag(6, 5);
     w.fixed32(spanFlags(lc.traceFlags, lc.isRemote));
     w.end(lPos);
   }
-  if (span.droppedLinksCount) {
-    w.tag(14, 0);
-    w.uint32(span.droppedLinksCount);
-  }
+  w.optionalUint32(14, span.droppedLinksCount);
   writeSpanStatus(w, span.status.code, span.status.message);
   w.tag(16, 5);
   w.fixed32(spanFlags(ctx.traceFlags, parent?.isRemote));
@@ -151,21 +126,12 @@ function writeScopeSpans(w: ProtoWriter, scope: Scope, spans: readonly ReadableS
   const sc = w.begin(1);
   w.tag(1, 2);
   w.string(scope.name);
-  if (scope.version) {
-    w.tag(2, 2);
-    w.string(scope.version);
-  }
+  w.optionalString(2, scope.version);
   if (scope.attributes) writeKeyValues(w, scope.attributes, 3, 0);
-  if (scope.droppedAttributesCount) {
-    w.tag(4, 0);
-    w.uint32(scope.droppedAttributesCount);
-  }
+  w.optionalUint32(4, scope.droppedAttributesCount);
   w.end(sc);
   for (let i = 0; i < spans.length; i++) writeSpan(w, spans[i]!);
-  if (scope.schemaUrl) {
-    w.tag(3, 2);
-    w.string(scope.schemaUrl);
-  }
+  w.optionalString(3, scope.schemaUrl);
   w.end(ss);
 }
 
@@ -175,10 +141,7 @@ function writeResourceSpans(w: ProtoWriter, resource: Res, scopes: Map<Scope, Re
   writeKeyValues(w, resource.attributes, 1, 0);
   w.end(r);
   for (const [scope, spans] of scopes) writeScopeSpans(w, scope, spans);
-  if (resource.schemaUrl) {
-    w.tag(3, 2);
-    w.string(resource.schemaUrl);
-  }
+  w.optionalString(3, resource.schemaUrl);
   w.end(rs);
 }
 
@@ -201,10 +164,7 @@ export function writeReadableSpans(w: ProtoWriter, spans: readonly ReadableSpanL
     writeKeyValues(w, first.resource.attributes, 1, 0);
     w.end(r);
     writeScopeSpans(w, first.instrumentationScope, spans);
-    if (first.resource.schemaUrl) {
-      w.tag(3, 2);
-      w.string(first.resource.schemaUrl);
-    }
+    w.optionalString(3, first.resource.schemaUrl);
     w.end(rs);
     return;
   }

@@ -204,6 +204,22 @@ export class ProtoWriter {
     this.pos += writeHex(this.buf, this.pos, s);
   }
 
+  /** Writes a uint32 field unless it is 0 (proto3 leaves default values out). */
+  optionalUint32(field: number, v: number | undefined): void {
+    if (v) {
+      this.tag(field, 0);
+      this.uint32(v);
+    }
+  }
+
+  /** Writes a string field unless it is empty or absent (proto3 leaves default values out). */
+  optionalString(field: number, s: string | undefined): void {
+    if (s) {
+      this.tag(field, 2);
+      this.string(s);
+    }
+  }
+
   /** Starts a length-delimited field: writes the tag and reserves one length byte. Pass the result to end(). */
   begin(field: number): number {
     this.tag(field, 2);
