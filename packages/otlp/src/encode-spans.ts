@@ -74,7 +74,11 @@ function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
   }
   w.tag(5, 2);
   w.string(span.name);
-  w.optionalUint32(6, span.kind == null ? 0 : span.kind + 1);
+  const kind = span.kind == null ? 0 : span.kind + 1;
+  if (kind !== 0) {
+    w.tag(6, 0);
+    w.uint32(kind);
+  }
   w.tag(7, 1);
   w.hrTime(span.startTime[0], span.startTime[1]);
   w.tag(8, 1);
