@@ -54,6 +54,7 @@ import type { RetryStormReport } from './types.js';
 import {
   classifyAttempt,
   FORWARDED_HEADERS,
+  newAttempt,
   parseOrigin,
   parseRetryAfter,
   rawHeaderValue,
@@ -142,29 +143,28 @@ export class AttemptRecorder {
   subscribe(): void {
     if (this.subscribed) return;
     this.subscribed = true;
-    diagnosticsChannel.subscribe('http.client.request.created', this.onHttpCreated);
-    diagnosticsChannel.subscribe('http.client.request.start', this.onHttpStart);
-    diagnosticsChannel.subscribe('http.client.response.finish', this.onHttpResponse);
-    diagnosticsChannel.subscribe('http.client.request.error', this.onHttpError);
-    diagnosticsChannel.subscribe('undici:request:create', this.onUndiciCreate);
-    diagnosticsChannel.subscribe('undici:client:sendHeaders', this.onUndiciSendHeaders);
-    diagnosticsChannel.subscribe('undici:request:headers', this.onUndiciHeaders);
-    diagnosticsChannel.subscribe('undici:request:trailers', this.onUndiciTrailers);
-    diagnosticsChannel.subscribe('undici:request:error', this.onUndiciError);
+    for (const [channel, handler] of this.channelHandlers()) diagnosticsChannel.subscribe(channel, handler);
   }
 
   unsubscribe(): void {
     if (!this.subscribed) return;
     this.subscribed = false;
-    diagnosticsChannel.unsubscribe('http.client.request.created', this.onHttpCreated);
-    diagnosticsChannel.unsubscribe('http.client.request.start', this.onHttpStart);
-    diagnosticsChannel.unsubscribe('http.client.response.finish', this.onHttpResponse);
-    diagnosticsChannel.unsubscribe('http.client.request.error', this.onHttpError);
-    diagnosticsChannel.unsubscribe('undici:request:create', this.onUndiciCreate);
-    diagnosticsChannel.unsubscribe('undici:client:sendHeaders', this.onUndiciSendHeaders);
-    diagnosticsChannel.unsubscribe('undici:request:headers', this.onUndiciHeaders);
-    diagnosticsChannel.unsubscribe('undici:request:trailers', this.onUndiciTrailers);
-    diagnosticsChannel.unsubscribe('undici:request:error', this.onUndiciError);
+    for (const [channel, handler] of this.channelHandlers()) diagnosticsChannel.unsubscribe(channel, handler);
+  }
+
+  /** The diagnostics channels an attempt is observed on: one list, so subscribe and unsubscribe cannot drift apart. */
+  private channelHandlers(): [string, (message: unknown) => void][] {
+    return [
+      ['http.client.request.created', this.onHttpCreated],
+      ['http.client.request.start', this.onHttpStart],
+      ['http.client.response.finish', this.onHttpResponse],
+      ['http.client.request.error', this.onHttpError],
+      ['undici:request:create', this.onUndiciCreate],
+      ['undici:client:sendHeaders', this.onUndiciSendHeaders],
+      ['undici:request:headers', this.onUndiciHeaders],
+      ['undici:request:trailers', this.onUndiciTrailers],
+      ['undici:request:error', this.onUndiciError],
+    ];
   }
 
   // ---- node:http ------------------------------------------------------------------------------
@@ -338,16 +338,7 @@ export class AttemptRecorder {
 
     this.recordAmplification(state, scope.library, upstream, resendCount === 0);
 
-    return {
-      span,
-      scope,
-      connected: false,
-      timedOut: false,
-      statusCode: undefined,
-      retryAfterMs: undefined,
-      error: undefined,
-      ended: false,
-    };
+    return newAttempt(span, scope);
   }
 
   private end(attempt: Attempt): void {

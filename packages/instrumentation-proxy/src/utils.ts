@@ -1,4 +1,5 @@
-import type { Attempt } from './internal-types.js';
+import type { Span } from '@opentelemetry/api';
+import type { Attempt, AttemptScope } from './internal-types.js';
 
 /** Error codes (Node net / undici) mapped to the low-cardinality `error.type` values documented in the README. */
 const ERROR_CODE_TYPES: Record<string, string> = {
@@ -31,6 +32,20 @@ export function errorCode(error: unknown): string {
     if (typeof name === 'string' && name.length > 0) return name;
   }
   return 'Error';
+}
+
+/** A just-started attempt: nothing known yet about its connection, response or error. */
+export function newAttempt(span: Span, scope: AttemptScope): Attempt {
+  return {
+    span,
+    scope,
+    connected: false,
+    timedOut: false,
+    statusCode: undefined,
+    retryAfterMs: undefined,
+    error: undefined,
+    ended: false,
+  };
 }
 
 /** Low-cardinality `error.type` for a finished attempt, or undefined when it succeeded. */

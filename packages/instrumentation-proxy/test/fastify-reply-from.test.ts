@@ -1,11 +1,11 @@
 import { SpanKind } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   attemptSpans,
   closedPort,
   get,
+  isProxyServerSpan,
   load,
   parentSpanId,
   parseTraceparent,
@@ -22,8 +22,6 @@ const replyFrom = load('@fastify/reply-from') as typeof import('@fastify/reply-f
 const fastifyHttpProxy = load('@fastify/http-proxy') as typeof import('@fastify/http-proxy');
 
 type App = ReturnType<typeof Fastify>;
-
-const isProxyServerSpan = (s: ReadableSpan) => s.kind === SpanKind.SERVER && s.parentSpanContext === undefined;
 
 async function startApp(register: (app: App) => void): Promise<{ app: App; url: string }> {
   const app = Fastify({ logger: false });

@@ -51,6 +51,13 @@ export function serverSpans(exporter: InMemorySpanExporter, port: number): Reada
     .filter((s) => s.kind === SpanKind.SERVER && s.attributes['server.port'] === port);
 }
 
+/**
+ * The proxy's own SERVER span: the trace root, since the test clients send no traceparent. (The
+ * upstream's SERVER spans are children of attempt spans; server.port cannot tell them apart because
+ * http-proxy keeps the client's Host header, so the upstream's server span reports the proxy's port.)
+ */
+export const isProxyServerSpan = (s: ReadableSpan): boolean => s.kind === SpanKind.SERVER && s.parentSpanContext === undefined;
+
 export function compareTime(a: [number, number], b: [number, number]): number {
   return a[0] - b[0] || a[1] - b[1];
 }

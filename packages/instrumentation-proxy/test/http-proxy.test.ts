@@ -1,12 +1,12 @@
 import type http from 'node:http';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   attemptSpans,
   closedPort,
   closeServer,
   get,
+  isProxyServerSpan,
   listen,
   load,
   parentSpanId,
@@ -21,13 +21,6 @@ const { exporter, instrumentation } = setupTracing();
 // Loaded after the instrumentations are registered, the way a user's app loads them.
 const httpModule = load('node:http') as typeof http;
 const httpProxy = load('http-proxy') as typeof import('http-proxy');
-
-/**
- * The proxy's SERVER span is the trace root (the test client sends no traceparent); the upstream's
- * SERVER spans are children of attempt spans. (server.port cannot tell them apart: http-proxy
- * keeps the client's Host header, so the upstream's server span reports the proxy's port.)
- */
-const isProxyServerSpan = (s: ReadableSpan) => s.kind === SpanKind.SERVER && s.parentSpanContext === undefined;
 
 interface RetryingProxy {
   port: number;

@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Attempt } from '../src/internal-types.js';
-import { classifyAttempt, parseRetryAfter, rawHeaderValue, removeRawHeader, retryReason } from '../src/utils.js';
+import { classifyAttempt, newAttempt, parseRetryAfter, rawHeaderValue, removeRawHeader, retryReason } from '../src/utils.js';
 
-const attempt = (fields: Partial<Attempt>): Attempt => ({
-  span: undefined as never,
-  scope: undefined as never,
-  connected: false,
-  timedOut: false,
-  statusCode: undefined,
-  retryAfterMs: undefined,
-  error: undefined,
-  ended: false,
-  ...fields,
-});
+// The classification tests need no real span or scope; the rest is the recorder's own starting state.
+const attempt = (fields: Partial<Attempt>): Attempt => ({ ...newAttempt(undefined as never, undefined as never), ...fields });
 
 const err = (code: string) => Object.assign(new Error(code), { code });
 

@@ -295,31 +295,12 @@ export class SequelizeInstrumentation extends InstrumentationBase<SequelizeInstr
   }
 
   protected init() {
-    const connectionManagerFile = new InstrumentationNodeModuleFile(
+    const connectionManagerFile = this.prototypeMethodFile(
       'sequelize/lib/dialects/abstract/connection-manager.js',
-      SUPPORTED,
-      (exports: { prototype: ConnectionManagerLike }) => {
-        this.wrapMethod(exports.prototype, 'getConnection', (original) => this.patchGetConnection(original));
-        return exports;
-      },
-      (exports?: { prototype: ConnectionManagerLike }) => {
-        if (exports) this.unwrapMethod(exports.prototype, 'getConnection');
-      },
+      'getConnection',
+      (original) => this.patchGetConnection(original),
     );
-    const queryFiles = DIALECT_QUERY_FILES.map(
-      (file) =>
-        new InstrumentationNodeModuleFile(
-          file,
-          SUPPORTED,
-          (exports: { prototype: QueryLike }) => {
-            this.wrapMethod(exports.prototype, 'run', (original) => this.patchQueryRun(original));
-            return exports;
-          },
-          (exports?: { prototype: QueryLike }) => {
-            if (exports) this.unwrapMethod(exports.prototype, 'run');
-          },
-        ),
-    );
+    const queryFiles = DIALECT_QUERY_FILES.map((file) => this.prototypeMethodFile(file, 'run', (original) => this.patchQueryRun(original)));
     return new InstrumentationNodeModuleDefinition(
       'sequelize',
       SUPPORTED,
@@ -366,6 +347,21 @@ export class SequelizeInstrumentation extends InstrumentationBase<SequelizeInstr
   /** Starts a span through this instrumentation's tracer (used by QueryCall). */
   startSpan(name: string, kind: SpanKind, attributes: Attributes, parent: Context): Span {
     return this.tracer.startSpan(name, { kind, attributes }, parent);
+  }
+
+  /** An internal sequelize file whose exported class gets one prototype method wrapped (and unwrapped on disable). */
+  private prototypeMethodFile(file: string, method: string, wrapper: (original: AnyFn) => AnyFn): InstrumentationNodeModuleFile {
+    return new InstrumentationNodeModuleFile(
+      file,
+      SUPPORTED,
+      (exports: { prototype: object }) => {
+        this.wrapMethod(exports.prototype, method, wrapper);
+        return exports;
+      },
+      (exports?: { prototype: object }) => {
+        if (exports) this.unwrapMethod(exports.prototype, method);
+      },
+    );
   }
 
   private wrapMethod(target: object | undefined, name: string, wrapper: (original: AnyFn) => AnyFn): void {

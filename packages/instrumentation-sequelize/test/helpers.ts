@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { context, SpanStatusCode, type Attributes } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
@@ -123,34 +122,6 @@ export function hasException(span: ReadableSpan): boolean {
 
 export function pointFor(points: DataPoint<unknown>[], attributes: Attributes): DataPoint<unknown> | undefined {
   return points.find((p) => Object.entries(attributes).every(([k, v]) => p.attributes[k] === v));
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.setTimeout(2000);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/**
- * True when the service listens on 127.0.0.1:port. In CI a missing service fails the suite;
- * elsewhere the suite is skipped with a visible message.
- */
-export async function serviceAvailable(name: string, port: number): Promise<boolean> {
-  if (await canConnect(port)) return true;
-  const message = `${name} is not reachable on 127.0.0.1:${port}`;
-  if (process.env.CI === 'true') throw new Error(`${message}; it is required in CI`);
-  console.warn(`SKIPPING ${name} tests: ${message}`);
-  return false;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

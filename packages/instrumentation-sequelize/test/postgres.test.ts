@@ -1,18 +1,18 @@
 import { createRequire } from 'node:module';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { serviceAvailable } from '@waggle/testing';
 import { describe } from 'vitest';
 import { SequelizeInstrumentation } from '../src/index.js';
-import { serviceAvailable, setupOtel } from './helpers.js';
-import { dialectSuite } from './suite.js';
+import { setupOtel } from './helpers.js';
+import { DATABASE, dialectSuite } from './suite.js';
 
 // Instrumentations are enabled before sequelize and pg are first required.
 const instrumentation = new SequelizeInstrumentation();
 const pgInstrumentation = new PgInstrumentation();
 const otel = setupOtel([instrumentation, pgInstrumentation]);
 const require = createRequire(import.meta.url);
-const DATABASE = 'waggle_sequelize_test';
 
-const available = await serviceAvailable('PostgreSQL', 5432);
+const available = await serviceAvailable('postgres');
 if (available) {
   const { Client } = require('pg');
   const admin = new Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });

@@ -26,6 +26,35 @@ export interface DialectEnv {
   killConnectionsRunning(seq: any, marker: string): Promise<number>;
 }
 
+/** The database every dialect suite uses (its own, so other packages' tests on the same servers are untouched). */
+export const DATABASE = 'waggle_sequelize_test';
+
+/**
+ * What the mariadb and mysql dialect suites share: both run against the machine's MariaDB server.
+ * (How a statement timeout is set differs: it goes through each driver's own connection object.)
+ */
+export const MARIADB_SERVER = {
+  port: 3306,
+  username: 'root',
+  database: DATABASE,
+  sleepSql: (seconds: number) => `SELECT SLEEP(${seconds})`,
+  isStatementTimeout: (error: any) => error?.errno === 1969,
+  killConnectionsRunning: async (seq: any, marker: string): Promise<number> => {
+    const rows = await seq.query(
+      'SELECT ID AS id FROM information_schema.PROCESSLIST WHERE INFO LIKE :pattern AND ID <> CONNECTION_ID()',
+      { replacements: { pattern: `%${marker}%` }, type: 'SELECT' },
+    );
+    for (const { id } of rows) await seq.query(`KILL CONNECTION ${Number(id)}`, { type: 'RAW' });
+    return rows.length;
+  },
+} satisfies Partial<DialectEnv>;
+
+/** Creates DATABASE on the MariaDB server unless it exists, over an admin connection of either driver, then closes it. */
+export async function createMariadbDatabase(admin: { query(sql: string): Promise<unknown>; end(): Promise<void> }): Promise<void> {
+  await admin.query(`CREATE DATABASE IF NOT EXISTS ${DATABASE}`);
+  await admin.end();
+}
+
 export function dialectSuite(env: DialectEnv): void {
   const { Sequelize, DataTypes, otel } = env;
   const suffix = env.dialect;

@@ -2,7 +2,7 @@
 // grouped by resource and scope object identity, then written once into the shared writer.
 import type { ProtoWriter } from './proto-writer.js';
 import { keyValuesJson } from './json.js';
-import { writeKeyValues } from './proto-encode.js';
+import { writeKeyValues, writeSpanStatus } from './proto-encode.js';
 
 /** [seconds, nanoseconds], as in @opentelemetry/api. */
 export type HrTimeLike = readonly [number, number];
@@ -66,10 +66,7 @@ function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
   w.tag(2, 2);
   w.hexBytes(ctx.spanId);
   const traceState = ctx.traceState?.serialize();
-  if (traceState) {
-    w.tag(3, 2);
-    w.string(traceState);
-  }
+  w.optionalString(3, traceState);
   const parent = span.parentSpanContext;
   if (parent?.spanId) {
     w.tag(4, 2);
@@ -87,10 +84,7 @@ function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
   w.tag(8, 1);
   w.hrTime(span.endTime[0], span.endTime[1]);
   writeKeyValues(w, span.attributes, 9, 0);
-  if (span.droppedAttributesCount) {
-    w.tag(10, 0);
-    w.uint32(span.droppedAttributesCount);
-  }
+  w.optionalUint32(10, span.droppedAttributesCount);
   const events = span.events;
   for (let i = 0; i < events.length; i++) {
     const ev = events[i]!;
@@ -100,16 +94,10 @@ function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
     w.tag(2, 2);
     w.string(ev.name);
     if (ev.attributes) writeKeyValues(w, ev.attributes, 3, 0);
-    if (ev.droppedAttributesCount) {
-      w.tag(4, 0);
-      w.uint32(ev.droppedAttributesCount);
-    }
+    w.optionalUint32(4, ev.droppedAttributesCount);
     w.end(evPos);
   }
-  if (span.droppedEventsCount) {
-    w.tag(12, 0);
-    w.uint32(span.droppedEventsCount);
-  }
+  w.optionalUint32(12, span.droppedEventsCount);
   const links = span.links;
   for (let i = 0; i < links.length; i++) {
     const link = links[i]!;
@@ -120,36 +108,15 @@ function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
     w.tag(2, 2);
     w.hexBytes(lc.spanId);
     const lts = lc.traceState?.serialize();
-    if (lts) {
-      w.tag(3, 2);
-      w.string(lts);
-    }
+    w.optionalString(3, lts);
     if (link.attributes) writeKeyValues(w, link.attributes, 4, 0);
-    if (link.droppedAttributesCount) {
-      w.tag(5, 0);
-      w.uint32(link.droppedAttributesCount);
-    }
+    w.optionalUint32(5, link.droppedAttributesCount);
     w.tag(6, 5);
     w.fixed32(spanFlags(lc.traceFlags, lc.isRemote));
     w.end(lPos);
   }
-  if (span.droppedLinksCount) {
-    w.tag(14, 0);
-    w.uint32(span.droppedLinksCount);
-  }
-  const status = span.status;
-  if (status.code || status.message) {
-    const st = w.begin(15);
-    if (status.message) {
-      w.tag(2, 2);
-      w.string(status.message);
-    }
-    if (status.code) {
-      w.tag(3, 0);
-      w.uint32(status.code);
-    }
-    w.end(st);
-  }
+  w.optionalUint32(14, span.droppedLinksCount);
+  writeSpanStatus(w, span.status.code, span.status.message);
   w.tag(16, 5);
   w.fixed32(spanFlags(ctx.traceFlags, parent?.isRemote));
   w.endLarge(sp);
@@ -163,21 +130,12 @@ function writeScopeSpans(w: ProtoWriter, scope: Scope, spans: readonly ReadableS
   const sc = w.begin(1);
   w.tag(1, 2);
   w.string(scope.name);
-  if (scope.version) {
-    w.tag(2, 2);
-    w.string(scope.version);
-  }
+  w.optionalString(2, scope.version);
   if (scope.attributes) writeKeyValues(w, scope.attributes, 3, 0);
-  if (scope.droppedAttributesCount) {
-    w.tag(4, 0);
-    w.uint32(scope.droppedAttributesCount);
-  }
+  w.optionalUint32(4, scope.droppedAttributesCount);
   w.end(sc);
   for (let i = 0; i < spans.length; i++) writeSpan(w, spans[i]!);
-  if (scope.schemaUrl) {
-    w.tag(3, 2);
-    w.string(scope.schemaUrl);
-  }
+  w.optionalString(3, scope.schemaUrl);
   w.end(ss);
 }
 
@@ -187,10 +145,7 @@ function writeResourceSpans(w: ProtoWriter, resource: Res, scopes: Map<Scope, Re
   writeKeyValues(w, resource.attributes, 1, 0);
   w.end(r);
   for (const [scope, spans] of scopes) writeScopeSpans(w, scope, spans);
-  if (resource.schemaUrl) {
-    w.tag(3, 2);
-    w.string(resource.schemaUrl);
-  }
+  w.optionalString(3, resource.schemaUrl);
   w.end(rs);
 }
 
@@ -213,10 +168,7 @@ export function writeReadableSpans(w: ProtoWriter, spans: readonly ReadableSpanL
     writeKeyValues(w, first.resource.attributes, 1, 0);
     w.end(r);
     writeScopeSpans(w, first.instrumentationScope, spans);
-    if (first.resource.schemaUrl) {
-      w.tag(3, 2);
-      w.string(first.resource.schemaUrl);
-    }
+    w.optionalString(3, first.resource.schemaUrl);
     w.end(rs);
     return;
   }

@@ -254,44 +254,38 @@ function status(v: unknown): Status {
   }
 }
 
-function events(v: unknown): SpanEvent[] {
-  const list = arr(v, 'events');
-  const out: SpanEvent[] = [];
+/** Decodes the array `field` (absent or null: empty) item by item; an error's path names the field and index. */
+function objects<T>(v: unknown, field: string, decode: (o: Json, index: number) => T): T[] {
+  const list = arr(v, field);
+  const out: T[] = [];
   for (let i = 0; i < list.length; i++) {
     try {
-      const o = obj(list[i], '') ?? {};
-      out.push({
-        timeUnixNano: nanos(o.timeUnixNano, 'timeUnixNano'),
-        name: str(o.name, 'name'),
-        attributes: attributes(o.attributes, 'attributes'),
-        droppedAttributesCount: u32(o.droppedAttributesCount, 'droppedAttributesCount'),
-      });
+      out.push(decode(obj(list[i], '') ?? {}, i));
     } catch (err) {
-      throw within(within(err, `[${i}]`), 'events');
+      throw within(within(err, `[${i}]`), field);
     }
   }
   return out;
 }
 
-function links(v: unknown): SpanLink[] {
-  const list = arr(v, 'links');
-  const out: SpanLink[] = [];
-  for (let i = 0; i < list.length; i++) {
-    try {
-      const o = obj(list[i], '') ?? {};
-      out.push({
-        traceId: id(o.traceId, 16, 'traceId', false),
-        spanId: id(o.spanId, 8, 'spanId', false),
-        traceState: str(o.traceState, 'traceState'),
-        attributes: attributes(o.attributes, 'attributes'),
-        droppedAttributesCount: u32(o.droppedAttributesCount, 'droppedAttributesCount'),
-        flags: u32(o.flags, 'flags'),
-      });
-    } catch (err) {
-      throw within(within(err, `[${i}]`), 'links');
-    }
-  }
-  return out;
+function event(o: Json): SpanEvent {
+  return {
+    timeUnixNano: nanos(o.timeUnixNano, 'timeUnixNano'),
+    name: str(o.name, 'name'),
+    attributes: attributes(o.attributes, 'attributes'),
+    droppedAttributesCount: u32(o.droppedAttributesCount, 'droppedAttributesCount'),
+  };
+}
+
+function link(o: Json): SpanLink {
+  return {
+    traceId: id(o.traceId, 16, 'traceId', false),
+    spanId: id(o.spanId, 8, 'spanId', false),
+    traceState: str(o.traceState, 'traceState'),
+    attributes: attributes(o.attributes, 'attributes'),
+    droppedAttributesCount: u32(o.droppedAttributesCount, 'droppedAttributesCount'),
+    flags: u32(o.flags, 'flags'),
+  };
 }
 
 /** One span; errors are relative to the span. */
@@ -315,17 +309,16 @@ function span(v: unknown): Span {
     endTimeUnixNano: nanos(o.endTimeUnixNano, 'endTimeUnixNano'),
     attributes: attributes(o.attributes, 'attributes'),
     droppedAttributesCount: u32(o.droppedAttributesCount, 'droppedAttributesCount'),
-    events: events(o.events),
+    events: objects(o.events, 'events', event),
     droppedEventsCount: u32(o.droppedEventsCount, 'droppedEventsCount'),
-    links: links(o.links),
+    links: objects(o.links, 'links', link),
     droppedLinksCount: u32(o.droppedLinksCount, 'droppedLinksCount'),
     status: status(o.status),
   };
 }
 
 /** `base` is this ScopeSpans' full path, used only to report invalid spans. */
-function scopeSpans(v: unknown, base: () => string, onInvalidSpan: DecodeOptions['onInvalidSpan']): ScopeSpans {
-  const o = obj(v, '') ?? {};
+function scopeSpans(o: Json, base: () => string, onInvalidSpan: DecodeOptions['onInvalidSpan']): ScopeSpans {
   const list = arr(o.spans, 'spans');
   const spans: Span[] = [];
   for (let i = 0; i < list.length; i++) {
@@ -340,17 +333,10 @@ function scopeSpans(v: unknown, base: () => string, onInvalidSpan: DecodeOptions
   return { scope: scope(o.scope), schemaUrl: str(o.schemaUrl, 'schemaUrl'), spans };
 }
 
-function resourceSpans(v: unknown, index: number, onInvalidSpan: DecodeOptions['onInvalidSpan']): ResourceSpans {
-  const o = obj(v, '') ?? {};
-  const list = arr(o.scopeSpans, 'scopeSpans');
-  const out: ScopeSpans[] = [];
-  for (let i = 0; i < list.length; i++) {
-    try {
-      out.push(scopeSpans(list[i], () => `resourceSpans[${index}].scopeSpans[${i}]`, onInvalidSpan));
-    } catch (err) {
-      throw within(within(err, `[${i}]`), 'scopeSpans');
-    }
-  }
+function resourceSpans(o: Json, index: number, onInvalidSpan: DecodeOptions['onInvalidSpan']): ResourceSpans {
+  const out = objects(o.scopeSpans, 'scopeSpans', (ss, i) =>
+    scopeSpans(ss, () => `resourceSpans[${index}].scopeSpans[${i}]`, onInvalidSpan),
+  );
   return { resource: resource(o.resource), schemaUrl: str(o.schemaUrl, 'schemaUrl'), scopeSpans: out };
 }
 
@@ -359,16 +345,8 @@ export function decodeTraceRequestJson(body: Uint8Array, options?: DecodeOptions
   const parsed = parseJsonBody(body);
   try {
     const root = obj(parsed, 'request body') ?? {};
-    const list = arr(root.resourceSpans, 'resourceSpans');
-    const out: ResourceSpans[] = [];
-    for (let i = 0; i < list.length; i++) {
-      try {
-        out.push(resourceSpans(list[i], i, options?.onInvalidSpan));
-      } catch (err) {
-        throw within(within(err, `[${i}]`), 'resourceSpans');
-      }
-    }
-    return { resourceSpans: out };
+    const onInvalidSpan = options?.onInvalidSpan;
+    return { resourceSpans: objects(root.resourceSpans, 'resourceSpans', (rs, i) => resourceSpans(rs, i, onInvalidSpan)) };
   } catch (err) {
     throw toDecodeError(err);
   }

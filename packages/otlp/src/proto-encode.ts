@@ -81,6 +81,15 @@ export function writeKeyValues(w: ProtoWriter, attrs: Record<string, unknown>, f
   }
 }
 
+/** Writes a Span's Status (field 15), omitted when it is the default: code unset and no message. */
+export function writeSpanStatus(w: ProtoWriter, code: number, message: string | undefined): void {
+  if (!code && !message) return;
+  const st = w.begin(15);
+  w.optionalString(2, message);
+  w.optionalUint32(3, code);
+  w.end(st);
+}
+
 function writeAttributes(w: ProtoWriter, attrs: Attributes, field: number): void {
   writeKeyValues(w, attrs as Record<string, AnyValue>, field, 0);
 }
@@ -91,22 +100,13 @@ export function writeTracesData(w: ProtoWriter, data: TracesData): void {
     const rsPos = w.begin(1);
     const resPos = w.begin(1);
     writeAttributes(w, rs.resource.attributes, 1);
-    if (rs.resource.droppedAttributesCount) {
-      w.tag(2, 0);
-      w.uint32(rs.resource.droppedAttributesCount);
-    }
+    w.optionalUint32(2, rs.resource.droppedAttributesCount);
     w.end(resPos);
     for (const ss of rs.scopeSpans) {
       const ssPos = w.begin(2);
       const scopePos = w.begin(1);
-      if (ss.scope.name) {
-        w.tag(1, 2);
-        w.string(ss.scope.name);
-      }
-      if (ss.scope.version) {
-        w.tag(2, 2);
-        w.string(ss.scope.version);
-      }
+      w.optionalString(1, ss.scope.name);
+      w.optionalString(2, ss.scope.version);
       writeAttributes(w, ss.scope.attributes, 3);
       w.end(scopePos);
       for (const span of ss.spans) {
@@ -115,29 +115,20 @@ export function writeTracesData(w: ProtoWriter, data: TracesData): void {
         w.hexBytes(span.traceId);
         w.tag(2, 2);
         w.hexBytes(span.spanId);
-        if (span.traceState) {
-          w.tag(3, 2);
-          w.string(span.traceState);
-        }
+        w.optionalString(3, span.traceState);
         if (span.parentSpanId) {
           w.tag(4, 2);
           w.hexBytes(span.parentSpanId);
         }
         w.tag(5, 2);
         w.string(span.name);
-        if (span.kind) {
-          w.tag(6, 0);
-          w.uint32(span.kind);
-        }
+        w.optionalUint32(6, span.kind);
         w.tag(7, 1);
         w.fixed64Big(span.startTimeUnixNano);
         w.tag(8, 1);
         w.fixed64Big(span.endTimeUnixNano);
         writeAttributes(w, span.attributes, 9);
-        if (span.droppedAttributesCount) {
-          w.tag(10, 0);
-          w.uint32(span.droppedAttributesCount);
-        }
+        w.optionalUint32(10, span.droppedAttributesCount);
         for (const ev of span.events) {
           const evPos = w.begin(11);
           w.tag(1, 1);
@@ -145,69 +136,37 @@ export function writeTracesData(w: ProtoWriter, data: TracesData): void {
           w.tag(2, 2);
           w.string(ev.name);
           writeAttributes(w, ev.attributes, 3);
-          if (ev.droppedAttributesCount) {
-            w.tag(4, 0);
-            w.uint32(ev.droppedAttributesCount);
-          }
+          w.optionalUint32(4, ev.droppedAttributesCount);
           w.end(evPos);
         }
-        if (span.droppedEventsCount) {
-          w.tag(12, 0);
-          w.uint32(span.droppedEventsCount);
-        }
+        w.optionalUint32(12, span.droppedEventsCount);
         for (const link of span.links) {
           const lPos = w.begin(13);
           w.tag(1, 2);
           w.hexBytes(link.traceId);
           w.tag(2, 2);
           w.hexBytes(link.spanId);
-          if (link.traceState) {
-            w.tag(3, 2);
-            w.string(link.traceState);
-          }
+          w.optionalString(3, link.traceState);
           writeAttributes(w, link.attributes, 4);
-          if (link.droppedAttributesCount) {
-            w.tag(5, 0);
-            w.uint32(link.droppedAttributesCount);
-          }
+          w.optionalUint32(5, link.droppedAttributesCount);
           if (link.flags) {
             w.tag(6, 5);
             w.fixed32(link.flags);
           }
           w.end(lPos);
         }
-        if (span.droppedLinksCount) {
-          w.tag(14, 0);
-          w.uint32(span.droppedLinksCount);
-        }
-        if (span.status.code || span.status.message) {
-          const stPos = w.begin(15);
-          if (span.status.message) {
-            w.tag(2, 2);
-            w.string(span.status.message);
-          }
-          if (span.status.code) {
-            w.tag(3, 0);
-            w.uint32(span.status.code);
-          }
-          w.end(stPos);
-        }
+        w.optionalUint32(14, span.droppedLinksCount);
+        writeSpanStatus(w, span.status.code, span.status.message);
         if (span.flags) {
           w.tag(16, 5);
           w.fixed32(span.flags);
         }
         w.endLarge(sp);
       }
-      if (ss.schemaUrl) {
-        w.tag(3, 2);
-        w.string(ss.schemaUrl);
-      }
+      w.optionalString(3, ss.schemaUrl);
       w.end(ssPos);
     }
-    if (rs.schemaUrl) {
-      w.tag(3, 2);
-      w.string(rs.schemaUrl);
-    }
+    w.optionalString(3, rs.schemaUrl);
     w.end(rsPos);
   }
 }

@@ -204,6 +204,22 @@ export class ProtoWriter {
     this.pos += writeHex(this.buf, this.pos, s);
   }
 
+  /** Writes a uint32 field unless it is 0 (proto3 leaves default values out). */
+  optionalUint32(field: number, v: number | undefined): void {
+    if (v) {
+      this.tag(field, 0);
+      this.uint32(v);
+    }
+  }
+
+  /** Writes a string field unless it is empty or absent (proto3 leaves default values out). */
+  optionalString(field: number, s: string | undefined): void {
+    if (s) {
+      this.tag(field, 2);
+      this.string(s);
+    }
+  }
+
   /** Starts a length-delimited field: writes the tag and reserves one length byte. Pass the result to end(). */
   begin(field: number): number {
     this.tag(field, 2);
@@ -218,19 +234,7 @@ export class ProtoWriter {
       this.buf[lenPos] = len;
       return;
     }
-    const size = varintSize(len);
-    const extra = size - 1;
-    this.ensure(extra);
-    const buf = this.buf;
-    buf.copyWithin(lenPos + size, lenPos + 1, this.pos);
-    this.pos += extra;
-    let v = len;
-    let p = lenPos;
-    while (v > 127) {
-      buf[p++] = (v & 127) | 128;
-      v >>>= 7;
-    }
-    buf[p] = v;
+    this.placeLength(lenPos, 1, len);
   }
 
   /** Like begin(), but reserves two length bytes: for messages usually 128 B – 16 KiB long (spans). */
@@ -245,31 +249,32 @@ export class ProtoWriter {
   /** Completes a field started with beginLarge(); the body moves only when the length is not 2 bytes. */
   endLarge(lenPos: number): void {
     const len = this.pos - lenPos - 2;
-    const buf = this.buf;
     if (len >= 128 && len < 16384) {
+      const buf = this.buf;
       buf[lenPos] = (len & 127) | 128;
       buf[lenPos + 1] = len >>> 7;
       return;
     }
+    this.placeLength(lenPos, 2, len);
+  }
+
+  /**
+   * The slow path of end() and endLarge(): `reserved` bytes at lenPos were set aside for the length but
+   * its varint needs another size, so the body is shifted (either way) to fit, then the length written.
+   */
+  private placeLength(lenPos: number, reserved: number, len: number): void {
     const size = varintSize(len);
-    if (size === 1) {
-      buf.copyWithin(lenPos + 1, lenPos + 2, this.pos);
-      this.pos -= 1;
-      buf[lenPos] = len;
-      return;
-    }
-    const extra = size - 2;
-    this.ensure(extra);
-    const b = this.buf;
-    b.copyWithin(lenPos + size, lenPos + 2, this.pos);
-    this.pos += extra;
+    if (size > reserved) this.ensure(size - reserved);
+    const buf = this.buf;
+    buf.copyWithin(lenPos + size, lenPos + reserved, this.pos);
+    this.pos += size - reserved;
     let v = len;
     let p = lenPos;
     while (v > 127) {
-      b[p++] = (v & 127) | 128;
+      buf[p++] = (v & 127) | 128;
       v >>>= 7;
     }
-    b[p] = v;
+    buf[p] = v;
   }
 }
 

@@ -118,10 +118,7 @@ export function encodeRpcStatus(status: RpcStatus, format: OtlpFormat): Uint8Arr
       w.tag(1, 0);
       w.int64(status.code);
     }
-    if (status.message) {
-      w.tag(2, 2);
-      w.string(status.message);
-    }
+    w.optionalString(2, status.message);
   });
 }
 
