@@ -1,1 +1,2 @@
-export {};
+export { computeGaps } from './gaps.js';
+export type { EdgeCoverage, GapSpan, GapsOptions, GapsReport, MissingHop, OrphanGroup, SilentService } from './gaps.js';
