@@ -195,18 +195,9 @@ export function createServer(config: ServerConfig): http.Server {
       throw error;
     }
     let events;
-    let rejected = 0;
     try {
-      const data = decodeTraceRequest(body, format);
-      // Spans without ids cannot be placed in a trace: reject them and keep the rest.
-      for (const rs of data.resourceSpans) {
-        for (const ss of rs.scopeSpans) {
-          const valid = ss.spans.filter((s) => s.traceId !== '' && s.spanId !== '');
-          rejected += ss.spans.length - valid.length;
-          ss.spans = valid;
-        }
-      }
-      events = spansToEvents(data);
+      // The codec refuses spans without ids, so a request is either stored whole or refused whole.
+      events = spansToEvents(decodeTraceRequest(body, format));
     } catch (error) {
       if (error instanceof OtlpDecodeError) return status(400, 3, `malformed OTLP ${format} request: ${error.message}`);
       throw error;
@@ -216,10 +207,7 @@ export function createServer(config: ServerConfig): http.Server {
     } catch (error) {
       return status(503, 14, `could not store spans, retry later: ${(error as Error).message}`);
     }
-    const response = encodeExportTraceResponse(
-      rejected > 0 ? { rejectedSpans: rejected, errorMessage: `${rejected} span(s) had an empty trace_id or span_id` } : {},
-      format,
-    );
+    const response = encodeExportTraceResponse({}, format);
     res.writeHead(200, { 'content-type': format === 'json' ? 'application/json' : 'application/x-protobuf' });
     res.end(response);
   }
