@@ -103,9 +103,11 @@ export async function bubbleUp(store: Store, dataset: string, body: unknown, now
   );
   const exampleIds = examples.getRowObjectsJS().map((r) => String(r.trace_id));
 
+  // A column the selection is defined by differs by construction; ranking it first would say nothing.
+  const selectionColumns = new Set(selFilters.map((f) => f.column.key));
   const columns = store
     .columnsOf(dataset)
-    .filter((c) => !SKIPPED.has(c.key))
+    .filter((c) => !SKIPPED.has(c.key) && !selectionColumns.has(c.key))
     .slice(0, MAX_COLUMNS);
   const out: BubbleUpColumn[] = [];
   if (selTotal > 0) {

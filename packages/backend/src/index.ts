@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createServer } from './server.js';
+import { incidentDir } from './incident-log.js';
 import { Store } from './store.js';
 import type { Backend, BackendOptions } from './types.js';
 
@@ -10,6 +11,8 @@ export type { HeatmapValue, QueryData } from './engine.js';
 export type { TraceEntry } from './traces.js';
 export type { Marker } from './markers.js';
 export { computeGaps } from './gaps.js';
+export { IncidentLog, incidentDir } from './incident-log.js';
+export type { IncidentEntry, IncidentInfo } from './incident-log.js';
 export type { EdgeCoverage, GapSpan, GapsOptions, GapsReport, MissingHop, OrphanGroup, SilentService } from './gaps.js';
 
 const DEFAULT_PORT = 4318;
@@ -46,6 +49,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     keys: new Set((options.keys ?? []).filter((k) => k !== '')),
     bodyLimitBytes,
     uiDir: options.uiDir,
+    incidentDir: options.incidentDir ?? incidentDir(),
   });
   try {
     await new Promise<void>((resolve, reject) => {

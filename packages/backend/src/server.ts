@@ -12,6 +12,8 @@ import {
   type OtlpFormat,
 } from '@waggle/otlp';
 import { bubbleUp } from './bubbleup.js';
+import { gapsReport } from './gaps-query.js';
+import { IncidentLog } from './incident-log.js';
 import { runQuery, type QueryData } from './engine.js';
 import { parseBatch, parseEventTime } from './events-api.js';
 import { spansToEvents } from './mapping.js';
@@ -32,6 +34,8 @@ export interface ServerConfig {
   keys: Set<string>;
   bodyLimitBytes: number;
   uiDir: string | undefined;
+  /** Where the CLI keeps incident timelines; served read-only at /api/incident. */
+  incidentDir: string;
 }
 
 class HttpError extends Error {
@@ -359,6 +363,16 @@ export function createServer(config: ServerConfig): http.Server {
       queryDataset(dataset);
       const body = parseJson(await readBody(req, bodyLimitBytes));
       return sendJson(res, 200, await bubbleUp(store, dataset, body, Date.now() / 1000));
+    }
+    if (root === 'api' && kind === 'gaps' && a === undefined && method === 'GET') {
+      const since = Number(url.searchParams.get('since') ?? 1800);
+      if (!Number.isFinite(since) || since <= 0) throw new HttpError(400, 'since must be a positive number of seconds');
+      return sendJson(res, 200, await gapsReport(store, since));
+    }
+    if (root === 'api' && kind === 'incident' && a === undefined && method === 'GET') {
+      const log = new IncidentLog(config.incidentDir);
+      const incident = await log.latest();
+      return sendJson(res, 200, { incident: incident ?? null, entries: incident ? await log.entries(incident.id) : [] });
     }
     req.resume();
     throw new HttpError(404, `no route for ${method} ${url.pathname}`);

@@ -14,6 +14,8 @@ export interface BackendOptions {
   bodyLimitBytes?: number;
   /** Directory of static UI assets served at `/`; a placeholder page is served when absent. */
   uiDir?: string;
+  /** Incident timelines written by `waggle incident` (default WAGGLE_INCIDENT_DIR or ~/.waggle/incidents); served at /api/incident. */
+  incidentDir?: string;
 }
 
 export interface RetentionOptions {

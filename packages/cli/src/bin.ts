@@ -9,7 +9,7 @@ import { queryCommand } from './commands/query.js';
 import { serveCommand } from './commands/serve.js';
 import { traceCommand } from './commands/trace.js';
 import { CommandError, UsageError } from './errors.js';
-import { IncidentLog, incidentDir } from './incident.js';
+import { IncidentLog, incidentDir } from '@waggle/backend';
 
 const COMMANDS: Command[] = [serveCommand, queryCommand, traceCommand, bubbleupCommand, gapsCommand, markerCommand, incidentCommand];
 

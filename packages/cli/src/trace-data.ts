@@ -109,12 +109,8 @@ export function buildTrace(traceId: string, events: Array<{ data: Row; time?: un
 /** Local: the backend's trace endpoint. Honeycomb: a breakdown query on the span identity columns. */
 export async function fetchTrace(target: Target, traceId: string, dataset: string): Promise<TraceView> {
   if (target.name === 'local') {
-    const body = await target.request<{ events?: Array<{ data: Row; time?: unknown }>; spans?: Row[] }>(
-      'GET',
-      `/api/traces/${encodeURIComponent(traceId)}`,
-    );
-    const events = body.events ?? (body.spans ?? []).map((data) => ({ data }));
-    return buildTrace(traceId, events);
+    const body = await target.request<{ spans: Array<{ time: number; data: Row }> }>('GET', `/api/traces/${encodeURIComponent(traceId)}`);
+    return buildTrace(traceId, body.spans);
   }
   const breakdowns = ['trace.span_id', 'trace.parent_id', 'name', 'service.name', 'span.kind', 'error', 'meta.annotation_type', 'trace.link.trace_id', 'trace.link.span_id'];
   const result = await target.runQuery(dataset, {

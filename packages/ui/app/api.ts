@@ -61,31 +61,20 @@ export function listMarkers(dataset: string): Promise<Marker[]> {
   return request('GET', `/1/markers/${encodeURIComponent(dataset)}`);
 }
 
-export function getTrace(traceId: string): Promise<{ events?: Array<{ data: Record<string, unknown>; time?: unknown }>; spans?: Array<Record<string, unknown>> }> {
+export function getTrace(traceId: string): Promise<{ trace_id: string; spans: TraceEntry[] }> {
   return request('GET', `/api/traces/${encodeURIComponent(traceId)}`);
 }
 
-export interface ValueShare { value: unknown; fraction: number; count?: number }
-export interface ColumnDifference { column: string; score: number; selection: ValueShare[]; baseline: ValueShare[] }
-export interface BubbleUpResult { selectionCount: number; baselineCount: number; columns: ColumnDifference[]; exampleTraceIds?: string[] }
+export type { BubbleUpColumn, BubbleUpResult, GapsReport, TraceEntry } from '@waggle/backend';
+import type { BubbleUpResult, GapsReport, TraceEntry } from '@waggle/backend';
 
-export function bubbleUp(dataset: string, body: QuerySpec & { selection: Filter[]; start_time?: number; end_time?: number }): Promise<BubbleUpResult> {
+/** `selection` is the heatmap box: duration filters plus its time range. */
+export function bubbleUp(dataset: string, body: QuerySpec & { selection: { filters: Filter[]; start_time?: number; end_time?: number } }): Promise<BubbleUpResult> {
   return request('POST', `/api/bubbleup/${encodeURIComponent(dataset)}`, body);
 }
 
-export interface GapsReport {
-  window: { start: string; end: string };
-  spans: number;
-  traces: number;
-  orphanSpans: Array<{ service: string; name: string; caller: string | null; count: number; exampleTraceId: string }>;
-  missingHops: Array<{ service: string; peer: string; kind: string; count: number; exampleTraceId: string }>;
-  rootlessTraces: { count: number; exampleTraceIds: string[] };
-  edges: Array<{ from: string; to: string; peer: string; calls: number; covered: number; coveragePercent: number; exampleTraceId: string }>;
-  silentServices: Array<{ service: string; lastSeen: string; spans: number }>;
-}
-
-export function getGaps(sinceSeconds: number, dataset: string): Promise<GapsReport> {
-  return request('GET', `/api/gaps?since=${sinceSeconds}&dataset=${encodeURIComponent(dataset)}`);
+export function getGaps(sinceSeconds: number): Promise<GapsReport> {
+  return request('GET', `/api/gaps?since=${sinceSeconds}`);
 }
 
 export interface IncidentEntry { time: string; kind: string; text: string; summary?: string; failed?: boolean }

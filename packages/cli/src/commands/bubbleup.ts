@@ -5,6 +5,7 @@ import { withProgress } from '../progress.js';
 import { parseFilter, timeRange, type Filter, type QuerySpec } from '../query-syntax.js';
 import { bar, formatValue, pad } from '../render/format.js';
 import type { Style } from '../style.js';
+import type { BubbleUpColumn, BubbleUpResult } from '@waggle/backend';
 
 const HELP = `waggle bubbleup — what is different about the selected events?
 
@@ -26,40 +27,57 @@ const OPTIONS = {
   top: { type: 'string', default: '8' },
 } as const;
 
-export interface ValueShare { value: unknown; fraction: number; count?: number }
-export interface ColumnDifference { column: string; score: number; selection: ValueShare[]; baseline: ValueShare[] }
-export interface BubbleUpResult {
-  selectionCount: number;
-  baselineCount: number;
-  columns: ColumnDifference[];
-  exampleTraceIds?: string[];
+export interface BubbleUpRequest extends QuerySpec {
+  selection: { filters: Filter[] };
 }
 
-export interface BubbleUpRequest extends QuerySpec {
-  selection: Filter[];
+function pct(f: number): string {
+  return `${(f * 100).toFixed(1)}%`;
+}
+
+/** Rows of one column: its top values, or value ranges for numeric columns. */
+function columnRows(c: BubbleUpColumn): Array<{ label: string; selection: number; baseline: number }> {
+  if (c.values) {
+    return [...c.values]
+      .sort((a, b) => Math.max(b.selection, b.baseline) - Math.max(a.selection, a.baseline))
+      .slice(0, 5)
+      .map((v) => ({ label: v.value === null ? '(none)' : String(v.value), selection: v.selection, baseline: v.baseline }));
+  }
+  return (c.buckets ?? [])
+    .filter((b) => b.selection > 0 || b.baseline > 0)
+    .sort((a, b) => Math.abs(b.selection - b.baseline) - Math.abs(a.selection - a.baseline))
+    .slice(0, 5)
+    .sort((a, b) => a.lower - b.lower)
+    .map((b) => ({ label: `${formatValue(b.lower)}–${formatValue(b.upper)}`, selection: b.selection, baseline: b.baseline }));
 }
 
 export function renderBubbleUp(result: BubbleUpResult, selectionText: string, top: number, style: Style): string {
   const out = [
-    `${style.bold('BubbleUp')}: ${selectionText} — selection ${result.selectionCount} events vs baseline ${result.baselineCount}`,
+    `${style.bold('BubbleUp')}: ${selectionText} — selection ${formatValue(result.selection.count)} events vs baseline ${formatValue(result.baseline.count)}`,
   ];
-  const columns = result.columns.slice(0, top);
+  const columns = result.columns.filter((c) => c.score > 0).slice(0, top);
   if (columns.length === 0) out.push('no column differs between the selection and the baseline');
   columns.forEach((c, i) => {
     out.push('', `${style.bold(`#${i + 1} ${c.column}`)}  ${style.dim(`score ${formatValue(c.score)}`)}`);
-    const values = [...new Set([...c.selection.slice(0, 4), ...c.baseline.slice(0, 2)].map((v) => JSON.stringify(v.value)))].slice(0, 5);
-    const width = Math.min(30, Math.max(...values.map((v) => formatValue(JSON.parse(v)).length)));
-    for (const key of values) {
-      const sel = c.selection.find((v) => JSON.stringify(v.value) === key)?.fraction ?? 0;
-      const base = c.baseline.find((v) => JSON.stringify(v.value) === key)?.fraction ?? 0;
+    const rows = columnRows(c);
+    const width = Math.min(30, Math.max(4, ...rows.map((r) => r.label.length)));
+    for (const r of rows) {
       out.push(
-        `   ${pad(formatValue(JSON.parse(key)).slice(0, width), width)}  selection ${style.yellow(pad(bar(sel, 12), 12))} ${pad(`${(sel * 100).toFixed(1)}%`, 6, true)}` +
-          `   baseline ${style.cyan(pad(bar(base, 12), 12))} ${pad(`${(base * 100).toFixed(1)}%`, 6, true)}`,
+        `   ${pad(r.label.slice(0, width), width)}  selection ${style.yellow(pad(bar(r.selection, 12), 12))} ${pad(pct(r.selection), 6, true)}` +
+          `   baseline ${style.cyan(pad(bar(r.baseline, 12), 12))} ${pad(pct(r.baseline), 6, true)}`,
       );
     }
   });
-  if (result.exampleTraceIds?.length) out.push('', `example traces: ${result.exampleTraceIds.slice(0, 3).join(' ')}`);
+  if (result.example_trace_ids.length) out.push('', `example traces: ${result.example_trace_ids.slice(0, 3).join(' ')}`);
   return out.join('\n');
+}
+
+/** The one-line answer for the incident log: the top column and its most over-represented value. */
+export function summarizeBubbleUp(result: BubbleUpResult): string {
+  const first = result.columns.find((c) => c.score > 0);
+  if (!first) return 'no differing column';
+  const top = columnRows(first).sort((a, b) => b.selection - b.baseline - (a.selection - a.baseline))[0];
+  return `top column ${first.column} (score ${formatValue(first.score)})${top ? `: ${top.label} in ${pct(top.selection)} of selection vs ${pct(top.baseline)} of baseline` : ''}`;
 }
 
 export const bubbleupCommand: Command = {
@@ -74,7 +92,7 @@ export const bubbleupCommand: Command = {
     const top = Number(v.top);
     if (!Number.isInteger(top) || top <= 0) throw new UsageError(`--top ${JSON.stringify(v.top)}: expected a positive whole number`);
     const request: BubbleUpRequest = {
-      selection: v.selection.map(parseFilter),
+      selection: { filters: v.selection.map(parseFilter) },
       ...(v.where?.length ? { filters: v.where.map(parseFilter) } : {}),
       ...timeRange(v, '30m'),
     };
@@ -83,13 +101,7 @@ export const bubbleupCommand: Command = {
     const result = await withProgress('comparing selection with baseline', bubbleUp(target, dataset, request));
     if (v.json) ctx.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else ctx.stdout.write(`${renderBubbleUp(result, v.selection.join(' AND '), top, ctx.style)}\n`);
-    const first = result.columns[0];
-    const topValue = first?.selection[0];
-    return {
-      summary: first
-        ? `top column ${first.column} (score ${formatValue(first.score)})${topValue ? `: ${formatValue(topValue.value)} in ${(topValue.fraction * 100).toFixed(0)}% of selection` : ''}`
-        : 'no differing column',
-    };
+    return { summary: summarizeBubbleUp(result) };
   },
 };
 

@@ -1,6 +1,6 @@
 import { parseFlags, type Command } from '../command.js';
 import { UsageError } from '../errors.js';
-import { IncidentLog, incidentDir, type IncidentEntry, type IncidentInfo } from '../incident.js';
+import { IncidentLog, incidentDir, type IncidentEntry, type IncidentInfo } from '@waggle/backend';
 import { renderTable } from '../render/table.js';
 
 const HELP = `waggle incident — keep the incident's timeline, as a scribe would

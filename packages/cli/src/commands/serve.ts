@@ -1,4 +1,5 @@
 import { startBackend } from '@waggle/backend';
+import { uiDirectory } from '@waggle/ui';
 import { parseFlags, type Command } from '../command.js';
 import { positiveInt } from './query.js';
 
@@ -32,6 +33,7 @@ export const serveCommand: Command = {
     const backend = await startBackend({
       port,
       host: v.host ?? '127.0.0.1',
+      uiDir: uiDirectory(),
       ...(v.data ? { dataDir: v.data } : {}),
       ...(keys?.length ? { keys } : {}),
     });

@@ -79,17 +79,16 @@ export function renderMap(report: GapsReport): SVGSVGElement {
 
 export async function renderGapsPage(main: HTMLElement, route: Route): Promise<void> {
   const since = Number(route.params.get('since') ?? 1800);
-  const dataset = route.params.get('dataset') ?? '__all__';
   const range = h('select', { id: 'gaps-range' }, ...TIME_RANGES.map(([s, label]) => h('option', { value: String(s), selected: s === since }, label)));
   range.addEventListener('change', () => {
-    const params = new URLSearchParams({ since: range.value, dataset });
+    const params = new URLSearchParams({ since: range.value });
     setParams('/gaps', params);
     void renderGapsPage(main, { path: '/gaps', params });
   });
   main.replaceChildren(h('h1', {}, 'Tracing gaps'), range, h('p', { class: 'loading' }, 'Loading…'));
   let report: GapsReport;
   try {
-    report = await getGaps(since, dataset);
+    report = await getGaps(since);
   } catch (error) {
     main.replaceChildren(h('h1', {}, 'Tracing gaps'), range, errorBox(error));
     return;

@@ -1,5 +1,5 @@
 // Heatmap of duration_ms over time; drag a box around a band to ask BubbleUp what sets it apart.
-import { bubbleUp, listDatasets, runQuery, type BubbleUpResult, type Filter, type QuerySpec, type SeriesPoint } from '../api.js';
+import { bubbleUp, listDatasets, runQuery, type BubbleUpColumn, type BubbleUpResult, type Filter, type QuerySpec, type SeriesPoint } from '../api.js';
 import { errorBox, formatValue, h, traceLink } from '../dom.js';
 import { setParams, type Route } from '../main.js';
 import { specForm, specFromParams } from '../spec-form.js';
@@ -131,9 +131,7 @@ async function runBubbleUp(section: HTMLElement, dataset: string, spec: QuerySpe
   const request = {
     ...(spec.filters ? { filters: spec.filters } : {}),
     ...(spec.time_range ? { time_range: spec.time_range } : {}),
-    selection,
-    selection_start_time: grid.times[box.t0]!,
-    selection_end_time: grid.times[box.t1]! + step,
+    selection: { filters: selection, start_time: grid.times[box.t0]!, end_time: grid.times[box.t1]! + step },
   };
   section.replaceChildren(h('p', { class: 'loading' }, 'Running BubbleUp…'));
   try {
@@ -143,35 +141,46 @@ async function runBubbleUp(section: HTMLElement, dataset: string, spec: QuerySpe
   }
 }
 
+function columnRows(c: BubbleUpColumn): Array<{ label: string; selection: number; baseline: number }> {
+  if (c.values) {
+    return [...c.values]
+      .sort((a, b) => Math.max(b.selection, b.baseline) - Math.max(a.selection, a.baseline))
+      .slice(0, 5)
+      .map((v) => ({ label: v.value === null ? '(none)' : String(v.value), selection: v.selection, baseline: v.baseline }));
+  }
+  return (c.buckets ?? [])
+    .filter((b) => b.selection > 0 || b.baseline > 0)
+    .sort((a, b) => Math.abs(b.selection - b.baseline) - Math.abs(a.selection - a.baseline))
+    .slice(0, 5)
+    .sort((a, b) => a.lower - b.lower)
+    .map((b) => ({ label: `${formatValue(b.lower)}–${formatValue(b.upper)}`, selection: b.selection, baseline: b.baseline }));
+}
+
 function renderBubbleUp(result: BubbleUpResult, selection: Filter[]): HTMLElement[] {
   const label = selection.map((f) => `${f.column} ${f.op} ${formatValue(f.value)}`).join(' and ');
-  const out: HTMLElement[] = [h('h2', {}, `BubbleUp: ${label}`), h('p', {}, `${result.selectionCount} selected events vs ${result.baselineCount} baseline events`)];
+  const out: HTMLElement[] = [h('h2', {}, `BubbleUp: ${label}`), h('p', {}, `${formatValue(result.selection.count)} selected events vs ${formatValue(result.baseline.count)} baseline events`)];
   const list = h('ol', { id: 'bubbleup-columns' });
-  for (const c of result.columns.slice(0, 12)) {
-    const values = [...new Map([...c.selection.slice(0, 4), ...c.baseline.slice(0, 2)].map((v) => [JSON.stringify(v.value), v.value])).values()].slice(0, 5);
-    const share = (list: typeof c.selection, v: unknown) => list.find((x) => JSON.stringify(x.value) === JSON.stringify(v))?.fraction ?? 0;
+  for (const c of result.columns.filter((x) => x.score > 0).slice(0, 12)) {
     list.append(
       h(
         'li',
         { class: 'bubble-column', 'data-column': c.column },
         h('div', { class: 'column-name' }, h('strong', {}, c.column), h('span', { class: 'score' }, ` score ${formatValue(c.score)}`)),
-        ...values.map((v) => {
-          const sel = share(c.selection, v);
-          const base = share(c.baseline, v);
-          return h(
+        ...columnRows(c).map((r) =>
+          h(
             'div',
             { class: 'value-bars' },
-            h('span', { class: 'value' }, formatValue(v)),
-            h('span', { class: 'bar selection', style: `width:${(sel * 150).toFixed(1)}px`, title: `selection ${(sel * 100).toFixed(1)}%` }),
-            h('span', { class: 'pct' }, `${(sel * 100).toFixed(1)}%`),
-            h('span', { class: 'bar baseline', style: `width:${(base * 150).toFixed(1)}px`, title: `baseline ${(base * 100).toFixed(1)}%` }),
-            h('span', { class: 'pct' }, `${(base * 100).toFixed(1)}%`),
-          );
-        }),
+            h('span', { class: 'value' }, r.label),
+            h('span', { class: 'bar selection', style: `width:${(r.selection * 150).toFixed(1)}px`, title: `selection ${(r.selection * 100).toFixed(1)}%` }),
+            h('span', { class: 'pct' }, `${(r.selection * 100).toFixed(1)}%`),
+            h('span', { class: 'bar baseline', style: `width:${(r.baseline * 150).toFixed(1)}px`, title: `baseline ${(r.baseline * 100).toFixed(1)}%` }),
+            h('span', { class: 'pct' }, `${(r.baseline * 100).toFixed(1)}%`),
+          ),
+        ),
       ),
     );
   }
   out.push(list);
-  if (result.exampleTraceIds?.length) out.push(h('p', { id: 'examples' }, 'Example traces: ', ...result.exampleTraceIds.slice(0, 5).flatMap((id) => [traceLink(id), ' '])));
+  if (result.example_trace_ids.length) out.push(h('p', { id: 'examples' }, 'Example traces: ', ...result.example_trace_ids.slice(0, 5).flatMap((id) => [traceLink(id), ' '])));
   return out;
 }

@@ -19,27 +19,22 @@ export interface WaterfallSpan {
 type Row = Record<string, unknown>;
 const str = (v: unknown) => (v === null || v === undefined ? '' : String(v));
 
-function timeMs(row: Row, fallback?: unknown): number {
-  const raw = row.timestamp ?? row.time ?? fallback;
-  if (typeof raw === 'number') return raw > 1e14 ? raw / 1000 : raw > 1e11 ? raw : raw * 1000;
-  return Date.parse(str(raw));
-}
 
 /** Events from the backend (already in waterfall order, with depth) → spans with their annotations attached. */
-export function toWaterfall(events: Array<{ data: Row; time?: unknown }>): WaterfallSpan[] {
+export function toWaterfall(events: Array<{ data: Row; time: number; depth: number }>): WaterfallSpan[] {
   const spans: WaterfallSpan[] = [];
   const byId = new Map<string, WaterfallSpan>();
-  for (const { data: d, time } of events) {
+  for (const { data: d, time, depth } of events) {
     if (d['meta.annotation_type']) continue;
     const span: WaterfallSpan = {
       spanId: str(d['trace.span_id']),
       parentId: str(d['trace.parent_id']) || null,
       name: str(d.name),
       service: str(d['service.name']),
-      startMs: timeMs(d, time),
+      startMs: time,
       durationMs: Number(d.duration_ms ?? 0),
       error: d.error === true || Number(d.status_code) === 2,
-      depth: Number(d.depth ?? d['meta.depth'] ?? 0),
+      depth,
       events: [],
       attributes: d,
     };
@@ -48,7 +43,7 @@ export function toWaterfall(events: Array<{ data: Row; time?: unknown }>): Water
   }
   for (const { data: d, time } of events) {
     if (d['meta.annotation_type'] !== 'span_event') continue;
-    byId.get(str(d['trace.parent_id']))?.events.push({ name: str(d.name), timeMs: timeMs(d, time) });
+    byId.get(str(d['trace.parent_id']))?.events.push({ name: str(d.name), timeMs: time });
   }
   return spans;
 }
@@ -58,7 +53,7 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
   let spans: WaterfallSpan[];
   try {
     const body = await getTrace(traceId);
-    spans = toWaterfall(body.events ?? (body.spans ?? []).map((data) => ({ data })));
+    spans = toWaterfall(body.spans);
   } catch (error) {
     main.replaceChildren(h('h1', {}, `Trace ${traceId}`), errorBox(error));
     return;
