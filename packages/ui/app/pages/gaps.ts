@@ -41,7 +41,7 @@ function layout(nodes: string[], edges: Array<{ from: string; to: string }>): Ma
     columns.set(d, [...(columns.get(d) ?? []), n]);
   }
   const pos = new Map<string, { x: number; y: number }>();
-  for (const [d, list] of columns) list.forEach((n, i) => pos.set(n, { x: 90 + d * 220, y: 60 + i * 90 }));
+  for (const [d, list] of columns) list.forEach((n, i) => pos.set(n, { x: 90 + d * 320, y: 60 + i * 100 }));
   return pos;
 }
 
@@ -54,7 +54,7 @@ export function renderMap(report: GapsReport): SVGSVGElement {
   const height = Math.max(200, ...[...pos.values()].map((p) => p.y + 60));
   const root = svg('svg', { id: 'gaps-map', width, height, viewBox: `0 0 ${width} ${height}` });
   const defs = svg('defs', {});
-  const marker = svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 8, markerHeight: 8, orient: 'auto-start-reverse' });
+  const marker = svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 5, markerHeight: 5, orient: 'auto-start-reverse' });
   marker.append(svg('path', { d: 'M 0 0 L 10 5 L 0 10 z', fill: '#64748b' }));
   defs.append(marker);
   root.append(defs);
@@ -63,7 +63,7 @@ export function renderMap(report: GapsReport): SVGSVGElement {
     const b = pos.get(e.to)!;
     const g = svg('g', { class: `edge${e.missing ? ' missing' : ''}`, 'data-from': e.from, 'data-to': e.to, 'data-coverage': e.label });
     g.append(svg('line', { x1: a.x + 60, y1: a.y, x2: b.x - 60, y2: b.y, stroke: e.color, 'stroke-width': 3, 'stroke-dasharray': e.missing ? '8 5' : '0', 'marker-end': 'url(#arrow)' }));
-    g.append(svg('text', { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 - 8, 'text-anchor': 'middle', fill: e.color, 'font-size': 12 }, e.missing ? `untraced hop · ${e.label}` : e.label));
+    g.append(svg('text', { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 - 8, 'text-anchor': 'middle', fill: e.color, 'font-size': 12 }, e.missing ? `${e.label} · untraced` : e.label));
     root.append(g);
   }
   for (const n of nodes) {
