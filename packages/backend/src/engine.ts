@@ -1,0 +1,426 @@
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import type { ColumnInfo } from './internal-types.js';
+import { quoteIdent } from './sql.js';
+import { PERCENTILES, type ValidFilter, type ValidSpec } from './spec.js';
+import { EVENTS_TABLE } from './store.js';
+
+/** Collects bound parameters; SQL text only ever gets `$n` placeholders for values. */
+export class Params {
+  readonly values: DuckDBValue[] = [];
+  add(v: DuckDBValue): string {
+    this.values.push(v);
+    return `$${this.values.length}`;
+  }
+}
+
+export function colExpr(c: ColumnInfo): string {
+  return quoteIdent(c.physical);
+}
+
+/** The column as a number: VARCHAR columns (keys widened by mixed types) are cast, unreadable values are NULL. */
+export function numExpr(c: ColumnInfo): string {
+  return c.type === 'DOUBLE' ? colExpr(c) : `TRY_CAST(${colExpr(c)} AS DOUBLE)`;
+}
+
+function strExpr(c: ColumnInfo): string {
+  return c.type === 'VARCHAR' ? colExpr(c) : `CAST(${colExpr(c)} AS VARCHAR)`;
+}
+
+/** SQL for one validated filter. Negative string ops and `!=` / `not-in` also match events without the field. */
+export function filterSql(f: ValidFilter, p: Params): string {
+  const e = colExpr(f.column);
+  const v = f.value as DuckDBValue;
+  switch (f.op) {
+    case 'exists':
+      return `${e} IS NOT NULL`;
+    case 'does-not-exist':
+      return `${e} IS NULL`;
+    case '=':
+      return `${e} = ${p.add(v)}`;
+    case '!=':
+      return `${e} IS DISTINCT FROM ${p.add(v)}`;
+    case '>':
+    case '>=':
+    case '<':
+    case '<=':
+      return `${e} ${f.op} ${p.add(v)}`;
+    case 'starts-with':
+      return `starts_with(${strExpr(f.column)}, ${p.add(v)})`;
+    case 'does-not-start-with':
+      return `coalesce(NOT starts_with(${strExpr(f.column)}, ${p.add(v)}), true)`;
+    case 'ends-with':
+      return `suffix(${strExpr(f.column)}, ${p.add(v)})`;
+    case 'does-not-end-with':
+      return `coalesce(NOT suffix(${strExpr(f.column)}, ${p.add(v)}), true)`;
+    case 'contains':
+      return `contains(${strExpr(f.column)}, ${p.add(v)})`;
+    case 'does-not-contain':
+      return `coalesce(NOT contains(${strExpr(f.column)}, ${p.add(v)}), true)`;
+    case 'in':
+      return `${e} IN (${(f.value as DuckDBValue[]).map((x) => p.add(x)).join(', ')})`;
+    case 'not-in':
+      return `(${e} IS NULL OR ${e} NOT IN (${(f.value as DuckDBValue[]).map((x) => p.add(x)).join(', ')}))`;
+  }
+}
+
+/** WHERE clause for a dataset, a time window (epoch seconds, end exclusive) and filters. */
+export function scopeSql(
+  dataset: string,
+  startTime: number,
+  endTime: number,
+  filters: ValidFilter[],
+  combination: 'AND' | 'OR',
+  p: Params,
+): string {
+  const parts = [`ts >= ${p.add(startTime * 1000)}`, `ts < ${p.add(endTime * 1000)}`];
+  if (dataset !== '__all__') parts.push(`dataset = ${p.add(dataset)}`);
+  if (filters.length > 0) parts.push(`(${filters.map((f) => filterSql(f, p)).join(combination === 'OR' ? ' OR ' : ' AND ')})`);
+  return parts.join(' AND ');
+}
+
+export type ResultValue = number | string | boolean | null | HeatmapValue;
+
+/** The HEATMAP result: equal-width buckets over [min, max] shared by every group; empty buckets omitted. */
+export interface HeatmapValue {
+  min: number;
+  max: number;
+  bucket_width: number;
+  buckets: { lower: number; upper: number; count: number }[];
+}
+
+export interface QueryData {
+  results: { data: Record<string, ResultValue> }[];
+  series: { time: string; data: Record<string, ResultValue> }[];
+}
+
+const HEATMAP_BUCKETS = 40;
+
+interface GroupRow {
+  groupValues: (string | number | boolean | null)[];
+  /** Bucket index for series rows, undefined for totals. */
+  bucket: number | undefined;
+  values: Record<string, ResultValue>;
+  wmin: number;
+  wmax: number;
+  /** Events in the group (unweighted). */
+  n: number;
+}
+
+function toJs(v: unknown): string | number | boolean | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v;
+  return String(v);
+}
+
+function groupKey(values: unknown[], bucket: number | undefined): string {
+  return JSON.stringify([values, bucket ?? null]);
+}
+
+/** Runs a validated query: results per breakdown group and, unless disabled, a time series per group. */
+export async function runQuery(
+  conn: DuckDBConnection,
+  dataset: string,
+  spec: ValidSpec,
+  options: { series: boolean },
+): Promise<QueryData> {
+  const needsSeries = options.series || spec.calculations.some((c) => c.op.startsWith('RATE_'));
+  const gran = spec.granularity * 1000;
+  const startMs = spec.startTime * 1000;
+
+  const p = new Params();
+  const where = scopeSql(dataset, spec.startTime, spec.endTime, spec.filters, spec.filterCombination, p);
+  const gCols = spec.breakdowns.map((b, i) => `${colExpr(b)} AS g${i}`);
+  const gNames = spec.breakdowns.map((_, i) => `g${i}`);
+  const aggs: string[] = [];
+  const projections = new Map<string, string>(); // alias -> expression, projected in the inner select
+  const project = (expr: string): string => {
+    for (const [alias, e] of projections) if (e === expr) return alias;
+    const alias = `x${projections.size}`;
+    projections.set(alias, expr);
+    return alias;
+  };
+  let hasPercentile = false;
+  for (const [i, c] of spec.calculations.entries()) {
+    const alias = `c${i}`;
+    const x = c.column ? project(numExpr(c.column)) : '';
+    switch (c.op) {
+      case 'COUNT':
+        aggs.push(`sum(w) AS ${alias}`);
+        break;
+      case 'CONCURRENCY':
+        aggs.push(`sum(${project('duration_ms')} * w) AS ${alias}`);
+        break;
+      case 'SUM':
+      case 'RATE_SUM':
+        aggs.push(`sum(${x} * w) AS ${alias}`);
+        break;
+      case 'AVG':
+      case 'RATE_AVG':
+        aggs.push(`sum(${x} * w) / sum(CASE WHEN ${x} IS NOT NULL THEN w END) AS ${alias}`);
+        break;
+      case 'MAX':
+      case 'RATE_MAX':
+        aggs.push(`max(${x}) AS ${alias}`);
+        break;
+      case 'MIN':
+        aggs.push(`min(${x}) AS ${alias}`);
+        break;
+      case 'COUNT_DISTINCT':
+        aggs.push(`count(DISTINCT ${project(colExpr(c.column!))}) AS ${alias}`);
+        break;
+      case 'HEATMAP':
+        break;
+      default: {
+        hasPercentile = true;
+        aggs.push(`quantile_disc(${x}, ${PERCENTILES[c.op]}) AS ${alias}`);
+      }
+    }
+  }
+  aggs.push('min(w) AS wmin', 'max(w) AS wmax', 'count(*) AS n');
+  const inner = [
+    ...gCols,
+    `floor((ts - ${p.add(startMs)}) / ${p.add(gran)})::BIGINT AS b`,
+    'sample_rate AS w',
+    ...[...projections].map(([alias, e]) => `${e} AS ${alias}`),
+  ];
+  const groupBy = needsSeries
+    ? `GROUP BY GROUPING SETS ((${gNames.join(', ')}), (${[...gNames, 'b'].join(', ')}))`
+    : gNames.length > 0
+      ? `GROUP BY ${gNames.join(', ')}`
+      : '';
+  const select = [...gNames, needsSeries ? 'grouping(b) AS is_total, b' : '1 AS is_total, NULL AS b', ...aggs];
+  const sql = `SELECT ${select.join(', ')} FROM (SELECT ${inner.join(', ')} FROM ${EVENTS_TABLE} WHERE ${where}) s ${groupBy}`;
+  const reader = await conn.runAndReadAll(sql, p.values);
+  const rows: GroupRow[] = [];
+  for (const r of reader.getRowObjectsJS()) {
+    // An ungrouped query over no events still yields one all-NULL row: no events, no result.
+    if (Number(r.n) === 0) continue;
+    const values: Record<string, ResultValue> = {};
+    spec.calculations.forEach((c, i) => {
+      if (c.op !== 'HEATMAP') values[c.name] = toJs(r[`c${i}`]);
+    });
+    rows.push({
+      groupValues: gNames.map((g) => toJs(r[g])),
+      bucket: Number(r.is_total) === 1 ? undefined : Number(r.b),
+      values,
+      wmin: Number(r.wmin),
+      wmax: Number(r.wmax),
+      n: Number(r.n),
+    });
+  }
+  // With no events in scope, an ungrouped query still returns one totals row; grouped queries return none.
+  const byKey = new Map(rows.map((r) => [groupKey(r.groupValues, r.bucket), r]));
+
+  if (hasPercentile && rows.some((r) => r.wmin !== r.wmax)) {
+    await weightedPercentiles(conn, spec, dataset, byKey, needsSeries);
+  }
+  for (const c of spec.calculations) {
+    if (c.op === 'HEATMAP') await heatmap(conn, spec, dataset, c.column!, c.name, byKey, needsSeries);
+    if (c.op === 'CONCURRENCY') {
+      for (const r of rows) {
+        const total = r.values[c.name];
+        const windowMs = r.bucket === undefined ? (spec.endTime - spec.startTime) * 1000 : gran;
+        r.values[c.name] = typeof total === 'number' ? total / windowMs : 0;
+      }
+    }
+  }
+  for (const r of rows) {
+    for (const c of spec.calculations) {
+      if (c.op === 'COUNT' && r.values[c.name] === null) r.values[c.name] = 0;
+    }
+  }
+  applyRates(spec, rows);
+
+  // Totals: havings, order, limit.
+  let totals = rows.filter((r) => r.bucket === undefined);
+  totals = totals.filter((r) => spec.havings.every((h) => compare(r.values[h.key], h.op, h.value)));
+  totals.sort((a, b) => {
+    for (const o of spec.orders) {
+      const ia = spec.breakdowns.findIndex((bd) => bd.key === o.key);
+      const va = ia >= 0 ? a.groupValues[ia] : a.values[o.key];
+      const vb = ia >= 0 ? b.groupValues[ia] : b.values[o.key];
+      const d = compareValues(va, vb);
+      if (d !== 0) return o.descending ? -d : d;
+    }
+    return 0;
+  });
+  totals = totals.slice(0, spec.limit);
+
+  const withGroups = (r: GroupRow): Record<string, ResultValue> => {
+    const data: Record<string, ResultValue> = {};
+    spec.breakdowns.forEach((b, i) => (data[b.key] = r.groupValues[i] ?? null));
+    Object.assign(data, r.values);
+    return data;
+  };
+  const results = totals.map((r) => ({ data: withGroups(r) }));
+  const series: QueryData['series'] = [];
+  if (options.series) {
+    const kept = new Set(totals.map((r) => groupKey(r.groupValues, undefined)));
+    const seriesRows = rows
+      .filter((r) => r.bucket !== undefined && kept.has(groupKey(r.groupValues, undefined)))
+      .sort((a, b) => a.bucket! - b.bucket!);
+    for (const r of seriesRows) {
+      series.push({ time: new Date(startMs + r.bucket! * gran).toISOString(), data: withGroups(r) });
+    }
+  }
+  return { results, series };
+}
+
+function compare(v: ResultValue | undefined, op: string, target: number): boolean {
+  if (typeof v !== 'number') return false;
+  switch (op) {
+    case '=':
+      return v === target;
+    case '!=':
+      return v !== target;
+    case '>':
+      return v > target;
+    case '>=':
+      return v >= target;
+    case '<':
+      return v < target;
+    default:
+      return v <= target;
+  }
+}
+
+/** Orders numbers numerically and everything else as strings; nulls sort last ascending. */
+function compareValues(a: ResultValue | undefined, b: ResultValue | undefined): number {
+  if (a === b) return 0;
+  if (a === null || a === undefined) return 1;
+  if (b === null || b === undefined) return -1;
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return String(a) < String(b) ? -1 : 1;
+}
+
+/**
+ * RATE_* ops: the change of the per-bucket AVG / SUM / MAX between consecutive buckets, per second.
+ * The totals value is the change from the first to the last bucket with data, per second between them.
+ */
+function applyRates(spec: ValidSpec, rows: GroupRow[]): void {
+  const rateCalcs = spec.calculations.filter((c) => c.op.startsWith('RATE_'));
+  if (rateCalcs.length === 0) return;
+  const byGroup = new Map<string, GroupRow[]>();
+  for (const r of rows) {
+    if (r.bucket === undefined) continue;
+    const k = groupKey(r.groupValues, undefined);
+    const list = byGroup.get(k) ?? [];
+    list.push(r);
+    byGroup.set(k, list);
+  }
+  const totals = new Map(rows.filter((r) => r.bucket === undefined).map((r) => [groupKey(r.groupValues, undefined), r]));
+  for (const [k, list] of byGroup) {
+    list.sort((a, b) => a.bucket! - b.bucket!);
+    for (const c of rateCalcs) {
+      const raw = list.map((r) => r.values[c.name]);
+      list.forEach((r, i) => {
+        const prev = i > 0 && list[i - 1]!.bucket === r.bucket! - 1 ? raw[i - 1] : undefined;
+        const cur = raw[i];
+        r.values[c.name] = typeof prev === 'number' && typeof cur === 'number' ? (cur - prev) / spec.granularity : null;
+      });
+      const total = totals.get(k);
+      const firstIdx = raw.findIndex((v) => typeof v === 'number');
+      const lastIdx = raw.findLastIndex((v) => typeof v === 'number');
+      if (total) {
+        total.values[c.name] =
+          firstIdx >= 0 && lastIdx > firstIdx
+            ? ((raw[lastIdx] as number) - (raw[firstIdx] as number)) /
+              ((list[lastIdx]!.bucket! - list[firstIdx]!.bucket!) * spec.granularity)
+            : null;
+      }
+    }
+  }
+  for (const t of totals.values()) for (const c of rateCalcs) if (!byGroup.has(groupKey(t.groupValues, undefined))) t.values[c.name] = null;
+}
+
+/**
+ * Weighted percentiles, used when sample rates differ within a group: the smallest value whose cumulative
+ * sample-rate weight (values ascending) reaches p × the group's total weight. With equal weights this is
+ * exactly DuckDB's quantile_disc, which the main query uses.
+ */
+async function weightedPercentiles(
+  conn: DuckDBConnection,
+  spec: ValidSpec,
+  dataset: string,
+  byKey: Map<string, GroupRow>,
+  series: boolean,
+): Promise<void> {
+  const pcts = spec.calculations.filter((c) => c.op in PERCENTILES);
+  const columns = new Map<string, ColumnInfo>();
+  for (const c of pcts) columns.set(c.column!.key, c.column!);
+  for (const col of columns.values()) {
+    for (const bucketed of series ? [false, true] : [false]) {
+      const p = new Params();
+      const where = scopeSql(dataset, spec.startTime, spec.endTime, spec.filters, spec.filterCombination, p);
+      const g = spec.breakdowns.map((b, i) => `${colExpr(b)} AS g${i}`);
+      const parts = spec.breakdowns.map((_, i) => `g${i}`);
+      if (bucketed) {
+        g.push(`floor((ts - ${p.add(spec.startTime * 1000)}) / ${p.add(spec.granularity * 1000)})::BIGINT AS b`);
+        parts.push('b');
+      }
+      const partition = parts.length > 0 ? `PARTITION BY ${parts.join(', ')}` : '';
+      const mine = pcts.filter((c) => c.column!.key === col.key);
+      const picks = mine.map((c, i) => `min(x) FILTER (WHERE cw >= ${PERCENTILES[c.op]} * tw) AS p${i}`);
+      const sql = `WITH s AS (SELECT ${[...g, `${numExpr(col)} AS x`, 'sample_rate AS w'].join(', ')}
+          FROM ${EVENTS_TABLE} WHERE ${where}),
+        c AS (SELECT *, sum(w) OVER (${partition} ORDER BY x ROWS UNBOUNDED PRECEDING) AS cw,
+                        sum(w) OVER (${partition}) AS tw FROM s WHERE x IS NOT NULL)
+        SELECT ${[...parts, ...picks].join(', ')} FROM c ${parts.length ? `GROUP BY ${parts.join(', ')}` : ''}`;
+      const reader = await conn.runAndReadAll(sql, p.values);
+      for (const r of reader.getRowObjectsJS()) {
+        const key = groupKey(
+          spec.breakdowns.map((_, i) => toJs(r[`g${i}`])),
+          bucketed ? Number(r.b) : undefined,
+        );
+        const row = byKey.get(key);
+        if (!row) continue;
+        mine.forEach((c, i) => (row.values[c.name] = toJs(r[`p${i}`])));
+      }
+    }
+  }
+}
+
+async function heatmap(
+  conn: DuckDBConnection,
+  spec: ValidSpec,
+  dataset: string,
+  col: ColumnInfo,
+  name: string,
+  byKey: Map<string, GroupRow>,
+  series: boolean,
+): Promise<void> {
+  const p0 = new Params();
+  const w0 = scopeSql(dataset, spec.startTime, spec.endTime, spec.filters, spec.filterCombination, p0);
+  const mm = await conn.runAndReadAll(`SELECT min(${numExpr(col)}) AS lo, max(${numExpr(col)}) AS hi FROM ${EVENTS_TABLE} WHERE ${w0}`, p0.values);
+  const { lo, hi } = mm.getRowObjectsJS()[0] as { lo: number | null; hi: number | null };
+  for (const row of byKey.values()) row.values[name] = null;
+  if (lo === null || hi === null) return;
+  const width = hi > lo ? (hi - lo) / HEATMAP_BUCKETS : 1;
+  for (const bucketed of series ? [false, true] : [false]) {
+    const p = new Params();
+    const where = scopeSql(dataset, spec.startTime, spec.endTime, spec.filters, spec.filterCombination, p);
+    const g = spec.breakdowns.map((b, i) => `${colExpr(b)} AS g${i}`);
+    const parts = spec.breakdowns.map((_, i) => `g${i}`);
+    if (bucketed) {
+      g.push(`floor((ts - ${p.add(spec.startTime * 1000)}) / ${p.add(spec.granularity * 1000)})::BIGINT AS b`);
+      parts.push('b');
+    }
+    const hb = `least(floor((${numExpr(col)} - ${p.add(lo)}) / ${p.add(width)})::BIGINT, ${HEATMAP_BUCKETS - 1}) AS hb`;
+    const sql = `SELECT ${[...g, hb, 'sum(sample_rate) AS n'].join(', ')} FROM ${EVENTS_TABLE}
+      WHERE ${where} AND ${numExpr(col)} IS NOT NULL GROUP BY ${[...parts, 'hb'].join(', ')} ORDER BY hb`;
+    const reader = await conn.runAndReadAll(sql, p.values);
+    for (const r of reader.getRowObjectsJS()) {
+      const key = groupKey(
+        spec.breakdowns.map((_, i) => toJs(r[`g${i}`])),
+        bucketed ? Number(r.b) : undefined,
+      );
+      const row = byKey.get(key);
+      if (!row) continue;
+      let h = row.values[name] as HeatmapValue | null;
+      if (!h) row.values[name] = h = { min: lo, max: hi, bucket_width: width, buckets: [] };
+      const i = Number(r.hb);
+      h.buckets.push({ lower: lo + i * width, upper: lo + (i + 1) * width, count: Number(r.n) });
+    }
+  }
+}

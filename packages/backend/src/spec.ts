@@ -1,0 +1,332 @@
+import type { ColumnInfo } from './internal-types.js';
+import type { QuerySpec } from './types.js';
+
+/** A query spec that broke a rule; becomes a 400 naming the field and the rule. */
+export class SpecError extends Error {
+  readonly field: string;
+  constructor(field: string, rule: string) {
+    super(`${field}: ${rule}`);
+    this.name = 'SpecError';
+    this.field = field;
+  }
+}
+
+export const PERCENTILES: Record<string, number> = {
+  P001: 0.001,
+  P01: 0.01,
+  P05: 0.05,
+  P10: 0.1,
+  P20: 0.2,
+  P25: 0.25,
+  P50: 0.5,
+  P75: 0.75,
+  P80: 0.8,
+  P90: 0.9,
+  P95: 0.95,
+  P99: 0.99,
+  P999: 0.999,
+};
+
+const COLUMNLESS_OPS = new Set(['COUNT', 'CONCURRENCY']);
+const COLUMN_OPS = new Set([
+  'SUM',
+  'AVG',
+  'COUNT_DISTINCT',
+  'HEATMAP',
+  'MAX',
+  'MIN',
+  'RATE_AVG',
+  'RATE_SUM',
+  'RATE_MAX',
+  ...Object.keys(PERCENTILES),
+]);
+export const CALCULATION_OPS = [...COLUMNLESS_OPS, ...COLUMN_OPS];
+
+export const FILTER_OPS = [
+  '=',
+  '!=',
+  '>',
+  '>=',
+  '<',
+  '<=',
+  'starts-with',
+  'does-not-start-with',
+  'ends-with',
+  'does-not-end-with',
+  'exists',
+  'does-not-exist',
+  'contains',
+  'does-not-contain',
+  'in',
+  'not-in',
+] as const;
+export type FilterOp = (typeof FILTER_OPS)[number];
+
+export const DEFAULT_TIME_RANGE_S = 7200;
+export const DEFAULT_LIMIT = 1000;
+export const MAX_LIMIT = 10_000;
+export const MAX_BUCKETS = 1000;
+
+export interface ValidFilter {
+  column: ColumnInfo;
+  op: FilterOp;
+  value: unknown;
+}
+
+export interface ValidCalculation {
+  op: string;
+  column: ColumnInfo | undefined;
+  /** The result key, e.g. `P99(duration_ms)` or `COUNT`. */
+  name: string;
+}
+
+export interface ValidSpec {
+  calculations: ValidCalculation[];
+  filters: ValidFilter[];
+  filterCombination: 'AND' | 'OR';
+  breakdowns: ColumnInfo[];
+  orders: { key: string; descending: boolean }[];
+  havings: { key: string; op: string; value: number }[];
+  limit: number;
+  /** Epoch seconds, end exclusive. */
+  startTime: number;
+  endTime: number;
+  granularity: number;
+  /** The spec as given, echoed back by the query API. */
+  raw: QuerySpec;
+}
+
+export function calculationName(op: string, column: string | undefined): string {
+  return column === undefined ? op : `${op}(${column})`;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function asArray(spec: Record<string, unknown>, field: string): unknown[] {
+  const v = spec[field];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new SpecError(field, 'must be an array');
+  return v;
+}
+
+function isInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v);
+}
+
+/** Resolves the time window: `start_time`/`end_time` (epoch seconds) and/or `time_range` (seconds). */
+export function resolveTime(
+  spec: Record<string, unknown>,
+  nowSeconds: number,
+): { startTime: number; endTime: number } {
+  const { time_range: range, start_time: start, end_time: end } = spec;
+  for (const [field, v] of [
+    ['time_range', range],
+    ['start_time', start],
+    ['end_time', end],
+  ] as const) {
+    if (v !== undefined && v !== null && (!isInt(v) || v < 0)) {
+      throw new SpecError(field, 'must be a non-negative integer number of seconds');
+    }
+  }
+  const r = range as number | undefined;
+  const s = start as number | undefined;
+  const e = end as number | undefined;
+  if (r !== undefined && r <= 0) throw new SpecError('time_range', 'must be greater than 0');
+  let startTime: number;
+  let endTime: number;
+  if (s !== undefined && e !== undefined) {
+    if (r !== undefined && e - s !== r) throw new SpecError('time_range', 'must equal end_time - start_time when all three are given');
+    startTime = s;
+    endTime = e;
+  } else if (s !== undefined) {
+    startTime = s;
+    endTime = s + (r ?? DEFAULT_TIME_RANGE_S);
+  } else if (e !== undefined) {
+    endTime = e;
+    startTime = e - (r ?? DEFAULT_TIME_RANGE_S);
+  } else {
+    endTime = Math.ceil(nowSeconds);
+    startTime = endTime - (r ?? DEFAULT_TIME_RANGE_S);
+  }
+  if (endTime <= startTime) throw new SpecError('end_time', 'must be after start_time');
+  return { startTime, endTime };
+}
+
+/**
+ * Validates a Honeycomb query spec against the dataset's columns. Throws {@link SpecError} naming the
+ * first field that breaks a rule. Columns resolve through `lookup`, so nothing unvalidated reaches SQL.
+ */
+export function validateSpec(
+  input: unknown,
+  lookup: (key: string) => ColumnInfo | undefined,
+  nowSeconds: number,
+): ValidSpec {
+  if (!isObject(input)) throw new SpecError('query', 'must be a JSON object');
+  const spec = input;
+  const column = (field: string, v: unknown): ColumnInfo => {
+    if (typeof v !== 'string' || v === '') throw new SpecError(field, 'must be a non-empty column name');
+    const c = lookup(v);
+    if (!c) throw new SpecError(field, `unknown column ${JSON.stringify(v)}`);
+    return c;
+  };
+
+  const calculations: ValidCalculation[] = [];
+  const rawCalcs = asArray(spec, 'calculations');
+  rawCalcs.forEach((c, i) => {
+    const f = `calculations[${i}]`;
+    if (!isObject(c)) throw new SpecError(f, 'must be an object with "op" and, for most ops, "column"');
+    const op = c.op;
+    if (typeof op !== 'string' || !(COLUMNLESS_OPS.has(op) || COLUMN_OPS.has(op))) {
+      throw new SpecError(`${f}.op`, `must be one of ${CALCULATION_OPS.join(', ')}`);
+    }
+    let col: ColumnInfo | undefined;
+    if (COLUMN_OPS.has(op)) {
+      col = column(`${f}.column`, c.column);
+      if (op !== 'COUNT_DISTINCT' && col.type === 'BOOLEAN') {
+        throw new SpecError(`${f}.column`, `${op} needs a numeric column; ${JSON.stringify(col.key)} is boolean`);
+      }
+    } else if (c.column !== undefined && c.column !== null) {
+      throw new SpecError(`${f}.column`, `${op} takes no column`);
+    }
+    const name = calculationName(op, col?.key);
+    if (!calculations.some((x) => x.name === name)) calculations.push({ op, column: col, name });
+  });
+  if (calculations.length === 0) calculations.push({ op: 'COUNT', column: undefined, name: 'COUNT' });
+
+  const filters: ValidFilter[] = asArray(spec, 'filters').map((f, i) => validateFilter(f, `filters[${i}]`, column));
+
+  const fc = spec.filter_combination ?? 'AND';
+  if (fc !== 'AND' && fc !== 'OR') throw new SpecError('filter_combination', 'must be "AND" or "OR"');
+
+  const breakdowns = asArray(spec, 'breakdowns').map((b, i) => column(`breakdowns[${i}]`, b));
+  if (new Set(breakdowns.map((b) => b.key)).size !== breakdowns.length) {
+    throw new SpecError('breakdowns', 'must not repeat a column');
+  }
+
+  const calcName = (field: string, op: unknown, col: unknown): string => {
+    if (typeof op !== 'string') throw new SpecError(`${field}.op`, 'must be a calculation op');
+    const name = calculationName(op, typeof col === 'string' ? col : undefined);
+    if (!calculations.some((c) => c.name === name)) {
+      throw new SpecError(field, `${name} is not one of this query's calculations (${calculations.map((c) => c.name).join(', ')})`);
+    }
+    return name;
+  };
+
+  const orders = asArray(spec, 'orders').map((o, i) => {
+    const f = `orders[${i}]`;
+    if (!isObject(o)) throw new SpecError(f, 'must be an object with "op" and/or "column"');
+    const order = o.order ?? 'descending';
+    if (order !== 'ascending' && order !== 'descending') throw new SpecError(`${f}.order`, 'must be "ascending" or "descending"');
+    let key: string;
+    if (o.op !== undefined && o.op !== null) key = calcName(f, o.op, o.column);
+    else {
+      if (typeof o.column !== 'string' || !breakdowns.some((b) => b.key === o.column)) {
+        throw new SpecError(`${f}.column`, 'must name a breakdown column when no op is given');
+      }
+      key = o.column;
+    }
+    return { key, descending: order === 'descending' };
+  });
+  if (orders.length === 0) {
+    const first = calculations.find((c) => c.op !== 'HEATMAP');
+    if (first) orders.push({ key: first.name, descending: true });
+  }
+
+  const havings = asArray(spec, 'havings').map((h, i) => {
+    const f = `havings[${i}]`;
+    if (!isObject(h)) throw new SpecError(f, 'must be an object with calculate_op, column, op and value');
+    const key = calcName(f, h.calculate_op, h.column);
+    if (typeof h.op !== 'string' || !['=', '!=', '>', '>=', '<', '<='].includes(h.op)) {
+      throw new SpecError(`${f}.op`, 'must be one of =, !=, >, >=, <, <=');
+    }
+    if (typeof h.value !== 'number' || !Number.isFinite(h.value)) throw new SpecError(`${f}.value`, 'must be a number');
+    if (key.startsWith('HEATMAP(')) throw new SpecError(f, 'cannot filter on a HEATMAP');
+    return { key, op: h.op, value: h.value };
+  });
+
+  const limit = spec.limit ?? DEFAULT_LIMIT;
+  if (!isInt(limit) || limit < 1 || limit > MAX_LIMIT) throw new SpecError('limit', `must be an integer from 1 to ${MAX_LIMIT}`);
+
+  const { startTime, endTime } = resolveTime(spec, nowSeconds);
+  const range = endTime - startTime;
+  let granularity = spec.granularity;
+  if (granularity === undefined || granularity === null) granularity = Math.max(1, Math.ceil(range / 100));
+  if (!isInt(granularity) || granularity < 1) throw new SpecError('granularity', 'must be a positive integer number of seconds');
+  if (granularity > range) throw new SpecError('granularity', 'must not exceed the time range');
+  if (range / granularity > MAX_BUCKETS) {
+    throw new SpecError('granularity', `must be at least time range / ${MAX_BUCKETS} (${Math.ceil(range / MAX_BUCKETS)} s)`);
+  }
+
+  return {
+    calculations,
+    filters,
+    filterCombination: fc,
+    breakdowns,
+    orders,
+    havings,
+    limit,
+    startTime,
+    endTime,
+    granularity,
+    raw: spec as QuerySpec,
+  };
+}
+
+export function validateFilter(
+  f: unknown,
+  field: string,
+  column: (field: string, v: unknown) => ColumnInfo,
+): ValidFilter {
+  if (!isObject(f)) throw new SpecError(field, 'must be an object with "column", "op" and usually "value"');
+  const op = f.op;
+  if (typeof op !== 'string' || !(FILTER_OPS as readonly string[]).includes(op)) {
+    throw new SpecError(`${field}.op`, `must be one of ${FILTER_OPS.join(', ')}`);
+  }
+  const col = column(`${field}.column`, f.column);
+  const value = f.value;
+  const vf = `${field}.value`;
+  const scalar = (v: unknown, where: string): unknown => {
+    if (col.type === 'DOUBLE') {
+      const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
+      if (!Number.isFinite(n)) throw new SpecError(where, `must be a number: ${JSON.stringify(col.key)} is numeric`);
+      return n;
+    }
+    if (col.type === 'BOOLEAN') {
+      if (v === true || v === 'true') return true;
+      if (v === false || v === 'false') return false;
+      throw new SpecError(where, `must be true or false: ${JSON.stringify(col.key)} is boolean`);
+    }
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+    throw new SpecError(where, 'must be a string, number or boolean');
+  };
+  switch (op as FilterOp) {
+    case 'exists':
+    case 'does-not-exist':
+      return { column: col, op: op as FilterOp, value: undefined };
+    case 'in':
+    case 'not-in': {
+      if (!Array.isArray(value) || value.length === 0) throw new SpecError(vf, `must be a non-empty array for ${op}`);
+      return { column: col, op: op as FilterOp, value: value.map((v, i) => scalar(v, `${vf}[${i}]`)) };
+    }
+    case 'starts-with':
+    case 'does-not-start-with':
+    case 'ends-with':
+    case 'does-not-end-with':
+    case 'contains':
+    case 'does-not-contain':
+      if (typeof value !== 'string' && typeof value !== 'number') throw new SpecError(vf, `must be a string for ${op}`);
+      return { column: col, op: op as FilterOp, value: String(value) };
+    case '>':
+    case '>=':
+    case '<':
+    case '<=':
+      if (col.type === 'BOOLEAN') throw new SpecError(`${field}.op`, `${op} does not apply to boolean column ${JSON.stringify(col.key)}`);
+      return { column: col, op: op as FilterOp, value: scalar(value, vf) };
+    default:
+      if (value === undefined || value === null) throw new SpecError(vf, `is required for ${op}`);
+      return { column: col, op: op as FilterOp, value: scalar(value, vf) };
+  }
+}

@@ -1,0 +1,476 @@
+import { mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import {
+  BOOLEAN,
+  DOUBLE,
+  DuckDBAppender,
+  DuckDBConnection,
+  DuckDBDataChunk,
+  DuckDBInstance,
+  VARCHAR,
+  type DuckDBType,
+  type DuckDBValue,
+} from '@duckdb/node-api';
+import type { AnyValue } from '@waggle/otlp';
+import type { ColumnInfo, ColumnType, IngestEvent } from './internal-types.js';
+import { quoteIdent } from './sql.js';
+
+/** DuckDB's vector size: the most rows one data chunk holds. */
+const CHUNK_ROWS = 2048;
+
+/** Columns every event has; they are not attribute keys. */
+const BASE_COLUMNS = [
+  { physical: 'ts', type: 'DOUBLE' },
+  { physical: 'dataset', type: 'VARCHAR' },
+  { physical: 'sample_rate', type: 'DOUBLE' },
+] as const;
+
+/** Keys with a fixed physical column and type, so traces and durations never change type under us. */
+export const PINNED_COLUMNS: ReadonlyArray<{ key: string; physical: string; type: ColumnType }> = [
+  { key: 'trace.trace_id', physical: 'trace_id', type: 'VARCHAR' },
+  { key: 'trace.span_id', physical: 'span_id', type: 'VARCHAR' },
+  { key: 'trace.parent_id', physical: 'parent_id', type: 'VARCHAR' },
+  { key: 'name', physical: 'name', type: 'VARCHAR' },
+  { key: 'service.name', physical: 'service_name', type: 'VARCHAR' },
+  { key: 'span.kind', physical: 'span_kind', type: 'VARCHAR' },
+  { key: 'duration_ms', physical: 'duration_ms', type: 'DOUBLE' },
+  { key: 'meta.annotation_type', physical: 'annotation_type', type: 'VARCHAR' },
+];
+
+export const EVENTS_TABLE = 'events';
+
+const DUCK_TYPES: Record<ColumnType, DuckDBType> = { VARCHAR, DOUBLE, BOOLEAN };
+
+type ValueKind = 'string' | 'number' | 'boolean';
+
+/** Values of one key across a batch, before they are coerced to the column's type. */
+interface PendingColumn {
+  values: (string | number | boolean | undefined)[];
+  kinds: Set<ValueKind>;
+  /** Strings that do not read as the numbers/booleans a typed column needs. */
+  hasNonNumericString: boolean;
+  hasNonBooleanString: boolean;
+}
+
+interface Batch {
+  events: IngestEvent[];
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * The DuckDB store: one wide `events` table with a column per attribute key, a catalog of keys, markers.
+ * Writes are group-committed: every batch queued while the previous commit ran is appended and committed
+ * together, and each caller's promise settles only after DuckDB has committed (WAL written and synced).
+ */
+export class Store {
+  readonly dbPath: string;
+  private readonly instance: DuckDBInstance;
+  private readonly writer: DuckDBConnection;
+  private readonly readers: DuckDBConnection[];
+  private nextReader = 0;
+  private appender: DuckDBAppender | undefined;
+  /** Attribute key → column. */
+  private readonly columns = new Map<string, ColumnInfo>();
+  /** Physical columns in table order, base columns first. */
+  private tableColumns: { physical: string; type: ColumnType; key?: string }[] = [];
+  private nextColumnId = 1;
+  /** Dataset → key → true, for /1/columns; persisted in waggle_dataset_columns. */
+  private readonly datasetColumns = new Map<string, Set<string>>();
+  private readonly lastWritten = new Map<string, number>();
+  private queue: Batch[] = [];
+  private writing: Promise<void> | undefined;
+  private closed = false;
+  /** Serialises maintenance (retention) with writes on the writer connection. */
+  private exclusive: Promise<unknown> = Promise.resolve();
+
+  private constructor(dbPath: string, instance: DuckDBInstance, writer: DuckDBConnection, readers: DuckDBConnection[]) {
+    this.dbPath = dbPath;
+    this.instance = instance;
+    this.writer = writer;
+    this.readers = readers;
+  }
+
+  static async open(dataDir: string): Promise<Store> {
+    mkdirSync(dataDir, { recursive: true });
+    const dbPath = path.join(dataDir, 'waggle.duckdb');
+    const instance = await DuckDBInstance.create(dbPath);
+    const writer = await instance.connect();
+    const readers = [await instance.connect(), await instance.connect()];
+    const store = new Store(dbPath, instance, writer, readers);
+    await store.init();
+    return store;
+  }
+
+  private async init(): Promise<void> {
+    const base = BASE_COLUMNS.map((c) => `${quoteIdent(c.physical)} ${c.type}`);
+    const pinned = PINNED_COLUMNS.map((c) => `${quoteIdent(c.physical)} ${c.type}`);
+    await this.writer.run(`CREATE TABLE IF NOT EXISTS ${EVENTS_TABLE} (${[...base, ...pinned].join(', ')})`);
+    await this.writer.run(
+      'CREATE TABLE IF NOT EXISTS waggle_columns (key VARCHAR PRIMARY KEY, physical VARCHAR NOT NULL, type VARCHAR NOT NULL)',
+    );
+    await this.writer.run(
+      'CREATE TABLE IF NOT EXISTS waggle_dataset_columns (dataset VARCHAR NOT NULL, key VARCHAR NOT NULL, PRIMARY KEY (dataset, key))',
+    );
+    await this.writer.run(
+      `CREATE TABLE IF NOT EXISTS waggle_markers (id VARCHAR PRIMARY KEY, dataset VARCHAR NOT NULL, message VARCHAR,
+        type VARCHAR, url VARCHAR, start_time BIGINT NOT NULL, end_time BIGINT, created_at VARCHAR NOT NULL)`,
+    );
+    for (const c of PINNED_COLUMNS) this.columns.set(c.key, { ...c, pinned: true });
+    const catalog = await this.writer.runAndReadAll('SELECT key, physical, type FROM waggle_columns');
+    for (const row of catalog.getRowObjectsJS()) {
+      const physical = String(row.physical);
+      this.columns.set(String(row.key), {
+        key: String(row.key),
+        physical,
+        type: String(row.type) as ColumnType,
+        pinned: false,
+      });
+      const id = Number(physical.slice(2));
+      if (id >= this.nextColumnId) this.nextColumnId = id + 1;
+    }
+    const dc = await this.writer.runAndReadAll('SELECT dataset, key FROM waggle_dataset_columns');
+    for (const row of dc.getRowObjectsJS()) this.noteDatasetColumn(String(row.dataset), String(row.key));
+    const lw = await this.writer.runAndReadAll(`SELECT dataset, max(ts) AS ts FROM ${EVENTS_TABLE} GROUP BY dataset`);
+    for (const row of lw.getRowObjectsJS()) this.lastWritten.set(String(row.dataset), Number(row.ts));
+    await this.loadTableColumns();
+  }
+
+  private async loadTableColumns(): Promise<void> {
+    const info = await this.writer.runAndReadAll(
+      `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`,
+      [EVENTS_TABLE],
+    );
+    const byPhysical = new Map([...this.columns.values()].map((c) => [c.physical, c]));
+    this.tableColumns = info.getRowObjectsJS().map((row) => {
+      const physical = String(row.column_name);
+      const type = String(row.data_type) as ColumnType;
+      const col = byPhysical.get(physical);
+      if (col) col.type = type;
+      return col ? { physical, type, key: col.key } : { physical, type };
+    });
+    this.appender?.closeSync();
+    this.appender = await this.writer.createAppender(EVENTS_TABLE);
+  }
+
+  private noteDatasetColumn(dataset: string, key: string): boolean {
+    let keys = this.datasetColumns.get(dataset);
+    if (!keys) this.datasetColumns.set(dataset, (keys = new Set()));
+    if (keys.has(key)) return false;
+    keys.add(key);
+    return true;
+  }
+
+  /** A connection for read queries, round-robin so concurrent queries run side by side. */
+  reader(): DuckDBConnection {
+    const c = this.readers[this.nextReader++ % this.readers.length];
+    return c!;
+  }
+
+  /** Physical column name → attribute key, for turning rows back into events. */
+  keysByPhysical(): Map<string, string> {
+    return new Map([...this.columns.values()].map((c) => [c.physical, c.key]));
+  }
+
+  column(key: string): ColumnInfo | undefined {
+    return this.columns.get(key);
+  }
+
+  /** The keys seen in a dataset (`__all__`: in any dataset), with their columns. */
+  columnsOf(dataset: string): ColumnInfo[] {
+    const keys = dataset === '__all__' ? new Set(this.columns.keys()) : (this.datasetColumns.get(dataset) ?? new Set());
+    return [...keys].map((k) => this.columns.get(k)).filter((c): c is ColumnInfo => c !== undefined);
+  }
+
+  datasets(): { name: string; lastWritten: number | undefined; columns: number }[] {
+    return [...this.datasetColumns.entries()].map(([name, keys]) => ({
+      name,
+      lastWritten: this.lastWritten.get(name),
+      columns: keys.size,
+    }));
+  }
+
+  hasDataset(dataset: string): boolean {
+    return this.datasetColumns.has(dataset);
+  }
+
+  /** Queues events and resolves once they are committed. */
+  write(events: IngestEvent[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('WAGGLE_BACKEND_CLOSED: the store is closed'));
+    if (events.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.queue.push({ events, resolve, reject });
+      this.writing ??= this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    // Let the requests already parsed in this turn of the event loop join the same commit.
+    await new Promise((r) => setImmediate(r));
+    try {
+      while (this.queue.length > 0) {
+        const group = this.queue;
+        this.queue = [];
+        try {
+          await this.runExclusive(() => this.commit(group.flatMap((b) => b.events)));
+          for (const b of group) b.resolve();
+        } catch (error) {
+          // A failed commit loses nothing silently: every caller in the group is told.
+          this.appender?.clear();
+          for (const b of group) b.reject(error as Error);
+        }
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  private runExclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.exclusive.then(fn, fn);
+    this.exclusive = run.catch(() => undefined);
+    return run;
+  }
+
+  private async commit(events: IngestEvent[]): Promise<void> {
+    const n = events.length;
+    const pending = new Map<string, PendingColumn>();
+    const newDatasetColumns: [string, string][] = [];
+    const times = new Float64Array(n);
+    const rates = new Float64Array(n);
+    const datasets: string[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const ev = events[i]!;
+      times[i] = ev.time;
+      rates[i] = ev.sampleRate;
+      datasets[i] = ev.dataset;
+      const lw = this.lastWritten.get(ev.dataset);
+      if (lw === undefined || ev.time > lw) this.lastWritten.set(ev.dataset, ev.time);
+      const fields = ev.fields;
+      for (const key in fields) {
+        const raw = fields[key];
+        if (raw === undefined || raw === null) continue;
+        const v = toScalar(raw);
+        let p = pending.get(key);
+        if (!p) {
+          p = { values: new Array(n), kinds: new Set(), hasNonNumericString: false, hasNonBooleanString: false };
+          pending.set(key, p);
+        }
+        p.values[i] = v;
+        const kind = typeof v as ValueKind;
+        if (!p.kinds.has(kind)) p.kinds.add(kind);
+        if (kind === 'string') {
+          if (!p.hasNonNumericString && !isNumericString(v as string)) p.hasNonNumericString = true;
+          if (!p.hasNonBooleanString && v !== 'true' && v !== 'false') p.hasNonBooleanString = true;
+        }
+        if (this.noteDatasetColumn(ev.dataset, key)) newDatasetColumns.push([ev.dataset, key]);
+      }
+    }
+
+    await this.evolveSchema(pending, newDatasetColumns);
+
+    const physicalIndex = new Map(this.tableColumns.map((c, i) => [c.physical, i]));
+    const byIndex: (PendingColumn | undefined)[] = new Array(this.tableColumns.length);
+    for (const [key, p] of pending) {
+      const col = this.columns.get(key)!;
+      byIndex[physicalIndex.get(col.physical)!] = p;
+    }
+    const types = this.tableColumns.map((c) => DUCK_TYPES[c.type]);
+    const appender = this.appender!;
+    for (let start = 0; start < n; start += CHUNK_ROWS) {
+      const end = Math.min(n, start + CHUNK_ROWS);
+      const rows = end - start;
+      const chunk = DuckDBDataChunk.create(types, rows);
+      for (let c = 0; c < this.tableColumns.length; c++) {
+        const vector = chunk.getColumnVector(c);
+        const physical = this.tableColumns[c]!.physical;
+        if (physical === 'ts') for (let r = 0; r < rows; r++) vector.setItem(r, times[start + r]!);
+        else if (physical === 'sample_rate') for (let r = 0; r < rows; r++) vector.setItem(r, rates[start + r]!);
+        else if (physical === 'dataset') for (let r = 0; r < rows; r++) vector.setItem(r, datasets[start + r]!);
+        else {
+          const p = byIndex[c];
+          const type = this.tableColumns[c]!.type;
+          for (let r = 0; r < rows; r++) {
+            vector.setItem(r, p === undefined ? null : coerce(p.values[start + r], type));
+          }
+        }
+        vector.flush();
+      }
+      appender.appendDataChunk(chunk);
+    }
+    appender.flushSync();
+  }
+
+  /** Adds columns for new keys and widens columns whose new values do not fit, in one transaction. */
+  private async evolveSchema(pending: Map<string, PendingColumn>, newDatasetColumns: [string, string][]): Promise<void> {
+    const ddl: string[] = [];
+    const params: DuckDBValue[][] = [];
+    const catalogSql = 'INSERT OR REPLACE INTO waggle_columns VALUES ($1, $2, $3)';
+    for (const [key, p] of pending) {
+      const col = this.columns.get(key);
+      const wanted = typeFor(p, col?.type);
+      if (!col) {
+        const info: ColumnInfo = { key, physical: `a_${this.nextColumnId++}`, type: wanted, pinned: false };
+        this.columns.set(key, info);
+        ddl.push(`ALTER TABLE ${EVENTS_TABLE} ADD COLUMN ${quoteIdent(info.physical)} ${wanted}`);
+        params.push([]);
+        ddl.push(catalogSql);
+        params.push([key, info.physical, wanted]);
+      } else if (!col.pinned && wanted !== col.type) {
+        col.type = wanted;
+        ddl.push(`ALTER TABLE ${EVENTS_TABLE} ALTER COLUMN ${quoteIdent(col.physical)} TYPE ${wanted}`);
+        params.push([]);
+        ddl.push(catalogSql);
+        params.push([key, col.physical, wanted]);
+      }
+    }
+    for (const [dataset, key] of newDatasetColumns) {
+      ddl.push('INSERT OR IGNORE INTO waggle_dataset_columns VALUES ($1, $2)');
+      params.push([dataset, key]);
+    }
+    if (ddl.length === 0) return;
+    const schemaChanged = ddl.some((s) => s.startsWith('ALTER'));
+    if (schemaChanged) {
+      this.appender?.closeSync();
+      this.appender = undefined;
+    }
+    await this.writer.run('BEGIN TRANSACTION');
+    try {
+      for (let i = 0; i < ddl.length; i++) await this.writer.run(ddl[i]!, params[i]!.length ? params[i] : undefined);
+      await this.writer.run('COMMIT');
+    } catch (error) {
+      await this.writer.run('ROLLBACK').catch(() => undefined);
+      // Reload the catalog from the database so memory matches what is committed.
+      await this.reloadCatalog();
+      throw error;
+    }
+    if (schemaChanged) await this.loadTableColumns();
+  }
+
+  private async reloadCatalog(): Promise<void> {
+    for (const [key, col] of this.columns) if (!col.pinned) this.columns.delete(key);
+    const catalog = await this.writer.runAndReadAll('SELECT key, physical, type FROM waggle_columns');
+    for (const row of catalog.getRowObjectsJS()) {
+      this.columns.set(String(row.key), {
+        key: String(row.key),
+        physical: String(row.physical),
+        type: String(row.type) as ColumnType,
+        pinned: false,
+      });
+    }
+    await this.loadTableColumns();
+  }
+
+  /** Deletes events older than `maxAgeHours` and, past `maxBytes`, the oldest events until under it. */
+  async applyRetention(opts: { maxAgeHours?: number; maxBytes?: number }): Promise<{ deleted: number }> {
+    return this.runExclusive(async () => {
+      let deleted = 0;
+      if (opts.maxAgeHours && opts.maxAgeHours > 0) {
+        const cutoff = Date.now() - opts.maxAgeHours * 3_600_000;
+        const r = await this.writer.run(`DELETE FROM ${EVENTS_TABLE} WHERE ts < $1`, [cutoff]);
+        deleted += Number(r.rowsChanged);
+      }
+      if (opts.maxBytes && opts.maxBytes > 0) {
+        // DuckDB reuses freed blocks rather than shrinking the file, so "size" is the blocks in use.
+        for (let round = 0; round < 10 && (await this.usedBytes()) > opts.maxBytes; round++) {
+          const q = await this.writer.runAndReadAll(`SELECT quantile_disc(ts, 0.1) AS cutoff FROM ${EVENTS_TABLE}`);
+          const cutoff = q.getRowObjectsJS()[0]?.cutoff;
+          if (cutoff === null || cutoff === undefined) break;
+          const r = await this.writer.run(`DELETE FROM ${EVENTS_TABLE} WHERE ts <= $1`, [Number(cutoff)]);
+          deleted += Number(r.rowsChanged);
+          await this.writer.run('CHECKPOINT');
+        }
+      }
+      if (deleted > 0) await this.writer.run('CHECKPOINT');
+      return { deleted };
+    });
+  }
+
+  async usedBytes(): Promise<number> {
+    const r = await this.writer.runAndReadAll('PRAGMA database_size');
+    const row = r.getRowObjectsJS()[0];
+    const used = Number(row?.used_blocks ?? 0) * Number(row?.block_size ?? 0);
+    let wal = 0;
+    try {
+      wal = statSync(`${this.dbPath}.wal`).size;
+    } catch {
+      // no WAL yet
+    }
+    return used + wal;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.writing) await this.writing;
+    await this.exclusive;
+    this.appender?.closeSync();
+    this.appender = undefined;
+    await this.writer.run('CHECKPOINT').catch(() => undefined);
+    for (const c of this.readers) c.closeSync();
+    this.writer.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+function isNumericString(s: string): boolean {
+  if (s.trim() === '') return false;
+  return Number.isFinite(Number(s));
+}
+
+/** Flattens a value to what a column can hold: arrays and maps become JSON, bytes base64. */
+function toScalar(v: AnyValue): string | number | boolean {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'number':
+      return Number.isFinite(v) ? v : String(v);
+    case 'bigint':
+      return Number(v);
+    default:
+      if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+      return JSON.stringify(v, (_k, x: unknown) =>
+        x instanceof Uint8Array ? Buffer.from(x).toString('base64') : typeof x === 'bigint' ? Number(x) : x,
+      );
+  }
+}
+
+/**
+ * The type a column must have to hold the batch's values. Type rule (documented in the README):
+ * a key's first type wins; numeric strings fit a DOUBLE column and "true"/"false" a BOOLEAN one;
+ * anything else that does not fit widens the column to VARCHAR for good.
+ */
+function typeFor(p: PendingColumn, current: ColumnType | undefined): ColumnType {
+  const kinds = p.kinds;
+  if (current === 'VARCHAR') return 'VARCHAR';
+  if (current === 'DOUBLE') {
+    if (kinds.has('boolean') || (kinds.has('string') && p.hasNonNumericString)) return 'VARCHAR';
+    return 'DOUBLE';
+  }
+  if (current === 'BOOLEAN') {
+    if (kinds.has('number') || (kinds.has('string') && p.hasNonBooleanString)) return 'VARCHAR';
+    return 'BOOLEAN';
+  }
+  if (kinds.size === 1) {
+    if (kinds.has('number')) return 'DOUBLE';
+    if (kinds.has('boolean')) return 'BOOLEAN';
+  }
+  return 'VARCHAR';
+}
+
+function coerce(v: string | number | boolean | undefined, type: ColumnType): string | number | boolean | null {
+  if (v === undefined) return null;
+  switch (type) {
+    case 'VARCHAR':
+      return typeof v === 'string' ? v : String(v);
+    case 'DOUBLE':
+      if (typeof v === 'number') return v;
+      if (typeof v === 'string' && isNumericString(v)) return Number(v);
+      return null;
+    case 'BOOLEAN':
+      if (typeof v === 'boolean') return v;
+      if (v === 'true') return true;
+      if (v === 'false') return false;
+      return null;
+  }
+}

@@ -1,0 +1,78 @@
+/** Options for {@link startBackend}. Every field is optional. */
+export interface BackendOptions {
+  /** TCP port; default 4318, 0 picks a free port. */
+  port?: number;
+  /** Address to bind; default 127.0.0.1 (loopback only). */
+  host?: string;
+  /** Data directory; default `WAGGLE_DATA_DIR` or `./.waggle`. */
+  dataDir?: string;
+  /** API keys accepted in `X-Honeycomb-Team`; when empty or absent no key is required. */
+  keys?: string[];
+  /** Retention, applied at start and then every `intervalSeconds` (default 60). */
+  retention?: RetentionOptions;
+  /** Largest accepted request body after decompression, in bytes; default 64 MiB. */
+  bodyLimitBytes?: number;
+  /** Directory of static UI assets served at `/`; a placeholder page is served when absent. */
+  uiDir?: string;
+  /** Incident timelines written by `waggle incident` (default WAGGLE_INCIDENT_DIR or ~/.waggle/incidents); served at /api/incident. */
+  incidentDir?: string;
+}
+
+export interface RetentionOptions {
+  /** Events older than this are deleted; default 168 (7 days). 0 disables age retention. */
+  maxAgeHours?: number;
+  /** When the database file grows past this, the oldest events are deleted; default unlimited. */
+  maxBytes?: number;
+  /** How often retention runs, in seconds; default 60. */
+  intervalSeconds?: number;
+}
+
+/** A running backend. */
+export interface Backend {
+  /** Base URL, for example `http://127.0.0.1:4318`. */
+  url: string;
+  /** Absolute path of the data directory. */
+  dataDir: string;
+  /** Stops accepting requests, finishes pending writes and closes the database. */
+  close(): Promise<void>;
+}
+
+/** A filter in a query spec (Honeycomb Query Data API shape). */
+export interface QueryFilter {
+  column: string;
+  op: string;
+  value?: unknown;
+}
+
+export interface QueryCalculation {
+  op: string;
+  column?: string;
+}
+
+export interface QueryOrder {
+  column?: string;
+  op?: string;
+  order?: 'ascending' | 'descending';
+}
+
+export interface QueryHaving {
+  calculate_op: string;
+  column?: string;
+  op: string;
+  value: number;
+}
+
+/** A query spec, as accepted by `POST /1/queries/:dataset`. */
+export interface QuerySpec {
+  calculations?: QueryCalculation[];
+  filters?: QueryFilter[];
+  filter_combination?: 'AND' | 'OR';
+  breakdowns?: string[];
+  orders?: QueryOrder[];
+  havings?: QueryHaving[];
+  limit?: number;
+  time_range?: number;
+  start_time?: number;
+  end_time?: number;
+  granularity?: number;
+}

@@ -1,0 +1,85 @@
+// The UI talks only to the backend's HTTP API: Honeycomb's Query Data API shapes plus Waggle's /api/ routes.
+
+export interface Calculation { op: string; column?: string }
+export type FilterValue = string | number | boolean;
+export interface Filter { column: string; op: string; value?: FilterValue | FilterValue[] }
+export interface QuerySpec {
+  calculations?: Calculation[];
+  filters?: Filter[];
+  breakdowns?: string[];
+  orders?: Array<{ op?: string; column?: string; order: 'ascending' | 'descending' }>;
+  limit?: number;
+  time_range?: number;
+  granularity?: number;
+}
+export interface ResultRow { data: Record<string, unknown> }
+export interface SeriesPoint { time: string; data: Record<string, unknown> }
+export interface QueryResultData { results: ResultRow[]; series: SeriesPoint[] }
+export interface Marker { id?: string; message?: string; type?: string; url?: string; start_time?: number; end_time?: number }
+
+export class ApiError extends Error {}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  if (!response.ok) {
+    let message = text;
+    try {
+      message = (JSON.parse(text) as { error?: string }).error ?? text;
+    } catch {
+      // keep the raw text
+    }
+    throw new ApiError(`${response.status}: ${message}`);
+  }
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** Create query → create result → poll, as the Query Data API asks. */
+export async function runQuery(dataset: string, spec: QuerySpec): Promise<QueryResultData> {
+  const ds = encodeURIComponent(dataset);
+  const query = await request<{ id: string }>('POST', `/1/queries/${ds}`, spec);
+  let result = await request<{ id: string; complete: boolean; data?: QueryResultData }>('POST', `/1/query_results/${ds}`, { query_id: query.id });
+  let wait = 50;
+  while (!result.complete) {
+    await new Promise((r) => setTimeout(r, wait));
+    wait = Math.min(wait * 2, 500);
+    result = await request('GET', `/1/query_results/${ds}/${encodeURIComponent(result.id)}`);
+  }
+  return result.data ?? { results: [], series: [] };
+}
+
+export async function listDatasets(): Promise<string[]> {
+  const datasets = await request<Array<{ slug?: string; name?: string }>>('GET', '/1/datasets');
+  return datasets.map((d) => d.slug ?? d.name ?? '').filter(Boolean);
+}
+
+export function listMarkers(dataset: string): Promise<Marker[]> {
+  return request('GET', `/1/markers/${encodeURIComponent(dataset)}`);
+}
+
+export function getTrace(traceId: string): Promise<{ trace_id: string; spans: TraceEntry[] }> {
+  return request('GET', `/api/traces/${encodeURIComponent(traceId)}`);
+}
+
+export type { BubbleUpColumn, BubbleUpResult, GapsReport, TraceEntry } from '@waggle/backend';
+import type { BubbleUpResult, GapsReport, TraceEntry } from '@waggle/backend';
+
+/** `selection` is the heatmap box: duration filters plus its time range. */
+export function bubbleUp(dataset: string, body: QuerySpec & { selection: { filters: Filter[]; start_time?: number; end_time?: number } }): Promise<BubbleUpResult> {
+  return request('POST', `/api/bubbleup/${encodeURIComponent(dataset)}`, body);
+}
+
+export function getGaps(sinceSeconds: number): Promise<GapsReport> {
+  return request('GET', `/api/gaps?since=${sinceSeconds}`);
+}
+
+export interface IncidentEntry { time: string; kind: string; text: string; summary?: string; failed?: boolean }
+export interface IncidentTimeline { incident: { id: string; title: string; startedAt: string; endedAt?: string } | null; entries: IncidentEntry[] }
+
+export function getIncident(): Promise<IncidentTimeline> {
+  return request('GET', '/api/incident');
+}
