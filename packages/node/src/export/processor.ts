@@ -70,7 +70,7 @@ export class WaggleExportProcessor implements SpanProcessor {
     this.flushTimeoutMs = tuning.flushTimeoutMs ?? 10_000;
     this.shutdownTimeoutMs = tuning.shutdownTimeoutMs ?? 5000;
     this.backoff = resolveBackoff(options.backoff);
-    this.breaker = new CircuitBreaker(options.breaker, this.backoff.maxMs);
+    this.breaker = new CircuitBreaker(options.breaker);
     this.prepare = createPreparer({ limits: options.limits, redact: createRedactor(options.redaction), presend: options.presend, sampling: options.sampling });
     this.keepErrors = options.sampling?.keepErrors === true;
     const slowMs = options.sampling?.keepSlowerThanMs;
@@ -218,7 +218,7 @@ export class WaggleExportProcessor implements SpanProcessor {
     const opened = this.breaker.failure(now);
     const delay =
       outcome.retryAfterMs !== undefined
-        ? Math.min(outcome.retryAfterMs, this.backoff.maxMs)
+        ? Math.min(outcome.retryAfterMs, this.backoff.maxRetryAfterMs)
         : fullJitterDelay(this.consecutiveFailures - 1, this.backoff.initialMs, this.backoff.maxMs);
     this.retryAt = now + delay;
     if (opened || payload.attempts >= this.backoff.maxAttempts || this.closed) {

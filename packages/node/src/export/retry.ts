@@ -32,11 +32,11 @@ export class CircuitBreaker {
   private readonly baseOpenMs: number;
   private readonly maxOpenMs: number;
 
-  constructor(options: BreakerOptions = {}, maxOpenMs = 30_000) {
+  constructor(options: BreakerOptions = {}) {
     this.threshold = Math.max(1, options.failureThreshold ?? 5);
-    this.baseOpenMs = options.openMs ?? 5000;
+    this.baseOpenMs = Math.max(0, options.openMs ?? 1000);
     this.currentOpenMs = this.baseOpenMs;
-    this.maxOpenMs = Math.max(maxOpenMs, this.baseOpenMs);
+    this.maxOpenMs = Math.max(options.maxOpenMs ?? 4000, this.baseOpenMs);
   }
 
   /** Milliseconds until an attempt may start (0 = now). Moves open → half-open when the wait is over. */
@@ -80,12 +80,14 @@ export interface ResolvedBackoff {
   initialMs: number;
   maxMs: number;
   maxAttempts: number;
+  maxRetryAfterMs: number;
 }
 
 export function resolveBackoff(options: BackoffOptions = {}): ResolvedBackoff {
   return {
-    initialMs: options.initialMs ?? 500,
-    maxMs: options.maxMs ?? 30_000,
+    initialMs: Math.max(1, options.initialMs ?? 250),
+    maxMs: Math.max(1, options.maxMs ?? 5000),
     maxAttempts: Math.max(1, options.maxAttempts ?? 5),
+    maxRetryAfterMs: Math.max(0, options.maxRetryAfterMs ?? 60_000),
   };
 }

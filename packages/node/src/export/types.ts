@@ -42,10 +42,12 @@ export interface ExportTuning {
 
 /** Exponential backoff with full jitter between attempts of one batch. */
 export interface BackoffOptions {
-  /** Upper bound of the first wait. Default 500 ms. */
+  /** Upper bound of the first wait. Default 250 ms. */
   initialMs?: number;
-  /** Largest wait, also the cap applied to Retry-After. Default 30000 ms. */
+  /** Largest backoff wait. Default 5000 ms. */
   maxMs?: number;
+  /** Largest Retry-After honoured; longer answers are capped to it. Default 60000 ms. */
+  maxRetryAfterMs?: number;
   /** Attempts per batch before it is dropped as `backend_unavailable`. Default 5. */
   maxAttempts?: number;
 }
@@ -54,8 +56,10 @@ export interface BackoffOptions {
 export interface BreakerOptions {
   /** Consecutive failed attempts that open the breaker. Default 5. */
   failureThreshold?: number;
-  /** How long the breaker stays open before a single probe. Default 5000 ms, doubled per failed probe up to backoff.maxMs. */
+  /** How long the breaker stays open before a single probe. Default 1000 ms, doubled per failed probe up to maxOpenMs. */
   openMs?: number;
+  /** Longest open period, so export resumes within this long after the backend recovers. Default 4000 ms. */
+  maxOpenMs?: number;
 }
 
 /** Attribute limits applied before export; truncations are listed in `waggle.truncated_attributes`. */
