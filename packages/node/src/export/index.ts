@@ -1,6 +1,6 @@
 // The export pipeline: the distro builds its span processor and sampler only through this module.
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
-import { upstreamEncoder } from './encode.js';
+import { defaultEncoder } from './encode.js';
 import { WaggleExportProcessor } from './processor.js';
 import { ExporterSender, OtlpSender, type Sender } from './sender.js';
 import type { ExportPipelineOptions } from './types.js';
@@ -46,11 +46,7 @@ export async function createExportPipeline(options: ExportPipelineOptions): Prom
     } catch {
       throw new TypeError(`destination.url must be an absolute http(s) URL such as http://127.0.0.1:4318/v1/traces; got ${JSON.stringify(destination.url)}`);
     }
-    sender = new OtlpSender(destination, options.encoder ?? (await defaultEncoder()));
+    sender = new OtlpSender(destination, options.encoder ?? defaultEncoder);
   }
   return new WaggleExportProcessor(sender, options);
-}
-
-async function defaultEncoder() {
-  return upstreamEncoder;
 }
