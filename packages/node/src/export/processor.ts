@@ -63,7 +63,7 @@ export class WaggleExportProcessor implements SpanProcessor {
     options: Omit<ExportPipelineOptions, 'destination'> = {},
   ) {
     const tuning = options.tuning ?? {};
-    this.queue = new SpanQueue(Math.max(1, tuning.maxQueueSpans ?? 20_000), Math.max(1024, tuning.maxQueueBytes ?? 32 * 1024 * 1024));
+    this.queue = new SpanQueue(Math.max(1, tuning.maxQueueSpans ?? 8192), Math.max(1024, tuning.maxQueueBytes ?? 8 * 1024 * 1024));
     this.maxBatchSpans = Math.max(1, tuning.maxBatchSpans ?? 512);
     this.maxBatchBytes = Math.max(1024, tuning.maxBatchBytes ?? 4 * 1024 * 1024);
     this.delayMs = Math.max(0, tuning.scheduledDelayMs ?? 1000);

@@ -24,9 +24,9 @@ export interface ExporterDestination {
 
 /** Bounds of the queue and shape of batches. */
 export interface ExportTuning {
-  /** Spans waiting to be sent; beyond it new spans are dropped as `queue_full`. Default 20000 (OTEL_BSP_MAX_QUEUE_SIZE). */
+  /** Spans waiting to be sent; beyond it new spans are dropped as `queue_full`. Default 8192 (OTEL_BSP_MAX_QUEUE_SIZE). */
   maxQueueSpans?: number;
-  /** Estimated bytes waiting to be sent; beyond it new spans are dropped as `queue_full`. Default 32 MiB. */
+  /** Estimated bytes waiting to be sent; beyond it new spans are dropped as `queue_full`. Default 8 MiB. */
   maxQueueBytes?: number;
   /** Spans per request. Default 512 (OTEL_BSP_MAX_EXPORT_BATCH_SIZE). */
   maxBatchSpans?: number;
