@@ -94,10 +94,11 @@ export class WaggleExportProcessor implements SpanProcessor {
     return this.slowNs !== undefined && span.duration[0] * 1e9 + span.duration[1] >= this.slowNs;
   }
 
-  private enqueue(span: ReadableSpan): void {
+  private enqueue(span: ReadableSpan, countLoss = true): void {
     const bytes = estimateSpanBytes(span);
     if (!this.queue.push(span, bytes)) {
-      this.loss.add('queue_full', 1, `queue holds ${this.queue.length} spans / ${this.queue.bytes} bytes`);
+      // A loss report that does not fit is not itself reported, or a full queue would report forever.
+      if (countLoss) this.loss.add('queue_full', 1, `queue holds ${this.queue.length} spans / ${this.queue.bytes} bytes`);
       return;
     }
     this.enqueued++;
@@ -240,7 +241,7 @@ export class WaggleExportProcessor implements SpanProcessor {
 
   private reportLoss(): void {
     const span = this.loss.flushReport(this.resource);
-    if (span && !this.closed) this.enqueue(span);
+    if (span && !this.closed) this.enqueue(span, false);
   }
 
   /** Sends everything queued before the call; resolves by the deadline whatever the backend does. */

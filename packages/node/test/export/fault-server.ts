@@ -19,6 +19,8 @@ export interface FaultServer {
   url: string;
   mode: FaultMode;
   retryAfter: string;
+  /** Body of 200 answers (an ExportTraceServiceResponse in JSON). */
+  okBody: string;
   /** Time of every request that reached the server (including the ones it failed). */
   attempts: number[];
   /** Spans from requests answered 200 (JSON protocol only). */
@@ -80,6 +82,7 @@ export async function startFaultServer(initial: FaultMode = 'ok'): Promise<Fault
     url: '',
     mode: initial,
     retryAfter: '1',
+    okBody: '{}',
     attempts: [],
     spans: [],
     firstOkAt: undefined,
@@ -118,7 +121,7 @@ export async function startFaultServer(initial: FaultMode = 'ok'): Promise<Fault
         default: {
           state.firstOkAt ??= Date.now();
           if ((req.headers['content-type'] ?? '').includes('json')) state.spans.push(...decodeJsonSpans(Buffer.concat(chunks).toString('utf8')));
-          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+          res.writeHead(200, { 'content-type': 'application/json' }).end(state.okBody);
         }
       }
     });

@@ -1,0 +1,79 @@
+import { metrics } from '@opentelemetry/api';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startApp, drive, waitFor, type TestApp } from './app.js';
+import { startFaultServer, type FaultServer } from './fault-server.js';
+
+class TestReader extends MetricReader {
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
+}
+
+let server: FaultServer;
+let app: TestApp | undefined;
+const realWrite = process.stderr.write.bind(process.stderr);
+
+afterEach(async () => {
+  process.stderr.write = realWrite;
+  metrics.disable();
+  await app?.close();
+  app = undefined;
+  await server?.close();
+});
+
+async function droppedByReason(reader: TestReader): Promise<Record<string, number>> {
+  const { resourceMetrics } = await reader.collect();
+  const out: Record<string, number> = {};
+  for (const scope of resourceMetrics.scopeMetrics) {
+    for (const metric of scope.metrics) {
+      if (metric.descriptor.name !== 'waggle.export.dropped_spans') continue;
+      for (const point of metric.dataPoints) out[String(point.attributes['waggle.loss.reason'])] = point.value as number;
+    }
+  }
+  return out;
+}
+
+describe('loss reporting', () => {
+  it('counts queue_full drops in metrics when a MeterProvider is registered, and in one throttled stderr line', async () => {
+    const reader = new TestReader();
+    metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+    const lines: string[] = [];
+    process.stderr.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stderr.write;
+    server = await startFaultServer('hang');
+    app = await startApp({
+      destination: { url: server.url, protocol: 'http/json', headers: {}, timeoutMs: 10_000 },
+      tuning: { maxQueueSpans: 10, maxBatchSpans: 1000, scheduledDelayMs: 60_000 },
+      selfTelemetry: { intervalMs: 300 },
+    });
+    // 20 requests make 40 spans; the queue holds 10.
+    await drive(app.url, 20, 1);
+    await waitFor(() => lines.some((l) => l.includes('WAGGLE_EXPORT_LOSS')), 5000);
+    // Later intervals stay quiet: the loss report span that did not fit is not a new loss.
+    await new Promise((r) => setTimeout(r, 1000));
+    const lossLines = lines.filter((l) => l.includes('WAGGLE_EXPORT_LOSS'));
+    expect(lossLines).toHaveLength(1);
+    expect(lossLines[0]).toMatch(/dropped 30 spans in the last \d+s: queue_full=30/);
+    expect(await droppedByReason(reader)).toEqual({ queue_full: 30 });
+  });
+
+  it('counts spans refused through partial_success.rejected_spans as rejected', async () => {
+    server = await startFaultServer('ok');
+    server.okBody = JSON.stringify({ partialSuccess: { rejectedSpans: 3, errorMessage: 'attribute too long' } });
+    app = await startApp({ destination: { url: server.url, protocol: 'http/json', headers: {}, timeoutMs: 1000 }, tuning: { scheduledDelayMs: 60_000 } });
+    await drive(app.url, 5, 1);
+    await app.provider.forceFlush();
+    expect(app.processor.stats().dropped.rejected).toBe(3);
+    expect(app.processor.stats().sentSpans).toBe(7);
+  });
+
+  it('reports nothing when nothing was lost', async () => {
+    const lines: string[] = [];
+    process.stderr.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stderr.write;
+    server = await startFaultServer('ok');
+    app = await startApp({ destination: { url: server.url, protocol: 'http/json', headers: {}, timeoutMs: 1000 }, tuning: { scheduledDelayMs: 20 }, selfTelemetry: { intervalMs: 200 } });
+    await drive(app.url, 10, 1);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(lines.filter((l) => l.includes('WAGGLE_EXPORT_LOSS'))).toEqual([]);
+    expect(server.spans.some((s) => s.name === 'waggle.telemetry_loss')).toBe(false);
+  });
+});
