@@ -80,16 +80,21 @@ export class HoneycombEventsExporter implements SpanExporter {
 
     // libhoney instantiates the transmission with its own response callback; this hook keeps that callback (so
     // per-event results land in libhoney's response queue) and captures validated events instead of sending them.
-    const exporter = this;
+    const keepResponseCallback = (callback: (responses: LibhoneyResponse[]) => void): void => {
+      this.respond = callback;
+    };
+    const capture = (ev: ValidatedEvent): void => {
+      this.captured?.push(ev);
+    };
     class CaptureTransmission {
       constructor(opts: TransmissionOptions) {
-        exporter.respond = opts.responseCallback;
+        keepResponseCallback(opts.responseCallback);
       }
       sendEvent(ev: ValidatedEvent): void {
-        exporter.captured?.push(ev);
+        capture(ev);
       }
       sendPresampledEvent(ev: ValidatedEvent): void {
-        exporter.captured?.push(ev);
+        capture(ev);
       }
     }
     this.honey = new Libhoney({ writeKey: apiKey, apiHost: this.apiHost.href, dataset: this.dataset ?? '', transmission: CaptureTransmission, maxResponseQueueSize: 1000 });

@@ -33,7 +33,10 @@ export type {
  * @example provider = new TracerProvider({ spanProcessors: [await createExportPipeline({ destination })], sampler: createSampler(sampling) })
  */
 export async function createExportPipeline(options: ExportPipelineOptions): Promise<SpanProcessor> {
-  const { destination } = options;
+  const destination = options?.destination;
+  if (!destination || typeof destination !== 'object') {
+    throw new TypeError('destination is required: { url, protocol, headers, timeoutMs } for OTLP/HTTP or { exporter } for a SpanExporter');
+  }
   let sender: Sender;
   if ('exporter' in destination) {
     sender = new ExporterSender(destination.exporter, 30_000);
@@ -41,10 +44,11 @@ export async function createExportPipeline(options: ExportPipelineOptions): Prom
     if (destination.protocol !== 'http/protobuf' && destination.protocol !== 'http/json') {
       throw new TypeError(`destination.protocol must be 'http/protobuf' or 'http/json'; got ${JSON.stringify(destination.protocol)}`);
     }
-    try {
-      new URL(destination.url);
-    } catch {
+    if (!URL.canParse(destination.url)) {
       throw new TypeError(`destination.url must be an absolute http(s) URL such as http://127.0.0.1:4318/v1/traces; got ${JSON.stringify(destination.url)}`);
+    }
+    if (!(destination.timeoutMs > 0)) {
+      throw new TypeError(`destination.timeoutMs must be a number of milliseconds > 0; got ${String(destination.timeoutMs)}`);
     }
     sender = new OtlpSender(destination, options.encoder ?? defaultEncoder);
   }

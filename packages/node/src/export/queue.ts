@@ -13,7 +13,7 @@ export class SpanQueue {
     readonly maxSpans: number,
     readonly maxBytes: number,
   ) {
-    this.spans = new Array<ReadableSpan | undefined>(maxSpans).fill(undefined);
+    this.spans = Array.from({ length: maxSpans }, () => undefined);
     this.sizes = new Uint32Array(maxSpans);
   }
 

@@ -179,7 +179,7 @@ describe('redaction end to end', () => {
     await drive(`${app.url}`, 1, 1);
     await fetch(`${app.url}/item/0?token=abc`).then((r) => r.text());
     await waitFor(() => server.spans.length >= 2, 5000);
-    expect(server.spans.map((s) => s.name).sort()).toEqual(['GET /item/0', 'GET /item/0?token=abc']);
+    expect(server.spans.map((s) => s.name).toSorted()).toEqual(['GET /item/0', 'GET /item/0?token=abc']);
     expect(server.spans.find((s) => s.name === 'GET /item/0?token=abc')!.attributes['url.path']).toBe('seen');
   });
 });

@@ -28,7 +28,7 @@ async function provider(service: string, sampling: SamplingOptions): Promise<Tra
 
 /** Weighted quantile: the smallest value whose cumulative weight reaches q of the total. */
 function weightedQuantile(values: { v: number; w: number }[], q: number): number {
-  const sorted = [...values].sort((a, b) => a.v - b.v);
+  const sorted = values.toSorted((a, b) => a.v - b.v);
   const total = sorted.reduce((n, x) => n + x.w, 0);
   let acc = 0;
   for (const x of sorted) {
@@ -122,7 +122,7 @@ describe('deterministic sampling', () => {
     expect(byTrace.size).toBeGreaterThan(100);
     expect(byTrace.size).toBeLessThan(400);
     for (const spans of byTrace.values()) {
-      expect(spans.map((s) => s.name).sort()).toEqual(['GET /api', 'GET /page', 'GET backend', 'SELECT']);
+      expect(spans.map((s) => s.name).toSorted()).toEqual(['GET /api', 'GET /page', 'GET backend', 'SELECT']);
       expect(spans.every((s) => s.attributes.SampleRate === 10)).toBe(true);
     }
   });
