@@ -98,7 +98,11 @@ export class WaggleExportProcessor implements SpanProcessor {
     const bytes = estimateSpanBytes(span);
     if (!this.queue.push(span, bytes)) {
       // A loss report that does not fit is not itself reported, or a full queue would report forever.
-      if (countLoss) this.loss.add('queue_full', 1, `queue holds ${this.queue.length} spans / ${this.queue.bytes} bytes`);
+      if (countLoss) {
+        // With the breaker open the queue is full because the backend is down; say so rather than blame the bound.
+        if (this.breaker.state === 'closed') this.loss.add('queue_full', 1, `queue holds ${this.queue.length} spans / ${this.queue.bytes} bytes`);
+        else this.loss.add('backend_unavailable', 1, 'queue full while the circuit breaker is open');
+      }
       return;
     }
     this.enqueued++;
