@@ -10,12 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SpanKind, SpanStatusCode, trace, ROOT_CONTEXT } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { encodeSpans } from '@waggle/otlp';
 import { createPreparer } from '../packages/node/dist/export/prepare.js';
 import { createRedactor } from '../packages/node/dist/export/redact.js';
 import { estimateSpanBytes } from '../packages/node/dist/export/queue.js';
+import { createExportPipeline } from '../packages/node/dist/export/index.js';
 
 const i = process.argv.indexOf('--rounds');
 const rounds = i === -1 ? 200 : Number(process.argv[i + 1]);
@@ -70,6 +71,20 @@ const results = {
     return n;
   }),
 };
+// onEnd of the whole processor (request path), queue large enough that every call enqueues; nothing is sent.
+const nowhere = 'http://127.0.0.1:9/v1/traces';
+const waggleProcessor = await createExportPipeline({ destination: { url: nowhere, protocol: 'http/protobuf', headers: {}, timeoutMs: 1000 }, tuning: { maxQueueSpans: 200_000, maxQueueBytes: 2 ** 31, maxBatchSpans: 1_000_000, scheduledDelayMs: 3_600_000 } });
+const bsp = new BatchSpanProcessor({ exporter: new InMemorySpanExporter(), maxQueueSize: 200_000, maxExportBatchSize: 1_000_000, scheduledDelayMillis: 3_600_000 });
+const onEndRounds = Math.min(rounds, Math.floor(150_000 / spans.length));
+function onEndPerSpan(processor) {
+  for (const s of spans) processor.onEnd(s); // warm up
+  const start = process.hrtime.bigint();
+  for (let r = 0; r < onEndRounds; r++) for (const s of spans) processor.onEnd(s);
+  return Number(process.hrtime.bigint() - start) / 1000 / (onEndRounds * spans.length);
+}
+results.onEndWaggle = onEndPerSpan(waggleProcessor);
+results.onEndBsp = onEndPerSpan(bsp);
+await Promise.race([waggleProcessor.shutdown(), new Promise((r) => setTimeout(r, 100))]);
 await worker.terminate();
 const bytes = encodeSpans(spans, 'protobuf').byteLength;
 
@@ -86,6 +101,8 @@ const section = [
   `| worker thread: plain copy + \`postMessage\` (encoding itself then runs in the worker) | ${results.worker.toFixed(2)} |`,
   `| for reference: limits + redaction per span (batch time) | ${results.prepare.toFixed(2)} |`,
   `| for reference: the byte estimate \`onEnd\` makes per span (request path) | ${results.estimate.toFixed(2)} |`,
+  `| for reference: Waggle processor \`onEnd\` (request path) | ${results.onEndWaggle.toFixed(2)} |`,
+  `| for reference: upstream BatchSpanProcessor \`onEnd\` (request path) | ${results.onEndBsp.toFixed(2)} |`,
   '',
   `Encoded size: ${(bytes / spans.length).toFixed(0)} bytes per span. Encoding happens at batch time, never in \`onEnd\`; a worker only pays off if handing a span over costs less than encoding it.`,
   '<!-- export-encoding:end -->',

@@ -40,6 +40,8 @@ export class WaggleExportProcessor implements SpanProcessor {
   private readonly keepErrors: boolean;
   private readonly slowNs: number | undefined;
   readonly loss = new LossCounter();
+  /** Built once: onEnd must not allocate even when it drops. */
+  private readonly queueFullDetail: string;
 
   private payloads: Payload[] = [];
   private running = false;
@@ -64,6 +66,7 @@ export class WaggleExportProcessor implements SpanProcessor {
   ) {
     const tuning = options.tuning ?? {};
     this.queue = new SpanQueue(Math.max(1, tuning.maxQueueSpans ?? 8192), Math.max(1024, tuning.maxQueueBytes ?? 8 * 1024 * 1024));
+    this.queueFullDetail = `queue holds ${this.queue.maxSpans} spans or ${this.queue.maxBytes} bytes at most`;
     this.maxBatchSpans = Math.max(1, tuning.maxBatchSpans ?? 512);
     this.maxBatchBytes = Math.max(1024, tuning.maxBatchBytes ?? 4 * 1024 * 1024);
     this.delayMs = Math.max(0, tuning.scheduledDelayMs ?? 1000);
@@ -100,14 +103,15 @@ export class WaggleExportProcessor implements SpanProcessor {
       // A loss report that does not fit is not itself reported, or a full queue would report forever.
       if (countLoss) {
         // With the breaker open the queue is full because the backend is down; say so rather than blame the bound.
-        if (this.breaker.state === 'closed') this.loss.add('queue_full', 1, `queue holds ${this.queue.length} spans / ${this.queue.bytes} bytes`);
+        if (this.breaker.state === 'closed') this.loss.add('queue_full', 1, this.queueFullDetail);
         else this.loss.add('backend_unavailable', 1, 'queue full while the circuit breaker is open');
       }
       return;
     }
     this.enqueued++;
     if (this.queue.length >= this.maxBatchSpans || this.queue.bytes >= this.maxBatchBytes) this.schedule(0);
-    else this.schedule(this.delayMs);
+    // Common case: a wake-up is already pending (or the loop is running), nothing to do; no clock read.
+    else if (this.timer === undefined && !this.running) this.schedule(this.delayMs);
   }
 
   /** Runs the send loop after `ms` (or later, when backoff or the breaker says so); keeps the earlier of two wakes. */
