@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { TracerProvider } from '@opentelemetry/sdk-trace';
+import { TracerProvider, type IdGenerator } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createExportPipeline, createSampler, honeycombKeeps, readExportEnv, type SamplingOptions } from '../../src/export/index.js';
 import { waitFor } from './app.js';
@@ -15,13 +15,18 @@ afterEach(async () => {
   await server?.close();
 });
 
-async function provider(service: string, sampling: SamplingOptions): Promise<TracerProvider> {
+async function provider(service: string, sampling: SamplingOptions, idGenerator?: IdGenerator): Promise<TracerProvider> {
   const processor = await createExportPipeline({
     destination: { url: server.url, protocol: 'http/json', headers: {}, timeoutMs: 5000 },
     tuning: { scheduledDelayMs: 20, maxBatchSpans: 2000, maxQueueSpans: 50_000, flushTimeoutMs: 30_000 },
     sampling,
   });
-  const p = new TracerProvider({ resource: resourceFromAttributes({ 'service.name': service }), spanProcessors: [processor], sampler: createSampler({ ...sampling, serviceName: service }) });
+  const p = new TracerProvider({
+    resource: resourceFromAttributes({ 'service.name': service }),
+    spanProcessors: [processor],
+    sampler: createSampler({ ...sampling, serviceName: service }),
+    ...(idGenerator ? { idGenerator } : {}),
+  });
   providers.push(p);
   return p;
 }
@@ -50,6 +55,17 @@ function rng(seed: number): () => number {
   };
 }
 
+/** Trace and span ids from a seeded generator: the sampling decisions, hence the estimate, are the same every run. */
+function seededIds(seed: number): IdGenerator {
+  const random = rng(seed);
+  const hex = (digits: number): string => {
+    let out = '';
+    for (let i = 0; i < digits; i++) out += Math.floor(random() * 16).toString(16);
+    return out;
+  };
+  return { generateTraceId: () => hex(32), generateSpanId: () => hex(16) };
+}
+
 describe('deterministic sampling', () => {
   it("decides like Honeycomb's deterministic sampler: SHA-1 of the trace id, first 4 bytes against 2^32-1 / N", () => {
     // Expected values computed independently with `printf %s <id> | sha1sum` (first 8 hex digits vs 429496729).
@@ -62,9 +78,14 @@ describe('deterministic sampling', () => {
     expect(honeycombKeeps('5b8efff798038103d269b633813fc60c', 0)).toBe(false);
   });
 
-  it('on 100k generated requests at 1/10 the SampleRate-weighted count and P99 are within 5% of the truth', async () => {
+  // At 1/10 a P99 estimated from ~10k kept spans has a standard error of ~3% for this distribution, so the trace
+  // ids are seeded (a fixed input, not a tuned one) to make the run repeatable.
+  it.each([
+    { policy: 'head sampling only', sampling: { rate: 10 } },
+    { policy: 'head sampling + keep errors and spans slower than 400 ms', sampling: { rate: 10, keepErrors: true, keepSlowerThanMs: 400 } },
+  ])('on 100k generated requests at 1/10 ($policy) the SampleRate-weighted count and P99 are within 5% of the truth', async ({ sampling }) => {
     server = await startFaultServer('ok');
-    const p = await provider('checkout', { rate: 10, keepErrors: true, keepSlowerThanMs: 400 });
+    const p = await provider('checkout', sampling, seededIds(7));
     const tracer = p.getTracer('sampling-test');
     const random = rng(42);
     const truth: number[] = [];
@@ -93,7 +114,8 @@ describe('deterministic sampling', () => {
     expect(Math.abs(estP99 - trueP99) / trueP99).toBeLessThan(0.05);
     // Spans kept only by the tail policy are marked and weigh 1.
     const tail = received.filter((s) => s.attributes['waggle.sampling.kept_by'] !== undefined);
-    expect(tail.length).toBeGreaterThan(0);
+    if ('keepErrors' in sampling) expect(tail.length).toBeGreaterThan(0);
+    else expect(tail).toEqual([]);
     expect(tail.every((s) => s.attributes.SampleRate === 1)).toBe(true);
   });
 
