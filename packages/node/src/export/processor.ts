@@ -225,11 +225,16 @@ export class WaggleExportProcessor implements SpanProcessor {
     this.consecutiveFailures++;
     const now = Date.now();
     const opened = this.breaker.failure(now);
-    const delay =
-      outcome.retryAfterMs !== undefined
-        ? Math.min(outcome.retryAfterMs, this.backoff.maxRetryAfterMs)
-        : fullJitterDelay(this.consecutiveFailures - 1, this.backoff.initialMs, this.backoff.maxMs);
-    this.retryAt = now + delay;
+    if (outcome.retryAfterMs !== undefined) {
+      // The backend said when to come back: that wins over both backoff and breaker timing.
+      this.retryAt = now + Math.min(outcome.retryAfterMs, this.backoff.maxRetryAfterMs);
+    } else if (opened) {
+      // An open breaker paces the probes itself (openMs doubling up to maxOpenMs); stacking backoff on top would
+      // delay the return after recovery beyond maxOpenMs.
+      this.retryAt = 0;
+    } else {
+      this.retryAt = now + fullJitterDelay(this.consecutiveFailures - 1, this.backoff.initialMs, this.backoff.maxMs);
+    }
     if (opened || payload.attempts >= this.backoff.maxAttempts || this.closed) {
       this.payloads.shift();
       this.loss.add('backend_unavailable', count, outcome.reason);
