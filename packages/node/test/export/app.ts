@@ -30,7 +30,7 @@ export async function startApp(options: ExportPipelineOptions, serviceName = 'fa
   });
   const tracer = provider.getTracer('fault-test');
   const server = http.createServer((req, res) => {
-    tracer.startActiveSpan(`GET ${req.url}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'GET', 'url.path': req.url ?? '/' } }, (span) => {
+    tracer.startActiveSpan(`GET ${req.url}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'GET', 'url.path': req.url ?? '/', 'url.full': `http://127.0.0.1${req.url ?? '/'}` } }, (span) => {
       tracer.startSpan('work').end();
       res.end('ok', () => span.end());
     });

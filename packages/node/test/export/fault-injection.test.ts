@@ -33,7 +33,7 @@ afterEach(async () => {
 
 function options(extra: Partial<ExportPipelineOptions> = {}): ExportPipelineOptions {
   return {
-    destination: { url: server.url, protocol: 'http/json', headers: {}, timeoutMs: 500 },
+    destination: { url: server.url, protocol: 'http/protobuf', headers: {}, timeoutMs: 500 },
     tuning: { scheduledDelayMs: 50, maxQueueSpans: 2000, maxBatchSpans: 100, flushTimeoutMs: 2000, shutdownTimeoutMs: 1000, ...extra.tuning },
     selfTelemetry: { intervalMs: 500 },
     ...extra,

@@ -2,6 +2,7 @@
 // Retry-After, hang (reads the request, never answers), garbage (raw bytes that are not HTTP), or down (port closed).
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { decodeTraceRequest } from '@waggle/otlp';
 
 export type FaultMode = 'ok' | '400' | '503' | '429' | 'hang' | 'garbage' | 'down';
 
@@ -23,7 +24,7 @@ export interface FaultServer {
   okBody: string;
   /** Time of every request that reached the server (including the ones it failed). */
   attempts: number[];
-  /** Spans from requests answered 200 (JSON protocol only). */
+  /** Spans from requests answered 200. */
   spans: ReceivedSpan[];
   /** Time a request was first answered 200 after setMode('ok'). */
   firstOkAt: number | undefined;
@@ -48,6 +49,27 @@ function nanos(v: unknown): bigint {
     return (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
   }
   return 0n;
+}
+
+/** Decodes an OTLP/protobuf ExportTraceServiceRequest (with @waggle/otlp) into flat spans. */
+export function decodeProtobufSpans(body: Uint8Array): ReceivedSpan[] {
+  const out: ReceivedSpan[] = [];
+  for (const rs of decodeTraceRequest(body, 'protobuf').resourceSpans) {
+    for (const ss of rs.scopeSpans) {
+      for (const s of ss.spans) {
+        out.push({
+          name: s.name,
+          traceId: s.traceId,
+          spanId: s.spanId,
+          parentSpanId: s.parentSpanId,
+          attributes: s.attributes as Record<string, unknown>,
+          durationMs: Number(s.endTimeUnixNano - s.startTimeUnixNano) / 1e6,
+          status: s.status.code,
+        });
+      }
+    }
+  }
+  return out;
 }
 
 /** Decodes an OTLP/JSON ExportTraceServiceRequest into flat spans. */
@@ -120,7 +142,9 @@ export async function startFaultServer(initial: FaultMode = 'ok'): Promise<Fault
           return;
         default: {
           state.firstOkAt ??= Date.now();
-          if ((req.headers['content-type'] ?? '').includes('json')) state.spans.push(...decodeJsonSpans(Buffer.concat(chunks).toString('utf8')));
+          const body = Buffer.concat(chunks);
+          if ((req.headers['content-type'] ?? '').includes('json')) state.spans.push(...decodeJsonSpans(body.toString('utf8')));
+          else state.spans.push(...decodeProtobufSpans(body));
           res.writeHead(200, { 'content-type': 'application/json' }).end(state.okBody);
         }
       }

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createPreparer, TRUNCATED_ATTRIBUTES } from '../../src/export/prepare.js';
 import { createRedactor, REDACTED } from '../../src/export/redact.js';
 import type { PresendHook, RedactionOptions } from '../../src/export/types.js';
-import { startApp, drive, waitFor, type TestApp } from './app.js';
+import { startApp, waitFor, type TestApp } from './app.js';
 import { startFaultServer, type FaultServer } from './fault-server.js';
 
 function span(attributes: Attributes, name = 'GET /login'): ReadableSpan {
@@ -166,20 +166,22 @@ describe('redaction end to end', () => {
     await server?.close();
   });
 
-  it('presend edits and drops apply to what reaches the backend', async () => {
+  it.each(['http/json', 'http/protobuf'] as const)('redaction and presend edits and drops apply to what reaches the backend (%s)', async (protocol) => {
     server = await startFaultServer('ok');
     app = await startApp({
-      destination: { url: server.url, protocol: 'http/json', headers: {}, timeoutMs: 1000 },
+      destination: { url: server.url, protocol, headers: {}, timeoutMs: 1000 },
       tuning: { scheduledDelayMs: 20 },
       presend: (s) => {
         if (s.name === 'work') return false;
-        s.setAttribute('url.path', s.attributes['url.path'] === '/item/0?token=abc' ? 'seen' : 'other');
+        s.setAttribute('app.url_seen_by_presend', String(s.attributes['url.full']));
       },
     });
-    await drive(`${app.url}`, 1, 1);
-    await fetch(`${app.url}/item/0?token=abc`).then((r) => r.text());
-    await waitFor(() => server.spans.length >= 2, 5000);
-    expect(server.spans.map((s) => s.name).toSorted()).toEqual(['GET /item/0', 'GET /item/0?token=abc']);
-    expect(server.spans.find((s) => s.name === 'GET /item/0?token=abc')!.attributes['url.path']).toBe('seen');
+    await fetch(`${app.url}/item/0?token=abc&page=2`).then((r) => r.text());
+    await waitFor(() => server.spans.length >= 1, 5000);
+    await app.provider.forceFlush();
+    expect(server.spans.map((s) => s.name)).toEqual(['GET /item/0?token=abc&page=2']);
+    const attrs = server.spans[0]!.attributes;
+    expect(attrs['url.full']).toBe(`http://127.0.0.1/item/0?token=${REDACTED}&page=2`);
+    expect(attrs['app.url_seen_by_presend']).toBe(`http://127.0.0.1/item/0?token=${REDACTED}&page=2`);
   });
 });
