@@ -98,6 +98,14 @@ export function readExportEnv(env: Env): Partial<ExportPipelineOptions> & { samp
   });
   if (Object.keys(sampling).length > 0) out.sampling = sampling;
 
+  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', 'OTEL_EXPORTER_OTLP_COMPRESSION']) {
+    const raw = env[name]?.trim().toLowerCase();
+    if (!raw) continue;
+    if (raw === 'gzip' || raw === 'none') out.compression = raw;
+    else reportInvalidSetting(name, raw, 'gzip or none', 'sending uncompressed');
+    break;
+  }
+
   const interval = count(env, 'WAGGLE_LOSS_REPORT_INTERVAL_MS', 1000);
   if (interval !== undefined) out.selfTelemetry = { intervalMs: interval };
   return out;

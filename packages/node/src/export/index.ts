@@ -47,10 +47,13 @@ export async function createExportPipeline(options: ExportPipelineOptions): Prom
     if (!URL.canParse(destination.url)) {
       throw new TypeError(`destination.url must be an absolute http(s) URL such as http://127.0.0.1:4318/v1/traces; got ${JSON.stringify(destination.url)}`);
     }
+    if (options.compression !== undefined && options.compression !== 'gzip' && options.compression !== 'none') {
+      throw new TypeError(`compression must be 'gzip' or 'none'; got ${JSON.stringify(options.compression)}`);
+    }
     if (!(destination.timeoutMs > 0)) {
       throw new TypeError(`destination.timeoutMs must be a number of milliseconds > 0; got ${String(destination.timeoutMs)}`);
     }
-    sender = new OtlpSender(destination, options.encoder ?? defaultEncoder);
+    sender = new OtlpSender(destination, options.encoder ?? defaultEncoder, options.compression === 'gzip');
   }
   return new WaggleExportProcessor(sender, options);
 }

@@ -1,16 +1,21 @@
 // A sender turns a batch into one request and reports how it went. Two kinds: OTLP over HTTP (encode + POST)
 // and any SpanExporter (for example @waggle/exporter-honeycomb), so both get the same queue, backoff and breaker.
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { rejectedSpansFrom } from './encode.js';
 import { OtlpHttpTransport, type SendOutcome } from './transport.js';
 import type { ExportDestination, SpanEncoder } from './types.js';
 
+const gzip = promisify(gzipCallback);
+
 export interface Payload {
   spans: ReadableSpan[];
   body: Uint8Array | undefined;
-  /** Encoded size, 0 when the sender does its own encoding. */
+  /** Encoded (uncompressed) size, 0 when the sender does its own encoding. */
   bytes: number;
+  compressed?: boolean;
   attempts: number;
 }
 
@@ -28,9 +33,11 @@ export class OtlpSender implements Sender {
   constructor(
     destination: ExportDestination,
     private readonly encoder: SpanEncoder,
+    private readonly compress: boolean,
   ) {
     this.format = destination.protocol === 'http/json' ? 'json' : 'protobuf';
-    this.transport = new OtlpHttpTransport(destination, (body) => rejectedSpansFrom(body, this.format));
+    const headers = compress ? { ...destination.headers, 'content-encoding': 'gzip' } : destination.headers;
+    this.transport = new OtlpHttpTransport({ ...destination, headers }, (body) => rejectedSpansFrom(body, this.format));
   }
 
   encode(spans: ReadableSpan[]): Payload {
@@ -38,7 +45,12 @@ export class OtlpSender implements Sender {
     return { spans, body, bytes: body.byteLength, attempts: 0 };
   }
 
-  send(payload: Payload): Promise<SendOutcome> {
+  async send(payload: Payload): Promise<SendOutcome> {
+    // Compressed once, on the first attempt; retries resend the same bytes.
+    if (this.compress && !payload.compressed) {
+      payload.body = await gzip(payload.body!);
+      payload.compressed = true;
+    }
     return this.transport.send(payload.body!, payload.spans.length);
   }
 

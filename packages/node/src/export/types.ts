@@ -146,6 +146,8 @@ export interface ExportPipelineOptions {
   /** The tail part of sampling (keepErrors / keepSlowerThanMs) is applied by the pipeline; pass the same options to createSampler(). */
   sampling?: SamplingOptions;
   selfTelemetry?: SelfTelemetryOptions;
+  /** gzip OTLP request bodies (OTEL_EXPORTER_OTLP_COMPRESSION). Compression runs on libuv's thread pool, not the main thread. Default 'none'. */
+  compression?: 'gzip' | 'none';
   /** Replaces the OTLP encoder (for benchmarks and tests). */
   encoder?: SpanEncoder;
 }

@@ -2,6 +2,7 @@
 // Retry-After, hang (reads the request, never answers), garbage (raw bytes that are not HTTP), or down (port closed).
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import { decodeTraceRequest } from '@waggle/otlp';
 
 export type FaultMode = 'ok' | '400' | '503' | '429' | 'hang' | 'garbage' | 'down';
@@ -24,6 +25,8 @@ export interface FaultServer {
   okBody: string;
   /** Time of every request that reached the server (including the ones it failed). */
   attempts: number[];
+  /** content-encoding of every request answered 200 ('' when absent). */
+  encodings: string[];
   /** Spans from requests answered 200. */
   spans: ReceivedSpan[];
   /** Time a request was first answered 200 after setMode('ok'). */
@@ -105,6 +108,7 @@ export async function startFaultServer(initial: FaultMode = 'ok'): Promise<Fault
     mode: initial,
     retryAfter: '1',
     okBody: '{}',
+    encodings: [],
     attempts: [],
     spans: [],
     firstOkAt: undefined,
@@ -142,7 +146,9 @@ export async function startFaultServer(initial: FaultMode = 'ok'): Promise<Fault
           return;
         default: {
           state.firstOkAt ??= Date.now();
-          const body = Buffer.concat(chunks);
+          const raw = Buffer.concat(chunks);
+          state.encodings.push(req.headers['content-encoding'] ?? '');
+          const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
           if ((req.headers['content-type'] ?? '').includes('json')) state.spans.push(...decodeJsonSpans(body.toString('utf8')));
           else state.spans.push(...decodeProtobufSpans(body));
           res.writeHead(200, { 'content-type': 'application/json' }).end(state.okBody);

@@ -166,10 +166,15 @@ describe('redaction end to end', () => {
     await server?.close();
   });
 
-  it.each(['http/json', 'http/protobuf'] as const)('redaction and presend edits and drops apply to what reaches the backend (%s)', async (protocol) => {
+  it.each([
+    ['http/json', 'none'],
+    ['http/protobuf', 'none'],
+    ['http/protobuf', 'gzip'],
+  ] as const)('redaction and presend edits and drops apply to what reaches the backend (%s, compression %s)', async (protocol, compression) => {
     server = await startFaultServer('ok');
     app = await startApp({
       destination: { url: server.url, protocol, headers: {}, timeoutMs: 1000 },
+      compression,
       tuning: { scheduledDelayMs: 20 },
       presend: (s) => {
         if (s.name === 'work') return false;
@@ -183,5 +188,6 @@ describe('redaction end to end', () => {
     const attrs = server.spans[0]!.attributes;
     expect(attrs['url.full']).toBe(`http://127.0.0.1/item/0?token=${REDACTED}&page=2`);
     expect(attrs['app.url_seen_by_presend']).toBe(`http://127.0.0.1/item/0?token=${REDACTED}&page=2`);
+    expect(server.encodings.every((e) => e === (compression === 'gzip' ? 'gzip' : ''))).toBe(true);
   });
 });

@@ -204,12 +204,14 @@ describe('readExportEnv', () => {
       WAGGLE_REDACT_QUERY_PARAMS: 'code, state',
       WAGGLE_RECORD_DB_PARAMETERS: 'true',
       WAGGLE_SAMPLE_KEEP_ERRORS: 'true',
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
     });
     expect(env).toEqual({
       sampling: { rate: 20, keepErrors: true },
       tuning: { maxQueueSpans: 1000, scheduledDelayMs: 250 },
       limits: { maxValueLength: 1024 },
       redaction: { queryParams: ['code', 'state'], recordDbParameters: true },
+      compression: 'gzip',
     });
   });
 
