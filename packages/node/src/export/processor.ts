@@ -3,7 +3,7 @@
 import { SpanStatusCode, TraceFlags, type Context } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
-import { report } from '../diagnostics.js';
+import { reportOnce } from '../diagnostics.js';
 import { LossCounter } from './loss.js';
 import { createPreparer, type PreparedSpan } from './prepare.js';
 import { estimateSpanBytes, SpanQueue } from './queue.js';
@@ -146,7 +146,7 @@ export class WaggleExportProcessor implements SpanProcessor {
         if (this.payloads.length === 0 && this.queue.length < this.maxBatchSpans && this.flushing === 0 && !this.closed) break;
       }
     } catch (error) {
-      report('WAGGLE_EXPORT_INTERNAL', `export loop failed: ${(error as Error)?.message ?? error}`);
+      reportOnce('export-loop', 'WAGGLE_EXPORT_INTERNAL', `export loop failed: ${(error as Error)?.message ?? error}`);
     } finally {
       this.running = false;
     }
@@ -163,8 +163,11 @@ export class WaggleExportProcessor implements SpanProcessor {
       try {
         out = this.prepare(span);
       } catch (error) {
-        report('WAGGLE_EXPORT_INTERNAL', `could not prepare span "${span.name}": ${(error as Error)?.message ?? error}`);
-        out = span;
+        // Never export a span that did not go through redaction.
+        const message = (error as Error)?.message ?? String(error);
+        reportOnce('export-prepare', 'WAGGLE_EXPORT_INTERNAL', `a span could not be prepared for export and was dropped: ${message}`);
+        this.loss.add('rejected', 1, `could not be prepared: ${message}`);
+        out = null;
       }
       if (out === null) this.settle(1);
       else prepared.push(out);
