@@ -68,6 +68,20 @@ describe('loss reporting', () => {
     expect(app.processor.stats().sentSpans).toBe(7);
   });
 
+  it('splits a request above maxBatchBytes and drops a single span above it as too_large', async () => {
+    server = await startFaultServer('ok');
+    app = await startApp({ destination: { url: server.url, protocol: 'http/protobuf', headers: {}, timeoutMs: 1000 }, tuning: { scheduledDelayMs: 60_000, maxBatchBytes: 2048 } });
+    const tracer = app.provider.getTracer('sizes');
+    for (let i = 0; i < 10; i++) tracer.startSpan(`medium ${i}`, { attributes: { blob: 'm'.repeat(500) } }).end();
+    tracer.startSpan('huge', { attributes: { blob: 'h'.repeat(4000) } }).end();
+    await app.provider.forceFlush();
+    expect(app.processor.stats().dropped.too_large).toBe(1);
+    expect(server.spans.filter((s) => s.name.startsWith('medium'))).toHaveLength(10);
+    expect(server.spans.some((s) => s.name === 'huge')).toBe(false);
+    // 10 spans of ~550 encoded bytes do not fit one 2 KiB request.
+    expect(server.attempts.length).toBeGreaterThanOrEqual(4);
+  });
+
   it('reports nothing when nothing was lost', async () => {
     const lines: string[] = [];
     process.stderr.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stderr.write;
