@@ -96,6 +96,23 @@ describe('export pipeline under backend faults', () => {
     expect(unhandled).toEqual([]);
   });
 
+  it('with the breaker held closed, 503 retries are spaced by full-jitter exponential backoff up to its cap', async () => {
+    server = await startFaultServer('503');
+    app = await startApp(options({ backoff: { initialMs: 100, maxMs: 800, maxAttempts: 1000 }, breaker: { failureThreshold: 10_000 } }));
+    const start = Date.now();
+    // Keep spans flowing for ~4 s so there is always something to retry.
+    while (Date.now() - start < 4000) await drive(app.url, 10, 2);
+    const attempts = server.attempts.filter((t) => t >= start);
+    const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
+    // A tight retry loop would make thousands of attempts; full jitter with a 100 ms base and an 800 ms cap averages
+    // ~400 ms once capped, so a handful per second.
+    expect(attempts.length).toBeGreaterThanOrEqual(4);
+    expect(attempts.length).toBeLessThanOrEqual(40);
+    // No wait exceeds the cap (plus scheduling slack on a loaded machine).
+    for (const gap of gaps) expect(gap).toBeLessThan(800 + 700);
+    expect(unhandled).toEqual([]);
+  });
+
   it('answering 429 waits the Retry-After seconds between attempts', async () => {
     server = await startFaultServer('429');
     server.retryAfter = '1';
