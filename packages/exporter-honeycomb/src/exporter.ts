@@ -59,6 +59,7 @@ export class HoneycombEventsExporter implements SpanExporter {
   private chain: Promise<void> = Promise.resolve();
   private pending = 0;
   private stopped = false;
+  private current: http.ClientRequest | undefined;
   private readonly reportedErrors = new Set<string>();
 
   constructor(options: HoneycombExporterOptions = {}) {
@@ -233,6 +234,7 @@ export class HoneycombEventsExporter implements SpanExporter {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        this.current = undefined;
         resolve(value);
       };
       const lib = url.protocol === 'https:' ? https : http;
@@ -244,6 +246,7 @@ export class HoneycombEventsExporter implements SpanExporter {
       };
       if (this.compression) headers['content-encoding'] = 'gzip';
       const req = lib.request(url, { method: 'POST', agent: this.agent, headers });
+      this.current = req;
       const timer = setTimeout(() => req.destroy(new Error(`timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
       timer.unref();
       req.on('error', (error) => finish({ status: 0, headers: {}, text: '', error }));
@@ -265,9 +268,11 @@ export class HoneycombEventsExporter implements SpanExporter {
     await this.chain;
   }
 
+  /** Stops accepting spans and abandons the request in flight, so a hung backend cannot hold the process open. */
   async shutdown(): Promise<void> {
     this.stopped = true;
-    await this.chain;
+    this.current?.destroy(new Error('exporter shut down'));
     this.agent.destroy();
+    await this.chain;
   }
 }

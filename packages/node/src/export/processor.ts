@@ -300,11 +300,16 @@ export class WaggleExportProcessor implements SpanProcessor {
     this.sender.abort();
     this.loss.add('backend_unavailable', left, 'not delivered before the shutdown deadline');
     this.loss.flushReport(this.resource);
-    try {
-      await this.sender.close();
-    } catch {
-      // closing a sender must not fail shutdown
-    }
+    // A wrapped exporter may wait on its own request; shutdown does not wait past a short grace period for it.
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.sender.close().catch(() => {}),
+      new Promise<void>((resolve) => {
+        grace = setTimeout(resolve, 500);
+        grace.unref();
+      }),
+    ]);
+    clearTimeout(grace);
   }
 
   stats(): PipelineStats {

@@ -93,3 +93,22 @@ describe('Honeycomb events exporter behind the export pipeline', () => {
     expect(endpoint.attempts.length).toBe(1);
   });
 });
+
+describe('shutdown with a wrapped exporter', () => {
+  it('resolves by its deadline even when the events API never answers', async () => {
+    server = http.createServer((req) => req.resume());
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server!.address() as AddressInfo).port}`;
+    const processor = await createExportPipeline({
+      destination: { exporter: new HoneycombEventsExporter({ apiKey: 'k', apiHost: url, timeoutMs: 30_000 }) },
+      tuning: { scheduledDelayMs: 10, shutdownTimeoutMs: 1000 },
+    });
+    provider = new TracerProvider({ spanProcessors: [processor] });
+    provider.getTracer('t').startSpan('stuck').end();
+    await sleep(200);
+    const started = Date.now();
+    await provider.shutdown();
+    provider = undefined;
+    expect(Date.now() - started).toBeLessThan(1000 + 500 + 1000);
+  });
+});
