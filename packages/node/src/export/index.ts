@@ -1,26 +1,59 @@
-// Seam between the distro and the export pipeline: the distro only calls createExportPipeline().
-// Temporary implementation on the upstream batch processor until Waggle's bounded pipeline lands.
-import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
+// The export pipeline: the distro builds its span processor and sampler only through this module.
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
+import { defaultEncoder } from './encode.js';
+import { WaggleExportProcessor } from './processor.js';
+import { ExporterSender, OtlpSender, type Sender } from './sender.js';
 import type { ExportPipelineOptions } from './types.js';
 
-export type { ExportDestination, ExportPipelineOptions, ExportTuning } from './types.js';
+export { createSampler, honeycombKeeps } from './sampler.js';
+export { readExportEnv } from './env.js';
+export { WaggleExportProcessor } from './processor.js';
+export { LOSS_SPAN_NAME, LOSS_REASONS } from './loss.js';
+export type { LossReason } from './loss.js';
+export type { PipelineStats } from './processor.js';
+export type {
+  BackoffOptions,
+  BreakerOptions,
+  ExportDestination,
+  ExporterDestination,
+  ExportPipelineOptions,
+  ExportTuning,
+  LimitsOptions,
+  PresendHook,
+  PresendSpan,
+  RedactionOptions,
+  SamplingOptions,
+  SamplingRule,
+  SelfTelemetryOptions,
+  SpanEncoder,
+} from './types.js';
 
-/** Builds the span processor that batches, encodes and sends spans to one destination. */
+/**
+ * Builds the span processor that queues, prepares, encodes and sends spans to one destination.
+ * @example provider = new TracerProvider({ spanProcessors: [await createExportPipeline({ destination })], sampler: createSampler(sampling) })
+ */
 export async function createExportPipeline(options: ExportPipelineOptions): Promise<SpanProcessor> {
-  const { destination, tuning = {} } = options;
-  const { OTLPTraceExporter } =
-    destination.protocol === 'http/json'
-      ? await import('@opentelemetry/exporter-trace-otlp-http')
-      : await import('@opentelemetry/exporter-trace-otlp-proto');
-  const exporter = new OTLPTraceExporter({
-    url: destination.url,
-    headers: destination.headers,
-    timeoutMillis: destination.timeoutMs,
-  });
-  return new BatchSpanProcessor({
-    exporter,
-    maxQueueSize: tuning.maxQueueSpans ?? 100_000,
-    maxExportBatchSize: tuning.maxBatchSpans ?? 2048,
-    scheduledDelayMillis: tuning.scheduledDelayMs ?? 200,
-  });
+  const destination = options?.destination;
+  if (!destination || typeof destination !== 'object') {
+    throw new TypeError('destination is required: { url, protocol, headers, timeoutMs } for OTLP/HTTP or { exporter } for a SpanExporter');
+  }
+  let sender: Sender;
+  if ('exporter' in destination) {
+    sender = new ExporterSender(destination.exporter, 30_000);
+  } else {
+    if (destination.protocol !== 'http/protobuf' && destination.protocol !== 'http/json') {
+      throw new TypeError(`destination.protocol must be 'http/protobuf' or 'http/json'; got ${JSON.stringify(destination.protocol)}`);
+    }
+    if (!URL.canParse(destination.url)) {
+      throw new TypeError(`destination.url must be an absolute http(s) URL such as http://127.0.0.1:4318/v1/traces; got ${JSON.stringify(destination.url)}`);
+    }
+    if (options.compression !== undefined && options.compression !== 'gzip' && options.compression !== 'none') {
+      throw new TypeError(`compression must be 'gzip' or 'none'; got ${JSON.stringify(options.compression)}`);
+    }
+    if (!(destination.timeoutMs > 0)) {
+      throw new TypeError(`destination.timeoutMs must be a number of milliseconds > 0; got ${String(destination.timeoutMs)}`);
+    }
+    sender = new OtlpSender(destination, options.encoder ?? defaultEncoder, options.compression === 'gzip');
+  }
+  return new WaggleExportProcessor(sender, options);
 }

@@ -1,0 +1,98 @@
+// Counts spans the pipeline could not deliver, by reason, and reports them: a periodic `waggle.telemetry_loss`
+// span (only when something was lost), a throttled one-line stderr message, and metric counters when a
+// MeterProvider is registered (the @opentelemetry/api default is a no-op).
+import { metrics, SpanKind, SpanStatusCode, TraceFlags, type Counter, type Meter } from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
+import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { randomBytes } from 'node:crypto';
+import { report } from '../diagnostics.js';
+
+export const LOSS_REASONS = ['queue_full', 'backend_unavailable', 'rejected', 'too_large'] as const;
+export type LossReason = (typeof LOSS_REASONS)[number];
+export const LOSS_SPAN_NAME = 'waggle.telemetry_loss';
+
+const SCOPE = { name: '@waggle/node/export', version: '0.1.0' };
+
+export class LossCounter {
+  /** Totals since the process started. */
+  readonly total: Record<LossReason, number> = { queue_full: 0, backend_unavailable: 0, rejected: 0, too_large: 0 };
+  private pending: Record<LossReason, number> = { queue_full: 0, backend_unavailable: 0, rejected: 0, too_large: 0 };
+  private pendingSince = Date.now();
+  private meter: Meter | undefined;
+  private counter: Counter | undefined;
+  private readonly lastReason: Partial<Record<LossReason, string>> = {};
+
+  add(reason: LossReason, spans: number, detail?: string): void {
+    if (spans <= 0) return;
+    this.total[reason] += spans;
+    this.pending[reason] += spans;
+    if (detail) this.lastReason[reason] = detail;
+  }
+
+  /** Takes the counts since the last report; undefined when nothing was lost. */
+  private drain(): { counts: Record<LossReason, number>; since: number } | undefined {
+    const counts = this.pending;
+    if (LOSS_REASONS.every((r) => counts[r] === 0)) return undefined;
+    const since = this.pendingSince;
+    this.pending = { queue_full: 0, backend_unavailable: 0, rejected: 0, too_large: 0 };
+    this.pendingSince = Date.now();
+    return { counts, since };
+  }
+
+  /** Reports what was lost since the last call; returns the loss span to enqueue, or undefined. */
+  flushReport(resource: Resource | undefined): ReadableSpan | undefined {
+    const drained = this.drain();
+    if (!drained) return undefined;
+    const { counts, since } = drained;
+    const seconds = Math.max(1, Math.round((Date.now() - since) / 1000));
+    const sum = LOSS_REASONS.reduce((n, r) => n + counts[r], 0);
+    const parts = LOSS_REASONS.filter((r) => counts[r] > 0).map((r) => `${r}=${counts[r]}${this.lastReason[r] ? ` (${this.lastReason[r]})` : ''}`);
+    report('WAGGLE_EXPORT_LOSS', `dropped ${sum} spans in the last ${seconds}s: ${parts.join(', ')}`);
+    this.recordMetrics(counts);
+    return lossSpan(counts, since, resource);
+  }
+
+  private recordMetrics(counts: Record<LossReason, number>): void {
+    try {
+      const meter = metrics.getMeter(SCOPE.name, SCOPE.version);
+      if (meter !== this.meter) {
+        this.meter = meter;
+        this.counter = meter.createCounter('waggle.export.dropped_spans', { description: 'Spans the export pipeline dropped, by reason', unit: '{span}' });
+      }
+      for (const reason of LOSS_REASONS) if (counts[reason] > 0) this.counter!.add(counts[reason], { 'waggle.loss.reason': reason });
+    } catch {
+      // Metrics are best effort; a broken MeterProvider must not stop the loss report.
+    }
+  }
+}
+
+function lossSpan(counts: Record<LossReason, number>, since: number, resource: Resource | undefined): ReadableSpan {
+  const now = millisToHrTime(Date.now());
+  const start = millisToHrTime(since);
+  const traceId = randomBytes(16).toString('hex');
+  const spanId = randomBytes(8).toString('hex');
+  const attributes: Record<string, number> = { SampleRate: 1 };
+  for (const reason of LOSS_REASONS) attributes[`waggle.loss.${reason}`] = counts[reason];
+  attributes['waggle.loss.total'] = LOSS_REASONS.reduce((n, r) => n + counts[r], 0);
+  const durationNs = Math.max(0, (now[0] - start[0]) * 1e9 + (now[1] - start[1]));
+  return {
+    name: LOSS_SPAN_NAME,
+    kind: SpanKind.INTERNAL,
+    spanContext: () => ({ traceId, spanId, traceFlags: TraceFlags.SAMPLED }),
+    parentSpanContext: undefined,
+    startTime: start,
+    endTime: now,
+    status: { code: SpanStatusCode.UNSET },
+    attributes,
+    links: [],
+    events: [],
+    duration: [Math.floor(durationNs / 1e9), durationNs % 1e9],
+    ended: true,
+    resource: resource ?? resourceFromAttributes({}),
+    instrumentationScope: SCOPE,
+    droppedAttributesCount: 0,
+    droppedEventsCount: 0,
+    droppedLinksCount: 0,
+  };
+}

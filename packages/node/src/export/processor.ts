@@ -1,0 +1,325 @@
+// The export pipeline's span processor. onEnd only pushes a reference into a bounded ring; batching, limits,
+// redaction, presend, encoding and sending happen later on a timer, one request in flight at a time.
+import { SpanStatusCode, TraceFlags, type Context } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
+import { reportOnce } from '../diagnostics.js';
+import { LossCounter } from './loss.js';
+import { createPreparer, type PreparedSpan } from './prepare.js';
+import { estimateSpanBytes, SpanQueue } from './queue.js';
+import { createRedactor } from './redact.js';
+import { CircuitBreaker, fullJitterDelay, resolveBackoff, type ResolvedBackoff } from './retry.js';
+import type { Payload, Sender } from './sender.js';
+import type { ExportPipelineOptions } from './types.js';
+
+interface Waiter {
+  target: number;
+  resolve: () => void;
+}
+
+/** Counters for tests, benchmarks and debugging; not a stable API. */
+export interface PipelineStats {
+  queuedSpans: number;
+  queuedBytes: number;
+  attempts: number;
+  sentSpans: number;
+  breaker: string;
+  dropped: Record<string, number>;
+}
+
+export class WaggleExportProcessor implements SpanProcessor {
+  private readonly queue: SpanQueue;
+  private readonly maxBatchSpans: number;
+  private readonly maxBatchBytes: number;
+  private readonly delayMs: number;
+  private readonly flushTimeoutMs: number;
+  private readonly shutdownTimeoutMs: number;
+  private readonly backoff: ResolvedBackoff;
+  private readonly breaker: CircuitBreaker;
+  private readonly prepare: (span: ReadableSpan) => PreparedSpan;
+  private readonly keepErrors: boolean;
+  private readonly slowNs: number | undefined;
+  readonly loss = new LossCounter();
+  /** Built once: onEnd must not allocate even when it drops. */
+  private readonly queueFullDetail: string;
+
+  private payloads: Payload[] = [];
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
+  private retryAt = 0;
+  private consecutiveFailures = 0;
+  private enqueued = 0;
+  private settled = 0;
+  private attempts = 0;
+  private sent = 0;
+  private flushing = 0;
+  private closed = false;
+  private shutdownPromise: Promise<void> | undefined;
+  private waiters: Waiter[] = [];
+  private resource: Resource | undefined;
+  private readonly lossTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly sender: Sender,
+    options: Omit<ExportPipelineOptions, 'destination'> = {},
+  ) {
+    const tuning = options.tuning ?? {};
+    this.queue = new SpanQueue(Math.max(1, tuning.maxQueueSpans ?? 8192), Math.max(1024, tuning.maxQueueBytes ?? 8 * 1024 * 1024));
+    this.queueFullDetail = `queue holds ${this.queue.maxSpans} spans or ${this.queue.maxBytes} bytes at most`;
+    this.maxBatchSpans = Math.max(1, tuning.maxBatchSpans ?? 512);
+    this.maxBatchBytes = Math.max(1024, tuning.maxBatchBytes ?? 4 * 1024 * 1024);
+    this.delayMs = Math.max(0, tuning.scheduledDelayMs ?? 1000);
+    this.flushTimeoutMs = tuning.flushTimeoutMs ?? 10_000;
+    this.shutdownTimeoutMs = tuning.shutdownTimeoutMs ?? 5000;
+    this.backoff = resolveBackoff(options.backoff);
+    this.breaker = new CircuitBreaker(options.breaker);
+    this.prepare = createPreparer({ limits: options.limits, redact: createRedactor(options.redaction), presend: options.presend, sampling: options.sampling });
+    this.keepErrors = options.sampling?.keepErrors === true;
+    const slowMs = options.sampling?.keepSlowerThanMs;
+    this.slowNs = slowMs === undefined ? undefined : slowMs * 1e6;
+    this.lossTimer = setInterval(() => this.reportLoss(), options.selfTelemetry?.intervalMs ?? 60_000);
+    this.lossTimer.unref();
+  }
+
+  onStart(_span: Span, _parentContext: Context): void {}
+
+  onEnd(span: ReadableSpan): void {
+    if (this.closed) return;
+    if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0 && !this.keepsUnsampled(span)) return;
+    this.resource ??= span.resource;
+    this.enqueue(span);
+  }
+
+  /** Tail policy for spans of traces the sampler did not keep (recorded only when the policy is on). */
+  private keepsUnsampled(span: ReadableSpan): boolean {
+    if (this.keepErrors && span.status.code === SpanStatusCode.ERROR) return true;
+    return this.slowNs !== undefined && span.duration[0] * 1e9 + span.duration[1] >= this.slowNs;
+  }
+
+  private enqueue(span: ReadableSpan, countLoss = true): void {
+    const bytes = estimateSpanBytes(span);
+    if (!this.queue.push(span, bytes)) {
+      // A loss report that does not fit is not itself reported, or a full queue would report forever.
+      if (countLoss) {
+        // With the breaker open the queue is full because the backend is down; say so rather than blame the bound.
+        if (this.breaker.state === 'closed') this.loss.add('queue_full', 1, this.queueFullDetail);
+        else this.loss.add('backend_unavailable', 1, 'queue full while the circuit breaker is open');
+      }
+      return;
+    }
+    this.enqueued++;
+    if (this.queue.length >= this.maxBatchSpans || this.queue.bytes >= this.maxBatchBytes) this.schedule(0);
+    // Common case: a wake-up is already pending (or the loop is running), nothing to do; no clock read.
+    else if (this.timer === undefined && !this.running) this.schedule(this.delayMs);
+  }
+
+  /** Runs the send loop after `ms` (or later, when backoff or the breaker says so); keeps the earlier of two wakes. */
+  private schedule(ms: number): void {
+    if (this.running) return;
+    const at = Math.max(Date.now() + ms, this.retryAt, Date.now() + this.breaker.waitMs());
+    if (this.timer && this.timerAt <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.run();
+    }, at - Date.now());
+    this.timer.unref();
+  }
+
+  private async run(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (;;) {
+        if (this.payloads.length === 0) {
+          if (this.queue.length === 0) break;
+          this.payloads = this.build(this.queue.take(this.maxBatchSpans, this.maxBatchBytes));
+          continue;
+        }
+        const now = Date.now();
+        const wait = Math.max(this.breaker.waitMs(now), this.retryAt - now);
+        if (wait > 0) break;
+        await this.attempt(this.payloads[0]!);
+        // Under light load wait for the next timer instead of sending many tiny batches back to back.
+        if (this.payloads.length === 0 && this.queue.length < this.maxBatchSpans && this.flushing === 0 && !this.closed) break;
+      }
+    } catch (error) {
+      reportOnce('export-loop', 'WAGGLE_EXPORT_INTERNAL', `export loop failed: ${(error as Error)?.message ?? error}`);
+    } finally {
+      this.running = false;
+    }
+    if (this.payloads.length > 0 || this.queue.length > 0) {
+      this.schedule(this.flushing > 0 || this.queue.length >= this.maxBatchSpans || this.payloads.length > 0 ? 0 : this.delayMs);
+    }
+  }
+
+  /** Prepares and encodes taken spans; splits requests above maxBatchBytes, drops a single span above it. */
+  private build(spans: ReadableSpan[]): Payload[] {
+    const prepared: ReadableSpan[] = [];
+    for (const span of spans) {
+      let out: PreparedSpan;
+      try {
+        out = this.prepare(span);
+      } catch (error) {
+        // Never export a span that did not go through redaction.
+        const message = (error as Error)?.message ?? String(error);
+        reportOnce('export-prepare', 'WAGGLE_EXPORT_INTERNAL', `a span could not be prepared for export and was dropped: ${message}`);
+        this.loss.add('rejected', 1, `could not be prepared: ${message}`);
+        out = null;
+      }
+      if (out === null) this.settle(1);
+      else prepared.push(out);
+    }
+    const payloads: Payload[] = [];
+    this.encodeInto(prepared, payloads);
+    return payloads;
+  }
+
+  private encodeInto(spans: ReadableSpan[], out: Payload[]): void {
+    if (spans.length === 0) return;
+    let payload: Payload | undefined;
+    let failure: string | undefined;
+    try {
+      payload = this.sender.encode(spans);
+    } catch (error) {
+      failure = (error as Error)?.message ?? String(error);
+    }
+    if (payload && payload.bytes <= this.maxBatchBytes) {
+      out.push(payload);
+      return;
+    }
+    if (spans.length === 1) {
+      if (failure) this.loss.add('rejected', 1, `encoding failed: ${failure}`);
+      else this.loss.add('too_large', 1, `a span encodes to ${payload!.bytes} bytes, above ${this.maxBatchBytes}`);
+      this.settle(1);
+      return;
+    }
+    const half = Math.ceil(spans.length / 2);
+    this.encodeInto(spans.slice(0, half), out);
+    this.encodeInto(spans.slice(half), out);
+  }
+
+  private async attempt(payload: Payload): Promise<void> {
+    this.attempts++;
+    payload.attempts++;
+    const outcome = await this.sender.send(payload);
+    // Shutdown gave up on this payload while it was in flight and already counted it.
+    if (this.payloads[0] !== payload) return;
+    const count = payload.spans.length;
+    if (outcome.kind === 'ok' || outcome.kind === 'reject') {
+      // The backend answered: it is up, whatever it thought of this batch.
+      this.breaker.success();
+      this.consecutiveFailures = 0;
+      this.retryAt = 0;
+      this.payloads.shift();
+      if (outcome.kind === 'ok') {
+        this.sent += count - outcome.rejectedSpans;
+        this.loss.add('rejected', Math.min(count, outcome.rejectedSpans), 'partial success from the backend');
+      } else {
+        const rejected = Math.min(count, outcome.rejectedSpans ?? count);
+        this.sent += count - rejected;
+        this.loss.add('rejected', rejected, outcome.reason);
+      }
+      this.settle(count);
+      return;
+    }
+    this.consecutiveFailures++;
+    const now = Date.now();
+    const opened = this.breaker.failure(now);
+    if (outcome.retryAfterMs !== undefined) {
+      // The backend said when to come back: that wins over both backoff and breaker timing.
+      this.retryAt = now + Math.min(outcome.retryAfterMs, this.backoff.maxRetryAfterMs);
+    } else if (opened) {
+      // An open breaker paces the probes itself (openMs doubling up to maxOpenMs); stacking backoff on top would
+      // delay the return after recovery beyond maxOpenMs.
+      this.retryAt = 0;
+    } else {
+      this.retryAt = now + fullJitterDelay(this.consecutiveFailures - 1, this.backoff.initialMs, this.backoff.maxMs);
+    }
+    if (opened || payload.attempts >= this.backoff.maxAttempts || this.closed) {
+      this.payloads.shift();
+      this.loss.add('backend_unavailable', count, outcome.reason);
+      this.settle(count);
+    }
+  }
+
+  private settle(count: number): void {
+    this.settled += count;
+    if (this.waiters.length === 0) return;
+    this.waiters = this.waiters.filter((w) => {
+      if (this.settled < w.target) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  private reportLoss(): void {
+    const span = this.loss.flushReport(this.resource);
+    if (span && !this.closed) this.enqueue(span, false);
+  }
+
+  /** Sends everything queued before the call; resolves by the deadline whatever the backend does. */
+  forceFlush(): Promise<void> {
+    return this.flushWithin(this.flushTimeoutMs);
+  }
+
+  private async flushWithin(timeoutMs: number): Promise<void> {
+    const target = this.enqueued;
+    if (this.settled >= target) return;
+    this.flushing++;
+    let timeout: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve) => {
+        this.waiters.push({ target, resolve });
+        timeout = setTimeout(resolve, timeoutMs);
+        timeout.unref();
+        this.schedule(0);
+      });
+    } finally {
+      clearTimeout(timeout);
+      this.flushing--;
+    }
+  }
+
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= this.doShutdown();
+    return this.shutdownPromise;
+  }
+
+  private async doShutdown(): Promise<void> {
+    this.reportLoss();
+    this.closed = true;
+    clearInterval(this.lossTimer);
+    await this.flushWithin(this.shutdownTimeoutMs);
+    if (this.timer) clearTimeout(this.timer);
+    const left = this.queue.length + this.payloads.reduce((n, p) => n + p.spans.length, 0);
+    this.queue.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    this.payloads = [];
+    this.sender.abort();
+    this.loss.add('backend_unavailable', left, 'not delivered before the shutdown deadline');
+    this.loss.flushReport(this.resource);
+    // A wrapped exporter may wait on its own request; shutdown does not wait past a short grace period for it.
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.sender.close().catch(() => {}),
+      new Promise<void>((resolve) => {
+        grace = setTimeout(resolve, 500);
+        grace.unref();
+      }),
+    ]);
+    clearTimeout(grace);
+  }
+
+  stats(): PipelineStats {
+    return {
+      queuedSpans: this.queue.length,
+      queuedBytes: this.queue.bytes,
+      attempts: this.attempts,
+      sentSpans: this.sent,
+      breaker: this.breaker.state,
+      dropped: { ...this.loss.total },
+    };
+  }
+}

@@ -1,0 +1,113 @@
+// A sender turns a batch into one request and reports how it went. Two kinds: OTLP over HTTP (encode + POST)
+// and any SpanExporter (for example @waggle/exporter-honeycomb), so both get the same queue, backoff and breaker.
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+import { ExportResultCode } from '@opentelemetry/core';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { rejectedSpansFrom } from './encode.js';
+import { OtlpHttpTransport, type SendOutcome } from './transport.js';
+import type { ExportDestination, SpanEncoder } from './types.js';
+
+const gzip = promisify(gzipCallback);
+
+export interface Payload {
+  spans: ReadableSpan[];
+  body: Uint8Array | undefined;
+  /** Encoded (uncompressed) size, 0 when the sender does its own encoding. */
+  bytes: number;
+  compressed?: boolean;
+  attempts: number;
+}
+
+export interface Sender {
+  encode(spans: ReadableSpan[]): Payload;
+  send(payload: Payload): Promise<SendOutcome>;
+  abort(): void;
+  close(): Promise<void>;
+}
+
+export class OtlpSender implements Sender {
+  private readonly transport: OtlpHttpTransport;
+  private readonly format: 'protobuf' | 'json';
+
+  constructor(
+    destination: ExportDestination,
+    private readonly encoder: SpanEncoder,
+    private readonly compress: boolean,
+  ) {
+    this.format = destination.protocol === 'http/json' ? 'json' : 'protobuf';
+    const headers = compress ? { ...destination.headers, 'content-encoding': 'gzip' } : destination.headers;
+    this.transport = new OtlpHttpTransport({ ...destination, headers }, (body) => rejectedSpansFrom(body, this.format));
+  }
+
+  encode(spans: ReadableSpan[]): Payload {
+    const body = this.encoder(spans, this.format);
+    return { spans, body, bytes: body.byteLength, attempts: 0 };
+  }
+
+  async send(payload: Payload): Promise<SendOutcome> {
+    // Compressed once, on the first attempt; retries resend the same bytes.
+    if (this.compress && !payload.compressed) {
+      payload.body = await gzip(payload.body!);
+      payload.compressed = true;
+    }
+    return this.transport.send(payload.body!, payload.spans.length);
+  }
+
+  abort(): void {
+    this.transport.abort();
+  }
+
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+}
+
+/** Error fields a SpanExporter may set on a failed ExportResult to steer retries. */
+interface RetryHints {
+  retryable?: boolean;
+  retryAfterMs?: number;
+  rejectedSpans?: number;
+}
+
+export class ExporterSender implements Sender {
+  constructor(
+    private readonly exporter: SpanExporter,
+    private readonly timeoutMs: number,
+  ) {}
+
+  encode(spans: ReadableSpan[]): Payload {
+    return { spans, body: undefined, bytes: 0, attempts: 0 };
+  }
+
+  send(payload: Payload): Promise<SendOutcome> {
+    return new Promise<SendOutcome>((resolve) => {
+      let done = false;
+      const finish = (outcome: SendOutcome): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        resolve(outcome);
+      };
+      const timer = setTimeout(() => finish({ kind: 'retry', reason: `exporter did not answer within ${this.timeoutMs} ms` }), this.timeoutMs);
+      timer.unref();
+      try {
+        this.exporter.export(payload.spans, (result) => {
+          if (result.code === ExportResultCode.SUCCESS) return finish({ kind: 'ok', rejectedSpans: 0 });
+          const error = (result.error ?? {}) as Error & RetryHints;
+          const reason = error.message || 'export failed';
+          if (error.retryable === false) return finish({ kind: 'reject', reason, rejectedSpans: error.rejectedSpans ?? payload.spans.length });
+          finish(error.retryAfterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, retryAfterMs: error.retryAfterMs });
+        });
+      } catch (error) {
+        finish({ kind: 'retry', reason: (error as Error)?.message ?? String(error) });
+      }
+    });
+  }
+
+  abort(): void {}
+
+  async close(): Promise<void> {
+    await this.exporter.shutdown();
+  }
+}

@@ -1,0 +1,120 @@
+// Sends one encoded OTLP request and classifies the answer. One keep-alive socket per destination, so at most
+// one request is ever in flight; a timeout destroys the request instead of letting sockets pile up.
+import http from 'node:http';
+import https from 'node:https';
+import { context } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
+import { parseRetryAfter } from './retry.js';
+import type { ExportDestination } from './types.js';
+
+export type SendOutcome =
+  | { kind: 'ok'; rejectedSpans: number }
+  | { kind: 'retry'; reason: string; retryAfterMs?: number }
+  | { kind: 'reject'; reason: string; rejectedSpans?: number };
+
+export interface Transport {
+  send(body: Uint8Array, spanCount: number): Promise<SendOutcome>;
+  /** Aborts the request in flight (shutdown deadline reached). */
+  abort(): void;
+  close(): Promise<void>;
+}
+
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/** OTLP/HTTP transport on node:http with a keep-alive agent limited to one socket. */
+export class OtlpHttpTransport implements Transport {
+  private readonly url: URL;
+  private readonly agent: http.Agent;
+  private readonly headers: Record<string, string>;
+  private current: http.ClientRequest | undefined;
+
+  constructor(
+    private readonly destination: ExportDestination,
+    private readonly decodePartialSuccess: (body: Uint8Array) => number,
+  ) {
+    this.url = new URL(destination.url);
+    const Agent = this.url.protocol === 'https:' ? https.Agent : http.Agent;
+    this.agent = new Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 });
+    this.headers = {
+      ...destination.headers,
+      'content-type': destination.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf',
+    };
+  }
+
+  send(body: Uint8Array, _spanCount: number): Promise<SendOutcome> {
+    // Our own request must not be traced by the http instrumentation (it would feed spans back into the queue).
+    return context.with(suppressTracing(context.active()), () => this.request(body));
+  }
+
+  private request(body: Uint8Array): Promise<SendOutcome> {
+    return new Promise<SendOutcome>((resolve) => {
+      let settled = false;
+      const finish = (outcome: SendOutcome): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.current = undefined;
+        resolve(outcome);
+      };
+      const lib = this.url.protocol === 'https:' ? https : http;
+      let req: http.ClientRequest;
+      try {
+        req = lib.request(this.url, {
+          method: 'POST',
+          agent: this.agent,
+          headers: { ...this.headers, 'content-length': String(body.byteLength) },
+        });
+      } catch (error) {
+        finish({ kind: 'reject', reason: `request could not be built: ${(error as Error).message}` });
+        return;
+      }
+      this.current = req;
+      const timer = setTimeout(() => {
+        req.destroy(new Error(`timed out after ${this.destination.timeoutMs} ms`));
+      }, this.destination.timeoutMs);
+      timer.unref();
+      req.on('error', (error) => finish({ kind: 'retry', reason: error.message }));
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size <= MAX_RESPONSE_BYTES) chunks.push(chunk);
+        });
+        res.on('error', (error) => finish({ kind: 'retry', reason: error.message }));
+        res.on('end', () => finish(this.classify(res, Buffer.concat(chunks))));
+      });
+      req.end(body);
+    });
+  }
+
+  private classify(res: http.IncomingMessage, body: Buffer): SendOutcome {
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) {
+      let rejected = 0;
+      try {
+        rejected = body.length > 0 ? this.decodePartialSuccess(body) : 0;
+      } catch {
+        // A 2xx whose body we cannot read still means the spans were accepted.
+      }
+      return { kind: 'ok', rejectedSpans: rejected };
+    }
+    const retryAfter = res.headers['retry-after'];
+    const retryAfterMs = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+    if (status === 429 || status === 408 || status >= 500) {
+      return retryAfterMs === undefined
+        ? { kind: 'retry', reason: `HTTP ${status}` }
+        : { kind: 'retry', reason: `HTTP ${status}`, retryAfterMs };
+    }
+    return { kind: 'reject', reason: `HTTP ${status}` };
+  }
+
+  abort(): void {
+    this.current?.destroy(new Error('aborted at shutdown'));
+  }
+
+  async close(): Promise<void> {
+    this.abort();
+    this.agent.destroy();
+  }
+}
