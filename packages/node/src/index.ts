@@ -1,1 +1,5 @@
-export {};
+export { start, shutdown, nodeSdkConfiguration } from './start.js';
+export type { WaggleHandle } from './start.js';
+export type { WaggleOptions } from './types.js';
+export { isClassicKey } from './config.js';
+export { INSTRUMENTATION_NAMES } from './instrumentations.js';
