@@ -4,8 +4,15 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
+import type { Context } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { report, reportInvalidSetting } from './diagnostics.js';
+import { HttpChannelInstrumentation } from './http-instrumentation.js';
+
+/** What built-in instrumentations need from the SDK being assembled. */
+export interface InstrumentationDeps {
+  enterWith?: (ctx: Context) => void;
+}
 
 export interface InstrumentationEntry {
   /** Short name used by WAGGLE_INSTRUMENTATIONS / OTEL_NODE_*_INSTRUMENTATIONS. */
@@ -15,6 +22,12 @@ export interface InstrumentationEntry {
   /** Package exporting the instrumentation class, and the export's name. */
   packageName: string;
   exportName: string;
+  /** Built into @waggle/node: created directly instead of loading a package. */
+  builtin?: (deps: InstrumentationDeps) => Instrumentation;
+  /** Only loaded when named in the enabled list (an alternative to a default entry). */
+  optIn?: boolean;
+  /** Entries this one replaces when both are selected. */
+  replaces?: string;
   /** Waggle's own packages are optional dependencies of the app, resolved from the app's directory. */
   optional?: boolean;
   config?: () => Record<string, unknown>;
@@ -22,7 +35,22 @@ export interface InstrumentationEntry {
 
 /** Every instrumentation Waggle knows, in load order. */
 export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
-  { name: 'http', libraries: [], packageName: '@opentelemetry/instrumentation-http', exportName: 'HttpInstrumentation' },
+  {
+    name: 'http',
+    libraries: [],
+    packageName: '@waggle/node',
+    exportName: 'HttpChannelInstrumentation',
+    builtin: (deps) => new HttpChannelInstrumentation({ enterWith: deps.enterWith }),
+  },
+  {
+    // The upstream instrumentation (hooks such as requestHook, old semconv); slower per request. Opt in by name.
+    name: 'http-upstream',
+    libraries: [],
+    packageName: '@opentelemetry/instrumentation-http',
+    exportName: 'HttpInstrumentation',
+    optIn: true,
+    replaces: 'http',
+  },
   { name: 'undici', libraries: [], packageName: '@opentelemetry/instrumentation-undici', exportName: 'UndiciInstrumentation' },
   {
     name: 'express',
@@ -91,7 +119,11 @@ export function selectEntries(selection: Selection): InstrumentationEntry[] {
   };
   const enabled = check(selection.enabled, 'WAGGLE_INSTRUMENTATIONS');
   const disabled = check(selection.disabled, 'OTEL_NODE_DISABLED_INSTRUMENTATIONS') ?? [];
-  return INSTRUMENTATION_TABLE.filter((e) => (enabled === undefined || enabled.includes(e.name)) && !disabled.includes(e.name));
+  const chosen = INSTRUMENTATION_TABLE.filter((e) =>
+    enabled === undefined ? !e.optIn && !disabled.includes(e.name) : enabled.includes(e.name) && !disabled.includes(e.name),
+  );
+  const replaced = new Set(chosen.flatMap((e) => (e.replaces ? [e.replaces] : [])));
+  return chosen.filter((e) => !replaced.has(e.name));
 }
 
 // Accept the OTEL_NODE_* spelling (`express`, `@opentelemetry/instrumentation-express`) as well as ours.
@@ -157,18 +189,22 @@ export interface LoadedInstrumentations {
 }
 
 /** Creates the instances for the selected entries whose libraries are installed. */
-export function loadInstrumentations(entries: InstrumentationEntry[], fromDirs: string[] = appDirectories()): LoadedInstrumentations {
+export function loadInstrumentations(
+  entries: InstrumentationEntry[],
+  fromDirs: string[] = appDirectories(),
+  deps: InstrumentationDeps = {},
+): LoadedInstrumentations {
   const instrumentations: Instrumentation[] = [];
   const names: string[] = [];
   const hooked = new Set<string>();
   for (const entry of entries) {
     if (entry.libraries.length > 0 && !entry.libraries.some((lib) => isInstalled(lib, fromDirs))) continue;
-    const Cls = loadClass(entry, fromDirs);
-    if (Cls === undefined) continue;
+    const Cls = entry.builtin ? undefined : loadClass(entry, fromDirs);
+    if (Cls === undefined && entry.builtin === undefined) continue;
     try {
       // Constructed enabled (some, like undici, check config.enabled on every request); they use the global
       // tracer provider, which start() sets before the first traced call.
-      const instance = new Cls(entry.config?.());
+      const instance = entry.builtin ? entry.builtin(deps) : new Cls!(entry.config?.());
       instrumentations.push(instance);
       names.push(entry.name);
       for (const lib of entry.libraries) hooked.add(lib);

@@ -1,6 +1,5 @@
 // Builds the SDK pieces from a resolved configuration. Used by start() and by nodeSdkConfiguration().
 import type { ContextManager, TextMapPropagator } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import {
@@ -12,6 +11,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import { hostname } from 'node:os';
+import { WaggleContextManager } from './context-manager.js';
 import type { ResolvedConfig } from './config.js';
 import { DeferredSpanProcessor } from './deferred-processor.js';
 import { installEsmHook } from './esm-hook.js';
@@ -40,7 +40,8 @@ export interface SdkPieces {
 export function buildPieces(config: ResolvedConfig): SdkPieces {
   const entries = selectEntries({ enabled: config.enabledInstrumentations, disabled: config.disabledInstrumentations });
   const dirs = appDirectories();
-  const loaded = loadInstrumentations(entries, dirs);
+  const contextManager = new WaggleContextManager();
+  const loaded = loadInstrumentations(entries, dirs, { enterWith: (ctx) => contextManager.enterWith(ctx) });
   installEsmHook(loaded.hookedModules);
 
   const traceFields = new TraceFieldRegistry();
@@ -67,7 +68,7 @@ export function buildPieces(config: ResolvedConfig): SdkPieces {
     exportProcessor,
     sampler: createSampler(config),
     resource: createResource(config),
-    contextManager: new AsyncLocalStorageContextManager(),
+    contextManager,
     textMapPropagator: createPropagator(config.propagators, traceFields, config.propagateTraceFields),
     traceFields,
   };

@@ -15,6 +15,11 @@ function appDir(libraries: string[]): string {
 }
 
 describe('lazy instrumentation loading', () => {
+  it('http-upstream is opt-in and replaces the built-in http instrumentation when chosen', () => {
+    expect(selectEntries({ disabled: [] }).map((e) => e.name)).not.toContain('http-upstream');
+    expect(selectEntries({ enabled: ['http', 'http-upstream'], disabled: [] }).map((e) => e.name)).toEqual(['http-upstream']);
+  });
+
   it('the table covers the required libraries and Waggle’s own packages', () => {
     for (const name of ['http', 'undici', 'express', 'fastify', 'koa', 'pg', 'mysql2', 'ioredis', 'redis', 'amqplib', 'kafkajs', 'graphql', 'pino', 'winston', 'proxy', 'sequelize', 'bullmq', 'pg-boss', 'runtime']) {
       expect(INSTRUMENTATION_NAMES).toContain(name);
@@ -47,7 +52,7 @@ describe('lazy instrumentation loading', () => {
     vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
     expect(selectEntries({ enabled: ['http', 'expresss'], disabled: [] }).map((e) => e.name)).toEqual(['http']);
     vi.restoreAllMocks();
-    expect(out).toContain('WAGGLE_INSTRUMENTATIONS="http,expresss" is not valid; accepted: http, undici, express');
+    expect(out).toContain('WAGGLE_INSTRUMENTATIONS="http,expresss" is not valid; accepted: http, http-upstream, undici, express');
   });
 
   it('Waggle’s own packages stay unloaded when they are not installed, even if their library is', () => {
