@@ -36,7 +36,7 @@ try {
     process.stderr.write(`bench: ${variant.name} …\n`);
     const r = await measureVariant(variant, { sinkUrl, connections, durationS, startups, taskset, serverCpu: 0, loadCpu: 1, appDir: appDir.dir });
     results.push(r);
-    process.stderr.write(`bench: ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms, startup ${r.startupMs.toFixed(0)} ms, peak RSS ${r.peakRssMiB.toFixed(1)} MiB, ${r.spansPerRequest.toFixed(2)} spans/req delivered (idle ${r.spansPerRequestIdle.toFixed(2)})\n`);
+    process.stderr.write(`bench: ${variant.name}: ${Math.round(r.rps)} req/s, ${r.cpuUsPerRequest.toFixed(0)} µs CPU/req, p99 ${r.p99} ms, startup ${r.startupMs.toFixed(0)} ms, peak RSS ${r.peakRssMiB.toFixed(1)} MiB, ${r.spansPerRequest.toFixed(2)} spans/req delivered (idle ${r.spansPerRequestIdle.toFixed(2)})\n`);
   }
 } finally {
   await stop(sink.child, 500);
@@ -63,13 +63,17 @@ function render(rows) {
     'Spans delivered are counted at the sink (OTLP for Waggle and stock OTel, a Datadog agent stub for dd-trace); "idle" is spans per request',
     'for 20 sequential requests, so a run that delivers fewer per request under load is **dropping**.',
     '',
-    '| variant | req/s | vs bare | p99 ms | startup ms | peak RSS MiB | spans/req delivered (idle) | delivery |',
-    '|---|---|---|---|---|---|---|---|',
+    '"CPU/req" is the server\'s user+system CPU time over the run (including exporting its spans) per request; "bare ÷ CPU/req" estimates',
+    'the throughput ratio a CPU-bound server reaches and holds up better than req/s when other work shares the machine.',
+    '',
+    '| variant | req/s | vs bare | CPU µs/req | bare ÷ CPU/req | p99 ms | startup ms | peak RSS MiB | spans/req delivered (idle) | delivery |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const ratio = bare ? r.rps / bare.rps : NaN;
     const delivery = r.name === 'bare' ? '—' : r.spansPerRequestIdle === 0 ? 'nothing delivered' : r.spansPerRequest >= r.spansPerRequestIdle * 0.99 ? 'all delivered' : `**dropping** ${(100 * (1 - r.spansPerRequest / r.spansPerRequestIdle)).toFixed(0)}%`;
-    lines.push(`| ${r.label} | ${Math.round(r.rps)} | ${ratio.toFixed(2)}× | ${r.p99} | ${r.startupMs.toFixed(0)} | ${r.peakRssMiB.toFixed(1)} | ${r.spansPerRequest.toFixed(2)} (${r.spansPerRequestIdle.toFixed(2)}) | ${delivery} |`);
+    const cpuRatio = bare ? bare.cpuUsPerRequest / r.cpuUsPerRequest : NaN;
+    lines.push(`| ${r.label} | ${Math.round(r.rps)} | ${ratio.toFixed(2)}× | ${r.cpuUsPerRequest.toFixed(0)} | ${cpuRatio.toFixed(2)}× | ${r.p99} | ${r.startupMs.toFixed(0)} | ${r.peakRssMiB.toFixed(1)} | ${r.spansPerRequest.toFixed(2)} (${r.spansPerRequestIdle.toFixed(2)}) | ${delivery} |`);
   }
   const waggle = rows.find((r) => r.name === 'waggle');
   if (bare && waggle) {

@@ -54,6 +54,17 @@ export function peakRssMiB(pid) {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/**
+ * CPU seconds (user + system) the process has used. Per request, this is the number that survives a busy
+ * machine: throughput depends on what else runs, CPU spent per request much less.
+ */
+export function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[11], fields[12] are utime and stime (stat fields 14 and 15) in clock ticks (USER_HZ = 100 on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 export async function stop(child, graceMs = 3000) {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -128,9 +139,12 @@ export async function measureVariant(variant, opts) {
     await autocannon(url, { connections, durationS: 1, cpu: loadCpu, taskset });
     await settledCount(sinkUrl, 1000);
     const startCount = await sinkCount(sinkUrl);
+    const cpuBefore = cpuSeconds(server.child.pid);
     const load = await autocannon(url, { connections, durationS, cpu: loadCpu, taskset });
     const peak = peakRssMiB(server.child.pid);
     const delivered = (await settledCount(sinkUrl, 1500, 15000)) - startCount;
+    // Includes exporting the run's spans (the settle above waits for it).
+    const cpuUsed = cpuSeconds(server.child.pid) - cpuBefore;
     return {
       name: variant.name,
       label: variant.label ?? variant.name,
@@ -140,6 +154,7 @@ export async function measureVariant(variant, opts) {
       requests: load.requests,
       errors: load.errors,
       peakRssMiB: peak,
+      cpuUsPerRequest: load.requests > 0 ? (cpuUsed * 1e6) / load.requests : NaN,
       spansPerRequestIdle: calibrated,
       spansPerRequest: load.requests > 0 ? delivered / load.requests : 0,
       stderr: server.stderr().slice(0, 2000),

@@ -8,6 +8,14 @@ export function variants(sinkUrl) {
     { name: 'bare', args: [], env: {} },
     { name: 'waggle', args: ['--import', '@waggle/node/register'], env: { ...otlp, OTEL_SERVICE_NAME: 'bench-waggle' } },
     {
+      // Same distro with the upstream @opentelemetry/instrumentation-http instead of Waggle's channel-based one:
+      // the A/B behind choosing the lean instrumentation as the default.
+      name: 'waggle-upstream-http',
+      label: 'waggle with upstream instrumentation-http',
+      args: ['--import', '@waggle/node/register'],
+      env: { ...otlp, OTEL_SERVICE_NAME: 'bench-waggle-uh', WAGGLE_INSTRUMENTATIONS: 'http-upstream,undici,express' },
+    },
+    {
       name: 'otel-auto',
       label: 'stock `--import @opentelemetry/auto-instrumentations-node/register` (tuned batch)',
       args: ['--import', '@opentelemetry/auto-instrumentations-node/register'],
