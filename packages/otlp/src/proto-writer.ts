@@ -1,0 +1,203 @@
+// A growable protobuf writer over one reused Buffer. Nested message lengths are backpatched:
+// `begin()` reserves one length byte and `end()` shifts the body when the length needs more,
+// so no message is serialized twice and no per-message objects are allocated.
+import { writeHex } from './hex.js';
+
+const TWO_32 = 4294967296;
+/** Scratch buffers above this size are not kept between calls, so one huge batch does not pin memory. */
+const MAX_RETAINED = 4 * 1024 * 1024;
+
+export class ProtoWriter {
+  buf: Buffer;
+  pos = 0;
+
+  constructor(initialSize = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(initialSize);
+  }
+
+  reset(): void {
+    this.pos = 0;
+    if (this.buf.length > MAX_RETAINED) this.buf = Buffer.allocUnsafe(64 * 1024);
+  }
+
+  /** A copy of the bytes written so far (the scratch buffer itself is reused). */
+  finish(): Uint8Array {
+    const out = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    return out;
+  }
+
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  /** Writes a tag for a field number < 2^28. */
+  tag(field: number, wireType: number): void {
+    this.uint32((field << 3) | wireType);
+  }
+
+  uint32(v: number): void {
+    this.ensure(5);
+    const buf = this.buf;
+    let pos = this.pos;
+    v >>>= 0;
+    while (v > 127) {
+      buf[pos++] = (v & 127) | 128;
+      v >>>= 7;
+    }
+    buf[pos++] = v;
+    this.pos = pos;
+  }
+
+  /** int64 varint from a JS number (negative numbers as 10-byte two's complement). */
+  int64(v: number): void {
+    if (v >= 0 && v < TWO_32) {
+      this.uint32(v);
+      return;
+    }
+    let lo: number;
+    let hi: number;
+    if (v >= 0) {
+      lo = v >>> 0;
+      hi = Math.floor(v / TWO_32) >>> 0;
+    } else {
+      const abs = -v;
+      lo = abs >>> 0;
+      hi = Math.floor(abs / TWO_32) >>> 0;
+      lo = ~lo >>> 0;
+      hi = ~hi >>> 0;
+      lo = (lo + 1) >>> 0;
+      if (lo === 0) hi = (hi + 1) >>> 0;
+    }
+    this.ensure(10);
+    const buf = this.buf;
+    let pos = this.pos;
+    while (hi > 0 || lo > 127) {
+      buf[pos++] = (lo & 127) | 128;
+      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+      hi >>>= 7;
+    }
+    buf[pos++] = lo;
+    this.pos = pos;
+  }
+
+  fixed32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32LE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  /** fixed64 from two uint32 halves. */
+  fixed64(lo: number, hi: number): void {
+    this.ensure(8);
+    const buf = this.buf;
+    buf.writeUInt32LE(lo >>> 0, this.pos);
+    buf.writeUInt32LE(hi >>> 0, this.pos + 4);
+    this.pos += 8;
+  }
+
+  fixed64Big(v: bigint): void {
+    this.ensure(8);
+    this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.pos);
+    this.pos += 8;
+  }
+
+  /** HrTime [seconds, nanos] as fixed64 nanoseconds, exact without BigInt. */
+  hrTime(seconds: number, nanos: number): void {
+    // seconds * 1e9 exceeds 2^53 for current dates, so split seconds into 16-bit halves
+    // whose products with 1e9 stay exact.
+    const sLo = seconds % 65536;
+    const sHi = (seconds - sLo) / 65536;
+    const a = sLo * 1e9 + nanos; // < 2^46
+    const b = sHi * 1e9; // times 2^16
+    const bLo = (b % 65536) * 65536; // < 2^32
+    const low = a + bLo; // < 2^47
+    const lo = low % TWO_32;
+    const hi = Math.floor(b / 65536) + Math.floor(low / TWO_32);
+    this.fixed64(lo, hi);
+  }
+
+  double(v: number): void {
+    this.ensure(8);
+    this.buf.writeDoubleLE(v, this.pos);
+    this.pos += 8;
+  }
+
+  /** Length-delimited string; ASCII written inline, the rest through Buffer.write. */
+  string(s: string): void {
+    const len = s.length;
+    if (len < 128) {
+      this.ensure(1 + len * 3);
+      const buf = this.buf;
+      const start = this.pos + 1;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 128) break;
+        buf[start + i] = c;
+      }
+      if (i === len) {
+        buf[this.pos] = len;
+        this.pos = start + len;
+        return;
+      }
+    }
+    const bytes = Buffer.byteLength(s, 'utf8');
+    this.uint32(bytes);
+    this.ensure(bytes);
+    this.buf.write(s, this.pos, bytes, 'utf8');
+    this.pos += bytes;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.uint32(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** Length-delimited bytes from a hex string (ids). */
+  hexBytes(s: string): void {
+    const n = s.length >>> 1;
+    this.ensure(1 + n + 4);
+    this.uint32(n);
+    this.pos += writeHex(this.buf, this.pos, s);
+  }
+
+  /** Starts a length-delimited field: writes the tag and reserves one length byte. Pass the result to end(). */
+  begin(field: number): number {
+    this.tag(field, 2);
+    this.ensure(1);
+    return this.pos++;
+  }
+
+  /** Completes a length-delimited field started with begin(), moving the body when the length needs > 1 byte. */
+  end(lenPos: number): void {
+    const len = this.pos - lenPos - 1;
+    if (len < 128) {
+      this.buf[lenPos] = len;
+      return;
+    }
+    const size = len < 16384 ? 2 : len < 2097152 ? 3 : len < 268435456 ? 4 : 5;
+    const extra = size - 1;
+    this.ensure(extra);
+    const buf = this.buf;
+    buf.copyWithin(lenPos + size, lenPos + 1, this.pos);
+    this.pos += extra;
+    let v = len;
+    let p = lenPos;
+    while (v > 127) {
+      buf[p++] = (v & 127) | 128;
+      v >>>= 7;
+    }
+    buf[p] = v;
+  }
+}
+
+/** The writer shared by every encode call: encoding is synchronous, so one scratch buffer suffices. */
+export const sharedWriter = new ProtoWriter();

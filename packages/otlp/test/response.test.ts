@@ -1,0 +1,40 @@
+import { ProtobufTraceSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { describe, expect, it } from 'vitest';
+import { OtlpDecodeError, decodeExportTraceResponse, decodeRpcStatus, encodeExportTraceResponse, encodeRpcStatus } from '../src/index.js';
+
+describe('export responses', () => {
+  for (const format of ['protobuf', 'json'] as const) {
+    it(`${format}: partial success round trips`, () => {
+      const body = encodeExportTraceResponse({ rejectedSpans: 3, errorMessage: '3 spans had no trace id' }, format);
+      expect(decodeExportTraceResponse(body, format)).toEqual({ rejectedSpans: 3, errorMessage: '3 spans had no trace id' });
+    });
+
+    it(`${format}: full success is an empty message that decodes to zero rejected`, () => {
+      const body = encodeExportTraceResponse({}, format);
+      expect(body.length).toBe(format === 'json' ? 2 : 0);
+      expect(decodeExportTraceResponse(body, format)).toEqual({ rejectedSpans: 0, errorMessage: '' });
+    });
+
+    it(`${format}: rpc Status round trips`, () => {
+      const body = encodeRpcStatus({ code: 3, message: 'truncated varint at offset 7' }, format);
+      expect(decodeRpcStatus(body, format)).toEqual({ code: 3, message: 'truncated varint at offset 7' });
+    });
+  }
+
+  it('the upstream exporter reads our partial success (protobuf and JSON)', () => {
+    const proto = ProtobufTraceSerializer.deserializeResponse(encodeExportTraceResponse({ rejectedSpans: 2, errorMessage: 'nope' }, 'protobuf'));
+    expect(Number(proto.partialSuccess?.rejectedSpans)).toBe(2);
+    expect(proto.partialSuccess?.errorMessage).toBe('nope');
+    const json = JsonTraceSerializer.deserializeResponse(encodeExportTraceResponse({ rejectedSpans: 2, errorMessage: 'nope' }, 'json'));
+    expect(Number(json.partialSuccess?.rejectedSpans)).toBe(2);
+  });
+
+  it('a truncated response throws OtlpDecodeError', () => {
+    expect(() => decodeExportTraceResponse(new Uint8Array([0x0a, 0x05, 0x08]), 'protobuf')).toThrow(OtlpDecodeError);
+    expect(() => decodeExportTraceResponse(new TextEncoder().encode('{'), 'json')).toThrow(OtlpDecodeError);
+  });
+
+  it('an unknown format is a TypeError naming the accepted values', () => {
+    expect(() => encodeRpcStatus({ code: 3, message: '' }, 'xml' as 'json')).toThrow(/'protobuf' or 'json', got "xml"/);
+  });
+});
