@@ -28,7 +28,7 @@ const taskset = hasTaskset() && cpus().length >= 2;
 const sink = launch(['sink.mjs'], {}, { cpu: 1, taskset, cwd: fileURLToPath(new URL('./overhead/', import.meta.url)) });
 const sinkUrl = `http://127.0.0.1:${(await sink.listening).port}`;
 
-const selected = variants(sinkUrl).filter((v) => !values.variants || values.variants.split(',').includes(v.name));
+const selected = variants(sinkUrl).filter((v) => (values.variants ? values.variants.split(',').includes(v.name) : !v.optional));
 const results = [];
 const appDir = createAppDir();
 try {

@@ -16,6 +16,15 @@ export function variants(sinkUrl) {
       env: { ...otlp, OTEL_SERVICE_NAME: 'bench-waggle-uh', WAGGLE_INSTRUMENTATIONS: 'http-upstream,undici,express' },
     },
     {
+      // Diagnostic variant (not run by default): Waggle without the express instrumentation, i.e. one SERVER span per
+      // request and no http.route. Shows what the express layer spans and route capture cost.
+      name: 'waggle-no-express',
+      label: 'waggle without express instrumentation (diagnostic)',
+      optional: true,
+      args: ['--import', '@waggle/node/register'],
+      env: { ...otlp, OTEL_SERVICE_NAME: 'bench-waggle-ne', WAGGLE_INSTRUMENTATIONS: 'http,undici' },
+    },
+    {
       name: 'otel-auto',
       label: 'stock `--import @opentelemetry/auto-instrumentations-node/register` (tuned batch)',
       args: ['--import', '@opentelemetry/auto-instrumentations-node/register'],

@@ -31,6 +31,7 @@ export interface ResolvedConfig {
   uiUrl: string;
   propagateTraceFields: string[];
   rollups: boolean;
+  frameworkSpans: boolean;
   tuning: { maxQueueSpans?: number; maxBatchSpans?: number; scheduledDelayMs?: number };
 }
 
@@ -125,6 +126,7 @@ export function resolveConfig(options: WaggleOptions = {}, env: Env = process.en
     uiUrl,
     propagateTraceFields: options.propagateTraceFields ?? list(read('WAGGLE_PROPAGATE_TRACE_FIELDS')) ?? [],
     rollups: options.rollups ?? bool(read, 'WAGGLE_ROLLUPS', true),
+    frameworkSpans: options.frameworkSpans ?? bool(read, 'WAGGLE_FRAMEWORK_SPANS', false),
     tuning: {
       maxQueueSpans: optionalPositiveInt(read, 'OTEL_BSP_MAX_QUEUE_SIZE'),
       maxBatchSpans: optionalPositiveInt(read, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),

@@ -12,7 +12,14 @@ import { HttpChannelInstrumentation } from './http-instrumentation.js';
 /** What built-in instrumentations need from the SDK being assembled. */
 export interface InstrumentationDeps {
   enterWith?: (ctx: Context) => void;
+  /** Spans for each framework layer (express/koa middleware, routers, handlers); off by default. */
+  frameworkSpans?: boolean;
 }
+
+// Route capture still happens with layers ignored: the framework instrumentations record the matched route on the
+// request context (http.route on the SERVER span) before deciding whether a layer gets its own span.
+const ALL_EXPRESS_LAYERS = ['middleware', 'router', 'request_handler'];
+const ALL_KOA_LAYERS = ['middleware', 'router'];
 
 export interface InstrumentationEntry {
   /** Short name used by WAGGLE_INSTRUMENTATIONS / OTEL_NODE_*_INSTRUMENTATIONS. */
@@ -30,7 +37,7 @@ export interface InstrumentationEntry {
   replaces?: string;
   /** Waggle's own packages are optional dependencies of the app, resolved from the app's directory. */
   optional?: boolean;
-  config?: () => Record<string, unknown>;
+  config?: (deps: InstrumentationDeps) => Record<string, unknown>;
 }
 
 /** Every instrumentation Waggle knows, in load order. */
@@ -57,6 +64,7 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     libraries: ['express'],
     packageName: '@opentelemetry/instrumentation-express',
     exportName: 'ExpressInstrumentation',
+    config: (deps) => (deps.frameworkSpans ? {} : { ignoreLayersType: ALL_EXPRESS_LAYERS }),
   },
   {
     name: 'fastify',
@@ -65,7 +73,13 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     exportName: 'FastifyOtelInstrumentation',
     config: () => ({ registerOnInitialization: true }),
   },
-  { name: 'koa', libraries: ['koa'], packageName: '@opentelemetry/instrumentation-koa', exportName: 'KoaInstrumentation' },
+  {
+    name: 'koa',
+    libraries: ['koa'],
+    packageName: '@opentelemetry/instrumentation-koa',
+    exportName: 'KoaInstrumentation',
+    config: (deps) => (deps.frameworkSpans ? {} : { ignoreLayersType: ALL_KOA_LAYERS }),
+  },
   { name: 'pg', libraries: ['pg'], packageName: '@opentelemetry/instrumentation-pg', exportName: 'PgInstrumentation' },
   { name: 'mysql2', libraries: ['mysql2'], packageName: '@opentelemetry/instrumentation-mysql2', exportName: 'MySQL2Instrumentation' },
   { name: 'ioredis', libraries: ['ioredis'], packageName: '@opentelemetry/instrumentation-ioredis', exportName: 'IORedisInstrumentation' },
@@ -204,7 +218,7 @@ export function loadInstrumentations(
     try {
       // Constructed enabled (some, like undici, check config.enabled on every request); they use the global
       // tracer provider, which start() sets before the first traced call.
-      const instance = entry.builtin ? entry.builtin(deps) : new Cls!(entry.config?.());
+      const instance = entry.builtin ? entry.builtin(deps) : new Cls!(entry.config?.(deps));
       instrumentations.push(instance);
       names.push(entry.name);
       for (const lib of entry.libraries) hooked.add(lib);

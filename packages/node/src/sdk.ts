@@ -41,7 +41,10 @@ export function buildPieces(config: ResolvedConfig): SdkPieces {
   const entries = selectEntries({ enabled: config.enabledInstrumentations, disabled: config.disabledInstrumentations });
   const dirs = appDirectories();
   const contextManager = new WaggleContextManager();
-  const loaded = loadInstrumentations(entries, dirs, { enterWith: (ctx) => contextManager.enterWith(ctx) });
+  const loaded = loadInstrumentations(entries, dirs, {
+    enterWith: (ctx) => contextManager.enterWith(ctx),
+    frameworkSpans: config.frameworkSpans,
+  });
   installEsmHook(loaded.hookedModules);
 
   const traceFields = new TraceFieldRegistry();

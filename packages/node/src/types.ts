@@ -44,6 +44,11 @@ export interface WaggleOptions {
   uiUrl?: string;
   /** Trace-field names allowed to travel downstream in `baggage` (WAGGLE_PROPAGATE_TRACE_FIELDS). */
   propagateTraceFields?: string[];
+  /**
+   * A span per express/koa layer (middleware, router, handler) as well as the SERVER span (WAGGLE_FRAMEWORK_SPANS,
+   * default false). http.route is on the SERVER span either way.
+   */
+  frameworkSpans?: boolean;
   /** Root-span rollups `rollup.<kind>.count` / `.duration_ms` (WAGGLE_ROLLUPS, default true). */
   rollups?: boolean;
 }
