@@ -37,6 +37,7 @@ const forms = [
   { form: '--import', app: 'node:http', args: ['--import', '@waggle/node/register', 'http.mjs'] },
   { form: '--require', app: 'node:http', args: ['--require', '@waggle/node/register', 'http.cjs'] },
   { form: 'in-file import', app: 'node:http', args: ['http-infile.mjs'] },
+  { form: '--import', app: 'fastify', args: ['--import', '@waggle/node/register', 'fastify.mjs'] },
 ];
 
 describe.skipIf(!pgUp)('one import traces the app', () => {
