@@ -3,8 +3,10 @@
 // the server emits 'request', so entering the server span's context there makes the app's handler run in it
 // without wrapping the server's emit.
 import type { Context } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { AsyncLocalStorage } from 'node:async_hooks';
+import { contextAsyncHooks } from './otel.js';
+
+const { AsyncLocalStorageContextManager } = contextAsyncHooks;
 
 export class WaggleContextManager extends AsyncLocalStorageContextManager {
   /** Makes `ctx` active for the rest of this synchronous execution and the async work it starts. */

@@ -1,25 +1,21 @@
 // A lean HTTP server/client instrumentation on Node's diagnostics_channel, used instead of
-// @opentelemetry/instrumentation-http because that one's per-request cost (wrapped emit, wrapped end, header and
-// metric work on every request) kept Waggle under half of bare throughput (numbers in bench/RESULTS.md).
+// @opentelemetry/instrumentation-http because that one costs more CPU per request (wrapped emit and end, header,
+// metric and old-semconv work on every request): about 16% more server CPU per traced request in the bench's A/B
+// (bench/RESULTS.md, variant waggle-upstream-http).
 // Nothing is patched: it subscribes to http.server.* / http.client.* channels, so it works the same under every
 // import form. Spans follow the stable HTTP semantic conventions.
-import {
-  context,
-  propagation,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Attributes,
-  type Context,
-  type Span,
-} from '@opentelemetry/api';
-import { isTracingSuppressed, RPCType, setRPCMetadata, type RPCMetadata } from '@opentelemetry/core';
-import { InstrumentationBase, type InstrumentationConfig } from '@opentelemetry/instrumentation';
+import type { Attributes, Context, Span } from '@opentelemetry/api';
+import type { RPCMetadata } from '@opentelemetry/core';
+import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { reportOnce } from './diagnostics.js';
+import { api, core, instrumentation } from './otel.js';
+
+const { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } = api;
+const { isTracingSuppressed, RPCType, setRPCMetadata } = core;
+const { InstrumentationBase } = instrumentation;
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
 

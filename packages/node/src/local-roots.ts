@@ -1,7 +1,10 @@
 // Tracks which open span is the local root (no parent, or a remote parent) of each span in this process.
 // Shared by the rollup and trace-field processors so the bookkeeping happens once per span.
-import { trace, type Context } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/sdk-trace';
+import { api } from './otel.js';
+
+const { trace } = api;
 
 /** Per local root state, created when the root starts and dropped when it ends. */
 export interface LocalRoot {

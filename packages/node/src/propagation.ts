@@ -1,7 +1,10 @@
 // W3C trace context plus a baggage propagator that also carries allow-listed trace fields downstream.
-import { propagation, trace, type Context, type TextMapGetter, type TextMapPropagator, type TextMapSetter } from '@opentelemetry/api';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { Context, TextMapGetter, TextMapPropagator, TextMapSetter } from '@opentelemetry/api';
 import type { TraceFieldRegistry } from './span-processors.js';
+import { api, core } from './otel.js';
+
+const { propagation, trace } = api;
+const { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } = core;
 
 /**
  * Baggage, plus trace fields: on inject, allow-listed fields of the active trace are added as baggage entries

@@ -1,15 +1,8 @@
 // Builds the SDK pieces from a resolved configuration. Used by start() and by nodeSdkConfiguration().
 import type { ContextManager, TextMapPropagator } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  type Sampler,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace';
+import type { Resource } from '@opentelemetry/resources';
+import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { hostname } from 'node:os';
 import { WaggleContextManager } from './context-manager.js';
 import type { ResolvedConfig } from './config.js';
@@ -21,6 +14,10 @@ import { LocalRootTracker } from './local-roots.js';
 import { createPropagator } from './propagation.js';
 import { RollupSpanProcessor, TraceFieldRegistry, TraceFieldSpanProcessor } from './span-processors.js';
 import { TraceLinkSpanProcessor } from './trace-links.js';
+import { resources, sdkTrace } from './otel.js';
+
+const { defaultResource, resourceFromAttributes } = resources;
+const { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler } = sdkTrace;
 
 export interface SdkPieces {
   instrumentations: Instrumentation[];

@@ -1,8 +1,11 @@
 // SDK-side span processors behind @waggle/api's rollups and trace fields, and the opt-in trace links.
-import { SpanKind, type Attributes, type Context } from '@opentelemetry/api';
+import type { Attributes, Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { TRACE_FIELD_STORE, type TraceFieldStore } from './api-seam.js';
 import { LocalRootTracker } from './local-roots.js';
+import { api } from './otel.js';
+
+const { SpanKind } = api;
 
 /** Classifies a finished child span for rollups: db, http, messaging, rpc, or undefined (not rolled up). */
 export function rollupKind(span: ReadableSpan): string | undefined {

@@ -1,7 +1,4 @@
 // start() / shutdown(): the whole distro in one call, and nodeSdkConfiguration() for apps that keep NodeSDK.
-import { context, propagation, trace } from '@opentelemetry/api';
-import { registerInstrumentations } from '@opentelemetry/instrumentation';
-import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { describeDestination, LOCAL_ENDPOINT, resolveConfig, type ResolvedConfig } from './config.js';
 import { report, reportOnce } from './diagnostics.js';
 import { patchLoadedBuiltins, patchPreparsedCommonJs } from './esm-hook.js';
@@ -9,6 +6,11 @@ import { INSTRUMENTATION_TABLE, preloadedLibraries } from './instrumentations.js
 import { buildPieces, type SdkPieces } from './sdk.js';
 import { installSignalHandlers, withDeadline, type SignalHandling } from './signals.js';
 import type { WaggleOptions } from './types.js';
+import { api, instrumentation, sdkTrace } from './otel.js';
+
+const { context, propagation, trace } = api;
+const { registerInstrumentations } = instrumentation;
+const { TracerProvider } = sdkTrace;
 
 /** What start() returns: the resolved destination and the loaded instrumentations, for logs and tests. */
 export interface WaggleHandle {
@@ -24,7 +26,7 @@ export interface WaggleHandle {
 
 interface Running {
   handle: WaggleHandle;
-  provider: TracerProvider;
+  provider: InstanceType<typeof TracerProvider>;
   pieces: SdkPieces;
   signals: SignalHandling | undefined;
   config: ResolvedConfig;
@@ -64,7 +66,9 @@ function startOnce(options: WaggleOptions): WaggleHandle {
 
   warnAboutPreloadedLibraries(pieces);
   registerInstrumentations({ instrumentations: pieces.instrumentations, tracerProvider: provider });
-  patchLoadedBuiltins(['node:http', 'node:https']);
+  // Only the upstream http instrumentation patches the builtins; Waggle's own subscribes to channels, and loading
+  // node:https here would pull in tls for apps that never use it.
+  if (pieces.instrumentationNames.includes('http-upstream')) patchLoadedBuiltins(['node:http', 'node:https']);
   patchPreparsedCommonJs(pieces.hookedModules);
 
   if (config.backend === 'local') {

@@ -1,9 +1,11 @@
 // Opt-in trace links: one stderr line per local root span pointing at the trace in the local UI or Honeycomb.
-import { context, SpanKind } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { report } from './diagnostics.js';
 import type { ResolvedConfig } from './config.js';
+import { api, core } from './otel.js';
+
+const { context, SpanKind } = api;
+const { suppressTracing } = core;
 
 type LinkBuilder = (traceId: string) => string;
 
