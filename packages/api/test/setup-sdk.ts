@@ -21,7 +21,7 @@ export function applyMethodDecorator<C extends { prototype: object }>(
   decorator: (method: any, context: ClassMethodDecoratorContext) => any,
 ): void {
   const proto = cls.prototype as Record<string, unknown>;
-  const context = {
+  const decoratorContext = {
     kind: 'method',
     name,
     static: false,
@@ -30,5 +30,5 @@ export function applyMethodDecorator<C extends { prototype: object }>(
     addInitializer() {},
     metadata: {},
   } as unknown as ClassMethodDecoratorContext;
-  proto[name] = decorator(proto[name], context);
+  proto[name] = decorator(proto[name], decoratorContext);
 }

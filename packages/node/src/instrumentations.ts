@@ -120,19 +120,21 @@ export interface Selection {
   disabled: string[];
 }
 
+// Normalizes a list of names and reports the unknown ones once.
+function checkNames(names: string[] | undefined, setting: string): string[] | undefined {
+  if (names === undefined) return undefined;
+  const normalized = names.map(normalizeName);
+  const unknown = normalized.filter((n) => !INSTRUMENTATION_NAMES.includes(n));
+  if (unknown.length > 0) {
+    reportInvalidSetting(setting, names.join(','), INSTRUMENTATION_NAMES.join(', '), `ignoring ${unknown.join(', ')}`);
+  }
+  return normalized;
+}
+
 /** Table entries selected by name, reporting unknown names once. */
 export function selectEntries(selection: Selection): InstrumentationEntry[] {
-  const check = (names: string[] | undefined, setting: string): string[] | undefined => {
-    if (names === undefined) return undefined;
-    const normalized = names.map(normalizeName);
-    const unknown = normalized.filter((n) => !INSTRUMENTATION_NAMES.includes(n));
-    if (unknown.length > 0) {
-      reportInvalidSetting(setting, names.join(','), INSTRUMENTATION_NAMES.join(', '), `ignoring ${unknown.join(', ')}`);
-    }
-    return normalized;
-  };
-  const enabled = check(selection.enabled, 'WAGGLE_INSTRUMENTATIONS');
-  const disabled = check(selection.disabled, 'OTEL_NODE_DISABLED_INSTRUMENTATIONS') ?? [];
+  const enabled = checkNames(selection.enabled, 'WAGGLE_INSTRUMENTATIONS');
+  const disabled = checkNames(selection.disabled, 'OTEL_NODE_DISABLED_INSTRUMENTATIONS') ?? [];
   const chosen = INSTRUMENTATION_TABLE.filter((e) =>
     enabled === undefined ? !e.optIn && !disabled.includes(e.name) : enabled.includes(e.name) && !disabled.includes(e.name),
   );

@@ -97,7 +97,7 @@ export async function shutdown(): Promise<void> {
   if (current === undefined) return;
   running = undefined;
   current.signals?.remove();
-  for (const instrumentation of current.pieces.instrumentations) instrumentation.disable();
+  for (const loaded of current.pieces.instrumentations) loaded.disable();
   const done = await withDeadline(current.provider.shutdown(), current.config.shutdownTimeoutMs);
   if (!done) report('WAGGLE_SHUTDOWN_TIMEOUT', `spans were still being sent after ${current.config.shutdownTimeoutMs} ms; stopped waiting`);
   current.pieces.traceFields.uninstall();

@@ -14,6 +14,10 @@ function appDir(libraries: string[]): string {
   return dir;
 }
 
+// `runtime` needs no library either; it loads once @waggle/instrumentation-runtime is built, so it is left
+// out of the exact lists below.
+const withoutRuntime = (names: string[]) => names.filter((n) => n !== 'runtime');
+
 describe('lazy instrumentation loading', () => {
   it('http-upstream is opt-in and replaces the built-in http instrumentation when chosen', () => {
     expect(selectEntries({ disabled: [] }).map((e) => e.name)).not.toContain('http-upstream');
@@ -25,10 +29,6 @@ describe('lazy instrumentation loading', () => {
       expect(INSTRUMENTATION_NAMES).toContain(name);
     }
   });
-
-  // `runtime` needs no library either; it loads once @waggle/instrumentation-runtime is built, so it is left
-  // out of the exact lists below.
-  const withoutRuntime = (names: string[]) => names.filter((n) => n !== 'runtime');
 
   it('an app with no libraries gets only the builtin http and fetch instrumentations', () => {
     const loaded = loadInstrumentations(selectEntries({ disabled: [] }), [appDir([])]);
