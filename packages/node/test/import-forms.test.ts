@@ -1,26 +1,24 @@
 // Must show 1: every import form traces express and plain node:http apps end to end, as child processes.
 import { SpanKind } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { serviceAvailable, startReceiver, type OtlpReceiver, type ReceivedSpan } from '@waggle/testing';
 import { startApp, type App } from './helpers/child.js';
-import { startJsonReceiver, type Receiver, type ReceivedSpan } from './helpers/receiver.js';
-import { postgresAvailable } from './helpers/services.js';
 
-let receiver: Receiver;
+let receiver: OtlpReceiver;
 let downstream: App;
 const apps: App[] = [];
-const pgUp = await postgresAvailable();
+const pgUp = await serviceAvailable('postgres');
 
+// Exported with the default protocol (http/protobuf) to @waggle/testing's receiver.
 const baseEnv = () => ({
-  OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-  OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
   OTEL_BSP_SCHEDULE_DELAY: '100',
   WAGGLE_PROPAGATE_TRACE_FIELDS: 'tenant.id',
 });
 
 beforeAll(async () => {
-  receiver = await startJsonReceiver();
+  receiver = await startReceiver();
   // An instrumented downstream service, so every test also proves traceparent crosses the hop.
-  downstream = await startApp(['--import', '@waggle/node/register', 'express.mjs'], { ...baseEnv(), OTEL_SERVICE_NAME: 'downstream' });
+  downstream = await startApp(['--import', '@waggle/node/register', 'express.mjs'], { ...baseEnv(), OTEL_SERVICE_NAME: 'downstream' }, receiver);
 });
 afterEach(() => {
   for (const app of apps.splice(0)) app.stop();
@@ -43,14 +41,14 @@ const forms = [
 describe.skipIf(!pgUp)('one import traces the app', () => {
   it.each(forms)('$app app under $form: SERVER span with http.route, pg and fetch CLIENT children, one trace across services', async ({ form, app: kind, args }) => {
     const service = `${kind}-${form}`.replace(/[^a-z-]/gi, '');
-    const app = await startApp(args, { ...baseEnv(), OTEL_SERVICE_NAME: service, DOWNSTREAM_URL: downstream.url });
+    const app = await startApp(args, { ...baseEnv(), OTEL_SERVICE_NAME: service, DOWNSTREAM_URL: downstream.url }, receiver);
     apps.push(app);
     const response = await fetch(`${app.url}/users/42`);
     expect(response.status).toBe(200);
     const body = (await response.json()) as { id: number; downstream: { traceparent: string; baggage: string } };
     expect(body.id).toBe(42);
 
-    const ofService = (spans: ReceivedSpan[]) => spans.filter((s) => s.serviceName === service);
+    const ofService = (spans: readonly ReceivedSpan[]) => spans.filter((s) => s.serviceName === service);
     // The SERVER span ends last; the fetch CLIENT span may arrive in the same or the previous batch.
     await receiver.waitForSpans((spans) => ofService(spans).some((s) => s.kind === SpanKind.SERVER + 1 && s.attributes['url.path'] === '/users/42'));
     const mine = ofService(receiver.spans);

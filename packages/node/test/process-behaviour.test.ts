@@ -1,12 +1,12 @@
 // Must show 1 (continued): how the distro behaves as part of a process — signals, warnings, bad settings.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from './helpers/child.js';
-import { startJsonReceiver, type Receiver } from './helpers/receiver.js';
-import { postgresAvailable } from './helpers/services.js';
+import { serviceAvailable, startReceiver, type OtlpReceiver } from '@waggle/testing';
+import { NO_EXPORT_ENV, startApp, type App } from './helpers/child.js';
 
-let receiver: Receiver;
+let receiver: OtlpReceiver;
 const apps: App[] = [];
-const pgUp = await postgresAvailable();
+const pgUp = await serviceAvailable('postgres');
+// These apps export OTLP/JSON, so http/json is exercised end to end as well as the default protobuf.
 const env = (extra: Record<string, string> = {}) => ({
   OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
   OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
@@ -21,7 +21,7 @@ async function launch(args: string[], envVars: Record<string, string | undefined
 }
 
 beforeAll(async () => {
-  receiver = await startJsonReceiver();
+  receiver = await startReceiver();
 });
 afterEach(() => {
   for (const app of apps.splice(0)) app.stop();
@@ -33,7 +33,7 @@ describe('signals', () => {
     const app = await launch(['--import', '@waggle/node/register', 'express.mjs'], env({ OTEL_SERVICE_NAME: 'sigterm-app' }));
     expect((await fetch(`${app.url}/users/1`)).status).toBe(200);
     const sentAt = Date.now();
-    app.child.kill('SIGTERM');
+    app.kill('SIGTERM');
     const exit = await app.exited;
     expect(Date.now() - sentAt).toBeLessThan(3000);
     expect(exit).toEqual({ code: null, signal: 'SIGTERM' });
@@ -43,7 +43,7 @@ describe('signals', () => {
   it('SIGINT behaves the same way: flush, then the process ends by SIGINT', async () => {
     const app = await launch(['--import', '@waggle/node/register', 'http.mjs'], env({ OTEL_SERVICE_NAME: 'sigint-app' }));
     expect((await fetch(`${app.url}/hello`)).status).toBe(200);
-    app.child.kill('SIGINT');
+    app.kill('SIGINT');
     expect(await app.exited).toEqual({ code: null, signal: 'SIGINT' });
     expect(receiver.spans.some((s) => s.serviceName === 'sigint-app' && s.attributes['http.route'] === '/hello')).toBe(true);
   });
@@ -51,7 +51,7 @@ describe('signals', () => {
   it('when the app has its own SIGTERM handler Waggle only flushes and the app decides the exit', async () => {
     const app = await launch(['--import', '@waggle/node/register', 'own-sigterm.mjs'], env({ OTEL_SERVICE_NAME: 'own-handler' }));
     expect((await fetch(app.url)).status).toBe(200);
-    app.child.kill('SIGTERM');
+    app.kill('SIGTERM');
     expect(await app.exited).toEqual({ code: 7, signal: null });
     expect(receiver.spans.some((s) => s.serviceName === 'own-handler')).toBe(true);
   });
@@ -97,7 +97,7 @@ describe('startup diagnostics', () => {
   });
 
   it('with no key and no endpoint spans go to the local backend and one line says so', async () => {
-    const app = await launch(['--import', '@waggle/node/register', 'http.mjs'], { OTEL_SERVICE_NAME: 'local-default' });
+    const app = await launch(['--import', '@waggle/node/register', 'http.mjs'], { ...NO_EXPORT_ENV, OTEL_SERVICE_NAME: 'local-default' });
     const lines = app.stderr().trim().split('\n');
     expect(lines).toEqual([expect.stringContaining('WAGGLE_DESTINATION')]);
     expect(lines[0]).toContain('http://127.0.0.1:4318');

@@ -1,54 +1,49 @@
-// Runs a fixture app as a child process and waits for its "listening <port>" line.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Starts a fixture app with @waggle/testing's runNode and waits for its "listening <port>" line.
+import { runNode, type ExitResult, type NodeProcess, type OtlpReceiver } from '@waggle/testing';
 import { fileURLToPath } from 'node:url';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
 export interface App {
-  child: ChildProcess;
+  process: NodeProcess;
   port: number;
   url: string;
   stderr: () => string;
   /** Resolves with exit code and signal once the process has ended. */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exited: Promise<ExitResult>;
+  /** Sends a signal to the app. */
+  kill(signal: NodeJS.Signals): void;
+  /** SIGKILL if still running (test cleanup). */
   stop(): void;
 }
 
-export async function startApp(args: string[], env: Record<string, string | undefined>, timeoutMs = 20_000): Promise<App> {
-  const child = spawn(process.execPath, args, {
-    cwd: FIXTURES,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`app did not listen in ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
-    child.stdout!.on('data', (c: Buffer) => {
-      stdout += c.toString();
-      const m = /listening (\d+)/.exec(stdout);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`app exited (${code ?? signal}) before listening; stderr: ${stderr}`));
-    });
-  });
+/**
+ * `args` is what follows `node` on the command line: node options, then the fixture file name.
+ * With a receiver the app exports to it (http/protobuf unless `env` says otherwise).
+ */
+export async function startApp(args: string[], env: Record<string, string | undefined>, receiver?: OtlpReceiver): Promise<App> {
+  const script = args.at(-1)!;
+  const proc = runNode({ script: `${FIXTURES}${script}`, nodeOptions: args.slice(0, -1), cwd: FIXTURES, env, receiver, timeoutMs: 120_000 });
+  const exited = proc.waitForExit({ timeoutMs: 120_000 });
+  exited.catch(() => {});
+  const match = await proc.waitForOutput(/listening (\d+)/, { timeoutMs: 30_000 });
+  const port = Number(match[1]);
   return {
-    child,
+    process: proc,
     port,
     url: `http://127.0.0.1:${port}`,
-    stderr: () => stderr,
+    stderr: () => proc.stderr,
     exited,
-    stop: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
+    kill: (signal) => proc.kill(signal),
+    stop: () => proc.kill('SIGKILL'),
   };
 }
+
+/** The environment a child gets when a test wants no exporter settings inherited from the parent. */
+export const NO_EXPORT_ENV = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: undefined,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: undefined,
+  OTEL_EXPORTER_OTLP_PROTOCOL: undefined,
+  HONEYCOMB_API_KEY: undefined,
+  HONEYCOMB_API_ENDPOINT: undefined,
+};
