@@ -1,7 +1,7 @@
 // Must show 1 (continued): how the distro behaves as part of a process — signals, warnings, bad settings.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { serviceAvailable, startReceiver, type OtlpReceiver } from '@waggle/testing';
-import { NO_EXPORT_ENV, startApp, type App } from './helpers/child.js';
+import { runNode, serviceAvailable, startReceiver, type OtlpReceiver } from '@waggle/testing';
+import { FIXTURES, NO_EXPORT_ENV, startApp, type App } from './helpers/child.js';
 
 let receiver: OtlpReceiver;
 const apps: App[] = [];
@@ -54,6 +54,20 @@ describe('signals', () => {
     app.kill('SIGTERM');
     expect(await app.exited).toEqual({ code: 7, signal: null });
     expect(receiver.spans.some((s) => s.serviceName === 'own-handler')).toBe(true);
+  });
+});
+
+describe('exit without a signal', () => {
+  it('a script that ends on its own still delivers its spans (flush on beforeExit) and exits 0', async () => {
+    const script = runNode({
+      script: `${FIXTURES}short-script.mjs`,
+      nodeOptions: ['--import', '@waggle/node/register'],
+      cwd: FIXTURES,
+      receiver,
+      env: { OTEL_SERVICE_NAME: 'short-script', OTEL_BSP_SCHEDULE_DELAY: '60000' },
+    });
+    expect(await script.waitForExit({ timeoutMs: 30_000 })).toEqual({ code: 0, signal: null });
+    expect(receiver.spans.some((s) => s.serviceName === 'short-script' && s.name === 'nightly report')).toBe(true);
   });
 });
 
@@ -114,6 +128,26 @@ describe('startup diagnostics', () => {
     const traceIds = spans.filter((s) => s.serviceName === 'links').map((s) => s.traceId);
     const links = app.stderr().split('\n').filter((l) => l.includes('WAGGLE_TRACE_LINK '));
     expect(links.map((l) => l.replace(/^.* /, ''))).toEqual(traceIds.map((id) => `http://127.0.0.1:4318/#/trace/${id}`));
+  });
+});
+
+describe('Honeycomb trace links', () => {
+  it('link to the Honeycomb UI with team and environment from /1/auth, on the EU host for HONEYCOMB_REGION=eu', async () => {
+    const key = 'Xk3jP9sA0bC1dE2fG3hI4j';
+    const honeycomb = await launch(['honeycomb-auth.mjs'], { EXPECTED_KEY: key });
+    const app = await launch(['--import', '@waggle/node/register', 'http.mjs'], {
+      ...NO_EXPORT_ENV,
+      OTEL_SERVICE_NAME: 'hc-links',
+      HONEYCOMB_API_KEY: key,
+      HONEYCOMB_REGION: 'eu',
+      HONEYCOMB_API_ENDPOINT: honeycomb.url,
+      WAGGLE_TRACE_LINKS: 'true',
+    });
+    await fetch(`${app.url}/hello`);
+    await app.process.waitForOutput(/WAGGLE_TRACE_LINK /, { timeoutMs: 15_000 });
+    const link = app.stderr().split('\n').find((l) => l.includes('WAGGLE_TRACE_LINK '))!;
+    expect(link).toMatch(/ https:\/\/ui\.eu1\.honeycomb\.io\/acme-team\/environments\/prod-env\/trace\?trace_id=[0-9a-f]{32}$/);
+    expect(app.stderr()).not.toContain(key);
   });
 });
 
