@@ -21,6 +21,8 @@ export interface ResolvedConfig {
   /** Set when a Honeycomb key is configured; used for trace links (never printed). */
   honeycomb?: { apiKey: string; apiBase: string; region: 'us' | 'eu'; classic: boolean };
   enabledInstrumentations?: string[];
+  /** Which setting the enabled list came from, for messages about it. */
+  enabledInstrumentationsSource: string;
   disabledInstrumentations: string[];
   sampleRatio: number;
   parentBased: boolean;
@@ -97,6 +99,8 @@ export function resolveConfig(options: WaggleOptions = {}, env: Env = process.en
     honeycomb = { apiKey, apiBase, region: apiBase.includes('.eu1.') ? 'eu' : region, classic };
   }
 
+  const enabledSource =
+    options.instrumentations !== undefined ? 'instrumentations option' : read('WAGGLE_INSTRUMENTATIONS') !== undefined ? 'WAGGLE_INSTRUMENTATIONS' : 'OTEL_NODE_ENABLED_INSTRUMENTATIONS';
   const enabledList = options.instrumentations ?? list(read('WAGGLE_INSTRUMENTATIONS')) ?? list(read('OTEL_NODE_ENABLED_INSTRUMENTATIONS'));
   const disabledInstrumentations = options.disabledInstrumentations ?? list(read('OTEL_NODE_DISABLED_INSTRUMENTATIONS')) ?? [];
 
@@ -116,6 +120,7 @@ export function resolveConfig(options: WaggleOptions = {}, env: Env = process.en
     exportTimeoutMs,
     honeycomb,
     enabledInstrumentations: enabledList,
+    enabledInstrumentationsSource: enabledSource,
     disabledInstrumentations,
     sampleRatio: ratio,
     parentBased,

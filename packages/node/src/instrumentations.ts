@@ -118,6 +118,8 @@ export const INSTRUMENTATION_NAMES: readonly string[] = INSTRUMENTATION_TABLE.ma
 export interface Selection {
   enabled?: string[];
   disabled: string[];
+  /** Setting names used in messages about unknown names. */
+  enabledSource?: string;
 }
 
 // Normalizes a list of names and reports the unknown ones once.
@@ -133,7 +135,7 @@ function checkNames(names: string[] | undefined, setting: string): string[] | un
 
 /** Table entries selected by name, reporting unknown names once. */
 export function selectEntries(selection: Selection): InstrumentationEntry[] {
-  const enabled = checkNames(selection.enabled, 'WAGGLE_INSTRUMENTATIONS');
+  const enabled = checkNames(selection.enabled, selection.enabledSource ?? 'WAGGLE_INSTRUMENTATIONS');
   const disabled = checkNames(selection.disabled, 'OTEL_NODE_DISABLED_INSTRUMENTATIONS') ?? [];
   const chosen = INSTRUMENTATION_TABLE.filter((e) =>
     enabled === undefined ? !e.optIn && !disabled.includes(e.name) : enabled.includes(e.name) && !disabled.includes(e.name),

@@ -35,7 +35,11 @@ export interface SdkPieces {
 }
 
 export function buildPieces(config: ResolvedConfig): SdkPieces {
-  const entries = selectEntries({ enabled: config.enabledInstrumentations, disabled: config.disabledInstrumentations });
+  const entries = selectEntries({
+    enabled: config.enabledInstrumentations,
+    enabledSource: config.enabledInstrumentationsSource,
+    disabled: config.disabledInstrumentations,
+  });
   const dirs = appDirectories();
   const contextManager = new WaggleContextManager();
   const loaded = loadInstrumentations(entries, dirs, {

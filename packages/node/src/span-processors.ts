@@ -58,24 +58,33 @@ export class RollupSpanProcessor implements SpanProcessor {
   async shutdown(): Promise<void> {}
 }
 
-// Bounded: at most this many traces keep fields at once; the oldest is dropped first.
+// Bounded: at most this many traces keep fields at once (the oldest is dropped first), and at most this many
+// fields per trace (later names are ignored once full).
 const MAX_TRACES_WITH_FIELDS = 10_000;
+const MAX_FIELDS_PER_TRACE = 256;
 
 /** The store @waggle/api's addTraceFields() writes to: trace id → fields for later spans of that trace. */
 export class TraceFieldRegistry implements TraceFieldStore {
   private readonly byTrace = new Map<string, Attributes>();
 
   add(traceId: string, fields: Attributes): void {
-    const existing = this.byTrace.get(traceId);
-    if (existing !== undefined) {
-      Object.assign(existing, fields);
-      return;
+    let held = this.byTrace.get(traceId);
+    if (held === undefined) {
+      if (this.byTrace.size >= MAX_TRACES_WITH_FIELDS) {
+        const oldest = this.byTrace.keys().next().value;
+        if (oldest !== undefined) this.byTrace.delete(oldest);
+      }
+      held = {};
+      this.byTrace.set(traceId, held);
     }
-    if (this.byTrace.size >= MAX_TRACES_WITH_FIELDS) {
-      const oldest = this.byTrace.keys().next().value;
-      if (oldest !== undefined) this.byTrace.delete(oldest);
+    let count = Object.keys(held).length;
+    for (const key in fields) {
+      if (key in held) held[key] = fields[key];
+      else if (count < MAX_FIELDS_PER_TRACE) {
+        held[key] = fields[key];
+        count++;
+      }
     }
-    this.byTrace.set(traceId, { ...fields });
   }
 
   get(traceId: string): Attributes | undefined {

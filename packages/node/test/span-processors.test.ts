@@ -74,6 +74,19 @@ describe('trace fields', () => {
     expect(finished('other request').attributes['user.id']).toBeUndefined();
   });
 
+  it('are bounded per trace: once 256 names are held, new names are ignored and known ones still update', () => {
+    const bounded = new TraceFieldRegistry();
+    const many: Record<string, number> = {};
+    for (let i = 0; i < 300; i++) many[`f${i}`] = i;
+    bounded.add('t1', many);
+    bounded.add('t1', { f0: -1, extra: 1 });
+    const held = bounded.get('t1')!;
+    expect(Object.keys(held)).toHaveLength(256);
+    expect(held['f0']).toBe(-1);
+    expect(held['f299']).toBeUndefined();
+    expect(held['extra']).toBeUndefined();
+  });
+
   it('are forgotten when the local root ends', async () => {
     let traceId = '';
     await withSpan('short request', (span) => {
