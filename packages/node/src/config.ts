@@ -14,6 +14,8 @@ export interface ResolvedConfig {
   serviceName: string;
   resourceAttributes: Record<string, string | number | boolean>;
   backend: Backend;
+  /** False when no endpoint, key or region was configured and the local default is used. */
+  endpointConfigured: boolean;
   tracesUrl: string;
   protocol: Protocol;
   headers: Record<string, string>;
@@ -84,6 +86,8 @@ export function resolveConfig(options: WaggleOptions = {}, env: Env = process.en
     tracesUrl = joinTracesPath(LOCAL_ENDPOINT);
     backend = 'local';
   }
+  // An explicitly configured local URL is still the local backend (trace links point at its UI).
+  const endpointConfigured = backend !== 'local';
   if (backend === 'otlp' && isLocalUrl(tracesUrl)) backend = 'local';
 
   let honeycomb: ResolvedConfig['honeycomb'];
@@ -114,6 +118,7 @@ export function resolveConfig(options: WaggleOptions = {}, env: Env = process.en
     serviceName,
     resourceAttributes,
     backend,
+    endpointConfigured,
     tracesUrl,
     protocol,
     headers,
@@ -212,7 +217,7 @@ function joinTracesPath(base: string): string {
 }
 
 function isLocalUrl(url: string): boolean {
-  return url.startsWith(`${LOCAL_ENDPOINT}/`);
+  return url.startsWith(`${LOCAL_ENDPOINT}/`) || url.startsWith('http://localhost:4318/');
 }
 
 function samplerFrom(read: Read): { ratio: number; parentBased: boolean } {

@@ -71,7 +71,7 @@ function startOnce(options: WaggleOptions): WaggleHandle {
   if (pieces.instrumentationNames.includes('http-upstream')) patchLoadedBuiltins(['node:http', 'node:https']);
   patchPreparsedCommonJs(pieces.hookedModules);
 
-  if (config.backend === 'local') {
+  if (!config.endpointConfigured) {
     report('WAGGLE_DESTINATION', `no HONEYCOMB_API_KEY or OTEL_EXPORTER_OTLP_ENDPOINT set: sending spans to the local Waggle backend at ${LOCAL_ENDPOINT} (start it with \`waggle serve\`)`);
   }
 

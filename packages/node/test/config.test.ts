@@ -21,9 +21,15 @@ describe('destination', () => {
   it('defaults to the local backend over http/protobuf', () => {
     const c = resolveConfig({}, {});
     expect(c.backend).toBe('local');
+    expect(c.endpointConfigured).toBe(false);
     expect(c.tracesUrl).toBe('http://127.0.0.1:4318/v1/traces');
     expect(c.protocol).toBe('http/protobuf');
     expect(c.headers).toEqual({});
+  });
+
+  it('an endpoint set to the local backend counts as configured (no "local default" line)', () => {
+    const c = resolveConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' });
+    expect([c.backend, c.endpointConfigured]).toEqual(['local', true]);
   });
 
   it('a Honeycomb key alone sends to api.honeycomb.io, or api.eu1.honeycomb.io with HONEYCOMB_REGION=eu', () => {
