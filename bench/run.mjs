@@ -76,6 +76,8 @@ function render(rows) {
     `Load: \`autocannon -c ${connections} -d ${durationS}\` on \`GET /users/:id\` after a 1 s warmup. Startup: median of ${startups} launches, spawn to "listening".`,
     'Spans delivered are counted at the sink (OTLP for Waggle and stock OTel, a Datadog agent stub for dd-trace); "idle" is spans per request',
     'for 20 sequential requests, so a run that delivers fewer per request under load is **dropping**.',
+    'Span counts differ by design: Waggle sends one SERVER span per request carrying `http.route` (express layer spans are off by',
+    'default; `WAGGLE_FRAMEWORK_SPANS=true` adds them), the stock register adds express layer and router spans, dd-trace its middleware spans.',
     '',
     '"CPU/req" is the server\'s user+system CPU time over the run (including exporting its spans) per request; "bare ÷ CPU/req" estimates',
     'the throughput ratio a CPU-bound server reaches and holds up better than req/s when other work shares the machine.',
