@@ -110,7 +110,7 @@ export function writeTracesData(w: ProtoWriter, data: TracesData): void {
       writeAttributes(w, ss.scope.attributes, 3);
       w.end(scopePos);
       for (const span of ss.spans) {
-        const sp = w.begin(2);
+        const sp = w.beginLarge(2);
         w.tag(1, 2);
         w.hexBytes(span.traceId);
         w.tag(2, 2);
@@ -196,7 +196,7 @@ export function writeTracesData(w: ProtoWriter, data: TracesData): void {
           w.tag(16, 5);
           w.fixed32(span.flags);
         }
-        w.end(sp);
+        w.endLarge(sp);
       }
       if (ss.schemaUrl) {
         w.tag(3, 2);

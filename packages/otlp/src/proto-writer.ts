@@ -232,6 +232,45 @@ export class ProtoWriter {
     }
     buf[p] = v;
   }
+
+  /** Like begin(), but reserves two length bytes: for messages usually 128 B – 16 KiB long (spans). */
+  beginLarge(field: number): number {
+    this.tag(field, 2);
+    this.ensure(2);
+    const at = this.pos;
+    this.pos += 2;
+    return at;
+  }
+
+  /** Completes a field started with beginLarge(); the body moves only when the length is not 2 bytes. */
+  endLarge(lenPos: number): void {
+    const len = this.pos - lenPos - 2;
+    const buf = this.buf;
+    if (len >= 128 && len < 16384) {
+      buf[lenPos] = (len & 127) | 128;
+      buf[lenPos + 1] = len >>> 7;
+      return;
+    }
+    const size = varintSize(len);
+    if (size === 1) {
+      buf.copyWithin(lenPos + 1, lenPos + 2, this.pos);
+      this.pos -= 1;
+      buf[lenPos] = len;
+      return;
+    }
+    const extra = size - 2;
+    this.ensure(extra);
+    const b = this.buf;
+    b.copyWithin(lenPos + size, lenPos + 2, this.pos);
+    this.pos += extra;
+    let v = len;
+    let p = lenPos;
+    while (v > 127) {
+      b[p++] = (v & 127) | 128;
+      v >>>= 7;
+    }
+    b[p] = v;
+  }
 }
 
 const shared = new ProtoWriter();

@@ -117,6 +117,15 @@ describe('encodeSpans on spans the SDK did not sanitize', () => {
     expect(data.resourceSpans[0]!.scopeSpans.map((ss) => ss.spans.length)).toEqual([2, 1]);
   });
 
+  it('spans whose encoded length needs 1, 2, 3 and 4 length bytes all round trip', () => {
+    const sizes = [0, 40, 1000, 20_000, 3_000_000];
+    const spans = sizes.map((n) => handSpan({ name: 'n'.repeat(n) }));
+    for (const format of ['protobuf', 'json'] as const) {
+      const decoded = decodeTraceRequest(encodeSpans(spans, format), format).resourceSpans[0]!.scopeSpans[0]!.spans;
+      expect(decoded.map((s) => s.name.length)).toEqual(sizes);
+    }
+  });
+
   it('a batch far larger than the scratch buffer encodes completely', () => {
     const big = 'z'.repeat(10_000);
     const spans = Array.from({ length: 600 }, (_, i) => handSpan({ name: `s${i}`, attributes: { big } }));
