@@ -37,6 +37,8 @@ export interface InstrumentationEntry {
   replaces?: string;
   /** Waggle's own packages are optional dependencies of the app, resolved from the app's directory. */
   optional?: boolean;
+  /** A Waggle package that improves on `packageName` (e.g. wraps it); used instead when installed. */
+  prefer?: { packageName: string; exportName: string };
   config?: (deps: InstrumentationDeps) => Record<string, unknown>;
 }
 
@@ -89,7 +91,13 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     packageName: '@opentelemetry/instrumentation-redis',
     exportName: 'RedisInstrumentation',
   },
-  { name: 'amqplib', libraries: ['amqplib'], packageName: '@opentelemetry/instrumentation-amqplib', exportName: 'AmqplibInstrumentation' },
+  {
+    name: 'amqplib',
+    libraries: ['amqplib'],
+    packageName: '@opentelemetry/instrumentation-amqplib',
+    exportName: 'AmqplibInstrumentation',
+    prefer: { packageName: '@waggle/instrumentation-amqplib', exportName: 'AmqplibInstrumentation' },
+  },
   { name: 'kafkajs', libraries: ['kafkajs'], packageName: '@opentelemetry/instrumentation-kafkajs', exportName: 'KafkaJsInstrumentation' },
   { name: 'graphql', libraries: ['graphql'], packageName: '@opentelemetry/instrumentation-graphql', exportName: 'GraphQLInstrumentation' },
   { name: 'pino', libraries: ['pino'], packageName: '@opentelemetry/instrumentation-pino', exportName: 'PinoInstrumentation' },
@@ -217,7 +225,8 @@ export function loadInstrumentations(
   const hooked = new Set<string>();
   for (const entry of entries) {
     if (entry.libraries.length > 0 && !entry.libraries.some((lib) => isInstalled(lib, fromDirs))) continue;
-    const Cls = entry.builtin ? undefined : loadClass(entry, fromDirs);
+    const preferred = entry.prefer ? loadClass({ ...entry, ...entry.prefer, optional: true }, fromDirs) : undefined;
+    const Cls = entry.builtin ? undefined : (preferred ?? loadClass(entry, fromDirs));
     if (Cls === undefined && entry.builtin === undefined) continue;
     try {
       // Constructed enabled (some, like undici, check config.enabled on every request); they use the global

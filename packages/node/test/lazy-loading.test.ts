@@ -60,6 +60,19 @@ describe('lazy instrumentation loading', () => {
     expect(loaded.names).toEqual([]);
   });
 
+  it('prefers a Waggle package that improves an upstream instrumentation when the app has it installed', () => {
+    const dir = appDir(['amqplib']);
+    const pkg = join(dir, 'node_modules', '@waggle', 'instrumentation-amqplib');
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: '@waggle/instrumentation-amqplib', main: 'index.cjs' }));
+    writeFileSync(
+      join(pkg, 'index.cjs'),
+      'exports.AmqplibInstrumentation = class AmqplibInstrumentation { constructor() { this.fromWaggle = true; } getModuleDefinitions() { return []; } };',
+    );
+    const loaded = loadInstrumentations(selectEntries({ enabled: ['amqplib'], disabled: [] }), [dir]);
+    expect(loaded.instrumentations.map((i) => (i as unknown as { fromWaggle?: boolean }).fromWaggle)).toEqual([true]);
+  });
+
   it('finds packages installed in a parent directory, as Node resolution does', () => {
     const dir = appDir(['koa']);
     const nested = join(dir, 'services', 'api');
