@@ -1,0 +1,209 @@
+// A lean HTTP server/client instrumentation on Node's diagnostics_channel, used instead of
+// @opentelemetry/instrumentation-http because that one costs more CPU per request (wrapped emit and end, header,
+// metric and old-semconv work on every request): about 16% more server CPU per traced request in the bench's A/B
+// (bench/RESULTS.md, variant waggle-upstream-http).
+// Nothing is patched: it subscribes to http.server.* / http.client.* channels, so it works the same under every
+// import form. Spans follow the stable HTTP semantic conventions.
+import type { Attributes, Context, Span } from '@opentelemetry/api';
+import type { RPCMetadata } from '@opentelemetry/core';
+import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { reportOnce } from './diagnostics.js';
+import { api, core, instrumentation } from './otel.js';
+
+const { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } = api;
+const { isTracingSuppressed, RPCType, setRPCMetadata } = core;
+const { InstrumentationBase } = instrumentation;
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
+
+interface ServerState {
+  span: Span;
+  rpc: RPCMetadata;
+  method: string;
+}
+
+const headerGetter = {
+  get(carrier: IncomingMessage['headers'], key: string) {
+    return carrier[key];
+  },
+  keys(carrier: IncomingMessage['headers']) {
+    return Object.keys(carrier);
+  },
+};
+const requestSetter = {
+  set(carrier: ClientRequest, key: string, value: string) {
+    carrier.setHeader(key, value);
+  },
+};
+
+export interface HttpChannelConfig extends InstrumentationConfig {
+  /**
+   * Enters the server span's context for the request handler. Waggle passes its context manager's enterWith;
+   * without one, server spans are not created (the handler could not see them as active).
+   */
+  enterWith?: (ctx: Context) => void;
+}
+
+export class HttpChannelInstrumentation extends InstrumentationBase<HttpChannelConfig> {
+  private readonly servers = new WeakMap<ServerResponse, ServerState>();
+  private readonly clients = new WeakMap<ClientRequest, Span>();
+  private subscribed = false;
+
+  constructor(config: HttpChannelConfig = {}) {
+    super('@waggle/node/http', '0.1.0', config);
+    // InstrumentationBase enables from its constructor, before this class's fields (the handlers) exist.
+    if (config.enabled !== false) this.enable();
+  }
+
+  // No module to patch: everything comes from diagnostics channels.
+  protected init(): [] {
+    return [];
+  }
+
+  override enable(): void {
+    super.enable();
+    if (this.onServerStart === undefined || this.subscribed) return;
+    this.subscribed = true;
+    diagnosticsChannel.subscribe('http.server.request.start', this.onServerStart);
+    diagnosticsChannel.subscribe('http.server.response.finish', this.onServerFinish);
+    diagnosticsChannel.subscribe('http.client.request.created', this.onClientCreated);
+    diagnosticsChannel.subscribe('http.client.response.finish', this.onClientFinish);
+    diagnosticsChannel.subscribe('http.client.request.error', this.onClientError);
+  }
+
+  override disable(): void {
+    super.disable();
+    if (!this.subscribed) return;
+    this.subscribed = false;
+    diagnosticsChannel.unsubscribe('http.server.request.start', this.onServerStart);
+    diagnosticsChannel.unsubscribe('http.server.response.finish', this.onServerFinish);
+    diagnosticsChannel.unsubscribe('http.client.request.created', this.onClientCreated);
+    diagnosticsChannel.unsubscribe('http.client.response.finish', this.onClientFinish);
+    diagnosticsChannel.unsubscribe('http.client.request.error', this.onClientError);
+  }
+
+  private readonly onServerStart = (message: unknown): void => {
+    const { request, response, socket } = message as { request: IncomingMessage; response: ServerResponse; socket: Socket };
+    const enterWith = this.getConfig().enterWith;
+    if (enterWith === undefined) {
+      reportOnce('http-no-enter', 'WAGGLE_INSTRUMENTATION_FAILED', 'the HTTP instrumentation needs Waggle\'s context manager; incoming requests are not traced');
+      return;
+    }
+    try {
+      const parent = propagation.extract(ROOT_CONTEXT, request.headers, headerGetter);
+      const rawMethod = request.method ?? 'GET';
+      const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER';
+      const url = request.url ?? '/';
+      const q = url.indexOf('?');
+      const host = request.headers.host;
+      const attributes: Attributes = {
+        'http.request.method': method,
+        'url.scheme': (socket as Socket & { encrypted?: boolean }).encrypted ? 'https' : 'http',
+        'url.path': q === -1 ? url : url.slice(0, q),
+        'network.protocol.version': request.httpVersion,
+        'client.address': socket.remoteAddress,
+        'network.peer.address': socket.remoteAddress,
+        'network.peer.port': socket.remotePort,
+        'server.port': socket.localPort,
+      };
+      if (q !== -1) attributes['url.query'] = url.slice(q + 1);
+      if (method === '_OTHER') attributes['http.request.method_original'] = rawMethod;
+      if (host !== undefined) attributes['server.address'] = hostOnly(host);
+      const userAgent = request.headers['user-agent'];
+      if (userAgent !== undefined) attributes['user_agent.original'] = userAgent;
+
+      const span = this.tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind: SpanKind.SERVER, attributes }, parent);
+      const rpc: RPCMetadata = { type: RPCType.HTTP, span };
+      this.servers.set(response, { span, rpc, method });
+      enterWith(setRPCMetadata(trace.setSpan(parent, span), rpc));
+      // A connection that closes before the response finishes still ends the span.
+      response.once('close', () => this.endServer(response, true));
+    } catch (error) {
+      reportOnce('http-server', 'WAGGLE_INSTRUMENTATION_FAILED', `incoming request not traced: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+
+  private readonly onServerFinish = (message: unknown): void => {
+    this.endServer((message as { response: ServerResponse }).response, false);
+  };
+
+  private endServer(response: ServerResponse, closed: boolean): void {
+    const state = this.servers.get(response);
+    if (state === undefined) return;
+    this.servers.delete(response);
+    const { span, rpc, method } = state;
+    const status = response.statusCode;
+    span.setAttribute('http.response.status_code', status);
+    if (rpc.type === RPCType.HTTP && rpc.route !== undefined) {
+      span.setAttribute('http.route', rpc.route);
+      if (method !== '_OTHER') span.updateName(`${method} ${rpc.route}`);
+    }
+    if (closed && !response.writableFinished) {
+      span.setAttribute('error.type', 'aborted');
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'connection closed before the response finished' });
+    } else if (status >= 500) {
+      span.setAttribute('error.type', String(status));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
+  }
+
+  private readonly onClientCreated = (message: unknown): void => {
+    const request = (message as { request: ClientRequest }).request;
+    const active = context.active();
+    if (isTracingSuppressed(active)) return;
+    try {
+      const rawMethod = request.method;
+      const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER';
+      const scheme = request.protocol === 'https:' ? 'https' : 'http';
+      const port = Number(request.getHeader('host')?.toString().split(':')[1]) || (scheme === 'https' ? 443 : 80);
+      const attributes: Attributes = {
+        'http.request.method': method,
+        'server.address': request.host,
+        'server.port': port,
+        'url.full': `${scheme}://${request.host}${port === (scheme === 'https' ? 443 : 80) ? '' : `:${port}`}${request.path}`,
+      };
+      if (method === '_OTHER') attributes['http.request.method_original'] = rawMethod;
+      const span = this.tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind: SpanKind.CLIENT, attributes }, active);
+      this.clients.set(request, span);
+      propagation.inject(trace.setSpan(active, span), request, requestSetter);
+    } catch (error) {
+      reportOnce('http-client', 'WAGGLE_INSTRUMENTATION_FAILED', `outgoing request not traced: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+
+  private readonly onClientFinish = (message: unknown): void => {
+    const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
+    const span = this.clients.get(request);
+    if (span === undefined) return;
+    this.clients.delete(request);
+    const status = response.statusCode ?? 0;
+    span.setAttribute('http.response.status_code', status);
+    if (status >= 400) {
+      span.setAttribute('error.type', String(status));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
+  };
+
+  private readonly onClientError = (message: unknown): void => {
+    const { request, error } = message as { request: ClientRequest; error: Error & { code?: string } };
+    const span = this.clients.get(request);
+    if (span === undefined) return;
+    this.clients.delete(request);
+    span.setAttribute('error.type', error.code ?? error.name ?? 'Error');
+    span.recordException(error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+    span.end();
+  };
+}
+
+function hostOnly(host: string): string {
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+

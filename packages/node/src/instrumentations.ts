@@ -1,0 +1,271 @@
+// The lazy instrumentation table: library → instrumentation package. An instrumentation package is only
+// loaded (required) when the library it instruments is installed for the app, so an app pays only for
+// what it uses. Waggle's own instrumentation packages are optional and resolved from the app's directory.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, sep } from 'node:path';
+import type { Context } from '@opentelemetry/api';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { report, reportInvalidSetting } from './diagnostics.js';
+import { HttpChannelInstrumentation } from './http-instrumentation.js';
+
+/** What built-in instrumentations need from the SDK being assembled. */
+export interface InstrumentationDeps {
+  enterWith?: (ctx: Context) => void;
+  /** Spans for each framework layer (express/koa middleware, routers, handlers); off by default. */
+  frameworkSpans?: boolean;
+}
+
+// Route capture still happens with layers ignored: the framework instrumentations record the matched route on the
+// request context (http.route on the SERVER span) before deciding whether a layer gets its own span.
+const ALL_EXPRESS_LAYERS = ['middleware', 'router', 'request_handler'];
+const ALL_KOA_LAYERS = ['middleware', 'router'];
+
+export interface InstrumentationEntry {
+  /** Short name used by WAGGLE_INSTRUMENTATIONS / OTEL_NODE_*_INSTRUMENTATIONS. */
+  name: string;
+  /** Libraries it instruments; loaded when any of them is installed. Empty: always available (builtins). */
+  libraries: string[];
+  /** Package exporting the instrumentation class, and the export's name. */
+  packageName: string;
+  exportName: string;
+  /** Built into @waggle/node: created directly instead of loading a package. */
+  builtin?: (deps: InstrumentationDeps) => Instrumentation;
+  /** Only loaded when named in the enabled list (an alternative to a default entry). */
+  optIn?: boolean;
+  /** Entries this one replaces when both are selected. */
+  replaces?: string;
+  /** Waggle's own packages are optional dependencies of the app, resolved from the app's directory. */
+  optional?: boolean;
+  /** A Waggle package that improves on `packageName` (e.g. wraps it); used instead when installed. */
+  prefer?: { packageName: string; exportName: string };
+  config?: (deps: InstrumentationDeps) => Record<string, unknown>;
+}
+
+/** Every instrumentation Waggle knows, in load order. */
+export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
+  {
+    name: 'http',
+    libraries: [],
+    packageName: '@waggle/node',
+    exportName: 'HttpChannelInstrumentation',
+    builtin: (deps) => new HttpChannelInstrumentation({ enterWith: deps.enterWith }),
+  },
+  {
+    // The upstream instrumentation (hooks such as requestHook, old semconv); slower per request. Opt in by name.
+    name: 'http-upstream',
+    libraries: [],
+    packageName: '@opentelemetry/instrumentation-http',
+    exportName: 'HttpInstrumentation',
+    optIn: true,
+    replaces: 'http',
+  },
+  { name: 'undici', libraries: [], packageName: '@opentelemetry/instrumentation-undici', exportName: 'UndiciInstrumentation' },
+  {
+    name: 'express',
+    libraries: ['express'],
+    packageName: '@opentelemetry/instrumentation-express',
+    exportName: 'ExpressInstrumentation',
+    config: (deps) => (deps.frameworkSpans ? {} : { ignoreLayersType: ALL_EXPRESS_LAYERS }),
+  },
+  {
+    name: 'fastify',
+    libraries: ['fastify'],
+    packageName: '@fastify/otel',
+    exportName: 'FastifyOtelInstrumentation',
+    config: () => ({ registerOnInitialization: true }),
+  },
+  {
+    name: 'koa',
+    libraries: ['koa'],
+    packageName: '@opentelemetry/instrumentation-koa',
+    exportName: 'KoaInstrumentation',
+    config: (deps) => (deps.frameworkSpans ? {} : { ignoreLayersType: ALL_KOA_LAYERS }),
+  },
+  { name: 'pg', libraries: ['pg'], packageName: '@opentelemetry/instrumentation-pg', exportName: 'PgInstrumentation' },
+  { name: 'mysql2', libraries: ['mysql2'], packageName: '@opentelemetry/instrumentation-mysql2', exportName: 'MySQL2Instrumentation' },
+  { name: 'ioredis', libraries: ['ioredis'], packageName: '@opentelemetry/instrumentation-ioredis', exportName: 'IORedisInstrumentation' },
+  {
+    name: 'redis',
+    libraries: ['redis', '@redis/client'],
+    packageName: '@opentelemetry/instrumentation-redis',
+    exportName: 'RedisInstrumentation',
+  },
+  {
+    name: 'amqplib',
+    libraries: ['amqplib'],
+    packageName: '@opentelemetry/instrumentation-amqplib',
+    exportName: 'AmqplibInstrumentation',
+    prefer: { packageName: '@waggle/instrumentation-amqplib', exportName: 'AmqplibInstrumentation' },
+  },
+  { name: 'kafkajs', libraries: ['kafkajs'], packageName: '@opentelemetry/instrumentation-kafkajs', exportName: 'KafkaJsInstrumentation' },
+  { name: 'graphql', libraries: ['graphql'], packageName: '@opentelemetry/instrumentation-graphql', exportName: 'GraphQLInstrumentation' },
+  { name: 'pino', libraries: ['pino'], packageName: '@opentelemetry/instrumentation-pino', exportName: 'PinoInstrumentation' },
+  { name: 'winston', libraries: ['winston'], packageName: '@opentelemetry/instrumentation-winston', exportName: 'WinstonInstrumentation' },
+  {
+    name: 'proxy',
+    libraries: ['http-proxy', 'http-proxy-middleware', '@fastify/reply-from', 'p-retry', 'async-retry'],
+    packageName: '@waggle/instrumentation-proxy',
+    exportName: 'ProxyInstrumentation',
+    optional: true,
+  },
+  {
+    name: 'sequelize',
+    libraries: ['sequelize'],
+    packageName: '@waggle/instrumentation-sequelize',
+    exportName: 'SequelizeInstrumentation',
+    optional: true,
+  },
+  { name: 'bullmq', libraries: ['bullmq'], packageName: '@waggle/instrumentation-bullmq', exportName: 'BullMQInstrumentation', optional: true },
+  { name: 'pg-boss', libraries: ['pg-boss'], packageName: '@waggle/instrumentation-pg-boss', exportName: 'PgBossInstrumentation', optional: true },
+  { name: 'runtime', libraries: [], packageName: '@waggle/instrumentation-runtime', exportName: 'RuntimeInstrumentation', optional: true },
+];
+
+export const INSTRUMENTATION_NAMES: readonly string[] = INSTRUMENTATION_TABLE.map((e) => e.name);
+
+export interface Selection {
+  enabled?: string[];
+  disabled: string[];
+  /** Setting names used in messages about unknown names. */
+  enabledSource?: string;
+}
+
+// Normalizes a list of names and reports the unknown ones once.
+function checkNames(names: string[] | undefined, setting: string): string[] | undefined {
+  if (names === undefined) return undefined;
+  const normalized = names.map(normalizeName);
+  const unknown = normalized.filter((n) => !INSTRUMENTATION_NAMES.includes(n));
+  if (unknown.length > 0) {
+    reportInvalidSetting(setting, names.join(','), INSTRUMENTATION_NAMES.join(', '), `ignoring ${unknown.join(', ')}`);
+  }
+  return normalized;
+}
+
+/** Table entries selected by name, reporting unknown names once. */
+export function selectEntries(selection: Selection): InstrumentationEntry[] {
+  const enabled = checkNames(selection.enabled, selection.enabledSource ?? 'WAGGLE_INSTRUMENTATIONS');
+  const disabled = checkNames(selection.disabled, 'OTEL_NODE_DISABLED_INSTRUMENTATIONS') ?? [];
+  const chosen = INSTRUMENTATION_TABLE.filter((e) =>
+    enabled === undefined ? !e.optIn && !disabled.includes(e.name) : enabled.includes(e.name) && !disabled.includes(e.name),
+  );
+  const replaced = new Set(chosen.flatMap((e) => (e.replaces ? [e.replaces] : [])));
+  return chosen.filter((e) => !replaced.has(e.name));
+}
+
+// Accept the OTEL_NODE_* spelling (`express`, `@opentelemetry/instrumentation-express`) as well as ours.
+function normalizeName(name: string): string {
+  const n = name.trim().toLowerCase();
+  return n.replace(/^@opentelemetry\/instrumentation-/, '').replace(/^@waggle\/instrumentation-/, '').replace(/^@fastify\/otel$/, 'fastify');
+}
+
+/** Directories an app's dependencies resolve from: the working directory and the entry script's directory. */
+export function appDirectories(): string[] {
+  const dirs = new Set<string>([process.cwd()]);
+  const entry = process.argv[1];
+  if (entry) dirs.add(dirname(entry));
+  return [...dirs];
+}
+
+/**
+ * Whether `name` is installed for the app: looks for node_modules/<name>/package.json walking up from each
+ * directory, as Node's resolver does. Cheap stat calls at startup only; no package code is loaded.
+ */
+export function isInstalled(name: string, fromDirs: string[]): boolean {
+  for (const start of fromDirs) {
+    let dir = start;
+    for (;;) {
+      if (existsSync(join(dir, 'node_modules', name, 'package.json'))) return true;
+      const parent = dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+  }
+  return false;
+}
+
+const ownRequire = createRequire(import.meta.url);
+
+/** Loads one instrumentation package synchronously; undefined (with a line for required ones) when missing. */
+function loadClass(entry: InstrumentationEntry, fromDirs: string[]): (new (config?: Record<string, unknown>) => Instrumentation) | undefined {
+  const candidates = entry.optional ? [...fromDirs.map((d) => createRequire(join(d, 'noop.js'))), ownRequire] : [ownRequire];
+  for (const req of candidates) {
+    let mod: Record<string, unknown>;
+    try {
+      mod = req(entry.packageName) as Record<string, unknown>;
+    } catch (error) {
+      if (isNotFound(error, entry.packageName)) continue;
+      report('WAGGLE_INSTRUMENTATION_FAILED', `${entry.packageName} failed to load (${describe(error)}); ${entry.name} is not traced`);
+      return undefined;
+    }
+    const cls = mod[entry.exportName];
+    if (typeof cls === 'function') return cls as new (config?: Record<string, unknown>) => Instrumentation;
+    report('WAGGLE_INSTRUMENTATION_FAILED', `${entry.packageName} has no export ${entry.exportName}; ${entry.name} is not traced`);
+    return undefined;
+  }
+  if (!entry.optional) report('WAGGLE_INSTRUMENTATION_MISSING', `${entry.packageName} is not installed; ${entry.name} is not traced`);
+  return undefined;
+}
+
+export interface LoadedInstrumentations {
+  instrumentations: Instrumentation[];
+  /** Short names of the loaded entries, in table order. */
+  names: string[];
+  /** Module names the instrumentations hook, for the ESM loader's include list. */
+  hookedModules: string[];
+}
+
+/** Creates the instances for the selected entries whose libraries are installed. */
+export function loadInstrumentations(
+  entries: InstrumentationEntry[],
+  fromDirs: string[] = appDirectories(),
+  deps: InstrumentationDeps = {},
+): LoadedInstrumentations {
+  const instrumentations: Instrumentation[] = [];
+  const names: string[] = [];
+  const hooked = new Set<string>();
+  for (const entry of entries) {
+    if (entry.libraries.length > 0 && !entry.libraries.some((lib) => isInstalled(lib, fromDirs))) continue;
+    const preferred = entry.prefer ? loadClass({ ...entry, ...entry.prefer, optional: true }, fromDirs) : undefined;
+    const Cls = entry.builtin ? undefined : (preferred ?? loadClass(entry, fromDirs));
+    if (Cls === undefined && entry.builtin === undefined) continue;
+    try {
+      // Constructed enabled (some, like undici, check config.enabled on every request); they use the global
+      // tracer provider, which start() sets before the first traced call.
+      const instance = entry.builtin ? entry.builtin(deps) : new Cls!(entry.config?.(deps));
+      instrumentations.push(instance);
+      names.push(entry.name);
+      for (const lib of entry.libraries) hooked.add(lib);
+      const defs = (instance as { getModuleDefinitions?: () => Array<{ name: string }> }).getModuleDefinitions?.() ?? [];
+      for (const def of defs) hooked.add(def.name);
+    } catch (error) {
+      report('WAGGLE_INSTRUMENTATION_FAILED', `${entry.packageName} could not be created (${describe(error)}); ${entry.name} is not traced`);
+    }
+  }
+  return { instrumentations, names, hookedModules: [...hooked] };
+}
+
+/**
+ * Libraries (by package name) that were already loaded through require() before Waggle started: their
+ * exports were captured before patching, so calls through them are not traced.
+ */
+export function preloadedLibraries(libraries: string[]): string[] {
+  const loaded: string[] = [];
+  const cache = ownRequire.cache;
+  // Entries with loaded=false are CommonJS modules the ESM loader has only parsed for their export names
+  // (the in-file form): they run after Waggle starts and are patched normally.
+  const keys = Object.keys(cache).filter((k) => cache[k]?.loaded === true);
+  for (const lib of libraries) {
+    const marker = `${sep}node_modules${sep}${lib.split('/').join(sep)}${sep}`;
+    if (keys.some((k) => k.includes(marker))) loaded.push(lib);
+  }
+  return loaded;
+}
+
+function isNotFound(error: unknown, pkg: string): boolean {
+  const code = (error as { code?: string } | null)?.code;
+  return code === 'MODULE_NOT_FOUND' && String((error as Error).message).includes(pkg);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message.split('\n')[0] ?? error.name : String(error);
+}

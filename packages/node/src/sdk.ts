@@ -1,0 +1,102 @@
+// Builds the SDK pieces from a resolved configuration. Used by start() and by nodeSdkConfiguration().
+import type { ContextManager, TextMapPropagator } from '@opentelemetry/api';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import type { Resource } from '@opentelemetry/resources';
+import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace';
+import { hostname } from 'node:os';
+import { WaggleContextManager } from './context-manager.js';
+import type { ResolvedConfig } from './config.js';
+import { DeferredSpanProcessor } from './deferred-processor.js';
+import { installEsmHook } from './esm-hook.js';
+import { createExportPipeline } from './export/index.js';
+import { appDirectories, loadInstrumentations, selectEntries } from './instrumentations.js';
+import { LocalRootTracker } from './local-roots.js';
+import { createPropagator } from './propagation.js';
+import { RollupSpanProcessor, TraceFieldRegistry, TraceFieldSpanProcessor } from './span-processors.js';
+import { TraceLinkSpanProcessor } from './trace-links.js';
+import { resources, sdkTrace } from './otel.js';
+
+const { defaultResource, resourceFromAttributes } = resources;
+const { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler } = sdkTrace;
+
+export interface SdkPieces {
+  instrumentations: Instrumentation[];
+  instrumentationNames: string[];
+  /** Libraries the loaded instrumentations patch (for the already-loaded warning). */
+  hookedModules: string[];
+  spanProcessors: SpanProcessor[];
+  /** The processor that feeds the export pipeline; its endedCount tells beforeExit whether to flush. */
+  exportProcessor: DeferredSpanProcessor;
+  sampler: Sampler;
+  resource: Resource;
+  contextManager: ContextManager;
+  textMapPropagator: TextMapPropagator;
+  traceFields: TraceFieldRegistry;
+}
+
+export function buildPieces(config: ResolvedConfig): SdkPieces {
+  const entries = selectEntries({
+    enabled: config.enabledInstrumentations,
+    enabledSource: config.enabledInstrumentationsSource,
+    disabled: config.disabledInstrumentations,
+  });
+  const dirs = appDirectories();
+  const contextManager = new WaggleContextManager();
+  const loaded = loadInstrumentations(entries, dirs, {
+    enterWith: (ctx) => contextManager.enterWith(ctx),
+    frameworkSpans: config.frameworkSpans,
+  });
+  installEsmHook(loaded.hookedModules);
+
+  const traceFields = new TraceFieldRegistry();
+  traceFields.install();
+  const roots = new LocalRootTracker();
+  const exportProcessor = new DeferredSpanProcessor(
+    createExportPipeline({
+      destination: { url: config.tracesUrl, protocol: config.protocol, headers: config.headers, timeoutMs: config.exportTimeoutMs },
+      tuning: config.tuning,
+    }),
+  );
+  // Order matters: rollups read the child → root map that the trace-field processor clears in its onEnd,
+  // and both run before export so the exported root carries its rollups and fields.
+  const spanProcessors: SpanProcessor[] = [];
+  if (config.rollups) spanProcessors.push(new RollupSpanProcessor(roots));
+  spanProcessors.push(new TraceFieldSpanProcessor(roots, traceFields), exportProcessor);
+  if (config.traceLinks) spanProcessors.push(new TraceLinkSpanProcessor(config));
+
+  return {
+    instrumentations: loaded.instrumentations,
+    instrumentationNames: loaded.names,
+    hookedModules: loaded.hookedModules,
+    spanProcessors,
+    exportProcessor,
+    sampler: createSampler(config),
+    resource: createResource(config),
+    contextManager,
+    textMapPropagator: createPropagator(config.propagators, traceFields, config.propagateTraceFields),
+    traceFields,
+  };
+}
+
+function createSampler(config: ResolvedConfig): Sampler {
+  const root = config.sampleRatio >= 1 ? new AlwaysOnSampler() : config.sampleRatio <= 0 ? new AlwaysOffSampler() : new TraceIdRatioBasedSampler(config.sampleRatio);
+  return config.parentBased ? new ParentBasedSampler({ root }) : root;
+}
+
+// Static attributes only: resource detectors (cloud, container) are not loaded, they cost startup time.
+function createResource(config: ResolvedConfig): Resource {
+  return defaultResource().merge(
+    resourceFromAttributes({
+      'host.name': hostname(),
+      'process.pid': process.pid,
+      'process.runtime.name': 'nodejs',
+      'process.runtime.version': process.versions.node,
+      'telemetry.distro.name': '@waggle/node',
+      'telemetry.distro.version': DISTRO_VERSION,
+      ...config.resourceAttributes,
+      'service.name': config.serviceName,
+    }),
+  );
+}
+
+export const DISTRO_VERSION = '0.1.0';

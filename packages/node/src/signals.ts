@@ -1,0 +1,75 @@
+// Flush on SIGTERM / SIGINT / beforeExit without changing how the process ends.
+import { report } from './diagnostics.js';
+
+export interface Flushable {
+  forceFlush(): Promise<void>;
+  /** Count of spans handed to export; beforeExit flushes only when it moved, so it cannot loop forever. */
+  endedCount(): number;
+}
+
+export interface SignalHandling {
+  remove(): void;
+}
+
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+/** Resolves when `promise` settles or after `ms`, whichever is first; never rejects. */
+export async function withDeadline(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * On SIGTERM/SIGINT: flush (bounded by `timeoutMs`), then, when no other listener for that signal exists,
+ * remove ours and re-raise the signal so the process ends exactly as Node's default would (same signal, same
+ * exit status). When the app has its own listener, the app decides how to exit and Waggle only flushes.
+ */
+export function installSignalHandlers(target: Flushable, timeoutMs: number): SignalHandling {
+  const handlers = new Map<string, () => void>();
+  let flushing = false;
+  for (const signal of SIGNALS) {
+    const handler = (): void => {
+      const appHandlesIt = process.listenerCount(signal) > 1;
+      if (flushing && !appHandlesIt) {
+        // A second signal while flushing: stop waiting, behave like Node.
+        process.removeListener(signal, handler);
+        process.kill(process.pid, signal);
+        return;
+      }
+      flushing = true;
+      void withDeadline(target.forceFlush(), timeoutMs).then((done) => {
+        flushing = false;
+        if (!done) report('WAGGLE_SHUTDOWN_TIMEOUT', `spans were still being sent after ${timeoutMs} ms on ${signal}; exiting without them`);
+        if (process.listenerCount(signal) > 1) return;
+        process.removeListener(signal, handler);
+        process.kill(process.pid, signal);
+      });
+    };
+    handlers.set(signal, handler);
+    process.on(signal, handler);
+  }
+
+  let flushedAt = -1;
+  const beforeExit = (): void => {
+    const count = target.endedCount();
+    if (count === flushedAt) return;
+    flushedAt = count;
+    void withDeadline(target.forceFlush(), timeoutMs);
+  };
+  process.on('beforeExit', beforeExit);
+
+  return {
+    remove(): void {
+      for (const [signal, handler] of handlers) process.removeListener(signal, handler);
+      process.removeListener('beforeExit', beforeExit);
+    },
+  };
+}

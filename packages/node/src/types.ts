@@ -1,0 +1,54 @@
+// Public options of @waggle/node. Every option has an environment variable; options passed in code win.
+
+/** Options for start() and nodeSdkConfiguration(). Anything omitted comes from the environment, then defaults. */
+export interface WaggleOptions {
+  /** service.name (OTEL_SERVICE_NAME). */
+  serviceName?: string;
+  /** Extra resource attributes (merged over OTEL_RESOURCE_ATTRIBUTES). */
+  resourceAttributes?: Record<string, string | number | boolean>;
+  /** Honeycomb API key (HONEYCOMB_API_KEY). Never printed. */
+  apiKey?: string;
+  /** Dataset for classic Honeycomb keys (HONEYCOMB_DATASET); environment keys use service.name. */
+  dataset?: string;
+  /** Honeycomb region when no endpoint is set (HONEYCOMB_REGION): `us` or `eu`. */
+  region?: 'us' | 'eu';
+  /**
+   * Base URL of an OTLP/HTTP endpoint; `/v1/traces` is appended
+   * (OTEL_EXPORTER_OTLP_ENDPOINT, HONEYCOMB_API_ENDPOINT).
+   */
+  endpoint?: string;
+  /** Full traces URL, used as is (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT). */
+  tracesEndpoint?: string;
+  /** OTLP encoding (OTEL_EXPORTER_OTLP_PROTOCOL): `http/protobuf` (default) or `http/json`. */
+  protocol?: 'http/protobuf' | 'http/json';
+  /** Extra export headers (OTEL_EXPORTER_OTLP_HEADERS). */
+  headers?: Record<string, string>;
+  /** Export request timeout in ms (OTEL_EXPORTER_OTLP_TIMEOUT, default 10000). */
+  exportTimeoutMs?: number;
+  /**
+   * Instrumentations to enable, by short name (`http`, `express`, `pg`, …) (WAGGLE_INSTRUMENTATIONS,
+   * OTEL_NODE_ENABLED_INSTRUMENTATIONS). Default: every one whose library is installed.
+   */
+  instrumentations?: string[];
+  /** Instrumentations to leave off (OTEL_NODE_DISABLED_INSTRUMENTATIONS). */
+  disabledInstrumentations?: string[];
+  /** Sampling ratio 0..1 for new traces (OTEL_TRACES_SAMPLER=parentbased_traceidratio + _ARG). Default 1. */
+  sampleRatio?: number;
+  /** How long SIGTERM/SIGINT/shutdown() wait for spans to flush (WAGGLE_SHUTDOWN_TIMEOUT_MS, default 2000). */
+  shutdownTimeoutMs?: number;
+  /** Install SIGTERM/SIGINT/beforeExit flushing (WAGGLE_HANDLE_SIGNALS, default true). */
+  handleSignals?: boolean;
+  /** Print one link per local root span to the trace in the UI (WAGGLE_TRACE_LINKS, default false). */
+  traceLinks?: boolean;
+  /** Base URL of the local UI for trace links (WAGGLE_UI_URL, default: the local endpoint's origin). */
+  uiUrl?: string;
+  /** Trace-field names allowed to travel downstream in `baggage` (WAGGLE_PROPAGATE_TRACE_FIELDS). */
+  propagateTraceFields?: string[];
+  /**
+   * A span per express/koa layer (middleware, router, handler) as well as the SERVER span (WAGGLE_FRAMEWORK_SPANS,
+   * default false). http.route is on the SERVER span either way.
+   */
+  frameworkSpans?: boolean;
+  /** Root-span rollups `rollup.<kind>.count` / `.duration_ms` (WAGGLE_ROLLUPS, default true). */
+  rollups?: boolean;
+}

@@ -1,0 +1,134 @@
+// The diagnostics_channel HTTP instrumentation, in-process with a real SDK and real sockets.
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { createServer, get, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { WaggleContextManager } from '../src/context-manager.js';
+import { HttpChannelInstrumentation } from '../src/http-instrumentation.js';
+
+const exporter = new InMemorySpanExporter();
+let instrumentation: HttpChannelInstrumentation;
+let server: Server;
+let base = '';
+let seenTraceparent: string | undefined;
+
+beforeAll(async () => {
+  const manager = new WaggleContextManager().enable();
+  context.setGlobalContextManager(manager);
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  trace.setGlobalTracerProvider(provider);
+  instrumentation = new HttpChannelInstrumentation({ enterWith: (ctx) => manager.enterWith(ctx) });
+  instrumentation.setTracerProvider(provider);
+
+  server = createServer((req, res) => {
+    seenTraceparent = req.headers.traceparent as string | undefined;
+    // A span started in the handler must be a child of the SERVER span.
+    trace.getTracer('app').startSpan('handler work').end();
+    if (req.url?.startsWith('/fail')) res.statusCode = 503;
+    if (req.url === '/hang') {
+      res.write('partial');
+      setTimeout(() => res.destroy(), 50);
+      return;
+    }
+    res.end('ok');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  instrumentation.disable();
+  await new Promise((r) => server.close(r));
+  trace.disable();
+  context.disable();
+  propagation.disable();
+});
+beforeEach(() => exporter.reset());
+
+function httpGet(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get(url, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+type Finished = ReturnType<InMemorySpanExporter['getFinishedSpans']>;
+const waitFor = async (done: (spans: Finished) => boolean): Promise<Finished> => {
+  for (let i = 0; i < 150 && !done(exporter.getFinishedSpans()); i++) await new Promise((r) => setTimeout(r, 20));
+  return exporter.getFinishedSpans();
+};
+const has = (...kinds: SpanKind[]) => (spans: Finished) => kinds.every((k) => spans.some((s) => s.kind === k));
+
+describe('HTTP over diagnostics channels', () => {
+  it('an outgoing http.get and the incoming request form one trace with stable-semconv attributes', async () => {
+    expect(await httpGet(`${base}/users/7?verbose=1`)).toBe(200);
+    const spans = await waitFor(has(SpanKind.CLIENT, SpanKind.SERVER));
+    const client = spans.find((s) => s.kind === SpanKind.CLIENT)!;
+    const serverSpan = spans.find((s) => s.kind === SpanKind.SERVER)!;
+    const work = spans.find((s) => s.name === 'handler work')!;
+
+    expect(client.name).toBe('GET');
+    expect(client.attributes).toMatchObject({
+      'http.request.method': 'GET',
+      'server.address': '127.0.0.1',
+      'url.full': `${base}/users/7?verbose=1`,
+      'http.response.status_code': 200,
+    });
+    expect(seenTraceparent).toBe(`00-${client.spanContext().traceId}-${client.spanContext().spanId}-01`);
+    expect(serverSpan.parentSpanContext?.spanId).toBe(client.spanContext().spanId);
+    expect(serverSpan.attributes).toMatchObject({
+      'http.request.method': 'GET',
+      'url.path': '/users/7',
+      'url.query': 'verbose=1',
+      'url.scheme': 'http',
+      'server.address': '127.0.0.1',
+      'client.address': '127.0.0.1',
+      'http.response.status_code': 200,
+    });
+    expect(work.parentSpanContext?.spanId).toBe(serverSpan.spanContext().spanId);
+  });
+
+  it('a 5xx response marks both spans as errors with error.type = status code', async () => {
+    expect(await httpGet(`${base}/fail`)).toBe(503);
+    const spans = await waitFor(has(SpanKind.CLIENT, SpanKind.SERVER));
+    for (const kind of [SpanKind.SERVER, SpanKind.CLIENT]) {
+      const span = spans.find((s) => s.kind === kind)!;
+      expect(span.status.code).toBe(SpanStatusCode.ERROR);
+      expect(span.attributes['error.type']).toBe('503');
+    }
+  });
+
+  it('a connection closed before the response finished still ends the SERVER span, as aborted', async () => {
+    await httpGet(`${base}/hang`).catch(() => undefined);
+    const spans = await waitFor(has(SpanKind.SERVER));
+    const serverSpan = spans.find((s) => s.kind === SpanKind.SERVER)!;
+    expect(serverSpan.attributes['error.type']).toBe('aborted');
+  });
+
+  it('a refused connection ends the CLIENT span with the error code', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    exporter.reset();
+    await expect(httpGet(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+    const client = (await waitFor(has(SpanKind.CLIENT))).find((s) => s.kind === SpanKind.CLIENT);
+    expect(client!.attributes['error.type']).toBe('ECONNREFUSED');
+    expect(client!.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it('disable() unsubscribes: no spans afterwards', async () => {
+    instrumentation.disable();
+    try {
+      await httpGet(`${base}/x`);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(exporter.getFinishedSpans().filter((s) => s.kind !== SpanKind.INTERNAL)).toEqual([]);
+    } finally {
+      instrumentation.enable();
+    }
+  });
+});
