@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import type { Context } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { report, reportInvalidSetting } from './diagnostics.js';
 import { HttpChannelInstrumentation } from './http-instrumentation.js';
 
@@ -37,6 +38,11 @@ export interface InstrumentationEntry {
   replaces?: string;
   /** Waggle's own packages are optional dependencies of the app, resolved from the app's directory. */
   optional?: boolean;
+  /**
+   * Export of the same package with a span processor class that takes the instrumentation instance; it runs
+   * before the other processors (the runtime package writes fields in onEnding and ends spans on a crash).
+   */
+  spanProcessorExport?: string;
   /** A Waggle package that improves on `packageName` (e.g. wraps it); used instead when installed. */
   prefer?: { packageName: string; exportName: string };
   config?: (deps: InstrumentationDeps) => Record<string, unknown>;
@@ -118,7 +124,14 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
   },
   { name: 'bullmq', libraries: ['bullmq'], packageName: '@waggle/instrumentation-bullmq', exportName: 'BullMQInstrumentation', optional: true },
   { name: 'pg-boss', libraries: ['pg-boss'], packageName: '@waggle/instrumentation-pg-boss', exportName: 'PgBossInstrumentation', optional: true },
-  { name: 'runtime', libraries: [], packageName: '@waggle/instrumentation-runtime', exportName: 'RuntimeInstrumentation', optional: true },
+  {
+    name: 'runtime',
+    libraries: [],
+    packageName: '@waggle/instrumentation-runtime',
+    exportName: 'RuntimeInstrumentation',
+    spanProcessorExport: 'RuntimeSpanProcessor',
+    optional: true,
+  },
 ];
 
 export const INSTRUMENTATION_NAMES: readonly string[] = INSTRUMENTATION_TABLE.map((e) => e.name);
@@ -185,9 +198,13 @@ export function isInstalled(name: string, fromDirs: string[]): boolean {
 
 const ownRequire = createRequire(import.meta.url);
 
+type InstrumentationClass = new (config?: Record<string, unknown>) => Instrumentation;
+type SpanProcessorClass = new (instrumentation: Instrumentation) => SpanProcessor;
+
 /** Loads one instrumentation package synchronously; undefined (with a line for required ones) when missing. */
-function loadClass(entry: InstrumentationEntry, fromDirs: string[]): (new (config?: Record<string, unknown>) => Instrumentation) | undefined {
-  const candidates = entry.optional ? [...fromDirs.map((d) => createRequire(join(d, 'noop.js'))), ownRequire] : [ownRequire];
+function loadClass(entry: InstrumentationEntry, fromDirs: string[]): { cls: InstrumentationClass; mod: Record<string, unknown> } | undefined {
+  // Waggle's own packages count only when the app has them installed, like the libraries they instrument.
+  const candidates = entry.optional ? fromDirs.map((d) => createRequire(join(d, 'noop.js'))) : [ownRequire];
   for (const req of candidates) {
     let mod: Record<string, unknown>;
     try {
@@ -198,7 +215,7 @@ function loadClass(entry: InstrumentationEntry, fromDirs: string[]): (new (confi
       return undefined;
     }
     const cls = mod[entry.exportName];
-    if (typeof cls === 'function') return cls as new (config?: Record<string, unknown>) => Instrumentation;
+    if (typeof cls === 'function') return { cls: cls as InstrumentationClass, mod };
     report('WAGGLE_INSTRUMENTATION_FAILED', `${entry.packageName} has no export ${entry.exportName}; ${entry.name} is not traced`);
     return undefined;
   }
@@ -212,6 +229,8 @@ export interface LoadedInstrumentations {
   names: string[];
   /** Module names the instrumentations hook, for the ESM loader's include list. */
   hookedModules: string[];
+  /** Span processors that instrumentation packages ship (see spanProcessorExport); they go first. */
+  spanProcessors: SpanProcessor[];
 }
 
 /** Creates the instances for the selected entries whose libraries are installed. */
@@ -223,15 +242,18 @@ export function loadInstrumentations(
   const instrumentations: Instrumentation[] = [];
   const names: string[] = [];
   const hooked = new Set<string>();
+  const spanProcessors: SpanProcessor[] = [];
   for (const entry of entries) {
     if (entry.libraries.length > 0 && !entry.libraries.some((lib) => isInstalled(lib, fromDirs))) continue;
     const preferred = entry.prefer ? loadClass({ ...entry, ...entry.prefer, optional: true }, fromDirs) : undefined;
-    const Cls = entry.builtin ? undefined : (preferred ?? loadClass(entry, fromDirs));
-    if (Cls === undefined && entry.builtin === undefined) continue;
+    const loaded = entry.builtin ? undefined : (preferred ?? loadClass(entry, fromDirs));
+    if (loaded === undefined && entry.builtin === undefined) continue;
     try {
       // Constructed enabled (some, like undici, check config.enabled on every request); they use the global
       // tracer provider, which start() sets before the first traced call.
-      const instance = entry.builtin ? entry.builtin(deps) : new Cls!(entry.config?.(deps));
+      const instance = entry.builtin ? entry.builtin(deps) : new loaded!.cls(entry.config?.(deps));
+      const Processor = entry.spanProcessorExport ? loaded?.mod[entry.spanProcessorExport] : undefined;
+      if (typeof Processor === 'function') spanProcessors.push(new (Processor as SpanProcessorClass)(instance));
       instrumentations.push(instance);
       names.push(entry.name);
       for (const lib of entry.libraries) hooked.add(lib);
@@ -241,7 +263,7 @@ export function loadInstrumentations(
       report('WAGGLE_INSTRUMENTATION_FAILED', `${entry.packageName} could not be created (${describe(error)}); ${entry.name} is not traced`);
     }
   }
-  return { instrumentations, names, hookedModules: [...hooked] };
+  return { instrumentations, names, hookedModules: [...hooked], spanProcessors };
 }
 
 /**

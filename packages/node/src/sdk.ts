@@ -57,9 +57,9 @@ export function buildPieces(config: ResolvedConfig): SdkPieces {
       tuning: config.tuning,
     }),
   );
-  // Order matters: rollups read the child → root map that the trace-field processor clears in its onEnd,
+  // Order matters: processors shipped by instrumentation packages (runtime fields, crash handling) go first; rollups read the child → root map that the trace-field processor clears in its onEnd,
   // and both run before export so the exported root carries its rollups and fields.
-  const spanProcessors: SpanProcessor[] = [];
+  const spanProcessors: SpanProcessor[] = [...loaded.spanProcessors];
   if (config.rollups) spanProcessors.push(new RollupSpanProcessor(roots));
   spanProcessors.push(new TraceFieldSpanProcessor(roots, traceFields), exportProcessor);
   if (config.traceLinks) spanProcessors.push(new TraceLinkSpanProcessor(config));

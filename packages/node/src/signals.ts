@@ -11,7 +11,12 @@ export interface SignalHandling {
   remove(): void;
 }
 
-const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+export const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+/** Signal listeners present now, so listeners that Waggle's own instrumentations add can be told from the app's. */
+export function signalListeners(): Set<Function> {
+  return new Set(SIGNALS.flatMap((signal) => process.listeners(signal)));
+}
 
 /** Resolves when `promise` settles or after `ms`, whichever is first; never rejects. */
 export async function withDeadline(promise: Promise<unknown>, ms: number): Promise<boolean> {
@@ -32,12 +37,16 @@ export async function withDeadline(promise: Promise<unknown>, ms: number): Promi
  * remove ours and re-raise the signal so the process ends exactly as Node's default would (same signal, same
  * exit status). When the app has its own listener, the app decides how to exit and Waggle only flushes.
  */
-export function installSignalHandlers(target: Flushable, timeoutMs: number): SignalHandling {
+export function installSignalHandlers(target: Flushable, timeoutMs: number, internal: Set<Function> = new Set()): SignalHandling {
   const handlers = new Map<string, () => void>();
   let flushing = false;
+  // Listeners that are neither ours nor added by Waggle's instrumentations (the runtime package records the signal
+  // and re-raises it when it is alone, so it must not count as the app's handler).
+  const appListeners = (signal: NodeJS.Signals, handler: Function): number =>
+    process.listeners(signal).filter((l) => l !== handler && !internal.has(l)).length;
   for (const signal of SIGNALS) {
     const handler = (): void => {
-      const appHandlesIt = process.listenerCount(signal) > 1;
+      const appHandlesIt = appListeners(signal, handler) > 0;
       if (flushing && !appHandlesIt) {
         // A second signal while flushing: stop waiting, behave like Node.
         process.removeListener(signal, handler);
@@ -48,7 +57,7 @@ export function installSignalHandlers(target: Flushable, timeoutMs: number): Sig
       void withDeadline(target.forceFlush(), timeoutMs).then((done) => {
         flushing = false;
         if (!done) report('WAGGLE_SHUTDOWN_TIMEOUT', `spans were still being sent after ${timeoutMs} ms on ${signal}; exiting without them`);
-        if (process.listenerCount(signal) > 1) return;
+        if (appListeners(signal, handler) > 0) return;
         process.removeListener(signal, handler);
         process.kill(process.pid, signal);
       });

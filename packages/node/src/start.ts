@@ -4,7 +4,7 @@ import { report, reportOnce } from './diagnostics.js';
 import { patchLoadedBuiltins, patchPreparsedCommonJs } from './esm-hook.js';
 import { INSTRUMENTATION_TABLE, preloadedLibraries } from './instrumentations.js';
 import { buildPieces, type SdkPieces } from './sdk.js';
-import { installSignalHandlers, withDeadline, type SignalHandling } from './signals.js';
+import { installSignalHandlers, signalListeners, withDeadline, type SignalHandling } from './signals.js';
 import type { WaggleOptions } from './types.js';
 import { api, instrumentation, sdkTrace } from './otel.js';
 
@@ -58,6 +58,7 @@ function startOnce(options: WaggleOptions): WaggleHandle {
     report('WAGGLE_DISABLED', 'OTEL_SDK_DISABLED=true: tracing is off');
     return disabledHandle('none');
   }
+  const listenersBefore = signalListeners();
   const pieces = buildPieces(config);
   const provider = new TracerProvider({ resource: pieces.resource, sampler: pieces.sampler, spanProcessors: pieces.spanProcessors });
   context.setGlobalContextManager(pieces.contextManager.enable());
@@ -76,8 +77,13 @@ function startOnce(options: WaggleOptions): WaggleHandle {
   }
 
   const flush = (): Promise<void> => withDeadline(provider.forceFlush(), config.shutdownTimeoutMs).then(() => undefined);
+  const internalListeners = new Set([...signalListeners()].filter((l) => !listenersBefore.has(l)));
   const signals = config.handleSignals
-    ? installSignalHandlers({ forceFlush: () => provider.forceFlush(), endedCount: () => pieces.exportProcessor.endedCount }, config.shutdownTimeoutMs)
+    ? installSignalHandlers(
+        { forceFlush: () => provider.forceFlush(), endedCount: () => pieces.exportProcessor.endedCount },
+        config.shutdownTimeoutMs,
+        internalListeners,
+      )
     : undefined;
 
   const handle: WaggleHandle = {
