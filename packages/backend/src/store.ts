@@ -316,8 +316,14 @@ export class Store {
         ddl.push(catalogSql);
         params.push([key, info.physical, wanted]);
       } else if (!col.pinned && wanted !== col.type) {
+        const c = quoteIdent(col.physical);
+        // Whole numbers keep the text JavaScript would give them ("7", not DuckDB's "7.0").
+        const using =
+          col.type === 'DOUBLE' && wanted === 'VARCHAR'
+            ? ` USING CASE WHEN ${c} = trunc(${c}) AND abs(${c}) < 1e15 THEN CAST(CAST(${c} AS BIGINT) AS VARCHAR) ELSE CAST(${c} AS VARCHAR) END`
+            : '';
+        ddl.push(`ALTER TABLE ${EVENTS_TABLE} ALTER COLUMN ${c} TYPE ${wanted}${using}`);
         col.type = wanted;
-        ddl.push(`ALTER TABLE ${EVENTS_TABLE} ALTER COLUMN ${quoteIdent(col.physical)} TYPE ${wanted}`);
         params.push([]);
         ddl.push(catalogSql);
         params.push([key, col.physical, wanted]);
