@@ -1,16 +1,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import {
-  BOOLEAN,
-  DOUBLE,
-  DuckDBAppender,
-  DuckDBConnection,
-  DuckDBDataChunk,
-  DuckDBInstance,
-  VARCHAR,
-  type DuckDBType,
-  type DuckDBValue,
-} from '@duckdb/node-api';
+import duckdb from '@duckdb/node-bindings';
+import { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import type { AnyValue } from '@waggle/otlp';
 import type { ColumnInfo, ColumnType, IngestEvent } from './internal-types.js';
 import { quoteIdent } from './sql.js';
@@ -39,7 +30,11 @@ export const PINNED_COLUMNS: ReadonlyArray<{ key: string; physical: string; type
 
 export const EVENTS_TABLE = 'events';
 
-const DUCK_TYPES: Record<ColumnType, DuckDBType> = { VARCHAR, DOUBLE, BOOLEAN };
+const RAW_TYPES: Record<ColumnType, duckdb.Type> = {
+  VARCHAR: duckdb.Type.VARCHAR,
+  DOUBLE: duckdb.Type.DOUBLE,
+  BOOLEAN: duckdb.Type.BOOLEAN,
+};
 
 type ValueKind = 'string' | 'number' | 'boolean';
 
@@ -70,6 +65,7 @@ export class Store {
   private readonly readers: DuckDBConnection[];
   private nextReader = 0;
   private appender: DuckDBAppender | undefined;
+  private traceAppender: DuckDBAppender | undefined;
   /** Attribute key → column. */
   private readonly columns = new Map<string, ColumnInfo>();
   /** Physical columns in table order, base columns first. */
@@ -116,6 +112,12 @@ export class Store {
       `CREATE TABLE IF NOT EXISTS waggle_markers (id VARCHAR PRIMARY KEY, dataset VARCHAR NOT NULL, message VARCHAR,
         type VARCHAR, url VARCHAR, start_time BIGINT NOT NULL, end_time BIGINT, created_at VARCHAR NOT NULL)`,
     );
+    // One row per trace per commit, indexed, so a trace is found without scanning every event.
+    await this.writer.run(
+      'CREATE TABLE IF NOT EXISTS waggle_trace_index (trace_id VARCHAR NOT NULL, ts_min DOUBLE NOT NULL, ts_max DOUBLE NOT NULL)',
+    );
+    await this.writer.run('CREATE INDEX IF NOT EXISTS waggle_trace_index_id ON waggle_trace_index (trace_id)');
+    this.traceAppender = await this.writer.createAppender('waggle_trace_index');
     for (const c of PINNED_COLUMNS) this.columns.set(c.key, { ...c, pinned: true });
     const catalog = await this.writer.runAndReadAll('SELECT key, physical, type FROM waggle_columns');
     for (const row of catalog.getRowObjectsJS()) {
@@ -217,6 +219,7 @@ export class Store {
         } catch (error) {
           // A failed commit loses nothing silently: every caller in the group is told.
           this.appender?.clear();
+          this.traceAppender?.clear();
           for (const b of group) b.reject(error as Error);
         }
       }
@@ -274,30 +277,67 @@ export class Store {
       const col = this.columns.get(key)!;
       byIndex[physicalIndex.get(col.physical)!] = p;
     }
-    const types = this.tableColumns.map((c) => DUCK_TYPES[c.type]);
+    const logicalTypes = this.tableColumns.map((c) => duckdb.create_logical_type(RAW_TYPES[c.type]));
     const appender = this.appender!;
+    // Appends run inside an explicit transaction so the COMMIT (WAL write + fsync) happens on DuckDB's
+    // threads while the event loop goes on reading the next requests, which then join the next commit.
+    await this.writer.run('BEGIN TRANSACTION');
+    try {
     for (let start = 0; start < n; start += CHUNK_ROWS) {
       const end = Math.min(n, start + CHUNK_ROWS);
       const rows = end - start;
-      const chunk = DuckDBDataChunk.create(types, rows);
+      const chunk = duckdb.create_data_chunk(logicalTypes);
+      duckdb.data_chunk_set_size(chunk, rows);
       for (let c = 0; c < this.tableColumns.length; c++) {
-        const vector = chunk.getColumnVector(c);
+        const vector = duckdb.data_chunk_get_vector(chunk, c);
         const physical = this.tableColumns[c]!.physical;
-        if (physical === 'ts') for (let r = 0; r < rows; r++) vector.setItem(r, times[start + r]!);
-        else if (physical === 'sample_rate') for (let r = 0; r < rows; r++) vector.setItem(r, rates[start + r]!);
-        else if (physical === 'dataset') for (let r = 0; r < rows; r++) vector.setItem(r, datasets[start + r]!);
+        if (physical === 'ts') writeColumn(vector, 'DOUBLE', (r) => times[r]!, start, rows);
+        else if (physical === 'sample_rate') writeColumn(vector, 'DOUBLE', (r) => rates[r]!, start, rows);
+        else if (physical === 'dataset') writeColumn(vector, 'VARCHAR', (r) => datasets[r]!, start, rows);
         else {
           const p = byIndex[c];
           const type = this.tableColumns[c]!.type;
-          for (let r = 0; r < rows; r++) {
-            vector.setItem(r, p === undefined ? null : coerce(p.values[start + r], type));
-          }
+          if (p === undefined) duckdb.vector_reference_value(vector, duckdb.create_null_value());
+          else writeColumn(vector, type, (r) => coerce(p.values[r], type), start, rows);
         }
-        vector.flush();
       }
-      appender.appendDataChunk(chunk);
+      appender.appendDataChunk(new DuckDBDataChunk(chunk));
     }
     appender.flushSync();
+    this.appendTraceIndex(pending.get('trace.trace_id'), times, n);
+    await this.writer.run('COMMIT');
+    } catch (error) {
+      await this.writer.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Adds one (trace id, first time, last time) row per trace in the commit. */
+  private appendTraceIndex(traceIds: PendingColumn | undefined, times: Float64Array, n: number): void {
+    if (!traceIds) return;
+    const ranges = new Map<string, [number, number]>();
+    for (let i = 0; i < n; i++) {
+      const v = traceIds.values[i];
+      if (v === undefined) continue;
+      const id = typeof v === 'string' ? v : String(v);
+      const t = times[i]!;
+      const range = ranges.get(id);
+      if (!range) ranges.set(id, [t, t]);
+      else if (t < range[0]) range[0] = t;
+      else if (t > range[1]) range[1] = t;
+    }
+    const ids = [...ranges.keys()];
+    const types = [duckdb.Type.VARCHAR, duckdb.Type.DOUBLE, duckdb.Type.DOUBLE].map((t) => duckdb.create_logical_type(t));
+    for (let start = 0; start < ids.length; start += CHUNK_ROWS) {
+      const rows = Math.min(CHUNK_ROWS, ids.length - start);
+      const chunk = duckdb.create_data_chunk(types);
+      duckdb.data_chunk_set_size(chunk, rows);
+      writeColumn(duckdb.data_chunk_get_vector(chunk, 0), 'VARCHAR', (r) => ids[r]!, start, rows);
+      writeColumn(duckdb.data_chunk_get_vector(chunk, 1), 'DOUBLE', (r) => ranges.get(ids[r]!)![0], start, rows);
+      writeColumn(duckdb.data_chunk_get_vector(chunk, 2), 'DOUBLE', (r) => ranges.get(ids[r]!)![1], start, rows);
+      this.traceAppender!.appendDataChunk(new DuckDBDataChunk(chunk));
+    }
+    this.traceAppender!.flushSync();
   }
 
   /** Adds columns for new keys and widens columns whose new values do not fit, in one transaction. */
@@ -374,6 +414,7 @@ export class Store {
         const cutoff = Date.now() - opts.maxAgeHours * 3_600_000;
         const r = await this.writer.run(`DELETE FROM ${EVENTS_TABLE} WHERE ts < $1`, [cutoff]);
         deleted += Number(r.rowsChanged);
+        await this.writer.run('DELETE FROM waggle_trace_index WHERE ts_max < $1', [cutoff]);
       }
       if (opts.maxBytes && opts.maxBytes > 0) {
         // DuckDB reuses freed blocks rather than shrinking the file, so "size" is the blocks in use.
@@ -383,6 +424,7 @@ export class Store {
           if (cutoff === null || cutoff === undefined) break;
           const r = await this.writer.run(`DELETE FROM ${EVENTS_TABLE} WHERE ts <= $1`, [Number(cutoff)]);
           deleted += Number(r.rowsChanged);
+          await this.writer.run('DELETE FROM waggle_trace_index WHERE ts_max <= $1', [Number(cutoff)]);
           await this.writer.run('CHECKPOINT');
         }
       }
@@ -411,11 +453,73 @@ export class Store {
     await this.exclusive;
     this.appender?.closeSync();
     this.appender = undefined;
+    this.traceAppender?.closeSync();
+    this.traceAppender = undefined;
     await this.writer.run('CHECKPOINT').catch(() => undefined);
     for (const c of this.readers) c.closeSync();
     this.writer.closeSync();
     this.instance.closeSync();
   }
+}
+
+/**
+ * Fills one vector of a data chunk straight through the C API: a column holding one value for every
+ * row (resource attributes, the dataset, absent keys) becomes a constant vector, which costs O(1);
+ * others are written as flat arrays with a validity mask.
+ */
+function writeColumn(
+  vector: duckdb.Vector,
+  type: ColumnType,
+  valueAt: (row: number) => string | number | boolean | null,
+  start: number,
+  rows: number,
+): void {
+  const first = valueAt(start);
+  let constant = true;
+  for (let r = 1; r < rows; r++) {
+    if (valueAt(start + r) !== first) {
+      constant = false;
+      break;
+    }
+  }
+  if (constant) {
+    duckdb.vector_reference_value(vector, constantValue(first, type));
+    return;
+  }
+  const validity = new BigUint64Array(Math.ceil(rows / 64));
+  let hasNull = false;
+  if (type === 'VARCHAR') {
+    for (let r = 0; r < rows; r++) {
+      const v = valueAt(start + r);
+      if (v === null) hasNull = true;
+      else {
+        duckdb.vector_assign_string_element(vector, r, v as string);
+        validity[r >>> 6]! |= 1n << BigInt(r & 63);
+      }
+    }
+  } else {
+    const data = type === 'DOUBLE' ? new Float64Array(rows) : new Uint8Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const v = valueAt(start + r);
+      if (v === null) hasNull = true;
+      else {
+        data[r] = type === 'DOUBLE' ? (v as number) : v ? 1 : 0;
+        validity[r >>> 6]! |= 1n << BigInt(r & 63);
+      }
+    }
+    duckdb.copy_data_to_vector(vector, 0, data.buffer, 0, data.byteLength);
+  }
+  if (hasNull) {
+    duckdb.vector_ensure_validity_writable(vector);
+    duckdb.copy_data_to_vector_validity(vector, 0, validity.buffer, 0, validity.byteLength);
+  }
+}
+
+function constantValue(v: string | number | boolean | null, type: ColumnType): duckdb.Value {
+  if (v === null) return duckdb.create_null_value();
+  if (type === 'VARCHAR') return duckdb.create_varchar(v as string);
+  if (type === 'DOUBLE') return duckdb.create_double(v as number);
+  return duckdb.create_bool(v as boolean);
 }
 
 function isNumericString(s: string): boolean {
