@@ -238,6 +238,7 @@ export class Store {
     const n = events.length;
     const pending = new Map<string, PendingColumn>();
     const newDatasetColumns: [string, string][] = [];
+    const sharedEntries = new Map<object, [PendingColumn, string | number | boolean][]>();
     const times = new Float64Array(n);
     const rates = new Float64Array(n);
     const datasets: string[] = new Array(n);
@@ -248,23 +249,19 @@ export class Store {
       datasets[i] = ev.dataset;
       const lw = this.lastWritten.get(ev.dataset);
       if (lw === undefined || ev.time > lw) this.lastWritten.set(ev.dataset, ev.time);
+      if (ev.shared) {
+        let entries = sharedEntries.get(ev.shared);
+        if (!entries) sharedEntries.set(ev.shared, (entries = this.resolveShared(ev.shared, ev.dataset, n, pending, newDatasetColumns)));
+        for (const [p, v] of entries) p.values[i] = v;
+      }
       const fields = ev.fields;
       for (const key in fields) {
         const raw = fields[key];
         if (raw === undefined || raw === null) continue;
         const v = toScalar(raw);
-        let p = pending.get(key);
-        if (!p) {
-          p = { values: new Array(n), kinds: new Set(), hasNonNumericString: false, hasNonBooleanString: false };
-          pending.set(key, p);
-        }
+        const p = pendingFor(pending, key, n);
         p.values[i] = v;
-        const kind = typeof v as ValueKind;
-        if (!p.kinds.has(kind)) p.kinds.add(kind);
-        if (kind === 'string') {
-          if (!p.hasNonNumericString && !isNumericString(v as string)) p.hasNonNumericString = true;
-          if (!p.hasNonBooleanString && v !== 'true' && v !== 'false') p.hasNonBooleanString = true;
-        }
+        notePendingKind(p, v);
         if (this.noteDatasetColumn(ev.dataset, key)) newDatasetColumns.push([ev.dataset, key]);
       }
     }
@@ -338,6 +335,27 @@ export class Store {
       this.traceAppender!.appendDataChunk(new DuckDBDataChunk(chunk));
     }
     this.traceAppender!.flushSync();
+  }
+
+  /** Resolves a shared field object once: its columns' pending values and the scalar to put in each row. */
+  private resolveShared(
+    shared: Record<string, AnyValue>,
+    dataset: string,
+    n: number,
+    pending: Map<string, PendingColumn>,
+    newDatasetColumns: [string, string][],
+  ): [PendingColumn, string | number | boolean][] {
+    const entries: [PendingColumn, string | number | boolean][] = [];
+    for (const key in shared) {
+      const raw = shared[key];
+      if (raw === undefined || raw === null) continue;
+      const v = toScalar(raw);
+      const p = pendingFor(pending, key, n);
+      notePendingKind(p, v);
+      entries.push([p, v]);
+      if (this.noteDatasetColumn(dataset, key)) newDatasetColumns.push([dataset, key]);
+    }
+    return entries;
   }
 
   /** Adds columns for new keys and widens columns whose new values do not fit, in one transaction. */
@@ -520,6 +538,24 @@ function constantValue(v: string | number | boolean | null, type: ColumnType): d
   if (type === 'VARCHAR') return duckdb.create_varchar(v as string);
   if (type === 'DOUBLE') return duckdb.create_double(v as number);
   return duckdb.create_bool(v as boolean);
+}
+
+function pendingFor(pending: Map<string, PendingColumn>, key: string, n: number): PendingColumn {
+  let p = pending.get(key);
+  if (!p) {
+    p = { values: new Array(n), kinds: new Set(), hasNonNumericString: false, hasNonBooleanString: false };
+    pending.set(key, p);
+  }
+  return p;
+}
+
+function notePendingKind(p: PendingColumn, v: string | number | boolean): void {
+  const kind = typeof v as ValueKind;
+  if (!p.kinds.has(kind)) p.kinds.add(kind);
+  if (kind === 'string') {
+    if (!p.hasNonNumericString && !isNumericString(v as string)) p.hasNonNumericString = true;
+    if (!p.hasNonBooleanString && v !== 'true' && v !== 'false') p.hasNonBooleanString = true;
+  }
 }
 
 function isNumericString(s: string): boolean {
