@@ -325,7 +325,10 @@ export function createServer(config: ServerConfig): http.Server {
         if (typeof queryId !== 'string') throw new SpecError('query_id', 'must be the id returned by POST /1/queries/:dataset');
         const q = queries.get(queryId);
         if (!q || q.dataset !== dataset) throw new HttpError(404, `query ${JSON.stringify(queryId)} not found for this dataset`);
-        const data = await runQuery(store.reader(), dataset, q.spec, { series: body?.disable_series !== true });
+        const data = await runQuery(store.reader(), dataset, q.spec, {
+          series: body?.disable_series !== true,
+          unweighted: !store.hasSampledEvents(dataset),
+        });
         const id = newId();
         const result: SavedResult = { id, query_id: q.id, complete: true, data };
         boundedSet(results, id, result);
@@ -343,7 +346,10 @@ export function createServer(config: ServerConfig): http.Server {
       queryDataset(dataset);
       const raw = parseJson(await readBody(req, bodyLimitBytes)) as Record<string, unknown>;
       const spec = validate(dataset, raw);
-      const data = await runQuery(store.reader(), dataset, spec, { series: raw?.disable_series !== true });
+      const data = await runQuery(store.reader(), dataset, spec, {
+        series: raw?.disable_series !== true,
+        unweighted: !store.hasSampledEvents(dataset),
+      });
       return sendJson(res, 200, { query: spec.raw, complete: true, data });
     }
     if (root === 'api' && kind === 'traces' && a !== undefined && b === undefined && method === 'GET') {

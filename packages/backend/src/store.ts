@@ -74,6 +74,8 @@ export class Store {
   /** Dataset → key → true, for /1/columns; persisted in waggle_dataset_columns. */
   private readonly datasetColumns = new Map<string, Set<string>>();
   private readonly lastWritten = new Map<string, number>();
+  /** Datasets holding any event with a sample rate other than 1 (kept conservatively: never shrinks). */
+  private readonly sampledDatasets = new Set<string>();
   private queue: Batch[] = [];
   private writing: Promise<void> | undefined;
   private closed = false;
@@ -135,6 +137,8 @@ export class Store {
     for (const row of dc.getRowObjectsJS()) this.noteDatasetColumn(String(row.dataset), String(row.key));
     const lw = await this.writer.runAndReadAll(`SELECT dataset, max(ts) AS ts FROM ${EVENTS_TABLE} GROUP BY dataset`);
     for (const row of lw.getRowObjectsJS()) this.lastWritten.set(String(row.dataset), Number(row.ts));
+    const sampled = await this.writer.runAndReadAll(`SELECT DISTINCT dataset FROM ${EVENTS_TABLE} WHERE sample_rate <> 1`);
+    for (const row of sampled.getRowObjectsJS()) this.sampledDatasets.add(String(row.dataset));
     await this.loadTableColumns();
   }
 
@@ -192,6 +196,11 @@ export class Store {
     }));
   }
 
+  /** False when every event of the dataset (`__all__`: of any dataset) has sample rate 1, so weights can be skipped. */
+  hasSampledEvents(dataset: string): boolean {
+    return dataset === '__all__' ? this.sampledDatasets.size > 0 : this.sampledDatasets.has(dataset);
+  }
+
   hasDataset(dataset: string): boolean {
     return this.datasetColumns.has(dataset);
   }
@@ -246,6 +255,7 @@ export class Store {
       const ev = events[i]!;
       times[i] = ev.time;
       rates[i] = ev.sampleRate;
+      if (ev.sampleRate !== 1 && !this.sampledDatasets.has(ev.dataset)) this.sampledDatasets.add(ev.dataset);
       datasets[i] = ev.dataset;
       const lw = this.lastWritten.get(ev.dataset);
       if (lw === undefined || ev.time > lw) this.lastWritten.set(ev.dataset, ev.time);

@@ -114,6 +114,27 @@ describe('query API', () => {
     }
   });
 
+  it('a dataset without sampled events gets plain counts, sums, averages and percentiles', async () => {
+    const values = Array.from({ length: 101 }, (_, i) => (i * 37) % 101);
+    await postJson(`${backend.url}/1/batch/plain`, values.map((v) => ({ data: { v, g: v % 2 ? 'odd' : 'even' } })));
+    const data = await runQuery(backend.url, 'plain', {
+      time_range: 600,
+      breakdowns: ['g'],
+      calculations: [{ op: 'COUNT' }, { op: 'SUM', column: 'v' }, { op: 'AVG', column: 'v' }, { op: 'P50', column: 'v' }],
+    });
+    for (const [g, r] of byKey(data.results, 'g')) {
+      const mine = values.filter((v) => (v % 2 ? 'odd' : 'even') === g);
+      const sum = mine.reduce((a, b) => a + b, 0);
+      expect(r).toEqual({
+        g,
+        COUNT: mine.length,
+        'SUM(v)': sum,
+        'AVG(v)': sum / mine.length,
+        'P50(v)': weightedPercentile(mine, mine.map(() => 1), 0.5),
+      });
+    }
+  });
+
   it('orders, havings and limit shape the results', async () => {
     const data = await q({
       calculations: [{ op: 'COUNT' }],
