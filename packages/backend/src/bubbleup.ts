@@ -180,7 +180,7 @@ async function numericColumn(
     FROM scoped, bounds GROUP BY b ORDER BY b NULLS LAST`;
   const reader = await conn.runAndReadAll(sql, p.values);
   const rows = reader.getRowObjectsJS();
-  if (rows.length === 0 || rows.every((r) => r.b === null)) return undefined;
+  if (rows.every((r) => r.b === null)) return undefined; // no values in scope (or no events at all)
   const lo = Number(rows[0]!.lo);
   const hi = Number(rows[0]!.hi);
   const width = hi > lo ? (hi - lo) / NUMERIC_BUCKETS : 0;

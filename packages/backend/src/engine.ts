@@ -263,7 +263,7 @@ export async function runQuery(
     const kept = new Set(totals.map((r) => groupKey(r.groupValues, undefined)));
     const seriesRows = rows
       .filter((r) => r.bucket !== undefined && kept.has(groupKey(r.groupValues, undefined)))
-      .sort((a, b) => a.bucket! - b.bucket!);
+      .toSorted((a, b) => a.bucket! - b.bucket!);
     for (const r of seriesRows) {
       series.push({ time: new Date(startMs + r.bucket! * gran).toISOString(), data: withGroups(r) });
     }

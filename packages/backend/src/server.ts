@@ -127,6 +127,11 @@ function datasetParam(raw: string): string {
   return name;
 }
 
+/** Honeycomb's column type names. */
+function honeycombType(t: string): string {
+  return t === 'DOUBLE' ? 'float' : t === 'BOOLEAN' ? 'boolean' : 'string';
+}
+
 function newId(): string {
   return randomBytes(8).toString('hex');
 }
@@ -292,11 +297,10 @@ export function createServer(config: ServerConfig): http.Server {
     if (root === '1' && kind === 'columns' && a !== undefined && method === 'GET') {
       const dataset = datasetParam(a);
       queryDataset(dataset);
-      const type = (t: string): string => (t === 'DOUBLE' ? 'float' : t === 'BOOLEAN' ? 'boolean' : 'string');
       return sendJson(
         res,
         200,
-        store.columnsOf(dataset).map((c) => ({ id: c.physical, key_name: c.key, type: type(c.type), hidden: false, description: '' })),
+        store.columnsOf(dataset).map((c) => ({ id: c.physical, key_name: c.key, type: honeycombType(c.type), hidden: false, description: '' })),
       );
     }
     if (root === '1' && kind === 'queries' && a !== undefined) {

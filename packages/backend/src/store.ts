@@ -250,7 +250,7 @@ export class Store {
     const sharedEntries = new Map<object, [PendingColumn, string | number | boolean][]>();
     const times = new Float64Array(n);
     const rates = new Float64Array(n);
-    const datasets: string[] = new Array(n);
+    const datasets: string[] = Array.from({ length: n });
     for (let i = 0; i < n; i++) {
       const ev = events[i]!;
       times[i] = ev.time;
@@ -279,7 +279,7 @@ export class Store {
     await this.evolveSchema(pending, newDatasetColumns);
 
     const physicalIndex = new Map(this.tableColumns.map((c, i) => [c.physical, i]));
-    const byIndex: (PendingColumn | undefined)[] = new Array(this.tableColumns.length);
+    const byIndex: (PendingColumn | undefined)[] = Array.from({ length: this.tableColumns.length });
     for (const [key, p] of pending) {
       const col = this.columns.get(key)!;
       byIndex[physicalIndex.get(col.physical)!] = p;
@@ -553,7 +553,7 @@ function constantValue(v: string | number | boolean | null, type: ColumnType): d
 function pendingFor(pending: Map<string, PendingColumn>, key: string, n: number): PendingColumn {
   let p = pending.get(key);
   if (!p) {
-    p = { values: new Array(n), kinds: new Set(), hasNonNumericString: false, hasNonBooleanString: false };
+    p = { values: Array.from({ length: n }), kinds: new Set(), hasNonNumericString: false, hasNonBooleanString: false };
     pending.set(key, p);
   }
   return p;
