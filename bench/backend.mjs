@@ -254,78 +254,103 @@ const spansPerSec = ingested / (ingest.ms / 1000);
 console.log(`ingest: ${ingested.toLocaleString()} spans in ${(ingest.ms / 1000).toFixed(1)} s = ${Math.round(spansPerSec).toLocaleString()} spans/s`);
 
 const p99Spec = { time_range: 3600, breakdowns: ['http.route'], calculations: [{ op: 'P99', column: 'duration_ms' }] };
-const p99Api = await measure(() => postJson(`${backend.url}/api/query/${DATASET}`, { ...p99Spec, disable_series: true }));
-const p99ApiSeries = await measure(() => postJson(`${backend.url}/api/query/${DATASET}`, p99Spec));
-const overall = await postJson(`${backend.url}/api/query/${DATASET}`, {
-  time_range: 3600,
-  calculations: [{ op: 'P99', column: 'duration_ms' }],
-  filters: [{ column: 'trace.parent_id', op: 'does-not-exist' }],
-  disable_series: true,
-});
-const threshold = overall.data.results[0].data['P99(duration_ms)'];
-const bubbleSpec = { time_range: 3600, selection: { filters: [{ column: 'duration_ms', op: '>=', value: threshold }] } };
-const bubbleApi = await measure(() => postJson(`${backend.url}/api/bubbleup/${DATASET}`, bubbleSpec), Math.min(RUNS, 3));
-const bubble = await postJson(`${backend.url}/api/bubbleup/${DATASET}`, bubbleSpec);
 const traceIds = Array.from({ length: 20 }, (_, i) => traceIdFor(templates, Math.floor((i * sends) / 20), i * 7));
-const traceTimes = [];
-for (const id of traceIds) {
-  const { ms, r } = await timed(() => fetch(`${backend.url}/api/traces/${id}`).then((res) => res.json()));
-  if (r.spans?.length !== TRACE_SPANS) throw new Error(`trace ${id}: expected ${TRACE_SPANS} spans, got ${r.spans?.length}`);
-  traceTimes.push(ms);
-}
-const traceApi = median(traceTimes.slice(1));
-await stopBackendProcess(backend.child);
-
-// The same aggregates by hand, straight on the database file the backend wrote.
-const instance = await DuckDBInstance.create(path.join(dataDir, 'waggle.duckdb'));
-const conn = await instance.connect();
-const cols = Object.fromEntries(
-  (await conn.runAndReadAll('SELECT key, physical, type FROM waggle_columns')).getRowObjectsJS().map((r) => [r.key, r]),
-);
 // Keys with fixed columns (see PINNED_COLUMNS in packages/backend/src/store.ts) are not in the catalog.
 const PINNED = { 'trace.trace_id': 'trace_id', 'trace.span_id': 'span_id', 'trace.parent_id': 'parent_id', name: 'name',
   'service.name': 'service_name', 'span.kind': 'span_kind', duration_ms: 'duration_ms', 'meta.annotation_type': 'annotation_type' };
-const physical = (key) => cols[key]?.physical ?? PINNED[key];
-const q = (key) => `"${physical(key)}"`;
-const windowEnd = Date.now();
-const windowStart = windowEnd - 3_600_000;
-const p99Hand = await measure(() =>
-  conn.runAndReadAll(
-    `SELECT ${q('http.route')} AS route, quantile_disc(duration_ms, 0.99) AS p99 FROM events
-     WHERE ts >= $1 AND ts < $2 AND dataset = $3 GROUP BY 1`,
-    [windowStart, windowEnd, DATASET],
-  ),
-);
-const bubbleColumns = bubble.columns;
-const bubbleHand = await measure(async () => {
-  for (const c of bubbleColumns) {
-    const col = physical(c.column);
-    const sel = `duration_ms >= ${Number(threshold)}`;
-    if (c.type === 'number') {
-      await conn.runAndReadAll(
-        `WITH s AS (SELECT "${col}" AS x, ${sel} AS s FROM events WHERE ts >= $1 AND ts < $2 AND dataset = $3),
-              b AS (SELECT min(x) lo, max(x) hi FROM s)
-         SELECT least(floor((x - lo) / greatest((hi - lo) / 20, 1e-300))::BIGINT, 19) AS k, count(*) FILTER (WHERE s), count(*) FILTER (WHERE NOT s)
-         FROM s, b GROUP BY k`,
-        [windowStart, windowEnd, DATASET],
-      );
-    } else {
-      await conn.runAndReadAll(
-        `SELECT CAST("${col}" AS VARCHAR) v, count(*) FILTER (WHERE ${sel}) a, count(*) FILTER (WHERE NOT (${sel})) b
-         FROM events WHERE ts >= $1 AND ts < $2 AND dataset = $3 GROUP BY v ORDER BY a + b DESC LIMIT 20`,
-        [windowStart, windowEnd, DATASET],
-      );
-    }
+
+/** Waggle over HTTP, with the backend as its own process (as `waggle serve` runs). */
+async function measureWaggle(server) {
+  const p99 = await measure(() => postJson(`${server.url}/api/query/${DATASET}`, { ...p99Spec, disable_series: true }));
+  const p99Series = await measure(() => postJson(`${server.url}/api/query/${DATASET}`, p99Spec));
+  const overall = await postJson(`${server.url}/api/query/${DATASET}`, {
+    time_range: 3600,
+    calculations: [{ op: 'P99', column: 'duration_ms' }],
+    filters: [{ column: 'trace.parent_id', op: 'does-not-exist' }],
+    disable_series: true,
+  });
+  const threshold = overall.data.results[0].data['P99(duration_ms)'];
+  const bubbleSpec = { time_range: 3600, selection: { filters: [{ column: 'duration_ms', op: '>=', value: threshold }] } };
+  const bubble = await measure(() => postJson(`${server.url}/api/bubbleup/${DATASET}`, bubbleSpec), 1);
+  const columns = (await postJson(`${server.url}/api/bubbleup/${DATASET}`, bubbleSpec)).columns;
+  const times = [];
+  for (const id of traceIds) {
+    const { ms, r } = await timed(() => fetch(`${server.url}/api/traces/${id}`).then((res) => res.json()));
+    if (r.spans?.length !== TRACE_SPANS) throw new Error(`trace ${id}: expected ${TRACE_SPANS} spans, got ${r.spans?.length}`);
+    times.push(ms);
   }
-}, Math.min(RUNS, 3));
-const handTraceTimes = [];
-for (const id of traceIds) {
-  handTraceTimes.push((await timed(() => conn.runAndReadAll('SELECT * FROM events WHERE trace_id = $1 ORDER BY ts', [id]))).ms);
+  return { p99, p99Series, bubble, trace: median(times.slice(1)), threshold, columns };
 }
-const traceHand = median(handTraceTimes.slice(1));
-const version = (await conn.runAndReadAll('SELECT version() AS v')).getRowObjectsJS()[0].v;
-conn.closeSync();
-instance.closeSync();
+
+/** The same aggregates by hand, straight on the database file the backend wrote (backend stopped). */
+async function measureHand(threshold, columns) {
+  const instance = await DuckDBInstance.create(path.join(dataDir, 'waggle.duckdb'));
+  const conn = await instance.connect();
+  const cols = Object.fromEntries(
+    (await conn.runAndReadAll('SELECT key, physical, type FROM waggle_columns')).getRowObjectsJS().map((r) => [r.key, r]),
+  );
+  const physical = (key) => cols[key]?.physical ?? PINNED[key];
+  const windowEnd = Date.now();
+  const windowStart = windowEnd - 3_600_000;
+  const p99 = await measure(() =>
+    conn.runAndReadAll(
+      `SELECT "${physical('http.route')}" AS route, quantile_disc(duration_ms, 0.99) AS p99 FROM events
+       WHERE ts >= $1 AND ts < $2 AND dataset = $3 GROUP BY 1`,
+      [windowStart, windowEnd, DATASET],
+    ),
+  );
+  const sel = `duration_ms >= ${Number(threshold)}`;
+  const bubble = await measure(async () => {
+    for (const c of columns) {
+      const col = physical(c.column);
+      if (c.type === 'number') {
+        await conn.runAndReadAll(
+          `WITH s AS (SELECT "${col}" AS x, ${sel} AS s FROM events WHERE ts >= $1 AND ts < $2 AND dataset = $3),
+                b AS (SELECT min(x) lo, max(x) hi FROM s)
+           SELECT least(floor((x - lo) / greatest((hi - lo) / 20, 1e-300))::BIGINT, 19) AS k, count(*) FILTER (WHERE s), count(*) FILTER (WHERE NOT s)
+           FROM s, b GROUP BY k`,
+          [windowStart, windowEnd, DATASET],
+        );
+      } else {
+        await conn.runAndReadAll(
+          `SELECT CAST("${col}" AS VARCHAR) v, count(*) FILTER (WHERE ${sel}) a, count(*) FILTER (WHERE NOT (${sel})) b
+           FROM events WHERE ts >= $1 AND ts < $2 AND dataset = $3 GROUP BY v ORDER BY a + b DESC LIMIT 20`,
+          [windowStart, windowEnd, DATASET],
+        );
+      }
+    }
+  }, 1);
+  const times = [];
+  for (const id of traceIds) {
+    times.push((await timed(() => conn.runAndReadAll('SELECT * FROM events WHERE trace_id = $1 ORDER BY ts', [id]))).ms);
+  }
+  const version = (await conn.runAndReadAll('SELECT version() AS v')).getRowObjectsJS()[0].v;
+  conn.closeSync();
+  instance.closeSync();
+  return { p99, bubble, trace: median(times.slice(1)), version };
+}
+
+// Alternate Waggle and hand-SQL rounds so both see the same machine conditions; report medians over rounds.
+const ROUNDS = 3;
+const waggleRounds = [];
+const handRounds = [];
+let server = backend;
+for (let round = 0; round < ROUNDS; round++) {
+  if (round > 0) server = await startBackendProcess();
+  waggleRounds.push(await measureWaggle(server));
+  await stopBackendProcess(server.child);
+  handRounds.push(await measureHand(waggleRounds[0].threshold, waggleRounds[0].columns));
+}
+const fromRounds = (rounds, key) => median(rounds.map((r) => r[key]));
+const p99Api = fromRounds(waggleRounds, 'p99');
+const p99ApiSeries = fromRounds(waggleRounds, 'p99Series');
+const bubbleApi = fromRounds(waggleRounds, 'bubble');
+const traceApi = fromRounds(waggleRounds, 'trace');
+const p99Hand = fromRounds(handRounds, 'p99');
+const bubbleHand = fromRounds(handRounds, 'bubble');
+const traceHand = fromRounds(handRounds, 'trace');
+const bubbleColumns = waggleRounds[0].columns;
+const version = handRounds[0].version;
 if (!args.keep && !args.data) rmSync(dataDir, { recursive: true, force: true });
 
 // ---------- report ----------
@@ -345,8 +370,9 @@ const section = [
   '',
   `Run ${new Date().toISOString()} — \`node bench/backend.mjs --spans ${TOTAL}\` — ${ingested.toLocaleString('en-US')} spans, concurrency ${CONCURRENCY}, ` +
     `${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, DuckDB ${version}.`,
-  'Waggle times are end to end over HTTP (median of runs after a warm-up); "hand SQL" is the same aggregate written directly',
-  'in DuckDB SQL on the same database file in the same run.',
+  'Waggle times are end to end over HTTP against the backend in its own process; "hand SQL" is the same aggregate written',
+  `directly in DuckDB SQL on the same database file in the same run (backend stopped). ${ROUNDS} alternating rounds, each the`,
+  'median of runs after a warm-up; the table shows the median round.',
   '',
   '| measure | Waggle | hand SQL | ratio | target |',
   '|---|---|---|---|---|',
