@@ -20,7 +20,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseArgs({
   options: {
     spans: { type: 'string', default: '1000000' },
-    concurrency: { type: 'string', default: '4' },
+    concurrency: { type: 'string', default: '16' },
     runs: { type: 'string', default: '5' },
     data: { type: 'string' },
     keep: { type: 'boolean', default: false },

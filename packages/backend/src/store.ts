@@ -571,7 +571,9 @@ export function traceKey(id: string): number {
 function pendingFor(pending: Map<string, PendingColumn>, key: string, n: number): PendingColumn {
   let p = pending.get(key);
   if (!p) {
-    p = { values: Array.from({ length: n }), kinds: new Set(), hasNonNumericString: false, hasNonBooleanString: false };
+    const values: PendingColumn['values'] = [];
+    values.length = n; // holey on purpose: most keys are absent from most rows
+    p = { values, kinds: new Set(), hasNonNumericString: false, hasNonBooleanString: false };
     pending.set(key, p);
   }
   return p;
