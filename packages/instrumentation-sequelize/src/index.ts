@@ -1,1 +1,3 @@
-export {};
+export { SequelizeInstrumentation } from './instrumentation.js';
+export type { SequelizeErrorType, SequelizeInstrumentationConfig } from './types.js';
+export { classifyError, sanitizeSql } from './utils.js';

@@ -3,7 +3,8 @@ import type { ReadableSpanLike } from './encode-spans.js';
 import { decodeTraceRequestJson, tracesDataToJson } from './json.js';
 import { writeTracesData } from './proto-encode.js';
 import { decodeTraceRequestProto } from './proto-reader.js';
-import { sharedWriter } from './proto-writer.js';
+import type { DecodeOptions } from './proto-reader.js';
+import { encodeWith } from './proto-writer.js';
 import { checkFormat } from './response.js';
 import type { OtlpFormat } from './response.js';
 import type { TracesData } from './types.js';
@@ -11,20 +12,19 @@ import type { TracesData } from './types.js';
 /**
  * Decodes an OTLP ExportTraceServiceRequest body (already decompressed).
  * Throws OtlpDecodeError naming the problem for malformed input.
+ * @example partial success: `decodeTraceRequest(body, 'protobuf', { onInvalidSpan: () => rejected++ })`
  */
-export function decodeTraceRequest(body: Uint8Array, format: OtlpFormat): TracesData {
+export function decodeTraceRequest(body: Uint8Array, format: OtlpFormat, options?: DecodeOptions): TracesData {
   checkFormat(format);
-  return format === 'protobuf' ? decodeTraceRequestProto(body) : decodeTraceRequestJson(body);
+  if (!(body instanceof Uint8Array)) throw new TypeError(`OTLP body must be a Uint8Array or Buffer, got ${Object.prototype.toString.call(body)}`);
+  return format === 'protobuf' ? decodeTraceRequestProto(body, options) : decodeTraceRequestJson(body, options);
 }
 
 /** Encodes TracesData as an ExportTraceServiceRequest body. */
 export function encodeTraceRequest(data: TracesData, format: OtlpFormat): Uint8Array {
   checkFormat(format);
   if (format === 'json') return Buffer.from(JSON.stringify(tracesDataToJson(data)));
-  const w = sharedWriter;
-  w.reset();
-  writeTracesData(w, data);
-  return w.finish();
+  return encodeWith((w) => writeTracesData(w, data));
 }
 
 /**
@@ -35,8 +35,5 @@ export function encodeTraceRequest(data: TracesData, format: OtlpFormat): Uint8A
 export function encodeSpans(spans: readonly ReadableSpanLike[], format: OtlpFormat): Uint8Array {
   checkFormat(format);
   if (format === 'json') return Buffer.from(JSON.stringify(readableSpansToJson(spans)));
-  const w = sharedWriter;
-  w.reset();
-  writeReadableSpans(w, spans);
-  return w.finish();
+  return encodeWith((w) => writeReadableSpans(w, spans));
 }

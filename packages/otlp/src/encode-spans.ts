@@ -59,7 +59,7 @@ function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
 }
 
 function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
-  const sp = w.begin(2);
+  const sp = w.beginLarge(2);
   const ctx = span.spanContext();
   w.tag(1, 2);
   w.hexBytes(ctx.traceId);
@@ -152,7 +152,7 @@ function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
   }
   w.tag(16, 5);
   w.fixed32(spanFlags(ctx.traceFlags, parent?.isRemote));
-  w.end(sp);
+  w.endLarge(sp);
 }
 
 type Scope = ReadableSpanLike['instrumentationScope'];

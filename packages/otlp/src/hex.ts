@@ -1,7 +1,5 @@
-// Hex <-> bytes with lookup tables: ids are decoded for every span on the ingest path.
-
-/** BYTE_TO_HEX[b] is the two-character lowercase hex string of byte b. */
-export const BYTE_TO_HEX: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+// Hex helpers for ids given as strings: encoding SDK ids to bytes and validating OTLP/JSON ids.
+// (The protobuf decoder turns id bytes into hex natively; see Reader.id.)
 
 /** HEX_VALUE[charCode] is the nibble value of a hex digit, or -1. Covers char codes 0..127. */
 const HEX_VALUE = new Int8Array(128).fill(-1);
@@ -9,13 +7,6 @@ for (let i = 0; i < 10; i++) HEX_VALUE[48 + i] = i;
 for (let i = 0; i < 6; i++) {
   HEX_VALUE[65 + i] = 10 + i;
   HEX_VALUE[97 + i] = 10 + i;
-}
-
-/** Lowercase hex of buf[start, end). */
-export function bytesToHex(buf: Uint8Array, start: number, end: number): string {
-  let out = '';
-  for (let i = start; i < end; i++) out += BYTE_TO_HEX[buf[i]!]!;
-  return out;
 }
 
 /** True when s is an even-length string of hex digits (either case). */

@@ -1,7 +1,15 @@
 export { OtlpDecodeError } from './errors.js';
 export { decodeTraceRequest, encodeSpans, encodeTraceRequest } from './codec.js';
-export { decodeExportTraceResponse, decodeRpcStatus, encodeExportTraceResponse, encodeRpcStatus } from './response.js';
+export {
+  contentTypeOf,
+  decodeExportTraceResponse,
+  decodeRpcStatus,
+  encodeExportTraceResponse,
+  encodeRpcStatus,
+  formatFromContentType,
+} from './response.js';
 export type { ExportTraceResponse, OtlpFormat, RpcStatus } from './response.js';
+export type { DecodeOptions } from './proto-reader.js';
 export type { AttributesLike, HrTimeLike, ReadableSpanLike, SpanContextLike } from './encode-spans.js';
 export type {
   AnyValue,

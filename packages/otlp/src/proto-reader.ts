@@ -2,7 +2,6 @@
 // One Reader per call walks the buffer once; every message is decoded by a function that builds a
 // fixed-shape object (all fields initialized up front, so V8 keeps one hidden class per type).
 import { OtlpDecodeError } from './errors.js';
-import { BYTE_TO_HEX } from './hex.js';
 import type {
   AnyValue,
   Attributes,
@@ -28,11 +27,46 @@ export const MAX_ANY_VALUE_DEPTH = 32;
 
 const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'start-group', 'end-group', 'fixed32', 'wire type 6', 'wire type 7'];
 
+// Decoder caches (module-level, ~0.6 MB, shared by all calls): they only ever return a string equal
+// to the bytes being decoded, so nothing leaks between requests.
+const MAX_CACHED_STRING = 128;
+const STRING_CACHE_MASK = 4095;
+const cacheStrings: (string | undefined)[] = Array.from({ length: STRING_CACHE_MASK + 1 }, () => undefined);
+const cacheLength = new Uint8Array(STRING_CACHE_MASK + 1);
+const cacheBytes = new Uint8Array((STRING_CACHE_MASK + 1) * MAX_CACHED_STRING);
+const cacheView = new DataView(cacheBytes.buffer);
+
+const ID_CACHE_MASK = 1023;
+const traceIdStrings: (string | undefined)[] = Array.from({ length: ID_CACHE_MASK + 1 }, () => undefined);
+const traceIdView = new DataView(new ArrayBuffer((ID_CACHE_MASK + 1) * 16));
+const spanIdStrings: (string | undefined)[] = Array.from({ length: ID_CACHE_MASK + 1 }, () => undefined);
+const spanIdView = new DataView(new ArrayBuffer((ID_CACHE_MASK + 1) * 16));
+
+type Slice = (this: Buffer, start: number, end: number) => string;
+// Buffer's own slice methods skip toString()'s encoding dispatch; fall back if a runtime lacks them.
+const proto = Buffer.prototype as unknown as { utf8Slice?: Slice; latin1Slice?: Slice; hexSlice?: Slice };
+const utf8Slice: Slice = typeof proto.utf8Slice === 'function' ? proto.utf8Slice : function (this: Buffer, s, e) { return this.toString('utf8', s, e); };
+const latin1Slice: Slice = typeof proto.latin1Slice === 'function' ? proto.latin1Slice : function (this: Buffer, s, e) { return this.toString('latin1', s, e); };
+const hexSlice: Slice = typeof proto.hexSlice === 'function' ? proto.hexSlice : function (this: Buffer, s, e) { return this.toString('hex', s, e); };
+
+export const ZERO_TRACE_ID = '00000000000000000000000000000000';
+export const ZERO_SPAN_ID = '0000000000000000';
+
+export interface DecodeOptions {
+  /**
+   * When given, a span that cannot be decoded (missing, short or all-zero ids, malformed fields inside
+   * the span) is skipped and reported here instead of failing the whole request: use it to answer
+   * with OTLP partial success (`rejectedSpans`). Errors outside spans still throw.
+   */
+  onInvalidSpan?: ((problem: string) => void) | undefined;
+}
+
 export class Reader {
   readonly buf: Buffer;
   pos: number;
-  /** Byte offset of buf inside the caller's input, so error offsets match the body the caller holds. */
-  private readonly view: DataView;
+  onInvalidSpan: ((problem: string) => void) | undefined = undefined;
+  /** Fixed-width and 32-bit-word reads (fixed64 as bigint, doubles, cache compares) without Buffer method dispatch. */
+  readonly view: DataView;
 
   constructor(body: Uint8Array) {
     this.buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
@@ -48,6 +82,14 @@ export class Reader {
   uint32(end: number): number {
     const buf = this.buf;
     const start = this.pos;
+    // Fast path: tags and most lengths fit in one byte.
+    if (start < end) {
+      const first = buf[start]!;
+      if (first < 128) {
+        this.pos = start + 1;
+        return first;
+      }
+    }
     let pos = start;
     let result = 0;
     let shift = 0;
@@ -103,14 +145,14 @@ export class Reader {
 
   fixed32(end: number, what: string): number {
     if (this.pos + 4 > end) this.fail(`truncated fixed32 ${what} at offset ${this.pos}`);
-    const v = this.buf.readUInt32LE(this.pos);
+    const v = this.view.getUint32(this.pos, true);
     this.pos += 4;
     return v;
   }
 
   double(end: number, what: string): number {
     if (this.pos + 8 > end) this.fail(`truncated double ${what} at offset ${this.pos}`);
-    const v = this.buf.readDoubleLE(this.pos);
+    const v = this.view.getFloat64(this.pos, true);
     this.pos += 8;
     return v;
   }
@@ -128,19 +170,42 @@ export class Reader {
     const e = this.lengthEnd(end, what);
     const s = this.pos;
     this.pos = e;
-    if (e === s) return '';
+    const len = e - s;
+    if (len === 0) return '';
     const buf = this.buf;
-    // Most telemetry strings are short ASCII: building them in JS avoids a native call per string.
-    if (e - s <= 24) {
-      let out = '';
-      for (let i = s; i < e; i++) {
-        const c = buf[i]!;
-        if (c >= 128) return buf.toString('utf8', s, e);
-        out += String.fromCharCode(c);
-      }
-      return out;
+    if (len > MAX_CACHED_STRING) return utf8Slice.call(buf, s, e);
+    // Attribute keys and many values (methods, routes, db systems) repeat across spans and requests:
+    // a direct-mapped cache returns the same (already internalized) string without allocating. The
+    // slot hashes only the length and a few bytes, so a hit costs one compare pass over the bytes.
+    const last = buf[e - 1]!;
+    const mid = buf[s + (len >>> 1)]!;
+    let hash = Math.imul(len ^ (buf[s]! << 8) ^ (last << 16) ^ (mid << 24), 0x9e3779b1);
+    hash = Math.imul(hash ^ (hash >>> 15) ^ buf[e - 2 >= s ? e - 2 : s]!, 0x85ebca6b);
+    const slot = (hash ^ (hash >>> 13)) & STRING_CACHE_MASK;
+    const base = slot * MAX_CACHED_STRING;
+    if (cacheLength[slot] === len) {
+      // Typed-array compares stay in optimized code, unlike charCodeAt on a string V8 may have
+      // turned into a thin reference after using it as a property key. Cached bytes are all ASCII.
+      const view = this.view;
+      let i = 0;
+      // Four bytes per step (DataView reads are unaligned-safe and inlined by the optimizing compiler).
+      while (i + 4 <= len && cacheView.getUint32(base + i) === view.getUint32(s + i)) i += 4;
+      if (i + 4 > len) while (i < len && cacheBytes[base + i] === buf[s + i]) i++;
+      if (i === len) return cacheStrings[slot]!;
     }
-    return buf.toString('utf8', s, e);
+    // Miss: copy into the slot while checking for ASCII (only ASCII is cached, so latin1 = UTF-8).
+    for (let i = 0; i < len; i++) {
+      const c = buf[s + i]!;
+      if (c >= 128) {
+        cacheLength[slot] = 0;
+        return utf8Slice.call(buf, s, e);
+      }
+      cacheBytes[base + i] = c;
+    }
+    const fresh = latin1Slice.call(buf, s, e);
+    cacheStrings[slot] = fresh;
+    cacheLength[slot] = len;
+    return fresh;
   }
 
   bytes(end: number, what: string): Uint8Array {
@@ -161,9 +226,30 @@ export class Reader {
       this.fail(`invalid id length for ${what} at offset ${at}: ${len} bytes, expected ${size}`);
     }
     const buf = this.buf;
-    let out = '';
-    for (let i = this.pos; i < e; i++) out += BYTE_TO_HEX[buf[i]!]!;
+    const s = this.pos;
     this.pos = e;
+    // Spans of one trace share the trace id and a parent id repeats its parent's span id, so a
+    // direct-mapped cache (ids are random, so two bytes make a good slot) skips most hex conversions.
+    const slot = (buf[s]! | (buf[s + 1]! << 8)) & ID_CACHE_MASK;
+    const base = slot * 16;
+    const trace = size === 16;
+    const strings = trace ? traceIdStrings : spanIdStrings;
+    const ids = trace ? traceIdView : spanIdView;
+    const view = this.view;
+    const cached = strings[slot];
+    if (
+      cached !== undefined &&
+      ids.getUint32(base) === view.getUint32(s) &&
+      ids.getUint32(base + 4) === view.getUint32(s + 4) &&
+      (!trace || (ids.getUint32(base + 8) === view.getUint32(s + 8) && ids.getUint32(base + 12) === view.getUint32(s + 12)))
+    ) {
+      return cached;
+    }
+    // One native call yields a flat string; a per-byte table concat builds a cons-string tree that
+    // costs more than it saves as soon as the id is hashed or compared (measured on Node 24).
+    const out = hexSlice.call(buf, s, e);
+    strings[slot] = out;
+    for (let i = 0; i < size; i += 4) ids.setUint32(base + i, view.getUint32(s + i));
     return out;
   }
 
@@ -530,6 +616,10 @@ function readSpan(r: Reader, end: number): Span {
   }
   if (span.traceId === '') r.fail(`Span ending at offset ${end} has no trace_id`);
   if (span.spanId === '') r.fail(`Span ending at offset ${end} has no span_id`);
+  if (span.traceId === ZERO_TRACE_ID) r.fail(`Span ending at offset ${end} has an all-zero trace_id (invalid)`);
+  if (span.spanId === ZERO_SPAN_ID) r.fail(`Span ending at offset ${end} has an all-zero span_id (invalid)`);
+  // Some senders mark roots with an all-zero parent instead of omitting it.
+  if (span.parentSpanId === ZERO_SPAN_ID) span.parentSpanId = '';
   return span;
 }
 
@@ -545,7 +635,17 @@ function readScopeSpans(r: Reader, end: number): ScopeSpans {
       }
       case (2 << 3) | WIRE_LEN: {
         const e = r.lengthEnd(end, 'ScopeSpans.spans');
-        ss.spans.push(readSpan(r, e));
+        if (r.onInvalidSpan === undefined) ss.spans.push(readSpan(r, e));
+        else {
+          // The span's length was checked against its parent, so a bad span can be skipped exactly.
+          try {
+            ss.spans.push(readSpan(r, e));
+          } catch (err) {
+            if (!(err instanceof OtlpDecodeError)) throw err;
+            r.onInvalidSpan(err.message);
+            r.pos = e;
+          }
+        }
         break;
       }
       case (3 << 3) | WIRE_LEN:
@@ -586,8 +686,9 @@ function readResourceSpans(r: Reader, end: number): ResourceSpans {
 }
 
 /** Decodes a protobuf ExportTraceServiceRequest. */
-export function decodeTraceRequestProto(body: Uint8Array): TracesData {
+export function decodeTraceRequestProto(body: Uint8Array, options?: DecodeOptions): TracesData {
   const r = new Reader(body);
+  r.onInvalidSpan = options?.onInvalidSpan;
   const end = r.buf.length;
   const data: TracesData = { resourceSpans: [] };
   while (r.pos < end) {

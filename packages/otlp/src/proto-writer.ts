@@ -7,6 +7,16 @@ const TWO_32 = 4294967296;
 /** Scratch buffers above this size are not kept between calls, so one huge batch does not pin memory. */
 const MAX_RETAINED = 4 * 1024 * 1024;
 
+function varintSize(v: number): number {
+  return v < 128 ? 1 : v < 16384 ? 2 : v < 2097152 ? 3 : v < 268435456 ? 4 : 5;
+}
+
+type Utf8Write = (this: Buffer, s: string, offset: number, length: number) => number;
+// Buffer's own utf8Write skips write()'s argument and encoding normalization; fall back if absent.
+const nativeUtf8Write = (Buffer.prototype as unknown as { utf8Write?: Utf8Write }).utf8Write;
+const utf8Write: Utf8Write =
+  typeof nativeUtf8Write === 'function' ? nativeUtf8Write : function (this: Buffer, s, offset, length) { return this.write(s, offset, length, 'utf8'); };
+
 export class ProtoWriter {
   buf: Buffer;
   pos = 0;
@@ -88,17 +98,29 @@ export class ProtoWriter {
 
   fixed32(v: number): void {
     this.ensure(4);
-    this.buf.writeUInt32LE(v >>> 0, this.pos);
-    this.pos += 4;
+    const buf = this.buf;
+    const p = this.pos;
+    buf[p] = v;
+    buf[p + 1] = v >>> 8;
+    buf[p + 2] = v >>> 16;
+    buf[p + 3] = v >>> 24;
+    this.pos = p + 4;
   }
 
   /** fixed64 from two uint32 halves. */
   fixed64(lo: number, hi: number): void {
     this.ensure(8);
     const buf = this.buf;
-    buf.writeUInt32LE(lo >>> 0, this.pos);
-    buf.writeUInt32LE(hi >>> 0, this.pos + 4);
-    this.pos += 8;
+    const p = this.pos;
+    buf[p] = lo;
+    buf[p + 1] = lo >>> 8;
+    buf[p + 2] = lo >>> 16;
+    buf[p + 3] = lo >>> 24;
+    buf[p + 4] = hi;
+    buf[p + 5] = hi >>> 8;
+    buf[p + 6] = hi >>> 16;
+    buf[p + 7] = hi >>> 24;
+    this.pos = p + 8;
   }
 
   fixed64Big(v: bigint): void {
@@ -128,11 +150,11 @@ export class ProtoWriter {
     this.pos += 8;
   }
 
-  /** Length-delimited string; ASCII written inline, the rest through Buffer.write. */
+  /** Length-delimited string: short ASCII written inline, the rest with one native UTF-8 write. */
   string(s: string): void {
     const len = s.length;
-    if (len < 128) {
-      this.ensure(1 + len * 3);
+    if (len <= 32) {
+      this.ensure(1 + len);
       const buf = this.buf;
       const start = this.pos + 1;
       let i = 0;
@@ -147,11 +169,24 @@ export class ProtoWriter {
         return;
       }
     }
-    const bytes = Buffer.byteLength(s, 'utf8');
-    this.uint32(bytes);
-    this.ensure(bytes);
-    this.buf.write(s, this.pos, bytes, 'utf8');
-    this.pos += bytes;
+    // Reserve the length prefix for the worst case (3 bytes per UTF-16 unit), write once, then
+    // close the gap if the real length needs fewer prefix bytes.
+    const max = len * 3;
+    const reserved = varintSize(max);
+    this.ensure(reserved + max);
+    const buf = this.buf;
+    const at = this.pos;
+    const written = utf8Write.call(buf, s, at + reserved, max);
+    const needed = varintSize(written);
+    if (needed < reserved) buf.copyWithin(at + needed, at + reserved, at + reserved + written);
+    let v = written;
+    let p = at;
+    while (v > 127) {
+      buf[p++] = (v & 127) | 128;
+      v >>>= 7;
+    }
+    buf[p] = v;
+    this.pos = at + needed + written;
   }
 
   bytes(b: Uint8Array): void {
@@ -183,7 +218,7 @@ export class ProtoWriter {
       this.buf[lenPos] = len;
       return;
     }
-    const size = len < 16384 ? 2 : len < 2097152 ? 3 : len < 268435456 ? 4 : 5;
+    const size = varintSize(len);
     const extra = size - 1;
     this.ensure(extra);
     const buf = this.buf;
@@ -197,7 +232,67 @@ export class ProtoWriter {
     }
     buf[p] = v;
   }
+
+  /** Like begin(), but reserves two length bytes: for messages usually 128 B – 16 KiB long (spans). */
+  beginLarge(field: number): number {
+    this.tag(field, 2);
+    this.ensure(2);
+    const at = this.pos;
+    this.pos += 2;
+    return at;
+  }
+
+  /** Completes a field started with beginLarge(); the body moves only when the length is not 2 bytes. */
+  endLarge(lenPos: number): void {
+    const len = this.pos - lenPos - 2;
+    const buf = this.buf;
+    if (len >= 128 && len < 16384) {
+      buf[lenPos] = (len & 127) | 128;
+      buf[lenPos + 1] = len >>> 7;
+      return;
+    }
+    const size = varintSize(len);
+    if (size === 1) {
+      buf.copyWithin(lenPos + 1, lenPos + 2, this.pos);
+      this.pos -= 1;
+      buf[lenPos] = len;
+      return;
+    }
+    const extra = size - 2;
+    this.ensure(extra);
+    const b = this.buf;
+    b.copyWithin(lenPos + size, lenPos + 2, this.pos);
+    this.pos += extra;
+    let v = len;
+    let p = lenPos;
+    while (v > 127) {
+      b[p++] = (v & 127) | 128;
+      v >>>= 7;
+    }
+    b[p] = v;
+  }
 }
 
-/** The writer shared by every encode call: encoding is synchronous, so one scratch buffer suffices. */
-export const sharedWriter = new ProtoWriter();
+const shared = new ProtoWriter();
+let sharedBusy = false;
+
+/**
+ * Runs `write` against the shared scratch writer and returns a copy of the bytes. Encoding is
+ * synchronous, so one buffer serves every call; a re-entrant call (e.g. from a getter on a span that
+ * is being encoded) gets a private writer instead of corrupting the outer one.
+ */
+export function encodeWith(write: (w: ProtoWriter) => void): Uint8Array {
+  if (sharedBusy) {
+    const w = new ProtoWriter(1024);
+    write(w);
+    return w.finish();
+  }
+  sharedBusy = true;
+  try {
+    shared.reset();
+    write(shared);
+    return shared.finish();
+  } finally {
+    sharedBusy = false;
+  }
+}

@@ -2,7 +2,7 @@
 import { OtlpDecodeError } from './errors.js';
 import { parseJsonBody } from './json.js';
 import { Reader } from './proto-reader.js';
-import { sharedWriter } from './proto-writer.js';
+import { encodeWith } from './proto-writer.js';
 
 export type OtlpFormat = 'protobuf' | 'json';
 
@@ -16,6 +16,24 @@ export interface RpcStatus {
   /** google.rpc.Code, e.g. 3 INVALID_ARGUMENT. */
   code: number;
   message: string;
+}
+
+/** The OTLP/HTTP content type for a format: `application/x-protobuf` or `application/json`. */
+export function contentTypeOf(format: OtlpFormat): string {
+  return format === 'json' ? 'application/json' : 'application/x-protobuf';
+}
+
+/**
+ * The OTLP format of a Content-Type header value (parameters and case ignored), or undefined when it is
+ * neither `application/x-protobuf` nor `application/json` (answer 415).
+ */
+export function formatFromContentType(contentType: string | undefined | null): OtlpFormat | undefined {
+  if (!contentType) return undefined;
+  const semi = contentType.indexOf(';');
+  const type = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  if (type === 'application/x-protobuf') return 'protobuf';
+  if (type === 'application/json') return 'json';
+  return undefined;
 }
 
 export function checkFormat(format: unknown): asserts format is OtlpFormat {
@@ -34,9 +52,8 @@ export function encodeExportTraceResponse(response: ExportTraceResponse, format:
     const body = partial ? { partialSuccess: { rejectedSpans: String(rejected), errorMessage: message } } : {};
     return Buffer.from(JSON.stringify(body));
   }
-  const w = sharedWriter;
-  w.reset();
-  if (partial) {
+  return encodeWith((w) => {
+    if (!partial) return;
     const p = w.begin(1);
     if (rejected !== 0) {
       w.tag(1, 0);
@@ -47,8 +64,7 @@ export function encodeExportTraceResponse(response: ExportTraceResponse, format:
       w.string(message);
     }
     w.end(p);
-  }
-  return w.finish();
+  });
 }
 
 /** Decodes an ExportTraceServiceResponse; an empty body means everything was accepted. */
@@ -97,17 +113,16 @@ export function decodeExportTraceResponse(body: Uint8Array, format: OtlpFormat):
 export function encodeRpcStatus(status: RpcStatus, format: OtlpFormat): Uint8Array {
   checkFormat(format);
   if (format === 'json') return Buffer.from(JSON.stringify({ code: status.code, message: status.message }));
-  const w = sharedWriter;
-  w.reset();
-  if (status.code) {
-    w.tag(1, 0);
-    w.int64(status.code);
-  }
-  if (status.message) {
-    w.tag(2, 2);
-    w.string(status.message);
-  }
-  return w.finish();
+  return encodeWith((w) => {
+    if (status.code) {
+      w.tag(1, 0);
+      w.int64(status.code);
+    }
+    if (status.message) {
+      w.tag(2, 2);
+      w.string(status.message);
+    }
+  });
 }
 
 /** Decodes a google.rpc.Status body (details are skipped). */

@@ -95,10 +95,55 @@ describe('malformed JSON is rejected with a message naming the problem', () => {
     expect(decodeError(json({ resourceSpans: [{ scopeSpans: [{ spans: [span2] }] }] }), 'json').message).toMatch(/startTimeUnixNano must be unsigned nanoseconds/);
   });
 
+  it('errors deep inside attribute values name the full path', () => {
+    const span = {
+      traceId: 'a'.repeat(32),
+      spanId: 'b'.repeat(16),
+      attributes: [{ key: 'ok', value: { stringValue: 'x' } }, { key: 'list', value: { arrayValue: { values: [{ intValue: 'one' }] } } }],
+    };
+    expect(decodeError(json({ resourceSpans: [{}, { scopeSpans: [{ spans: [span] }] }] }), 'json').message).toBe(
+      'resourceSpans[1].scopeSpans[0].spans[0].attributes[1].value.arrayValue.values[0].intValue must be an integer (number or decimal string), got the string "one"',
+    );
+    const event = { ...span, attributes: [], events: [{ name: 'e' }, { timeUnixNano: -1 }] };
+    expect(decodeError(json({ resourceSpans: [{ scopeSpans: [{ spans: [event] }] }] }), 'json').message).toBe(
+      'resourceSpans[0].scopeSpans[0].spans[0].events[1].timeUnixNano must be unsigned nanoseconds (decimal string or number), got number -1',
+    );
+    expect(decodeError(json({ resourceSpans: [{ resource: { attributes: 'x' } }] }), 'json').message).toBe(
+      'resourceSpans[0].resource.attributes must be an array, got the string "x"',
+    );
+  });
+
   it('a non-object body is rejected', () => {
     expect(decodeError(json('[1,2]'), 'json').message).toMatch(/request body must be an object, got an array/);
   });
 });
+
+type Slot = [Record<string | number, unknown>, string | number];
+
+/** Every (container, key) slot in a JSON tree, so a test can overwrite any node. */
+function slots(v: unknown, out: Slot[] = []): Slot[] {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      out.push([v as unknown as Record<number, unknown>, i]);
+      slots(v[i], out);
+    }
+  } else if (v && typeof v === 'object') {
+    for (const [k, c] of Object.entries(v)) {
+      out.push([v as Record<string, unknown>, k]);
+      slots(c, out);
+    }
+  }
+  return out;
+}
+
+/** Runs a decode that may fail, but only with OtlpDecodeError. */
+function decodesOrRejects(run: () => void, label: string): void {
+  try {
+    run();
+  } catch (err) {
+    if (!(err instanceof OtlpDecodeError)) throw new Error(`non-OtlpDecodeError for ${label}: ${String(err)}`, { cause: err });
+  }
+}
 
 describe('fuzzing: corrupted bodies throw OtlpDecodeError or decode, never anything else', () => {
   it('thousands of truncations and bit flips of real protobuf and JSON requests', async () => {
@@ -136,12 +181,101 @@ describe('fuzzing: corrupted bodies throw OtlpDecodeError or decode, never anyth
           decodeTraceRequest(body, format);
           decoded++;
         } catch (err) {
-          if (!(err instanceof OtlpDecodeError)) throw new Error(`non-OtlpDecodeError for ${format} case ${i}: ${String(err)}`);
+          if (!(err instanceof OtlpDecodeError)) throw new Error(`non-OtlpDecodeError for ${format} case ${i}: ${String(err)}`, { cause: err });
           thrown++;
         }
       }
     }
     expect(thrown + decoded).toBe(4500);
     expect(thrown).toBeGreaterThan(1000);
+  });
+
+  it('structural JSON mutations (any node replaced by any JSON type) and byte insertions/deletions, with and without onInvalidSpan', async () => {
+    const spans = await makeSdkSpans();
+    const jsonSeed = JSON.parse(new TextDecoder().decode(encodeSpans(spans, 'json'))) as unknown;
+    const protoSeed = Uint8Array.from(encodeSpans(spans, 'protobuf'));
+    let state = 0x12345678;
+    const rand = (n: number) => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) % n;
+    };
+    const weird: unknown[] = [null, true, 0, -1, 1.5, 2 ** 64, '', 'x', 'NaN', '-5', 'SPAN_KIND_SERVER', 'constructor', '__proto__', [], [[]], {}, { values: 'x' }, { stringValue: 1 }, { arrayValue: { values: [{}] } }];
+    for (let i = 0; i < 1500; i++) {
+      const tree = structuredClone(jsonSeed);
+      const all = slots(tree);
+      for (let m = 0; m < 1 + rand(3); m++) {
+        const [parent, key] = all[rand(all.length)]!;
+        parent[key] = weird[rand(weird.length)];
+      }
+      const body = new TextEncoder().encode(JSON.stringify(tree));
+      decodesOrRejects(() => decodeTraceRequest(body, 'json'), `json mutation ${i}`);
+      decodesOrRejects(() => decodeTraceRequest(body, 'json', { onInvalidSpan: () => {} }), `json mutation ${i} (partial)`);
+
+      const bytes = Array.from(protoSeed);
+      const at = rand(bytes.length);
+      if (i % 2) bytes.splice(at, 1 + rand(3));
+      else bytes.splice(at, 0, rand(256), rand(256));
+      const proto = new Uint8Array(bytes);
+      decodesOrRejects(() => decodeTraceRequest(proto, 'protobuf'), `proto splice ${i}`);
+      decodesOrRejects(() => decodeTraceRequest(proto, 'protobuf', { onInvalidSpan: () => {} }), `proto splice ${i} (partial)`);
+    }
+  });
+});
+
+const requestJson = (spans: unknown[]) => json({ resourceSpans: [{ scopeSpans: [{ spans }] }] });
+
+/** A ScopeSpans.spans field holding a span with the given trace id bytes, a fixed span id and name "x". */
+function spanBytes(traceId: number[], extra: number[] = []): number[] {
+  const body = [0x0a, traceId.length, ...traceId, 0x12, 0x08, 1, 2, 3, 4, 5, 6, 7, 8, 0x2a, 0x01, 0x78, ...extra];
+  return [0x12, body.length, ...body];
+}
+
+describe('partial success: onInvalidSpan skips bad spans and keeps the good ones', () => {
+  const good = { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), name: 'good' };
+
+  it('json: spans with bad ids or bad fields are reported, the rest decode', () => {
+    const problems: string[] = [];
+    const body = requestJson([
+      good,
+      { ...good, spanId: 'short' },
+      { ...good, traceId: '0'.repeat(32) },
+      { ...good, attributes: 'not an array' },
+      { ...good, name: 'good too', parentSpanId: '0'.repeat(16) },
+    ]);
+    const data = decodeTraceRequest(body, 'json', { onInvalidSpan: (p) => problems.push(p) });
+    const spans = data.resourceSpans[0]!.scopeSpans[0]!.spans;
+    expect(spans.map((s) => s.name)).toEqual(['good', 'good too']);
+    expect(spans[1]!.parentSpanId).toBe('');
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toMatch(/spans\[1\]\.spanId must be 16 hex characters/);
+    expect(problems[1]).toMatch(/spans\[2\]\.traceId is all zeros/);
+    expect(problems[2]).toMatch(/spans\[3\]\.attributes must be an array/);
+    // Without the option the same body fails as a whole.
+    expect(decodeError(body, 'json').message).toMatch(/spans\[1\]\.spanId/);
+  });
+
+  it('protobuf: a span with a short id or a truncated field inside is skipped exactly, later spans still decode', () => {
+    const valid = Array.from({ length: 16 }, (_, i) => i + 1);
+    const spans = [
+      ...spanBytes(valid),
+      ...spanBytes([1, 2, 3]),
+      ...spanBytes(valid, [0x4a, 0x05, 0x0a]), // attribute whose length runs past the span
+      ...spanBytes(valid),
+    ];
+    const rs = [0x12, spans.length, ...spans];
+    const body = new Uint8Array([0x0a, rs.length, ...rs]);
+    const problems: string[] = [];
+    const data = decodeTraceRequest(body, 'protobuf', { onInvalidSpan: (p) => problems.push(p) });
+    expect(data.resourceSpans[0]!.scopeSpans[0]!.spans).toHaveLength(2);
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/invalid id length for Span.trace_id .*: 3 bytes, expected 16/);
+    expect(problems[1]).toMatch(/length 5 of Span.attributes/);
+    expect(decodeError(body).message).toMatch(/invalid id length for Span.trace_id/);
+  });
+
+  it('errors outside spans still throw even with onInvalidSpan', () => {
+    expect(() => decodeTraceRequest(new Uint8Array([0x0a, 0x05]), 'protobuf', { onInvalidSpan: () => {} })).toThrow(OtlpDecodeError);
   });
 });

@@ -1,6 +1,15 @@
 import { ProtobufTraceSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { describe, expect, it } from 'vitest';
-import { OtlpDecodeError, decodeExportTraceResponse, decodeRpcStatus, encodeExportTraceResponse, encodeRpcStatus } from '../src/index.js';
+import {
+  OtlpDecodeError,
+  contentTypeOf,
+  decodeExportTraceResponse,
+  decodeRpcStatus,
+  decodeTraceRequest,
+  encodeExportTraceResponse,
+  encodeRpcStatus,
+  formatFromContentType,
+} from '../src/index.js';
 
 describe('export responses', () => {
   for (const format of ['protobuf', 'json'] as const) {
@@ -34,7 +43,23 @@ describe('export responses', () => {
     expect(() => decodeExportTraceResponse(new TextEncoder().encode('{'), 'json')).toThrow(OtlpDecodeError);
   });
 
+  it('a body that is not bytes is a TypeError naming what is accepted', () => {
+    expect(() => decodeTraceRequest('{}' as unknown as Uint8Array, 'json')).toThrow(/must be a Uint8Array or Buffer, got \[object String\]/);
+  });
+
   it('an unknown format is a TypeError naming the accepted values', () => {
     expect(() => encodeRpcStatus({ code: 3, message: '' }, 'xml' as 'json')).toThrow(/'protobuf' or 'json', got "xml"/);
+  });
+});
+
+describe('content types', () => {
+  it('maps OTLP/HTTP content types to formats, ignoring parameters and case', () => {
+    expect(formatFromContentType('application/x-protobuf')).toBe('protobuf');
+    expect(formatFromContentType('Application/JSON; charset=utf-8')).toBe('json');
+    expect(formatFromContentType('application/protobuf')).toBeUndefined();
+    expect(formatFromContentType('text/plain')).toBeUndefined();
+    expect(formatFromContentType(undefined)).toBeUndefined();
+    expect(contentTypeOf('protobuf')).toBe('application/x-protobuf');
+    expect(contentTypeOf('json')).toBe('application/json');
   });
 });

@@ -49,7 +49,7 @@ const everything: TracesData = {
                 bigInt: Number.MAX_SAFE_INTEGER,
                 minInt: -Number.MAX_SAFE_INTEGER,
                 zero: 0,
-                dbl: 3.14159,
+                dbl: 1.2345,
                 negDbl: -0.5,
                 inf: Infinity,
                 bool: true,
@@ -94,7 +94,7 @@ const everything: TracesData = {
         {
           scope: { name: 'b', version: '', attributes: {} },
           schemaUrl: '',
-          spans: [4, 5, 1].map((kind, i) => span({ spanId: `000000000000000${i}`, kind: kind as Span['kind'], name: 'x'.repeat(200 * i) })),
+          spans: [4, 5, 1].map((kind, i) => span({ spanId: `100000000000000${i}`, kind: kind as Span['kind'], name: 'x'.repeat(200 * i) })),
         },
       ],
     },
@@ -117,7 +117,7 @@ describe('encode → decode round trip', () => {
 
     it(`${format}: a batch of 2000 spans with large bodies keeps every span`, () => {
       const spans = Array.from({ length: 2000 }, (_, i) =>
-        span({ spanId: i.toString(16).padStart(16, '0'), name: `span ${i}`, attributes: { i, blob: 'y'.repeat(i % 500) } }),
+        span({ spanId: (i + 1).toString(16).padStart(16, '0'), name: `span ${i}`, attributes: { i, blob: 'y'.repeat(i % 500) } }),
       );
       const data: TracesData = {
         resourceSpans: [{ resource: { attributes: { 'service.name': 's' }, droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 's', version: '', attributes: {} }, schemaUrl: '', spans }] }],
@@ -140,11 +140,16 @@ describe('encode → decode round trip', () => {
 
   it('later duplicate attribute keys win', () => {
     // Resource with two KeyValues {key: "k", value: {int_value: n}} for n = 1, then 2.
-    const resource = [0x0a, 0x12, ...[0x0a, 0x07, 0x0a, 0x01, 0x6b, 0x12, 0x02, 0x18, 1], ...[0x0a, 0x07, 0x0a, 0x01, 0x6b, 0x12, 0x02, 0x18, 2]];
+    const resource = [0x0a, 0x12, 0x0a, 0x07, 0x0a, 0x01, 0x6b, 0x12, 0x02, 0x18, 1, 0x0a, 0x07, 0x0a, 0x01, 0x6b, 0x12, 0x02, 0x18, 2];
     const body = new Uint8Array([0x0a, resource.length, ...resource]);
     expect(decodeTraceRequest(body, 'protobuf').resourceSpans[0]!.resource.attributes).toEqual({ k: 2 });
   });
 });
+
+/** A one-span OTLP/JSON request with unknown fields at two levels. */
+function jsonRequest(s: object, extra: object = {}): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [s] }], futureField: 1 }], ...extra }));
+}
 
 describe('OTLP/JSON specifics', () => {
   const base = {
@@ -154,12 +159,10 @@ describe('OTLP/JSON specifics', () => {
     startTimeUnixNano: '1700000000123456789',
     endTimeUnixNano: 1700000000,
   };
-  const body = (s: object, extra: object = {}) =>
-    new TextEncoder().encode(JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [s] }], futureField: 1 }], ...extra }));
 
   it('accepts enum names, int64 strings, uppercase hex ids and ignores unknown fields', () => {
     const data = decodeTraceRequest(
-      body({
+      jsonRequest({
         ...base,
         kind: 'SPAN_KIND_CONSUMER',
         status: { code: 'STATUS_CODE_ERROR', message: 'bad' },
@@ -186,10 +189,49 @@ describe('OTLP/JSON specifics', () => {
   });
 
   it('treats null fields as absent', () => {
-    const s = decodeTraceRequest(body({ ...base, parentSpanId: null, attributes: null, events: null, status: null }), 'json').resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+    const s = decodeTraceRequest(jsonRequest({ ...base, parentSpanId: null, attributes: null, events: null, status: null }), 'json').resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
     expect(s.parentSpanId).toBe('');
     expect(s.attributes).toEqual({});
     expect(s.events).toEqual([]);
     expect(s.status).toEqual({ code: 0, message: '' });
+  });
+});
+
+describe('decoder caches', () => {
+  it('ids sharing a cache slot and strings sharing a string-cache slot never return a stale value', () => {
+    // Same first two bytes (same id-cache slot), different tails; names and keys differ only in the last char.
+    const spans = Array.from({ length: 300 }, (_, i) =>
+      span({
+        traceId: `abcd${i.toString(16).padStart(28, '0')}`,
+        spanId: `abcd${(i + 1).toString(16).padStart(12, '0')}`,
+        parentSpanId: i % 2 ? `abcd${i.toString(16).padStart(12, '0')}` : '',
+        name: `name-${String(i % 10)}`,
+        // `collide` values share length, first, middle and last two bytes (the cache's slot sample) but differ elsewhere.
+        attributes: { [`key-${i % 7}`]: `value-${i % 3}`, same: `v${i}`, collide: `a${i % 10}b-mid-c${(i * 7) % 10}yz` },
+      }),
+    );
+    const data: TracesData = {
+      resourceSpans: [{ resource: { attributes: {}, droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [{ scope: { name: 's', version: '', attributes: {} }, schemaUrl: '', spans }] }],
+    };
+    const body = encodeTraceRequest(data, 'protobuf');
+    // Decode twice: the second pass runs with warm caches.
+    expect(decodeTraceRequest(body, 'protobuf')).toEqual(data);
+    expect(decodeTraceRequest(body, 'protobuf')).toEqual(data);
+  });
+});
+
+describe('string encoding boundaries', () => {
+  it('ASCII, 2-, 3- and 4-byte UTF-8 strings of every length around the length-prefix boundaries survive', () => {
+    const units = ['a', 'é', '€', '🐝'];
+    const attributes: Record<string, string> = {};
+    for (const unit of units) {
+      for (const n of [0, 1, 31, 32, 33, 42, 43, 63, 64, 127, 128, 129, 5461, 5462, 16383, 16384, 16385]) {
+        attributes[`${unit}x${n}`] = unit.repeat(n);
+      }
+    }
+    const data: TracesData = {
+      resourceSpans: [{ resource: { attributes, droppedAttributesCount: 0 }, schemaUrl: '', scopeSpans: [] }],
+    };
+    expect(decodeTraceRequest(encodeTraceRequest(data, 'protobuf'), 'protobuf')).toEqual(data);
   });
 });

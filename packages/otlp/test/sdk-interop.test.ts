@@ -32,7 +32,7 @@ function expectedSpan(s: ReadableSpan): Span {
     events: s.events.map((e) => ({
       timeUnixNano: nanos(e.time),
       name: e.name,
-      attributes: { ...(e.attributes ?? {}) } as Span['attributes'],
+      attributes: { ...e.attributes } as Span['attributes'],
       droppedAttributesCount: e.droppedAttributesCount ?? 0,
     })),
     droppedEventsCount: s.droppedEventsCount,
@@ -40,7 +40,7 @@ function expectedSpan(s: ReadableSpan): Span {
       traceId: l.context.traceId,
       spanId: l.context.spanId,
       traceState: l.context.traceState?.serialize() ?? '',
-      attributes: { ...(l.attributes ?? {}) } as Span['attributes'],
+      attributes: { ...l.attributes } as Span['attributes'],
       droppedAttributesCount: l.droppedAttributesCount ?? 0,
       flags: (l.context.traceFlags & 0xff) | 0x100 | (l.context.isRemote ? 0x200 : 0),
     })),
@@ -66,9 +66,9 @@ describe('decoding upstream serializer output of real SDK spans', () => {
         const got = decoded.find((d) => d.spanId === s.spanContext().spanId);
         expect(got, s.name).toEqual(expectedSpan(s));
       }
-      expect(data.resourceSpans.map((rs) => rs.resource.attributes['service.name']).sort()).toEqual(['checkout', 'payments']);
+      expect(data.resourceSpans.map((rs) => rs.resource.attributes['service.name']).toSorted()).toEqual(['checkout', 'payments']);
       const scopes = data.resourceSpans.flatMap((rs) => rs.scopeSpans.map((ss) => `${ss.scope.name}@${ss.scope.version}|${ss.schemaUrl}`));
-      expect(scopes.sort()).toEqual(['db-scope@|', 'http-scope@0.9.1|https://opentelemetry.io/schemas/1.30.0', 'pay-scope@2.0.0|']);
+      expect(scopes.toSorted()).toEqual(['db-scope@|', 'http-scope@0.9.1|https://opentelemetry.io/schemas/1.30.0', 'pay-scope@2.0.0|']);
       // Spot checks on literal values, independent of the expectedSpan helper.
       const server = decoded.find((d) => d.name === 'GET /users/:id')!;
       expect(server.kind).toBe(2);
@@ -107,7 +107,7 @@ describe('encodeSpans', () => {
     const data = decodeTraceRequest(encodeSpans(sdkSpans, 'protobuf'), 'protobuf');
     expect(data.resourceSpans).toHaveLength(2);
     const checkout = data.resourceSpans.find((rs) => rs.resource.attributes['service.name'] === 'checkout')!;
-    expect(checkout.scopeSpans.map((ss) => ss.scope.name).sort()).toEqual(['db-scope', 'http-scope']);
+    expect(checkout.scopeSpans.map((ss) => ss.scope.name).toSorted()).toEqual(['db-scope', 'http-scope']);
     const http = checkout.scopeSpans.find((ss) => ss.scope.name === 'http-scope')!;
     const sdkHttp = sdkSpans.filter((s) => s.instrumentationScope.name === 'http-scope').map((s) => s.name);
     expect(http.spans.map((s) => s.name)).toEqual(sdkHttp);

@@ -1,0 +1,494 @@
+/**
+ * Upstream attempt spans. Proxies only mark the context with an {@link AttemptScope}; the spans
+ * themselves are made by subscribers of Node's `http.client.*` and undici's `undici:*`
+ * diagnostics channels, which see every outgoing request the proxy creates, including ones made
+ * by a library's internal retry loop.
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import {
+  context,
+  createContextKey,
+  propagation,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+  type Counter,
+  type Tracer,
+} from '@opentelemetry/api';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_RESEND_COUNT,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_NETWORK_PEER_ADDRESS,
+  ATTR_NETWORK_PEER_PORT,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_FULL,
+} from '@opentelemetry/semantic-conventions';
+import { unsuppressTracing } from '@opentelemetry/core';
+import type { AmplificationMonitor } from './amplification.js';
+import type { Attempt, AttemptLibrary, AttemptScope, RequestAttemptState } from './internal-types.js';
+import {
+  ATTR_HTTP_REQUEST_HEADER_PREFIX,
+  ATTR_PROXY_ATTEMPTS,
+  ATTR_PROXY_LIBRARY,
+  ATTR_PROXY_UPSTREAM,
+  ATTR_RETRY_AMPLIFICATION,
+  ATTR_RETRY_IS_RETRY,
+  ATTR_RETRY_THRESHOLD,
+  ATTR_RETRY_WINDOW_ATTEMPTS,
+  ATTR_RETRY_WINDOW_MS,
+  ATTR_RETRY_WINDOW_REQUESTS,
+  ATTR_WAGGLE_RETRY_AFTER_HONORED,
+  ATTR_WAGGLE_RETRY_AFTER_MS,
+  ATTR_WAGGLE_RETRY_DELAY_MS,
+  ATTR_WAGGLE_RETRY_LIBRARY,
+  ATTR_WAGGLE_RETRY_REASON,
+  EVENT_RETRY_STORM,
+} from './semconv.js';
+import type { RetryStormReport } from './types.js';
+import {
+  classifyAttempt,
+  FORWARDED_HEADERS,
+  parseOrigin,
+  parseRetryAfter,
+  rawHeaderValue,
+  removeRawHeader,
+  retryReason,
+  upstreamKey,
+} from './utils.js';
+
+const SCOPE_KEY = createContextKey('waggle.proxy.attempt-scope');
+
+/** Timers never fire early, but the end of an attempt is observed slightly after the retry timer starts. */
+const RETRY_AFTER_SLACK_MS = 25;
+
+export interface RecorderSettings {
+  threshold: number;
+  minRequests: number;
+  warn: boolean;
+}
+
+interface UndiciRequestLike {
+  origin?: unknown;
+  method?: string;
+  path?: string;
+  headers?: unknown;
+  addHeader?: (key: string, value: string) => unknown;
+}
+
+export class AttemptRecorder {
+  private readonly nodeAttempts = new WeakMap<ClientRequest, Attempt>();
+  private readonly undiciAttempts = new WeakMap<object, Attempt>();
+  private readonly requestStates = new WeakMap<object, RequestAttemptState>();
+  private subscribed = false;
+
+  constructor(
+    private readonly getTracer: () => Tracer,
+    private readonly getAttemptCounter: () => Counter,
+    readonly monitor: AmplificationMonitor,
+    private settings: RecorderSettings,
+    private readonly writeWarning: (report: RetryStormReport) => void,
+  ) {}
+
+  updateSettings(settings: RecorderSettings): void {
+    this.settings = settings;
+  }
+
+  /**
+   * The attempt state of a logical request. `key` is the incoming request for proxies, so every
+   * `web()` / `reply.from()` call for the same incoming request continues the same resend count.
+   */
+  stateFor(key: object | undefined, parentContext: Context): RequestAttemptState {
+    if (key !== undefined) {
+      const known = this.requestStates.get(key);
+      if (known !== undefined) return known;
+    }
+    const state: RequestAttemptState = {
+      parentContext,
+      serverSpan: trace.getSpan(parentContext),
+      attempts: 0,
+      lastEndMs: undefined,
+      lastReason: undefined,
+      lastRetryAfterMs: undefined,
+      stormReported: false,
+    };
+    if (key !== undefined) this.requestStates.set(key, state);
+    return state;
+  }
+
+  /** A context in which the outgoing request(s) created are upstream attempts of `state`. */
+  scopedContext(
+    base: Context,
+    state: RequestAttemptState,
+    library: AttemptLibrary,
+    options: { oneShot: boolean; expectHost?: string | undefined; expectPort?: number | undefined },
+  ): Context {
+    const scope: AttemptScope = {
+      state,
+      library,
+      oneShot: options.oneShot,
+      used: false,
+      expectHost: options.expectHost,
+      expectPort: options.expectPort,
+    };
+    return base.setValue(SCOPE_KEY, scope);
+  }
+
+  subscribe(): void {
+    if (this.subscribed) return;
+    this.subscribed = true;
+    diagnosticsChannel.subscribe('http.client.request.created', this.onHttpCreated);
+    diagnosticsChannel.subscribe('http.client.request.start', this.onHttpStart);
+    diagnosticsChannel.subscribe('http.client.response.finish', this.onHttpResponse);
+    diagnosticsChannel.subscribe('http.client.request.error', this.onHttpError);
+    diagnosticsChannel.subscribe('undici:request:create', this.onUndiciCreate);
+    diagnosticsChannel.subscribe('undici:client:sendHeaders', this.onUndiciSendHeaders);
+    diagnosticsChannel.subscribe('undici:request:headers', this.onUndiciHeaders);
+    diagnosticsChannel.subscribe('undici:request:trailers', this.onUndiciTrailers);
+    diagnosticsChannel.subscribe('undici:request:error', this.onUndiciError);
+  }
+
+  unsubscribe(): void {
+    if (!this.subscribed) return;
+    this.subscribed = false;
+    diagnosticsChannel.unsubscribe('http.client.request.created', this.onHttpCreated);
+    diagnosticsChannel.unsubscribe('http.client.request.start', this.onHttpStart);
+    diagnosticsChannel.unsubscribe('http.client.response.finish', this.onHttpResponse);
+    diagnosticsChannel.unsubscribe('http.client.request.error', this.onHttpError);
+    diagnosticsChannel.unsubscribe('undici:request:create', this.onUndiciCreate);
+    diagnosticsChannel.unsubscribe('undici:client:sendHeaders', this.onUndiciSendHeaders);
+    diagnosticsChannel.unsubscribe('undici:request:headers', this.onUndiciHeaders);
+    diagnosticsChannel.unsubscribe('undici:request:trailers', this.onUndiciTrailers);
+    diagnosticsChannel.unsubscribe('undici:request:error', this.onUndiciError);
+  }
+
+  // ---- node:http ------------------------------------------------------------------------------
+
+  private readonly onHttpCreated = (message: unknown): void => {
+    try {
+      const request = (message as { request: ClientRequest }).request;
+      const scope = takeScope(context.active(), request.host);
+      if (scope === undefined) return;
+      const protocol = request.protocol ?? 'http:';
+      const host = request.host;
+      const port = portOf(scope, protocol);
+      const attempt = this.start(scope, {
+        method: request.method,
+        host,
+        port,
+        url: `${protocol}//${hostForUrl(host)}:${port}${request.path}`,
+      });
+      this.nodeAttempts.set(request, attempt);
+      if (!request.headersSent) {
+        this.inject(attempt, (key, value) => request.setHeader(key, value));
+      }
+      request.once(
+        'socket',
+        guard((socket) => {
+          const s = socket as Socket;
+          if (s.connecting) s.once('connect', guard(() => markConnected(attempt, s)));
+          else markConnected(attempt, s);
+        }),
+      );
+      // Listening for 'timeout' changes nothing (the request only times out when someone called
+      // setTimeout); it tells a response timeout from a reset when the proxy aborts on timeout.
+      request.once('timeout', () => {
+        attempt.timedOut = true;
+      });
+      request.once('close', guard(() => this.end(attempt)));
+    } catch {
+      // Telemetry never breaks the proxied request.
+    }
+  };
+
+  private readonly onHttpStart = guard((message: unknown): void => {
+    const request = (message as { request: ClientRequest }).request;
+    const attempt = this.nodeAttempts.get(request);
+    if (attempt === undefined) return;
+    for (const name of FORWARDED_HEADERS) {
+      const value = request.getHeader(name);
+      if (value !== undefined) attempt.span.setAttribute(ATTR_HTTP_REQUEST_HEADER_PREFIX + name, headerValues(value));
+    }
+  });
+
+  private readonly onHttpResponse = guard((message: unknown): void => {
+    const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
+    const attempt = this.nodeAttempts.get(request);
+    if (attempt === undefined) return;
+    attempt.statusCode = response.statusCode;
+    attempt.retryAfterMs = parseRetryAfter(response.headers['retry-after']);
+    // A failed response that is retried is often dropped unread, and then the request never
+    // closes: the attempt's outcome is known now, so it ends now.
+    if (attempt.statusCode !== undefined && attempt.statusCode >= 400) this.end(attempt);
+  });
+
+  private readonly onHttpError = guard((message: unknown): void => {
+    const { request, error } = message as { request: ClientRequest; error: unknown };
+    const attempt = this.nodeAttempts.get(request);
+    if (attempt === undefined) return;
+    attempt.error = error;
+    // 'close' follows, but end now so the span's end is the failure time.
+    this.end(attempt);
+  });
+
+  // ---- undici ---------------------------------------------------------------------------------
+
+  private readonly onUndiciCreate = (message: unknown): void => {
+    try {
+      const request = (message as { request: UndiciRequestLike }).request;
+      // Most undici requests (the app's own fetch calls) carry no scope: check that first.
+      const scope = context.active().getValue(SCOPE_KEY) as AttemptScope | undefined;
+      if (scope === undefined || !scopeAccepts(scope, undefined)) return;
+      const origin = parseOriginCached(request.origin);
+      if (origin === undefined) return;
+      // A request to another host made from the proxy's callbacks is not an upstream attempt.
+      if (scope.expectHost !== undefined && (origin.host !== scope.expectHost || origin.port !== scope.expectPort)) return;
+      if (scope.oneShot) scope.used = true;
+      const attempt = this.start(scope, {
+        method: request.method ?? 'GET',
+        host: origin.host,
+        port: origin.port,
+        url: `${originString(request.origin)}${request.path ?? ''}`,
+      });
+      this.undiciAttempts.set(request, attempt);
+      if (typeof request.addHeader === 'function') {
+        removeRawHeader(request.headers, 'traceparent');
+        removeRawHeader(request.headers, 'tracestate');
+        this.inject(attempt, (key, value) => request.addHeader!(key, value));
+      }
+      recordForwardedHeaders(attempt, request.headers);
+    } catch {
+      // Telemetry never breaks the proxied request.
+    }
+  };
+
+  private readonly onUndiciSendHeaders = guard((message: unknown): void => {
+    const { request, socket } = message as { request: object; socket: Socket };
+    const attempt = this.undiciAttempts.get(request);
+    if (attempt !== undefined && socket) markConnected(attempt, socket);
+  });
+
+  private readonly onUndiciHeaders = guard((message: unknown): void => {
+    const { request, response } = message as { request: object; response: { statusCode: number; headers: unknown } };
+    const attempt = this.undiciAttempts.get(request);
+    if (attempt === undefined) return;
+    attempt.statusCode = response.statusCode;
+    attempt.retryAfterMs = parseRetryAfter(rawHeaderValue(response.headers, 'retry-after'));
+    // A retried status ends the attempt here: the retry handler aborts the body, and a retried
+    // request may never publish trailers.
+    if (response.statusCode >= 400) this.end(attempt);
+  });
+
+  private readonly onUndiciTrailers = guard((message: unknown): void => {
+    const attempt = this.undiciAttempts.get((message as { request: object }).request);
+    if (attempt !== undefined) this.end(attempt);
+  });
+
+  private readonly onUndiciError = guard((message: unknown): void => {
+    const { request, error } = message as { request: object; error: unknown };
+    const attempt = this.undiciAttempts.get(request);
+    if (attempt === undefined || attempt.ended) return;
+    attempt.error = error;
+    this.end(attempt);
+  });
+
+  // ---- attempt lifecycle ----------------------------------------------------------------------
+
+  private start(
+    scope: AttemptScope,
+    target: { method: string; host: string; port: number; url: string },
+  ): Attempt {
+    const state = scope.state;
+    const nowMs = performance.now();
+    const resendCount = state.attempts;
+    state.attempts += 1;
+    const upstream = upstreamKey(target.host, target.port);
+
+    const span = this.getTracer().startSpan(
+      target.method,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          [ATTR_HTTP_REQUEST_METHOD]: target.method,
+          [ATTR_SERVER_ADDRESS]: target.host,
+          [ATTR_SERVER_PORT]: target.port,
+          [ATTR_URL_FULL]: target.url,
+          [ATTR_HTTP_REQUEST_RESEND_COUNT]: resendCount,
+          [ATTR_WAGGLE_RETRY_LIBRARY]: scope.library,
+        },
+      },
+      state.parentContext,
+    );
+    if (resendCount > 0) {
+      if (state.lastReason !== undefined) span.setAttribute(ATTR_WAGGLE_RETRY_REASON, state.lastReason);
+      if (state.lastEndMs !== undefined) {
+        const delayMs = Math.max(0, Math.round(nowMs - state.lastEndMs));
+        span.setAttribute(ATTR_WAGGLE_RETRY_DELAY_MS, delayMs);
+        if (state.lastRetryAfterMs !== undefined) {
+          span.setAttribute(ATTR_WAGGLE_RETRY_AFTER_MS, state.lastRetryAfterMs);
+          span.setAttribute(ATTR_WAGGLE_RETRY_AFTER_HONORED, delayMs + RETRY_AFTER_SLACK_MS >= state.lastRetryAfterMs);
+        }
+      }
+    }
+
+    this.recordAmplification(state, scope.library, upstream, resendCount === 0);
+
+    return {
+      span,
+      scope,
+      connected: false,
+      timedOut: false,
+      statusCode: undefined,
+      retryAfterMs: undefined,
+      error: undefined,
+      ended: false,
+    };
+  }
+
+  private end(attempt: Attempt): void {
+    if (attempt.ended) return;
+    attempt.ended = true;
+    const { span, scope } = attempt;
+    const state = scope.state;
+    state.lastEndMs = performance.now();
+    state.lastReason = retryReason(attempt);
+    state.lastRetryAfterMs = attempt.retryAfterMs;
+    if (attempt.statusCode !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, attempt.statusCode);
+    const errorType = classifyAttempt(attempt);
+    if (errorType !== undefined) {
+      span.setAttribute(ATTR_ERROR_TYPE, errorType);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: state.lastReason });
+    }
+    span.end();
+  }
+
+  private inject(attempt: Attempt, set: (key: string, value: string) => void): void {
+    // The proxy call runs tracing-suppressed (so the http instrumentation adds no second CLIENT
+    // span), and the W3C propagator injects nothing from a suppressed context: unsuppress here.
+    const carrier: Record<string, string> = {};
+    propagation.inject(unsuppressTracing(trace.setSpan(attempt.scope.state.parentContext, attempt.span)), carrier);
+    for (const key of Object.keys(carrier)) set(key, carrier[key]!);
+  }
+
+  private recordAmplification(state: RequestAttemptState, library: AttemptLibrary, upstream: string, isOriginal: boolean): void {
+    const nowMs = Date.now();
+    const reading = this.monitor.record(upstream, isOriginal, nowMs);
+    this.getAttemptCounter().add(1, { [ATTR_PROXY_UPSTREAM]: upstream, [ATTR_RETRY_IS_RETRY]: !isOriginal });
+    const serverSpan = state.serverSpan;
+    if (serverSpan === undefined) return;
+    serverSpan.setAttribute(ATTR_PROXY_UPSTREAM, upstream);
+    serverSpan.setAttribute(ATTR_PROXY_LIBRARY, library);
+    serverSpan.setAttribute(ATTR_PROXY_ATTEMPTS, state.attempts);
+    serverSpan.setAttribute(ATTR_RETRY_AMPLIFICATION, round(reading.amplification));
+    const { threshold, minRequests, warn } = this.settings;
+    if (reading.amplification <= threshold || reading.requests < minRequests) return;
+    if (!state.stormReported) {
+      state.stormReported = true;
+      serverSpan.addEvent(EVENT_RETRY_STORM, {
+        [ATTR_PROXY_UPSTREAM]: upstream,
+        [ATTR_RETRY_AMPLIFICATION]: round(reading.amplification),
+        [ATTR_RETRY_THRESHOLD]: threshold,
+        [ATTR_RETRY_WINDOW_MS]: this.monitor.windowMs,
+        [ATTR_RETRY_WINDOW_REQUESTS]: reading.requests,
+        [ATTR_RETRY_WINDOW_ATTEMPTS]: reading.attempts,
+      });
+    }
+    if (warn && this.monitor.shouldWarn(upstream, nowMs)) {
+      this.writeWarning({
+        upstream,
+        amplification: round(reading.amplification),
+        requests: reading.requests,
+        attempts: reading.attempts,
+        windowMs: this.monitor.windowMs,
+        threshold,
+      });
+    }
+  }
+}
+
+/**
+ * A diagnostics-channel subscriber or event listener that throws would surface as an uncaught
+ * exception in the host app: every one of ours runs through this.
+ */
+function guard(handler: (message: unknown) => void): (message: unknown) => void {
+  return (message) => {
+    try {
+      handler(message);
+    } catch {
+      // Telemetry never breaks the proxied request.
+    }
+  };
+}
+
+const originCache = new Map<string, { host: string; port: number; protocol: string } | undefined>();
+const ORIGIN_CACHE_SIZE = 256;
+
+/** A proxy talks to few origins; parsing each with `new URL` per attempt is wasted work. */
+function parseOriginCached(origin: unknown): { host: string; port: number; protocol: string } | undefined {
+  if (typeof origin !== 'string') return parseOrigin(origin);
+  if (originCache.has(origin)) return originCache.get(origin);
+  const parsed = parseOrigin(origin);
+  if (originCache.size >= ORIGIN_CACHE_SIZE) originCache.clear();
+  originCache.set(origin, parsed);
+  return parsed;
+}
+
+/** One pass over undici's flat header list for the X-Forwarded-* / Forwarded headers. */
+function recordForwardedHeaders(attempt: Attempt, headers: unknown): void {
+  if (!Array.isArray(headers)) return;
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    const key = headers[i];
+    if (typeof key !== 'string' || key.length < 9) continue;
+    const name = key.toLowerCase();
+    if ((FORWARDED_HEADERS as readonly string[]).includes(name)) {
+      attempt.span.setAttribute(ATTR_HTTP_REQUEST_HEADER_PREFIX + name, [String(headers[i + 1])]);
+    }
+  }
+}
+
+function takeScope(ctx: Context, host: string): AttemptScope | undefined {
+  const scope = ctx.getValue(SCOPE_KEY) as AttemptScope | undefined;
+  if (scope === undefined || !scopeAccepts(scope, host)) return undefined;
+  if (scope.oneShot) scope.used = true;
+  return scope;
+}
+
+function scopeAccepts(scope: AttemptScope, host: string | undefined): boolean {
+  if (scope.oneShot && scope.used) return false;
+  if (scope.expectHost !== undefined && host !== undefined && host !== scope.expectHost) return false;
+  return true;
+}
+
+function markConnected(attempt: Attempt, socket: Socket): void {
+  attempt.connected = true;
+  if (socket.remoteAddress !== undefined) attempt.span.setAttribute(ATTR_NETWORK_PEER_ADDRESS, socket.remoteAddress);
+  if (socket.remotePort !== undefined) attempt.span.setAttribute(ATTR_NETWORK_PEER_PORT, socket.remotePort);
+}
+
+function portOf(scope: AttemptScope, protocol: string): number {
+  // ClientRequest keeps no port field; the proxy wrapper knows the target it asked for.
+  return scope.expectPort ?? (protocol === 'https:' ? 443 : 80);
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function originString(origin: unknown): string {
+  if (origin instanceof URL) return origin.origin;
+  const text = String(origin);
+  return text.endsWith('/') ? text.slice(0, -1) : text;
+}
+
+function headerValues(value: number | string | string[]): string[] {
+  return Array.isArray(value) ? value.map(String) : [String(value)];
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}
