@@ -5,11 +5,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import {
+  contentTypeOf,
   decodeTraceRequest,
   encodeExportTraceResponse,
   encodeRpcStatus,
+  formatFromContentType,
   OtlpDecodeError,
-  type OtlpFormat,
 } from '@waggle/otlp';
 import { bubbleUp } from './bubbleup.js';
 import { runQuery, type QueryData } from './engine.js';
@@ -174,17 +175,15 @@ export function createServer(config: ServerConfig): http.Server {
     validateSpec(body, (key) => store.column(key), Date.now() / 1000);
 
   async function otlpTraces(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const type = mediaType(req);
-    const format: OtlpFormat | undefined =
-      type === 'application/x-protobuf' || type === 'application/protobuf' ? 'protobuf' : type === 'application/json' ? 'json' : undefined;
+    const format = formatFromContentType(req.headers['content-type']);
     if (!format) {
       req.resume();
-      sendError(res, 415, `content-type ${JSON.stringify(type)} is not supported; send application/x-protobuf or application/json`);
+      sendError(res, 415, `content-type ${JSON.stringify(mediaType(req))} is not supported; send application/x-protobuf or application/json`);
       return;
     }
     const status = (code: number, grpc: number, message: string): void => {
       const body = encodeRpcStatus({ code: grpc, message }, format);
-      res.writeHead(code, { 'content-type': format === 'json' ? 'application/json' : 'application/x-protobuf' });
+      res.writeHead(code, { 'content-type': contentTypeOf(format) });
       res.end(body);
     };
     if (!authorised(req)) {
@@ -200,9 +199,10 @@ export function createServer(config: ServerConfig): http.Server {
       throw error;
     }
     let events;
+    // Spans the codec cannot read (bad ids, malformed fields) are skipped and reported as partial success.
+    const problems: string[] = [];
     try {
-      // The codec refuses spans without ids, so a request is either stored whole or refused whole.
-      events = spansToEvents(decodeTraceRequest(body, format));
+      events = spansToEvents(decodeTraceRequest(body, format, { onInvalidSpan: (problem) => problems.push(problem) }));
     } catch (error) {
       if (error instanceof OtlpDecodeError) return status(400, 3, `malformed OTLP ${format} request: ${error.message}`);
       throw error;
@@ -212,8 +212,13 @@ export function createServer(config: ServerConfig): http.Server {
     } catch (error) {
       return status(503, 14, `could not store spans, retry later: ${(error as Error).message}`);
     }
-    const response = encodeExportTraceResponse({}, format);
-    res.writeHead(200, { 'content-type': format === 'json' ? 'application/json' : 'application/x-protobuf' });
+    const response = encodeExportTraceResponse(
+      problems.length === 0
+        ? {}
+        : { rejectedSpans: problems.length, errorMessage: `${problems.length} span(s) rejected; first: ${problems[0]}` },
+      format,
+    );
+    res.writeHead(200, { 'content-type': contentTypeOf(format) });
     res.end(response);
   }
 
