@@ -229,6 +229,7 @@ async function postJson(url, body) {
 
 // ---------- run ----------
 console.log(`@waggle/backend bench: ${TOTAL.toLocaleString()} spans, ${BATCH}-span batches, concurrency ${CONCURRENCY}, data ${dataDir}`);
+const startLoad = os.loadavg()[0];
 const now = Date.now();
 const templates = Array.from({ length: TEMPLATES }, () => template(now));
 const sends = Math.ceil(TOTAL / BATCH);
@@ -370,7 +371,7 @@ const section = [
   '## @waggle/backend',
   '',
   `Run ${new Date().toISOString()} — \`node bench/backend.mjs --spans ${TOTAL}\` — ${ingested.toLocaleString('en-US')} spans, concurrency ${CONCURRENCY}, ` +
-    `${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, DuckDB ${version}.`,
+    `${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load average ${startLoad.toFixed(1)} at start, Node ${process.version}, DuckDB ${version}.`,
   'Waggle times are end to end over HTTP against the backend in its own process; "hand SQL" is the same aggregate written',
   `directly in DuckDB SQL on the same database file in the same run (backend stopped). Best of ${ROUNDS} alternating rounds`,
   `of ${RUNS} runs after a warm-up (BubbleUp: 1 run per round); trace fetch: median of 19 ids, best round.`,
