@@ -167,6 +167,15 @@ export class Store {
     this.appender = await this.writer.createAppender(EVENTS_TABLE);
   }
 
+  /** Whether a key is new to a dataset (and not yet queued in this commit, tracked in `queued`). */
+  private isNewDatasetColumn(dataset: string, key: string, queued: Set<string>): boolean {
+    if (this.datasetColumns.get(dataset)?.has(key)) return false;
+    const id = `${dataset}\u0000${key}`;
+    if (queued.has(id)) return false;
+    queued.add(id);
+    return true;
+  }
+
   private noteDatasetColumn(dataset: string, key: string): boolean {
     let keys = this.datasetColumns.get(dataset);
     if (!keys) this.datasetColumns.set(dataset, (keys = new Set()));
@@ -256,6 +265,7 @@ export class Store {
     const pending = new Map<string, PendingColumn>();
     const newDatasetColumns: [string, string][] = [];
     const sharedEntries = new Map<object, [PendingColumn, string | number | boolean][]>();
+    const queued = new Set<string>();
     const times = new Float64Array(n);
     const rates = new Float64Array(n);
     const datasets: string[] = Array.from({ length: n });
@@ -269,7 +279,7 @@ export class Store {
       if (lw === undefined || ev.time > lw) this.lastWritten.set(ev.dataset, ev.time);
       if (ev.shared) {
         let entries = sharedEntries.get(ev.shared);
-        if (!entries) sharedEntries.set(ev.shared, (entries = this.resolveShared(ev.shared, ev.dataset, n, pending, newDatasetColumns)));
+        if (!entries) sharedEntries.set(ev.shared, (entries = this.resolveShared(ev.shared, ev.dataset, n, pending, newDatasetColumns, queued)));
         for (const [p, v] of entries) p.values[i] = v;
       }
       const fields = ev.fields;
@@ -280,7 +290,7 @@ export class Store {
         const p = pendingFor(pending, key, n);
         p.values[i] = v;
         notePendingKind(p, v);
-        if (this.noteDatasetColumn(ev.dataset, key)) newDatasetColumns.push([ev.dataset, key]);
+        if (this.isNewDatasetColumn(ev.dataset, key, queued)) newDatasetColumns.push([ev.dataset, key]);
       }
     }
 
@@ -367,6 +377,7 @@ export class Store {
     n: number,
     pending: Map<string, PendingColumn>,
     newDatasetColumns: [string, string][],
+    queued: Set<string>,
   ): [PendingColumn, string | number | boolean][] {
     const entries: [PendingColumn, string | number | boolean][] = [];
     for (const key in shared) {
@@ -376,13 +387,18 @@ export class Store {
       const p = pendingFor(pending, key, n);
       notePendingKind(p, v);
       entries.push([p, v]);
-      if (this.noteDatasetColumn(dataset, key)) newDatasetColumns.push([dataset, key]);
+      if (this.isNewDatasetColumn(dataset, key, queued)) newDatasetColumns.push([dataset, key]);
     }
     return entries;
   }
 
-  /** Adds columns for new keys and widens columns whose new values do not fit, in one transaction. */
+  /**
+   * Adds columns for new keys and widens columns whose new values do not fit, in one transaction.
+   * Memory (the key catalog, per-dataset columns) changes only after it committed, so a concurrent query
+   * never sees a column that does not exist yet.
+   */
   private async evolveSchema(pending: Map<string, PendingColumn>, newDatasetColumns: [string, string][]): Promise<void> {
+    const apply: (() => void)[] = [];
     const ddl: string[] = [];
     const params: DuckDBValue[][] = [];
     const catalogSql = 'INSERT OR REPLACE INTO waggle_columns VALUES ($1, $2, $3)';
@@ -391,7 +407,7 @@ export class Store {
       const wanted = typeFor(p, col?.type);
       if (!col) {
         const info: ColumnInfo = { key, physical: `a_${this.nextColumnId++}`, type: wanted, pinned: false };
-        this.columns.set(key, info);
+        apply.push(() => this.columns.set(key, info));
         ddl.push(`ALTER TABLE ${EVENTS_TABLE} ADD COLUMN ${quoteIdent(info.physical)} ${wanted}`);
         params.push([]);
         ddl.push(catalogSql);
@@ -404,7 +420,7 @@ export class Store {
             ? ` USING CASE WHEN ${c} = trunc(${c}) AND abs(${c}) < 1e15 THEN CAST(CAST(${c} AS BIGINT) AS VARCHAR) ELSE CAST(${c} AS VARCHAR) END`
             : '';
         ddl.push(`ALTER TABLE ${EVENTS_TABLE} ALTER COLUMN ${c} TYPE ${wanted}${using}`);
-        col.type = wanted;
+        apply.push(() => (col.type = wanted));
         params.push([]);
         ddl.push(catalogSql);
         params.push([key, col.physical, wanted]);
@@ -413,6 +429,7 @@ export class Store {
     for (const [dataset, key] of newDatasetColumns) {
       ddl.push('INSERT OR IGNORE INTO waggle_dataset_columns VALUES ($1, $2)');
       params.push([dataset, key]);
+      apply.push(() => this.noteDatasetColumn(dataset, key));
     }
     if (ddl.length === 0) return;
     const schemaChanged = ddl.some((s) => s.startsWith('ALTER'));
@@ -426,25 +443,11 @@ export class Store {
       await this.writer.run('COMMIT');
     } catch (error) {
       await this.writer.run('ROLLBACK').catch(() => undefined);
-      // Reload the catalog from the database so memory matches what is committed.
-      await this.reloadCatalog();
+      if (schemaChanged) await this.loadTableColumns();
       throw error;
     }
+    for (const f of apply) f();
     if (schemaChanged) await this.loadTableColumns();
-  }
-
-  private async reloadCatalog(): Promise<void> {
-    for (const [key, col] of this.columns) if (!col.pinned) this.columns.delete(key);
-    const catalog = await this.writer.runAndReadAll('SELECT key, physical, type FROM waggle_columns');
-    for (const row of catalog.getRowObjectsJS()) {
-      this.columns.set(String(row.key), {
-        key: String(row.key),
-        physical: String(row.physical),
-        type: String(row.type) as ColumnType,
-        pinned: false,
-      });
-    }
-    await this.loadTableColumns();
   }
 
   /** Deletes events older than `maxAgeHours` and, past `maxBytes`, the oldest events until under it. */
