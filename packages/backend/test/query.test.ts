@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, HeatmapValue, QueryFilter } from '../src/index.js';
 import { byKey, freshBackend, postJson, runQuery, tempDir, weightedPercentile } from './helpers.js';
@@ -313,6 +314,7 @@ describe('keys and retention', () => {
       expect(count).toBe(1);
     } finally {
       await second.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
