@@ -194,6 +194,30 @@ describe('query API', () => {
     expect(rates).toEqual([null, ...Array(9).fill(2)]);
   });
 
+  it('/1/events takes one event with X-Honeycomb-Event-Time and X-Honeycomb-Samplerate', async () => {
+    const t = (START + 120) * 1000 + 0.25;
+    const res = await fetch(`${backend.url}/1/events/single`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-honeycomb-event-time': new Date(Math.floor(t)).toISOString().replace('Z', '250Z'),
+        'x-honeycomb-samplerate': '7',
+      },
+      body: JSON.stringify({ route: '/one', duration_ms: 3 }),
+    });
+    expect(res.status).toBe(200);
+    const data = await runQuery(backend.url, 'single', { start_time: START, end_time: END, granularity: 60, calculations: [{ op: 'COUNT' }] });
+    expect(data.results[0]!.data.COUNT).toBe(7);
+    expect(data.series).toEqual([{ time: new Date((START + 120) * 1000).toISOString(), data: { COUNT: 7 } }]);
+    const bad = await fetch(`${backend.url}/1/events/single`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-honeycomb-event-time': 'noonish' },
+      body: '{}',
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/X-Honeycomb-Event-Time/);
+  });
+
   it('a key seen with a second type becomes a string column and its values stay queryable', async () => {
     await postJson(`${backend.url}/1/batch/types`, [{ data: { code: 7 } }, { data: { code: 7.5 } }]);
     await postJson(`${backend.url}/1/batch/types`, [{ data: { code: 'E42' } }, { data: { code: 8 } }]);
