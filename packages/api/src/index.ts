@@ -1,1 +1,2 @@
 export {};
+export { runJob, type RunJobOptions } from './run-job.js';

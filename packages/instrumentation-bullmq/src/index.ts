@@ -1,1 +1,2 @@
-export {};
+export { BullMQInstrumentation } from './instrumentation.js';
+export type { BullMQInstrumentationConfig } from './types.js';

@@ -1,1 +1,2 @@
-export {};
+export { PgBossInstrumentation } from './instrumentation.js';
+export type { PgBossInstrumentationConfig } from './types.js';

@@ -1,0 +1,2 @@
+export { AmqplibInstrumentation } from './instrumentation.js';
+export type { AmqplibInstrumentationConfig } from './types.js';

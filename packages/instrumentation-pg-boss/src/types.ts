@@ -1,0 +1,17 @@
+import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
+
+/** Configuration of {@link PgBossInstrumentation}. */
+export interface PgBossInstrumentationConfig extends InstrumentationConfig {
+  /**
+   * Suppress tracing of what pg-boss does on its own: the workers' polling queries, supervision,
+   * maintenance and the settling of jobs. Default `true`; without it a pg instrumentation reports
+   * every poll as a root span. The job handler itself is always traced.
+   */
+  suppressInternalOperations?: boolean;
+  /**
+   * Ask pg-boss for the job metadata (`includeMetadata: true`) when a `work()` call did not set it,
+   * so attempts, max attempts, queue wait and expiry can be recorded. Default `true`. Handlers then
+   * receive the extra job fields pg-boss documents for `includeMetadata`.
+   */
+  fetchMetadata?: boolean;
+}
