@@ -64,7 +64,7 @@ export class Store {
   readonly dbPath: string;
   private readonly instance: DuckDBInstance;
   private readonly writer: DuckDBConnection;
-  private readonly readers: DuckDBConnection[];
+  private readonly readersList: DuckDBConnection[];
   private nextReader = 0;
   private appender: DuckDBAppender | undefined;
   private traceAppender: DuckDBAppender | undefined;
@@ -88,7 +88,7 @@ export class Store {
     this.dbPath = dbPath;
     this.instance = instance;
     this.writer = writer;
-    this.readers = readers;
+    this.readersList = readers;
   }
 
   static async open(dataDir: string): Promise<Store> {
@@ -186,13 +186,18 @@ export class Store {
 
   /** A connection for read queries, round-robin so concurrent queries run side by side. */
   reader(): DuckDBConnection {
-    const c = this.readers[this.nextReader++ % this.readers.length];
+    const c = this.readersList[this.nextReader++ % this.readersList.length];
     return c!;
   }
 
   /** Physical column name → attribute key, for turning rows back into events. */
   keysByPhysical(): Map<string, string> {
     return new Map([...this.columns.values()].map((c) => [c.physical, c.key]));
+  }
+
+  /** Every read connection, for work that can run on all of them at once. */
+  readers(): readonly DuckDBConnection[] {
+    return this.readersList;
   }
 
   column(key: string): ColumnInfo | undefined {
@@ -500,7 +505,7 @@ export class Store {
     this.traceAppender?.closeSync();
     this.traceAppender = undefined;
     await this.writer.run('CHECKPOINT').catch(() => undefined);
-    for (const c of this.readers) c.closeSync();
+    for (const c of this.readersList) c.closeSync();
     this.writer.closeSync();
     this.instance.closeSync();
   }
