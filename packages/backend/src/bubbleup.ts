@@ -111,16 +111,23 @@ export async function bubbleUp(store: Store, dataset: string, body: unknown, now
     .slice(0, MAX_COLUMNS);
   const out: BubbleUpColumn[] = [];
   if (selTotal > 0) {
-    for (const col of columns) {
-      const p = new Params();
-      const s = selectionSql(p);
-      const where = scopeSql(dataset, startTime, endTime, filters, combination, p);
-      const result =
-        col.type === 'DOUBLE'
-          ? await numericColumn(conn, col, s, where, p, selTotal, baseTotal)
-          : await categoricalColumn(conn, col, s, where, p, selTotal, baseTotal);
-      if (result) out.push(result);
-    }
+    // Columns are compared on every reader connection at once, so one query's planning and result
+    // handling overlaps another's scan.
+    let next = 0;
+    const worker = async (c: DuckDBConnection): Promise<void> => {
+      while (next < columns.length) {
+        const col = columns[next++]!;
+        const p = new Params();
+        const s = selectionSql(p);
+        const where = scopeSql(dataset, startTime, endTime, filters, combination, p);
+        const result =
+          col.type === 'DOUBLE'
+            ? await numericColumn(c, col, s, where, p, selTotal, baseTotal)
+            : await categoricalColumn(c, col, s, where, p, selTotal, baseTotal);
+        if (result) out.push(result);
+      }
+    };
+    await Promise.all(store.readers().map(worker));
   }
   out.sort((a, b) => b.score - a.score || (a.column < b.column ? -1 : 1));
   return { selection: { count: selTotal }, baseline: { count: baseTotal }, columns: out, example_trace_ids: exampleIds };
@@ -182,7 +189,7 @@ async function numericColumn(
     FROM scoped, bounds GROUP BY b ORDER BY b NULLS LAST`;
   const reader = await conn.runAndReadAll(sql, p.values);
   const rows = reader.getRowObjectsJS();
-  if (rows.length === 0 || rows.every((r) => r.b === null)) return undefined;
+  if (rows.every((r) => r.b === null)) return undefined; // no values in scope (or no events at all)
   const lo = Number(rows[0]!.lo);
   const hi = Number(rows[0]!.hi);
   const width = hi > lo ? (hi - lo) / NUMERIC_BUCKETS : 0;

@@ -122,7 +122,7 @@ export async function runQuery(
   conn: DuckDBConnection,
   dataset: string,
   spec: ValidSpec,
-  options: { series: boolean },
+  options: { series: boolean; /** Every event in scope has sample rate 1: plain aggregates, no weights. */ unweighted: boolean },
 ): Promise<QueryData> {
   const needsSeries = options.series || spec.calculations.some((c) => c.op.startsWith('RATE_'));
   const gran = spec.granularity * 1000;
@@ -141,23 +141,24 @@ export async function runQuery(
     return alias;
   };
   let hasPercentile = false;
+  const unweighted = options.unweighted;
   for (const [i, c] of spec.calculations.entries()) {
     const alias = `c${i}`;
     const x = c.column ? project(numExpr(c.column)) : '';
     switch (c.op) {
       case 'COUNT':
-        aggs.push(`sum(w) AS ${alias}`);
+        aggs.push(unweighted ? `count(*) AS ${alias}` : `sum(w) AS ${alias}`);
         break;
       case 'CONCURRENCY':
-        aggs.push(`sum(${project('duration_ms')} * w) AS ${alias}`);
+        aggs.push(unweighted ? `sum(${project('duration_ms')}) AS ${alias}` : `sum(${project('duration_ms')} * w) AS ${alias}`);
         break;
       case 'SUM':
       case 'RATE_SUM':
-        aggs.push(`sum(${x} * w) AS ${alias}`);
+        aggs.push(unweighted ? `sum(${x}) AS ${alias}` : `sum(${x} * w) AS ${alias}`);
         break;
       case 'AVG':
       case 'RATE_AVG':
-        aggs.push(`sum(${x} * w) / sum(CASE WHEN ${x} IS NOT NULL THEN w END) AS ${alias}`);
+        aggs.push(unweighted ? `avg(${x}) AS ${alias}` : `sum(${x} * w) / sum(CASE WHEN ${x} IS NOT NULL THEN w END) AS ${alias}`);
         break;
       case 'MAX':
       case 'RATE_MAX':
@@ -177,11 +178,14 @@ export async function runQuery(
       }
     }
   }
-  aggs.push('min(w) AS wmin', 'max(w) AS wmax', 'count(*) AS n');
+  // Weight bounds tell whether a group's percentiles need the weighted form (only when rates vary).
+  aggs.push(unweighted ? '1 AS wmin, 1 AS wmax' : 'min(w) AS wmin, max(w) AS wmax');
+  // Only an ungrouped query can produce an empty group (its one all-NULL row), so only it needs the count.
+  aggs.push(gNames.length === 0 ? 'count(*) AS n' : '1 AS n');
   const inner = [
     ...gCols,
     `floor((ts - ${p.add(startMs)}) / ${p.add(gran)})::BIGINT AS b`,
-    'sample_rate AS w',
+    ...(unweighted ? [] : ['sample_rate AS w']),
     ...[...projections].map(([alias, e]) => `${e} AS ${alias}`),
   ];
   const groupBy = needsSeries
@@ -259,7 +263,7 @@ export async function runQuery(
     const kept = new Set(totals.map((r) => groupKey(r.groupValues, undefined)));
     const seriesRows = rows
       .filter((r) => r.bucket !== undefined && kept.has(groupKey(r.groupValues, undefined)))
-      .sort((a, b) => a.bucket! - b.bucket!);
+      .toSorted((a, b) => a.bucket! - b.bucket!);
     for (const r of seriesRows) {
       series.push({ time: new Date(startMs + r.bucket! * gran).toISOString(), data: withGroups(r) });
     }

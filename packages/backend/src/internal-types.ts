@@ -8,6 +8,11 @@ export interface IngestEvent {
   /** 1 means "not sampled"; every stored event counts as this many. */
   sampleRate: number;
   fields: Record<string, AnyValue | undefined>;
+  /**
+   * Fields many events share (resource and scope attributes), by reference; `fields` win over them.
+   * The store resolves each shared object once per commit instead of once per event.
+   */
+  shared?: Record<string, AnyValue>;
 }
 
 export type ColumnType = 'VARCHAR' | 'DOUBLE' | 'BOOLEAN';

@@ -27,17 +27,24 @@ export function spansToEvents(data: TracesData): IngestEvent[] {
       if (ss.scope.name) shared['library.name'] = ss.scope.name;
       if (ss.scope.version) shared['library.version'] = ss.scope.version;
       flattenInto(shared, ss.scope.attributes);
-      for (const span of ss.spans) mapSpan(span, shared, dataset, out);
+      // A sample rate on the resource or scope applies to every span under it, unless the span has its own.
+      const sharedRate = 'sampleRate' in shared || 'SampleRate' in shared ? takeSampleRate(shared) : undefined;
+      for (const span of ss.spans) mapSpan(span, shared, sharedRate, dataset, out);
     }
   }
   return out;
 }
 
-function mapSpan(span: Span, shared: Record<string, AnyValue>, dataset: string, out: IngestEvent[]): void {
+function mapSpan(
+  span: Span,
+  shared: Record<string, AnyValue>,
+  sharedRate: number | undefined,
+  dataset: string,
+  out: IngestEvent[],
+): void {
   const kind = SPAN_KINDS[span.kind] ?? 'unspecified';
   const isError = span.status.code === 2;
   const fields: Record<string, AnyValue> = {
-    ...shared,
     'trace.trace_id': span.traceId,
     'trace.span_id': span.spanId,
     name: span.name,
@@ -53,7 +60,7 @@ function mapSpan(span: Span, shared: Record<string, AnyValue>, dataset: string, 
   if (isError) fields.error = true;
   if (span.status.message) fields.status_message = span.status.message;
   flattenInto(fields, span.attributes);
-  const sampleRate = takeSampleRate(fields);
+  const sampleRate = 'sampleRate' in fields || 'SampleRate' in fields ? takeSampleRate(fields) : (sharedRate ?? 1);
   const exception = span.events.find((e) => e.name === 'exception');
   if (exception) {
     for (const f of EXCEPTION_FIELDS) {
@@ -61,11 +68,10 @@ function mapSpan(span: Span, shared: Record<string, AnyValue>, dataset: string, 
       if (v !== undefined && fields[f] === undefined) fields[f] = v;
     }
   }
-  out.push({ time: nanosToMillis(span.startTimeUnixNano), dataset, sampleRate, fields });
+  out.push({ time: nanosToMillis(span.startTimeUnixNano), dataset, sampleRate, fields, shared });
 
   for (const ev of span.events) {
     const f: Record<string, AnyValue> = {
-      ...shared,
       'trace.trace_id': span.traceId,
       'trace.parent_id': span.spanId,
       name: ev.name,
@@ -75,11 +81,10 @@ function mapSpan(span: Span, shared: Record<string, AnyValue>, dataset: string, 
     };
     flattenInto(f, ev.attributes);
     if (isError) f.error = true;
-    out.push({ time: nanosToMillis(ev.timeUnixNano), dataset, sampleRate, fields: f });
+    out.push({ time: nanosToMillis(ev.timeUnixNano), dataset, sampleRate, fields: f, shared });
   }
   for (const link of span.links) {
     const f: Record<string, AnyValue> = {
-      ...shared,
       'trace.trace_id': span.traceId,
       'trace.parent_id': span.spanId,
       'trace.link.trace_id': link.traceId,
@@ -91,7 +96,7 @@ function mapSpan(span: Span, shared: Record<string, AnyValue>, dataset: string, 
     flattenInto(f, link.attributes);
     if (isError) f.error = true;
     // Links carry no time of their own: they take the span's start.
-    out.push({ time: nanosToMillis(span.startTimeUnixNano), dataset, sampleRate, fields: f });
+    out.push({ time: nanosToMillis(span.startTimeUnixNano), dataset, sampleRate, fields: f, shared });
   }
 }
 

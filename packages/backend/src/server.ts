@@ -5,11 +5,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import {
+  contentTypeOf,
   decodeTraceRequest,
   encodeExportTraceResponse,
   encodeRpcStatus,
+  formatFromContentType,
   OtlpDecodeError,
-  type OtlpFormat,
 } from '@waggle/otlp';
 import { bubbleUp } from './bubbleup.js';
 import { gapsReport } from './gaps-query.js';
@@ -131,6 +132,11 @@ function datasetParam(raw: string): string {
   return name;
 }
 
+/** Honeycomb's column type names. */
+function honeycombType(t: string): string {
+  return t === 'DOUBLE' ? 'float' : t === 'BOOLEAN' ? 'boolean' : 'string';
+}
+
 function newId(): string {
   return randomBytes(8).toString('hex');
 }
@@ -173,17 +179,15 @@ export function createServer(config: ServerConfig): http.Server {
     validateSpec(body, (key) => store.column(key), Date.now() / 1000);
 
   async function otlpTraces(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const type = mediaType(req);
-    const format: OtlpFormat | undefined =
-      type === 'application/x-protobuf' || type === 'application/protobuf' ? 'protobuf' : type === 'application/json' ? 'json' : undefined;
+    const format = formatFromContentType(req.headers['content-type']);
     if (!format) {
       req.resume();
-      sendError(res, 415, `content-type ${JSON.stringify(type)} is not supported; send application/x-protobuf or application/json`);
+      sendError(res, 415, `content-type ${JSON.stringify(mediaType(req))} is not supported; send application/x-protobuf or application/json`);
       return;
     }
     const status = (code: number, grpc: number, message: string): void => {
       const body = encodeRpcStatus({ code: grpc, message }, format);
-      res.writeHead(code, { 'content-type': format === 'json' ? 'application/json' : 'application/x-protobuf' });
+      res.writeHead(code, { 'content-type': contentTypeOf(format) });
       res.end(body);
     };
     if (!authorised(req)) {
@@ -199,9 +203,10 @@ export function createServer(config: ServerConfig): http.Server {
       throw error;
     }
     let events;
+    // Spans the codec cannot read (bad ids, malformed fields) are skipped and reported as partial success.
+    const problems: string[] = [];
     try {
-      // The codec refuses spans without ids, so a request is either stored whole or refused whole.
-      events = spansToEvents(decodeTraceRequest(body, format));
+      events = spansToEvents(decodeTraceRequest(body, format, { onInvalidSpan: (problem) => problems.push(problem) }));
     } catch (error) {
       if (error instanceof OtlpDecodeError) return status(400, 3, `malformed OTLP ${format} request: ${error.message}`);
       throw error;
@@ -211,8 +216,13 @@ export function createServer(config: ServerConfig): http.Server {
     } catch (error) {
       return status(503, 14, `could not store spans, retry later: ${(error as Error).message}`);
     }
-    const response = encodeExportTraceResponse({}, format);
-    res.writeHead(200, { 'content-type': format === 'json' ? 'application/json' : 'application/x-protobuf' });
+    const response = encodeExportTraceResponse(
+      problems.length === 0
+        ? {}
+        : { rejectedSpans: problems.length, errorMessage: `${problems.length} span(s) rejected; first: ${problems[0]}` },
+      format,
+    );
+    res.writeHead(200, { 'content-type': contentTypeOf(format) });
     res.end(response);
   }
 
@@ -296,11 +306,10 @@ export function createServer(config: ServerConfig): http.Server {
     if (root === '1' && kind === 'columns' && a !== undefined && method === 'GET') {
       const dataset = datasetParam(a);
       queryDataset(dataset);
-      const type = (t: string): string => (t === 'DOUBLE' ? 'float' : t === 'BOOLEAN' ? 'boolean' : 'string');
       return sendJson(
         res,
         200,
-        store.columnsOf(dataset).map((c) => ({ id: c.physical, key_name: c.key, type: type(c.type), hidden: false, description: '' })),
+        store.columnsOf(dataset).map((c) => ({ id: c.physical, key_name: c.key, type: honeycombType(c.type), hidden: false, description: '' })),
       );
     }
     if (root === '1' && kind === 'queries' && a !== undefined) {
@@ -329,7 +338,10 @@ export function createServer(config: ServerConfig): http.Server {
         if (typeof queryId !== 'string') throw new SpecError('query_id', 'must be the id returned by POST /1/queries/:dataset');
         const q = queries.get(queryId);
         if (!q || q.dataset !== dataset) throw new HttpError(404, `query ${JSON.stringify(queryId)} not found for this dataset`);
-        const data = await runQuery(store.reader(), dataset, q.spec, { series: body?.disable_series !== true });
+        const data = await runQuery(store.reader(), dataset, q.spec, {
+          series: body?.disable_series !== true,
+          unweighted: !store.hasSampledEvents(dataset),
+        });
         const id = newId();
         const result: SavedResult = { id, query_id: q.id, complete: true, data };
         boundedSet(results, id, result);
@@ -347,7 +359,10 @@ export function createServer(config: ServerConfig): http.Server {
       queryDataset(dataset);
       const raw = parseJson(await readBody(req, bodyLimitBytes)) as Record<string, unknown>;
       const spec = validate(dataset, raw);
-      const data = await runQuery(store.reader(), dataset, spec, { series: raw?.disable_series !== true });
+      const data = await runQuery(store.reader(), dataset, spec, {
+        series: raw?.disable_series !== true,
+        unweighted: !store.hasSampledEvents(dataset),
+      });
       return sendJson(res, 200, { query: spec.raw, complete: true, data });
     }
     if (root === 'api' && kind === 'traces' && a !== undefined && b === undefined && method === 'GET') {

@@ -1,16 +1,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import {
-  BOOLEAN,
-  DOUBLE,
-  DuckDBAppender,
-  DuckDBConnection,
-  DuckDBDataChunk,
-  DuckDBInstance,
-  VARCHAR,
-  type DuckDBType,
-  type DuckDBValue,
-} from '@duckdb/node-api';
+import duckdb from '@duckdb/node-bindings';
+import { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import type { AnyValue } from '@waggle/otlp';
 import type { ColumnInfo, ColumnType, IngestEvent } from './internal-types.js';
 import { quoteIdent } from './sql.js';
@@ -39,7 +30,13 @@ export const PINNED_COLUMNS: ReadonlyArray<{ key: string; physical: string; type
 
 export const EVENTS_TABLE = 'events';
 
-const DUCK_TYPES: Record<ColumnType, DuckDBType> = { VARCHAR, DOUBLE, BOOLEAN };
+const WAL_AUTOCHECKPOINT = '256MB';
+
+const RAW_TYPES: Record<ColumnType, duckdb.Type> = {
+  VARCHAR: duckdb.Type.VARCHAR,
+  DOUBLE: duckdb.Type.DOUBLE,
+  BOOLEAN: duckdb.Type.BOOLEAN,
+};
 
 type ValueKind = 'string' | 'number' | 'boolean';
 
@@ -67,9 +64,10 @@ export class Store {
   readonly dbPath: string;
   private readonly instance: DuckDBInstance;
   private readonly writer: DuckDBConnection;
-  private readonly readers: DuckDBConnection[];
+  private readonly readersList: DuckDBConnection[];
   private nextReader = 0;
   private appender: DuckDBAppender | undefined;
+  private traceAppender: DuckDBAppender | undefined;
   /** Attribute key → column. */
   private readonly columns = new Map<string, ColumnInfo>();
   /** Physical columns in table order, base columns first. */
@@ -78,6 +76,8 @@ export class Store {
   /** Dataset → key → true, for /1/columns; persisted in waggle_dataset_columns. */
   private readonly datasetColumns = new Map<string, Set<string>>();
   private readonly lastWritten = new Map<string, number>();
+  /** Datasets holding any event with a sample rate other than 1 (kept conservatively: never shrinks). */
+  private readonly sampledDatasets = new Set<string>();
   private queue: Batch[] = [];
   private writing: Promise<void> | undefined;
   private closed = false;
@@ -88,13 +88,16 @@ export class Store {
     this.dbPath = dbPath;
     this.instance = instance;
     this.writer = writer;
-    this.readers = readers;
+    this.readersList = readers;
   }
 
   static async open(dataDir: string): Promise<Store> {
     mkdirSync(dataDir, { recursive: true });
     const dbPath = path.join(dataDir, 'waggle.duckdb');
-    const instance = await DuckDBInstance.create(dbPath);
+    // Checkpoints rewrite the row groups appended since the last one; DuckDB's 16 MB default makes that
+    // happen every few thousand wide events, which cost 3-4x the ingest throughput in our measurements.
+    // 256 MB keeps checkpoints to a few row groups at a time; the price is a longer WAL replay after a crash.
+    const instance = await DuckDBInstance.create(dbPath, { wal_autocheckpoint: WAL_AUTOCHECKPOINT });
     const writer = await instance.connect();
     const readers = [await instance.connect(), await instance.connect()];
     const store = new Store(dbPath, instance, writer, readers);
@@ -116,6 +119,15 @@ export class Store {
       `CREATE TABLE IF NOT EXISTS waggle_markers (id VARCHAR PRIMARY KEY, dataset VARCHAR NOT NULL, message VARCHAR,
         type VARCHAR, url VARCHAR, start_time BIGINT NOT NULL, end_time BIGINT, created_at VARCHAR NOT NULL)`,
     );
+    // One row per trace per commit, keyed by a 32-bit hash of the id: a scan of this narrow table finds a
+    // trace's time bounds in milliseconds, and the bounds let the events scan skip row groups by zonemap.
+    // (An ART index would make lookups O(1) but DuckDB rewrites the whole index at every checkpoint,
+    // which stalls ingest once it holds millions of traces.)
+    await this.writer.run(
+      `CREATE TABLE IF NOT EXISTS waggle_trace_index (trace_key UINTEGER NOT NULL, trace_id VARCHAR NOT NULL,
+        ts_min DOUBLE NOT NULL, ts_max DOUBLE NOT NULL)`,
+    );
+    this.traceAppender = await this.writer.createAppender('waggle_trace_index');
     for (const c of PINNED_COLUMNS) this.columns.set(c.key, { ...c, pinned: true });
     const catalog = await this.writer.runAndReadAll('SELECT key, physical, type FROM waggle_columns');
     for (const row of catalog.getRowObjectsJS()) {
@@ -133,6 +145,8 @@ export class Store {
     for (const row of dc.getRowObjectsJS()) this.noteDatasetColumn(String(row.dataset), String(row.key));
     const lw = await this.writer.runAndReadAll(`SELECT dataset, max(ts) AS ts FROM ${EVENTS_TABLE} GROUP BY dataset`);
     for (const row of lw.getRowObjectsJS()) this.lastWritten.set(String(row.dataset), Number(row.ts));
+    const sampled = await this.writer.runAndReadAll(`SELECT DISTINCT dataset FROM ${EVENTS_TABLE} WHERE sample_rate <> 1`);
+    for (const row of sampled.getRowObjectsJS()) this.sampledDatasets.add(String(row.dataset));
     await this.loadTableColumns();
   }
 
@@ -153,6 +167,15 @@ export class Store {
     this.appender = await this.writer.createAppender(EVENTS_TABLE);
   }
 
+  /** Whether a key is new to a dataset (and not yet queued in this commit, tracked in `queued`). */
+  private isNewDatasetColumn(dataset: string, key: string, queued: Set<string>): boolean {
+    if (this.datasetColumns.get(dataset)?.has(key)) return false;
+    const id = `${dataset}\u0000${key}`;
+    if (queued.has(id)) return false;
+    queued.add(id);
+    return true;
+  }
+
   private noteDatasetColumn(dataset: string, key: string): boolean {
     let keys = this.datasetColumns.get(dataset);
     if (!keys) this.datasetColumns.set(dataset, (keys = new Set()));
@@ -163,13 +186,18 @@ export class Store {
 
   /** A connection for read queries, round-robin so concurrent queries run side by side. */
   reader(): DuckDBConnection {
-    const c = this.readers[this.nextReader++ % this.readers.length];
+    const c = this.readersList[this.nextReader++ % this.readersList.length];
     return c!;
   }
 
   /** Physical column name → attribute key, for turning rows back into events. */
   keysByPhysical(): Map<string, string> {
     return new Map([...this.columns.values()].map((c) => [c.physical, c.key]));
+  }
+
+  /** Every read connection, for work that can run on all of them at once. */
+  readers(): readonly DuckDBConnection[] {
+    return this.readersList;
   }
 
   column(key: string): ColumnInfo | undefined {
@@ -188,6 +216,11 @@ export class Store {
       lastWritten: this.lastWritten.get(name),
       columns: keys.size,
     }));
+  }
+
+  /** False when every event of the dataset (`__all__`: of any dataset) has sample rate 1, so weights can be skipped. */
+  hasSampledEvents(dataset: string): boolean {
+    return dataset === '__all__' ? this.sampledDatasets.size > 0 : this.sampledDatasets.has(dataset);
   }
 
   hasDataset(dataset: string): boolean {
@@ -217,6 +250,7 @@ export class Store {
         } catch (error) {
           // A failed commit loses nothing silently: every caller in the group is told.
           this.appender?.clear();
+          this.traceAppender?.clear();
           for (const b of group) b.reject(error as Error);
         }
       }
@@ -235,73 +269,141 @@ export class Store {
     const n = events.length;
     const pending = new Map<string, PendingColumn>();
     const newDatasetColumns: [string, string][] = [];
+    const sharedEntries = new Map<object, [PendingColumn, string | number | boolean][]>();
+    const queued = new Set<string>();
     const times = new Float64Array(n);
     const rates = new Float64Array(n);
-    const datasets: string[] = new Array(n);
+    const datasets: string[] = Array.from({ length: n });
     for (let i = 0; i < n; i++) {
       const ev = events[i]!;
       times[i] = ev.time;
       rates[i] = ev.sampleRate;
+      if (ev.sampleRate !== 1 && !this.sampledDatasets.has(ev.dataset)) this.sampledDatasets.add(ev.dataset);
       datasets[i] = ev.dataset;
       const lw = this.lastWritten.get(ev.dataset);
       if (lw === undefined || ev.time > lw) this.lastWritten.set(ev.dataset, ev.time);
+      if (ev.shared) {
+        let entries = sharedEntries.get(ev.shared);
+        if (!entries) sharedEntries.set(ev.shared, (entries = this.resolveShared(ev.shared, ev.dataset, n, pending, newDatasetColumns, queued)));
+        for (const [p, v] of entries) p.values[i] = v;
+      }
       const fields = ev.fields;
       for (const key in fields) {
         const raw = fields[key];
         if (raw === undefined || raw === null) continue;
         const v = toScalar(raw);
-        let p = pending.get(key);
-        if (!p) {
-          p = { values: new Array(n), kinds: new Set(), hasNonNumericString: false, hasNonBooleanString: false };
-          pending.set(key, p);
-        }
+        const p = pendingFor(pending, key, n);
         p.values[i] = v;
-        const kind = typeof v as ValueKind;
-        if (!p.kinds.has(kind)) p.kinds.add(kind);
-        if (kind === 'string') {
-          if (!p.hasNonNumericString && !isNumericString(v as string)) p.hasNonNumericString = true;
-          if (!p.hasNonBooleanString && v !== 'true' && v !== 'false') p.hasNonBooleanString = true;
-        }
-        if (this.noteDatasetColumn(ev.dataset, key)) newDatasetColumns.push([ev.dataset, key]);
+        notePendingKind(p, v);
+        if (this.isNewDatasetColumn(ev.dataset, key, queued)) newDatasetColumns.push([ev.dataset, key]);
       }
     }
 
     await this.evolveSchema(pending, newDatasetColumns);
 
     const physicalIndex = new Map(this.tableColumns.map((c, i) => [c.physical, i]));
-    const byIndex: (PendingColumn | undefined)[] = new Array(this.tableColumns.length);
+    const byIndex: (PendingColumn | undefined)[] = Array.from({ length: this.tableColumns.length });
     for (const [key, p] of pending) {
       const col = this.columns.get(key)!;
       byIndex[physicalIndex.get(col.physical)!] = p;
     }
-    const types = this.tableColumns.map((c) => DUCK_TYPES[c.type]);
+    const logicalTypes = this.tableColumns.map((c) => duckdb.create_logical_type(RAW_TYPES[c.type]));
     const appender = this.appender!;
+    // Appends run inside an explicit transaction so the COMMIT (WAL write + fsync) happens on DuckDB's
+    // threads while the event loop goes on reading the next requests, which then join the next commit.
+    await this.writer.run('BEGIN TRANSACTION');
+    try {
     for (let start = 0; start < n; start += CHUNK_ROWS) {
       const end = Math.min(n, start + CHUNK_ROWS);
       const rows = end - start;
-      const chunk = DuckDBDataChunk.create(types, rows);
+      const chunk = duckdb.create_data_chunk(logicalTypes);
+      duckdb.data_chunk_set_size(chunk, rows);
       for (let c = 0; c < this.tableColumns.length; c++) {
-        const vector = chunk.getColumnVector(c);
+        const vector = duckdb.data_chunk_get_vector(chunk, c);
         const physical = this.tableColumns[c]!.physical;
-        if (physical === 'ts') for (let r = 0; r < rows; r++) vector.setItem(r, times[start + r]!);
-        else if (physical === 'sample_rate') for (let r = 0; r < rows; r++) vector.setItem(r, rates[start + r]!);
-        else if (physical === 'dataset') for (let r = 0; r < rows; r++) vector.setItem(r, datasets[start + r]!);
+        if (physical === 'ts') writeColumn(vector, 'DOUBLE', (r) => times[r]!, start, rows);
+        else if (physical === 'sample_rate') writeColumn(vector, 'DOUBLE', (r) => rates[r]!, start, rows);
+        else if (physical === 'dataset') writeColumn(vector, 'VARCHAR', (r) => datasets[r]!, start, rows);
         else {
           const p = byIndex[c];
           const type = this.tableColumns[c]!.type;
-          for (let r = 0; r < rows; r++) {
-            vector.setItem(r, p === undefined ? null : coerce(p.values[start + r], type));
-          }
+          if (p === undefined) duckdb.vector_reference_value(vector, duckdb.create_null_value());
+          else writeColumn(vector, type, (r) => coerce(p.values[r], type), start, rows);
         }
-        vector.flush();
       }
-      appender.appendDataChunk(chunk);
+      appender.appendDataChunk(new DuckDBDataChunk(chunk));
     }
     appender.flushSync();
+    this.appendTraceIndex(pending.get('trace.trace_id'), times, n);
+    await this.writer.run('COMMIT');
+    } catch (error) {
+      await this.writer.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
   }
 
-  /** Adds columns for new keys and widens columns whose new values do not fit, in one transaction. */
+  /** Adds one (trace id, first time, last time) row per trace in the commit. */
+  private appendTraceIndex(traceIds: PendingColumn | undefined, times: Float64Array, n: number): void {
+    if (!traceIds) return;
+    const ranges = new Map<string, [number, number]>();
+    for (let i = 0; i < n; i++) {
+      const v = traceIds.values[i];
+      if (v === undefined) continue;
+      const id = typeof v === 'string' ? v : String(v);
+      const t = times[i]!;
+      const range = ranges.get(id);
+      if (!range) ranges.set(id, [t, t]);
+      else if (t < range[0]) range[0] = t;
+      else if (t > range[1]) range[1] = t;
+    }
+    const ids = [...ranges.keys()];
+    const types = [duckdb.Type.UINTEGER, duckdb.Type.VARCHAR, duckdb.Type.DOUBLE, duckdb.Type.DOUBLE].map((t) =>
+      duckdb.create_logical_type(t),
+    );
+    for (let start = 0; start < ids.length; start += CHUNK_ROWS) {
+      const rows = Math.min(CHUNK_ROWS, ids.length - start);
+      const chunk = duckdb.create_data_chunk(types);
+      duckdb.data_chunk_set_size(chunk, rows);
+      const keys = new Uint32Array(rows);
+      for (let r = 0; r < rows; r++) keys[r] = traceKey(ids[start + r]!);
+      duckdb.copy_data_to_vector(duckdb.data_chunk_get_vector(chunk, 0), 0, keys.buffer, 0, keys.byteLength);
+      writeColumn(duckdb.data_chunk_get_vector(chunk, 1), 'VARCHAR', (r) => ids[r]!, start, rows);
+      writeColumn(duckdb.data_chunk_get_vector(chunk, 2), 'DOUBLE', (r) => ranges.get(ids[r]!)![0], start, rows);
+      writeColumn(duckdb.data_chunk_get_vector(chunk, 3), 'DOUBLE', (r) => ranges.get(ids[r]!)![1], start, rows);
+      this.traceAppender!.appendDataChunk(new DuckDBDataChunk(chunk));
+    }
+    this.traceAppender!.flushSync();
+  }
+
+  /** Resolves a shared field object once: its columns' pending values and the scalar to put in each row. */
+  private resolveShared(
+    shared: Record<string, AnyValue>,
+    dataset: string,
+    n: number,
+    pending: Map<string, PendingColumn>,
+    newDatasetColumns: [string, string][],
+    queued: Set<string>,
+  ): [PendingColumn, string | number | boolean][] {
+    const entries: [PendingColumn, string | number | boolean][] = [];
+    for (const key in shared) {
+      const raw = shared[key];
+      if (raw === undefined || raw === null) continue;
+      const v = toScalar(raw);
+      const p = pendingFor(pending, key, n);
+      notePendingKind(p, v);
+      entries.push([p, v]);
+      if (this.isNewDatasetColumn(dataset, key, queued)) newDatasetColumns.push([dataset, key]);
+    }
+    return entries;
+  }
+
+  /**
+   * Adds columns for new keys and widens columns whose new values do not fit, in one transaction.
+   * Memory (the key catalog, per-dataset columns) changes only after it committed, so a concurrent query
+   * never sees a column that does not exist yet.
+   */
   private async evolveSchema(pending: Map<string, PendingColumn>, newDatasetColumns: [string, string][]): Promise<void> {
+    const apply: (() => void)[] = [];
     const ddl: string[] = [];
     const params: DuckDBValue[][] = [];
     const catalogSql = 'INSERT OR REPLACE INTO waggle_columns VALUES ($1, $2, $3)';
@@ -310,14 +412,20 @@ export class Store {
       const wanted = typeFor(p, col?.type);
       if (!col) {
         const info: ColumnInfo = { key, physical: `a_${this.nextColumnId++}`, type: wanted, pinned: false };
-        this.columns.set(key, info);
+        apply.push(() => this.columns.set(key, info));
         ddl.push(`ALTER TABLE ${EVENTS_TABLE} ADD COLUMN ${quoteIdent(info.physical)} ${wanted}`);
         params.push([]);
         ddl.push(catalogSql);
         params.push([key, info.physical, wanted]);
       } else if (!col.pinned && wanted !== col.type) {
-        col.type = wanted;
-        ddl.push(`ALTER TABLE ${EVENTS_TABLE} ALTER COLUMN ${quoteIdent(col.physical)} TYPE ${wanted}`);
+        const c = quoteIdent(col.physical);
+        // Whole numbers keep the text JavaScript would give them ("7", not DuckDB's "7.0").
+        const using =
+          col.type === 'DOUBLE' && wanted === 'VARCHAR'
+            ? ` USING CASE WHEN ${c} = trunc(${c}) AND abs(${c}) < 1e15 THEN CAST(CAST(${c} AS BIGINT) AS VARCHAR) ELSE CAST(${c} AS VARCHAR) END`
+            : '';
+        ddl.push(`ALTER TABLE ${EVENTS_TABLE} ALTER COLUMN ${c} TYPE ${wanted}${using}`);
+        apply.push(() => (col.type = wanted));
         params.push([]);
         ddl.push(catalogSql);
         params.push([key, col.physical, wanted]);
@@ -326,6 +434,7 @@ export class Store {
     for (const [dataset, key] of newDatasetColumns) {
       ddl.push('INSERT OR IGNORE INTO waggle_dataset_columns VALUES ($1, $2)');
       params.push([dataset, key]);
+      apply.push(() => this.noteDatasetColumn(dataset, key));
     }
     if (ddl.length === 0) return;
     const schemaChanged = ddl.some((s) => s.startsWith('ALTER'));
@@ -339,25 +448,11 @@ export class Store {
       await this.writer.run('COMMIT');
     } catch (error) {
       await this.writer.run('ROLLBACK').catch(() => undefined);
-      // Reload the catalog from the database so memory matches what is committed.
-      await this.reloadCatalog();
+      if (schemaChanged) await this.loadTableColumns();
       throw error;
     }
+    for (const f of apply) f();
     if (schemaChanged) await this.loadTableColumns();
-  }
-
-  private async reloadCatalog(): Promise<void> {
-    for (const [key, col] of this.columns) if (!col.pinned) this.columns.delete(key);
-    const catalog = await this.writer.runAndReadAll('SELECT key, physical, type FROM waggle_columns');
-    for (const row of catalog.getRowObjectsJS()) {
-      this.columns.set(String(row.key), {
-        key: String(row.key),
-        physical: String(row.physical),
-        type: String(row.type) as ColumnType,
-        pinned: false,
-      });
-    }
-    await this.loadTableColumns();
   }
 
   /** Deletes events older than `maxAgeHours` and, past `maxBytes`, the oldest events until under it. */
@@ -368,6 +463,7 @@ export class Store {
         const cutoff = Date.now() - opts.maxAgeHours * 3_600_000;
         const r = await this.writer.run(`DELETE FROM ${EVENTS_TABLE} WHERE ts < $1`, [cutoff]);
         deleted += Number(r.rowsChanged);
+        await this.writer.run('DELETE FROM waggle_trace_index WHERE ts_max < $1', [cutoff]);
       }
       if (opts.maxBytes && opts.maxBytes > 0) {
         // DuckDB reuses freed blocks rather than shrinking the file, so "size" is the blocks in use.
@@ -377,6 +473,7 @@ export class Store {
           if (cutoff === null || cutoff === undefined) break;
           const r = await this.writer.run(`DELETE FROM ${EVENTS_TABLE} WHERE ts <= $1`, [Number(cutoff)]);
           deleted += Number(r.rowsChanged);
+          await this.writer.run('DELETE FROM waggle_trace_index WHERE ts_max <= $1', [Number(cutoff)]);
           await this.writer.run('CHECKPOINT');
         }
       }
@@ -405,10 +502,102 @@ export class Store {
     await this.exclusive;
     this.appender?.closeSync();
     this.appender = undefined;
+    this.traceAppender?.closeSync();
+    this.traceAppender = undefined;
     await this.writer.run('CHECKPOINT').catch(() => undefined);
-    for (const c of this.readers) c.closeSync();
+    for (const c of this.readersList) c.closeSync();
     this.writer.closeSync();
     this.instance.closeSync();
+  }
+}
+
+/**
+ * Fills one vector of a data chunk straight through the C API: a column holding one value for every
+ * row (resource attributes, the dataset, absent keys) becomes a constant vector, which costs O(1);
+ * others are written as flat arrays with a validity mask.
+ */
+function writeColumn(
+  vector: duckdb.Vector,
+  type: ColumnType,
+  valueAt: (row: number) => string | number | boolean | null,
+  start: number,
+  rows: number,
+): void {
+  const first = valueAt(start);
+  let constant = true;
+  for (let r = 1; r < rows; r++) {
+    if (valueAt(start + r) !== first) {
+      constant = false;
+      break;
+    }
+  }
+  if (constant) {
+    duckdb.vector_reference_value(vector, constantValue(first, type));
+    return;
+  }
+  const validity = new BigUint64Array(Math.ceil(rows / 64));
+  let hasNull = false;
+  if (type === 'VARCHAR') {
+    for (let r = 0; r < rows; r++) {
+      const v = valueAt(start + r);
+      if (v === null) hasNull = true;
+      else {
+        duckdb.vector_assign_string_element(vector, r, v as string);
+        validity[r >>> 6]! |= 1n << BigInt(r & 63);
+      }
+    }
+  } else {
+    const data = type === 'DOUBLE' ? new Float64Array(rows) : new Uint8Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const v = valueAt(start + r);
+      if (v === null) hasNull = true;
+      else {
+        data[r] = type === 'DOUBLE' ? (v as number) : v ? 1 : 0;
+        validity[r >>> 6]! |= 1n << BigInt(r & 63);
+      }
+    }
+    duckdb.copy_data_to_vector(vector, 0, data.buffer, 0, data.byteLength);
+  }
+  if (hasNull) {
+    duckdb.vector_ensure_validity_writable(vector);
+    duckdb.copy_data_to_vector_validity(vector, 0, validity.buffer, 0, validity.byteLength);
+  }
+}
+
+function constantValue(v: string | number | boolean | null, type: ColumnType): duckdb.Value {
+  if (v === null) return duckdb.create_null_value();
+  if (type === 'VARCHAR') return duckdb.create_varchar(v as string);
+  if (type === 'DOUBLE') return duckdb.create_double(v as number);
+  return duckdb.create_bool(v as boolean);
+}
+
+/** FNV-1a 32-bit hash of a trace id: the integer key the trace index is scanned by. */
+export function traceKey(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    h ^= id.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function pendingFor(pending: Map<string, PendingColumn>, key: string, n: number): PendingColumn {
+  let p = pending.get(key);
+  if (!p) {
+    const values: PendingColumn['values'] = [];
+    values.length = n; // holey on purpose: most keys are absent from most rows
+    p = { values, kinds: new Set(), hasNonNumericString: false, hasNonBooleanString: false };
+    pending.set(key, p);
+  }
+  return p;
+}
+
+function notePendingKind(p: PendingColumn, v: string | number | boolean): void {
+  const kind = typeof v as ValueKind;
+  if (!p.kinds.has(kind)) p.kinds.add(kind);
+  if (kind === 'string') {
+    if (!p.hasNonNumericString && !isNumericString(v as string)) p.hasNonNumericString = true;
+    if (!p.hasNonBooleanString && v !== 'true' && v !== 'false') p.hasNonBooleanString = true;
   }
 }
 

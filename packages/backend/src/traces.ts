@@ -1,4 +1,4 @@
-import { EVENTS_TABLE, type Store } from './store.js';
+import { EVENTS_TABLE, traceKey, type Store } from './store.js';
 
 /** One span or annotation of a trace, in waterfall order. */
 export interface TraceEntry {
@@ -24,9 +24,18 @@ export function isValidTraceId(id: string): boolean {
  * Spans whose parent is missing are treated as roots.
  */
 export async function fetchTrace(store: Store, traceId: string): Promise<TraceEntry[]> {
-  const reader = await store
-    .reader()
-    .runAndReadAll(`SELECT * FROM ${EVENTS_TABLE} WHERE trace_id = $1 ORDER BY ts`, [traceId]);
+  const conn = store.reader();
+  // The trace index says when the trace happened; the time bounds let DuckDB skip row groups by zonemap.
+  const span = await conn.runAndReadAll(
+    'SELECT min(ts_min) AS lo, max(ts_max) AS hi FROM waggle_trace_index WHERE trace_key = $1 AND trace_id = $2',
+    [traceKey(traceId), traceId],
+  );
+  const { lo, hi } = span.getRowObjectsJS()[0] as { lo: number | null; hi: number | null };
+  if (lo === null || hi === null) return [];
+  const reader = await conn.runAndReadAll(
+    `SELECT * FROM ${EVENTS_TABLE} WHERE ts >= $2 AND ts <= $3 AND trace_id = $1 ORDER BY ts`,
+    [traceId, lo, hi],
+  );
   const keys = store.keysByPhysical();
   const entries: TraceEntry[] = [];
   for (const row of reader.getRowObjectsJS()) {

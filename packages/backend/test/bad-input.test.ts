@@ -62,11 +62,17 @@ describe('bad input gets a clear 4xx and never takes the backend down', () => {
     expect(decodeExportTraceResponse(res.body, 'protobuf').rejectedSpans).toBe(0);
   });
 
-  it('a span without a span id fails the request with 400 naming the field', async () => {
-    const body = encodeTraceRequest(traces('noid-svc', [makeSpan(), makeSpan({ spanId: '' })]), 'protobuf');
-    const res = await postOtlp(backend.url, body, 'application/x-protobuf');
-    expect(res.status).toBe(400);
-    expect(decodeRpcStatus(res.body, 'protobuf').message).toMatch(/span_id/);
+  it('spans the codec cannot read are rejected through partial_success and the rest are kept', async () => {
+    for (const format of ['protobuf', 'json'] as const) {
+      const service = `partial-${format}`;
+      const body = encodeTraceRequest(traces(service, [makeSpan(), makeSpan({ spanId: '' }), makeSpan()]), format);
+      const res = await postOtlp(backend.url, body, format === 'json' ? 'application/json' : 'application/x-protobuf');
+      expect(res.status).toBe(200);
+      const parsed = decodeExportTraceResponse(res.body, format);
+      expect(parsed.rejectedSpans).toBe(1);
+      expect(parsed.errorMessage).toMatch(/span_id|spanId/);
+      expect(await count(backend.url, service)).toBe(2);
+    }
   });
 
   it('wrong content types → 415 naming what is accepted', async () => {

@@ -100,7 +100,7 @@ async function assertQueries(url: string, dataset: string, breakdown: string, sp
   }
   // Default order: the first calculation, descending.
   const counts = data.results.map((r) => r.data.COUNT as number);
-  expect(counts).toEqual([...counts].sort((a, b) => b - a));
+  expect(counts).toEqual(counts.toSorted((a, b) => b - a));
 }
 
 describe('real clients against a running backend', () => {

@@ -58,7 +58,7 @@ export async function runQuery(
  * `weight` times — the smallest value whose cumulative weight reaches p × total weight.
  */
 export function weightedPercentile(values: number[], weights: number[], p: number): number {
-  const pairs = values.map((v, i) => [v, weights[i]!] as const).sort((a, b) => a[0] - b[0]);
+  const pairs = values.map((v, i) => [v, weights[i]!] as const).toSorted((a, b) => a[0] - b[0]);
   const total = weights.reduce((a, b) => a + b, 0);
   let cum = 0;
   for (const [v, w] of pairs) {
