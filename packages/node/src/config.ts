@@ -1,6 +1,8 @@
 // Resolves Waggle's settings from code options, then OTEL_* / HONEYCOMB_* / WAGGLE_* variables, then defaults.
 // Every invalid value produces one WAGGLE_CONFIG_INVALID line and a safe fallback, never an exception.
 import { report, reportInvalidSetting } from './diagnostics.js';
+import { readExportEnv } from './export/index.js';
+import type { ExportPipelineOptions, SamplingOptions } from './export/index.js';
 import type { WaggleOptions } from './types.js';
 
 export const LOCAL_ENDPOINT = 'http://127.0.0.1:4318';
@@ -26,8 +28,8 @@ export interface ResolvedConfig {
   /** Which setting the enabled list came from, for messages about it. */
   enabledInstrumentationsSource: string;
   disabledInstrumentations: string[];
-  sampleRatio: number;
-  parentBased: boolean;
+  /** Sampling: code options over WAGGLE_SAMPLE_RATE / OTEL_TRACES_SAMPLER. */
+  sampling: SamplingOptions;
   propagators: string[];
   shutdownTimeoutMs: number;
   handleSignals: boolean;
@@ -36,7 +38,8 @@ export interface ResolvedConfig {
   propagateTraceFields: string[];
   rollups: boolean;
   frameworkSpans: boolean;
-  tuning: { maxQueueSpans?: number; maxBatchSpans?: number; scheduledDelayMs?: number };
+  /** Export pipeline settings other than the destination: code options over environment, per sub-object. */
+  exportOptions: Omit<ExportPipelineOptions, 'destination' | 'sampling'>;
 }
 
 type Env = Record<string, string | undefined>;
@@ -108,7 +111,17 @@ export function resolveConfig(options: WaggleOptions = {}, env: Env = process.en
   const enabledList = options.instrumentations ?? list(read('WAGGLE_INSTRUMENTATIONS')) ?? list(read('OTEL_NODE_ENABLED_INSTRUMENTATIONS'));
   const disabledInstrumentations = options.disabledInstrumentations ?? list(read('OTEL_NODE_DISABLED_INSTRUMENTATIONS')) ?? [];
 
-  const { ratio, parentBased } = options.sampleRatio !== undefined ? { ratio: clampRatio(options.sampleRatio), parentBased: true } : samplerFrom(read);
+  // Each sub-object merges on its own, so a code option never wipes out the environment's other settings in it.
+  const exportEnv = readExportEnv(env);
+  const sampling: SamplingOptions = { ...exportEnv.sampling, ...options.sampling, serviceName };
+  const exportOptions: ResolvedConfig['exportOptions'] = {
+    tuning: { ...exportEnv.tuning, ...options.export?.tuning },
+    limits: { ...exportEnv.limits, ...options.export?.limits },
+    redaction: { ...exportEnv.redaction, ...options.export?.redaction },
+    ...(options.export?.presend ? { presend: options.export.presend } : {}),
+    ...((options.export?.compression ?? exportEnv.compression) ? { compression: options.export?.compression ?? exportEnv.compression } : {}),
+    ...(exportEnv.selfTelemetry ? { selfTelemetry: exportEnv.selfTelemetry } : {}),
+  };
 
   const traceLinks = options.traceLinks ?? bool(read, 'WAGGLE_TRACE_LINKS', false);
   const uiUrl = (options.uiUrl ?? validUrl(read, 'WAGGLE_UI_URL') ?? new URL(tracesUrl).origin).replace(/\/+$/, '');
@@ -127,8 +140,7 @@ export function resolveConfig(options: WaggleOptions = {}, env: Env = process.en
     enabledInstrumentations: enabledList,
     enabledInstrumentationsSource: enabledSource,
     disabledInstrumentations,
-    sampleRatio: ratio,
-    parentBased,
+    sampling,
     propagators: propagatorsFrom(read),
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? positiveInt(read, ['WAGGLE_SHUTDOWN_TIMEOUT_MS'], 2000),
     handleSignals: options.handleSignals ?? bool(read, 'WAGGLE_HANDLE_SIGNALS', true),
@@ -137,11 +149,7 @@ export function resolveConfig(options: WaggleOptions = {}, env: Env = process.en
     propagateTraceFields: options.propagateTraceFields ?? list(read('WAGGLE_PROPAGATE_TRACE_FIELDS')) ?? [],
     rollups: options.rollups ?? bool(read, 'WAGGLE_ROLLUPS', true),
     frameworkSpans: options.frameworkSpans ?? bool(read, 'WAGGLE_FRAMEWORK_SPANS', false),
-    tuning: {
-      maxQueueSpans: optionalPositiveInt(read, 'OTEL_BSP_MAX_QUEUE_SIZE'),
-      maxBatchSpans: optionalPositiveInt(read, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),
-      scheduledDelayMs: optionalPositiveInt(read, 'OTEL_BSP_SCHEDULE_DELAY'),
-    },
+    exportOptions,
   };
 }
 
@@ -220,44 +228,6 @@ function isLocalUrl(url: string): boolean {
   return url.startsWith(`${LOCAL_ENDPOINT}/`) || url.startsWith('http://localhost:4318/');
 }
 
-function samplerFrom(read: Read): { ratio: number; parentBased: boolean } {
-  const raw = read('OTEL_TRACES_SAMPLER');
-  const argRaw = read('OTEL_TRACES_SAMPLER_ARG');
-  const arg = (): number => {
-    if (argRaw === undefined) return 1;
-    const n = Number(argRaw);
-    if (Number.isFinite(n) && n >= 0 && n <= 1) return n;
-    reportInvalidSetting('OTEL_TRACES_SAMPLER_ARG', argRaw, 'a number from 0 to 1', 'using 1');
-    return 1;
-  };
-  switch (raw?.toLowerCase()) {
-    case undefined:
-    case 'parentbased_always_on':
-      return { ratio: 1, parentBased: true };
-    case 'always_on':
-      return { ratio: 1, parentBased: false };
-    case 'always_off':
-      return { ratio: 0, parentBased: false };
-    case 'parentbased_always_off':
-      return { ratio: 0, parentBased: true };
-    case 'traceidratio':
-      return { ratio: arg(), parentBased: false };
-    case 'parentbased_traceidratio':
-      return { ratio: arg(), parentBased: true };
-    default:
-      reportInvalidSetting(
-        'OTEL_TRACES_SAMPLER',
-        raw,
-        'always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio',
-        'using parentbased_always_on',
-      );
-      return { ratio: 1, parentBased: true };
-  }
-}
-
-function clampRatio(n: number): number {
-  return Number.isFinite(n) ? Math.min(1, Math.max(0, n)) : 1;
-}
 
 const KNOWN_PROPAGATORS = ['tracecontext', 'baggage', 'none'];
 function propagatorsFrom(read: Read): string[] {

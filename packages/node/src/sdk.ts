@@ -8,16 +8,15 @@ import { WaggleContextManager } from './context-manager.js';
 import type { ResolvedConfig } from './config.js';
 import { DeferredSpanProcessor } from './deferred-processor.js';
 import { installEsmHook } from './esm-hook.js';
-import { createExportPipeline } from './export/index.js';
+import { createExportPipeline, createSampler } from './export/index.js';
 import { appDirectories, loadInstrumentations, selectEntries } from './instrumentations.js';
 import { LocalRootTracker } from './local-roots.js';
 import { createPropagator } from './propagation.js';
 import { RollupSpanProcessor, TraceFieldRegistry, TraceFieldSpanProcessor } from './span-processors.js';
 import { TraceLinkSpanProcessor } from './trace-links.js';
-import { resources, sdkTrace } from './otel.js';
+import { resources } from './otel.js';
 
 const { defaultResource, resourceFromAttributes } = resources;
-const { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler } = sdkTrace;
 
 export interface SdkPieces {
   instrumentations: Instrumentation[];
@@ -54,7 +53,8 @@ export function buildPieces(config: ResolvedConfig): SdkPieces {
   const exportProcessor = new DeferredSpanProcessor(
     createExportPipeline({
       destination: { url: config.tracesUrl, protocol: config.protocol, headers: config.headers, timeoutMs: config.exportTimeoutMs },
-      tuning: config.tuning,
+      sampling: config.sampling,
+      ...config.exportOptions,
     }),
   );
   // Order matters: processors shipped by instrumentation packages (runtime fields, crash handling) go first; rollups read the child → root map that the trace-field processor clears in its onEnd,
@@ -70,17 +70,12 @@ export function buildPieces(config: ResolvedConfig): SdkPieces {
     hookedModules: loaded.hookedModules,
     spanProcessors,
     exportProcessor,
-    sampler: createSampler(config),
+    sampler: createSampler(config.sampling),
     resource: createResource(config),
     contextManager,
     textMapPropagator: createPropagator(config.propagators, traceFields, config.propagateTraceFields),
     traceFields,
   };
-}
-
-function createSampler(config: ResolvedConfig): Sampler {
-  const root = config.sampleRatio >= 1 ? new AlwaysOnSampler() : config.sampleRatio <= 0 ? new AlwaysOffSampler() : new TraceIdRatioBasedSampler(config.sampleRatio);
-  return config.parentBased ? new ParentBasedSampler({ root }) : root;
 }
 
 // Static attributes only: resource detectors (cloud, container) are not loaded, they cost startup time.

@@ -1,4 +1,5 @@
 // Public options of @waggle/node. Every option has an environment variable; options passed in code win.
+import type { ExportPipelineOptions, SamplingOptions } from './export/index.js';
 
 /** Options for start() and nodeSdkConfiguration(). Anything omitted comes from the environment, then defaults. */
 export interface WaggleOptions {
@@ -32,8 +33,17 @@ export interface WaggleOptions {
   instrumentations?: string[];
   /** Instrumentations to leave off (OTEL_NODE_DISABLED_INSTRUMENTATIONS). */
   disabledInstrumentations?: string[];
-  /** Sampling ratio 0..1 for new traces (OTEL_TRACES_SAMPLER=parentbased_traceidratio + _ARG). Default 1. */
-  sampleRatio?: number;
+  /**
+   * Deterministic, parent-based sampling compatible with Honeycomb: keep 1 trace in `rate`, with rules per
+   * service/route and an end-of-span policy for errors and slow spans (WAGGLE_SAMPLE_RATE, OTEL_TRACES_SAMPLER
+   * + _ARG, WAGGLE_SAMPLE_KEEP_ERRORS, WAGGLE_SAMPLE_KEEP_SLOWER_THAN_MS). Default: keep every trace.
+   */
+  sampling?: Omit<SamplingOptions, 'serviceName'>;
+  /**
+   * Export pipeline: queue bounds, limits, redaction, compression and the presend hook (OTEL_BSP_*,
+   * OTEL_*_ATTRIBUTE_*_LIMIT, WAGGLE_REDACT_*, WAGGLE_RECORD_DB_PARAMETERS, OTEL_EXPORTER_OTLP_COMPRESSION).
+   */
+  export?: Pick<ExportPipelineOptions, 'tuning' | 'limits' | 'redaction' | 'presend' | 'compression'>;
   /** How long SIGTERM/SIGINT/shutdown() wait for spans to flush (WAGGLE_SHUTDOWN_TIMEOUT_MS, default 2000). */
   shutdownTimeoutMs?: number;
   /** Install SIGTERM/SIGINT/beforeExit flushing (WAGGLE_HANDLE_SIGNALS, default true). */

@@ -105,10 +105,23 @@ describe('invalid values', () => {
       OTEL_BSP_MAX_QUEUE_SIZE: '5000',
       OTEL_PROPAGATORS: 'tracecontext',
     });
-    expect([c.sampleRatio, c.parentBased]).toEqual([0.25, true]);
+    // A ratio of 0.25 is Honeycomb's SampleRate 4.
+    expect(c.sampling.rate).toBe(4);
     expect(c.enabledInstrumentations).toEqual(['http', 'express']);
     expect(c.disabledInstrumentations).toEqual(['pino']);
-    expect(c.tuning.maxQueueSpans).toBe(5000);
+    expect(c.exportOptions.tuning?.maxQueueSpans).toBe(5000);
     expect(c.propagators).toEqual(['tracecontext']);
+  });
+});
+
+describe('export settings: code options over environment, one sub-object at a time', () => {
+  it('a code option for one tuning field keeps the environment\'s other tuning fields', () => {
+    const c = resolveConfig(
+      { export: { tuning: { maxBatchSpans: 100 } }, sampling: { keepErrors: true } },
+      { OTEL_BSP_MAX_QUEUE_SIZE: '5000', WAGGLE_SAMPLE_RATE: '10', WAGGLE_REDACT_QUERY_PARAMS: 'session' },
+    );
+    expect(c.exportOptions.tuning).toEqual({ maxQueueSpans: 5000, maxBatchSpans: 100 });
+    expect(c.exportOptions.redaction).toEqual({ queryParams: ['session'] });
+    expect(c.sampling).toMatchObject({ rate: 10, keepErrors: true });
   });
 });
