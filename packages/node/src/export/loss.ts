@@ -14,11 +14,23 @@ export const LOSS_SPAN_NAME = 'waggle.telemetry_loss';
 
 const SCOPE = { name: '@waggle/node/export', version: '0.1.0' };
 
+function emptyCounts(): Record<LossReason, number> {
+  return { queue_full: 0, backend_unavailable: 0, rejected: 0, too_large: 0 };
+}
+
+function isEmpty(counts: Record<LossReason, number>): boolean {
+  return LOSS_REASONS.every((r) => counts[r] === 0);
+}
+
 export class LossCounter {
   /** Totals since the process started. */
   readonly total: Record<LossReason, number> = { queue_full: 0, backend_unavailable: 0, rejected: 0, too_large: 0 };
-  private pending: Record<LossReason, number> = { queue_full: 0, backend_unavailable: 0, rejected: 0, too_large: 0 };
-  private pendingSince = Date.now();
+  // Two views of the same drops: the stderr line reports each interval; the loss span waits until the destination
+  // is healthy again, so it is not lost in the very outage it describes.
+  private pendingLog = emptyCounts();
+  private pendingSpan = emptyCounts();
+  private spanSince = Date.now();
+  private logSince = Date.now();
   private meter: Meter | undefined;
   private counter: Counter | undefined;
   private readonly lastReason: Partial<Record<LossReason, string>> = {};
@@ -26,30 +38,31 @@ export class LossCounter {
   add(reason: LossReason, spans: number, detail?: string): void {
     if (spans <= 0) return;
     this.total[reason] += spans;
-    this.pending[reason] += spans;
+    this.pendingLog[reason] += spans;
+    this.pendingSpan[reason] += spans;
     if (detail) this.lastReason[reason] = detail;
   }
 
-  /** Takes the counts since the last report; undefined when nothing was lost. */
-  private drain(): { counts: Record<LossReason, number>; since: number } | undefined {
-    const counts = this.pending;
-    if (LOSS_REASONS.every((r) => counts[r] === 0)) return undefined;
-    const since = this.pendingSince;
-    this.pending = { queue_full: 0, backend_unavailable: 0, rejected: 0, too_large: 0 };
-    this.pendingSince = Date.now();
-    return { counts, since };
-  }
-
-  /** Reports what was lost since the last call; returns the loss span to enqueue, or undefined. */
-  flushReport(resource: Resource | undefined): ReadableSpan | undefined {
-    const drained = this.drain();
-    if (!drained) return undefined;
-    const { counts, since } = drained;
-    const seconds = Math.max(1, Math.round((Date.now() - since) / 1000));
+  /** Writes one stderr line (and metrics) for what was lost since the last line; nothing when nothing was lost. */
+  flushLog(): void {
+    const counts = this.pendingLog;
+    if (isEmpty(counts)) return;
+    const seconds = Math.max(1, Math.round((Date.now() - this.logSince) / 1000));
+    this.pendingLog = emptyCounts();
+    this.logSince = Date.now();
     const sum = LOSS_REASONS.reduce((n, r) => n + counts[r], 0);
     const parts = LOSS_REASONS.filter((r) => counts[r] > 0).map((r) => `${r}=${counts[r]}${this.lastReason[r] ? ` (${this.lastReason[r]})` : ''}`);
     report('WAGGLE_EXPORT_LOSS', `dropped ${sum} spans in the last ${seconds}s: ${parts.join(', ')}`);
     this.recordMetrics(counts);
+  }
+
+  /** The loss span for everything not yet reported in a span; undefined when nothing was lost. */
+  takeSpan(resource: Resource | undefined): ReadableSpan | undefined {
+    const counts = this.pendingSpan;
+    if (isEmpty(counts)) return undefined;
+    const since = this.spanSince;
+    this.pendingSpan = emptyCounts();
+    this.spanSince = Date.now();
     return lossSpan(counts, since, resource);
   }
 

@@ -256,8 +256,11 @@ export class WaggleExportProcessor implements SpanProcessor {
   }
 
   private reportLoss(): void {
-    const span = this.loss.flushReport(this.resource);
-    if (span && !this.closed) this.enqueue(span, false);
+    this.loss.flushLog();
+    // The loss span goes out once exports succeed again; sent into a failing destination it would be lost too.
+    if (this.closed || this.breaker.state !== 'closed' || this.consecutiveFailures > 0) return;
+    const span = this.loss.takeSpan(this.resource);
+    if (span) this.enqueue(span, false);
   }
 
   /** Sends everything queued before the call; resolves by the deadline whatever the backend does. */
@@ -299,7 +302,7 @@ export class WaggleExportProcessor implements SpanProcessor {
     this.payloads = [];
     this.sender.abort();
     this.loss.add('backend_unavailable', left, 'not delivered before the shutdown deadline');
-    this.loss.flushReport(this.resource);
+    this.loss.flushLog();
     // A wrapped exporter may wait on its own request; shutdown does not wait past a short grace period for it.
     let grace: NodeJS.Timeout | undefined;
     await Promise.race([
