@@ -168,9 +168,11 @@ export class RestartTracker {
 
   private _onSignal(signal: string, handler: () => void): void {
     this._current.signal = signal;
-    if (process.listenerCount(signal) > 1) return; // the app handles it (and will exit through 'exit')
     this._current.endedAt = Date.now();
+    // Written now: a process that then dies by the re-raised signal never emits 'exit'.
     this._writeEndSync();
+    // Another listener (the app's, or @waggle/node flushing before it re-raises) decides how the process ends.
+    if (process.listenerCount(signal) > 1) return;
     this.uninstall();
     // No one else handles the signal: terminate by it, exactly as the default action would have.
     process.removeListener(signal, handler);
