@@ -173,7 +173,8 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
   }
 
   private wrapProxyFactories(exports: object, names: string[], library: 'http-proxy' | 'httpxy'): void {
-    const target = exports as Record<string, unknown>;
+    const target = factoryHolder(exports, names);
+    if (!target) return;
     for (const name of names) {
       if (typeof target[name] !== 'function' || isWrapped(target[name])) continue;
       this._wrap(target, name, (original) => {
@@ -188,7 +189,8 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
   }
 
   private unpatchProxyFactories(exports: object, names: string[]): void {
-    const target = exports as Record<string, unknown>;
+    const target = factoryHolder(exports, names);
+    if (!target) return;
     for (const name of names) if (isWrapped(target[name])) this._unwrap(target, name);
   }
 
@@ -502,4 +504,15 @@ function positiveNumber(value: unknown, name: string, fallback: number, accepted
     throw new RangeError(`WAGGLE_PROXY_CONFIG_INVALID: ${name} must be ${accepted}, got ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+/**
+ * The object holding the factory functions: module.exports itself under require(), or the `default` of the
+ * namespace an ES module gets when it imports the CommonJS package (patched in place, so both views see it).
+ */
+function factoryHolder(exports: object, names: string[]): Record<string, unknown> | undefined {
+  const direct = exports as Record<string, unknown>;
+  if (names.some((n) => typeof direct[n] === 'function')) return direct;
+  const fallback = direct.default;
+  return fallback !== null && (typeof fallback === 'object' || typeof fallback === 'function') ? (fallback as Record<string, unknown>) : undefined;
 }

@@ -70,4 +70,12 @@ describe('ESM-only packages', () => {
     expect(server.attributes['proxy.upstream']).toBe(`127.0.0.1:${result.upstreamPort}`);
     expect(server.attributes['proxy.route']).toBe('/api');
   });
+
+  it('http-proxy (CommonJS) imported from an ES module is instrumented: each attempt a span with its resend count', async () => {
+    const { spans, result } = await runFixture(['--import', fixture('register-tracing.mjs'), fixture('http-proxy-esm.mjs')]);
+    expect(result).toEqual({ status: 200, body: 'from upstream' });
+    const attempts = spans.filter((s) => s.scope === '@waggle/instrumentation-proxy' && s.kind === 2);
+    expect(attempts.map((s) => s.attributes['http.request.resend_count'])).toEqual([0, 1]);
+    expect(attempts[0]!.attributes['error.type']).toBe('upstream_5xx');
+  });
 });

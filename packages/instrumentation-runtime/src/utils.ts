@@ -56,7 +56,7 @@ export function resolveConfig(config: RuntimeInstrumentationConfig = {}): Resolv
     crashEnabled: bool('crash.enabled', crash.enabled, true),
     flushTimeoutMs: num('crash.flushTimeoutMs', crash.flushTimeoutMs, 2000, 0, 60_000),
     restartsEnabled: bool('restarts.enabled', restarts.enabled, true),
-    stateDir: str('restarts.stateDir', restarts.stateDir, path.join(os.tmpdir(), 'waggle-runtime')),
+    stateDir: str('restarts.stateDir', restarts.stateDir, process.env.WAGGLE_RUNTIME_STATE_DIR || path.join(os.tmpdir(), 'waggle-runtime')),
     stateKey: str('restarts.stateKey', restarts.stateKey, serviceName),
     windowMs: num('restarts.windowMs', restarts.windowMs, 300_000, 1000, 7 * 24 * 3600_000),
     crashLoopThreshold: num('restarts.crashLoopThreshold', restarts.crashLoopThreshold, 3, 0, 10_000),
