@@ -5,7 +5,15 @@ import { resolveTime, SpecError, validateFilter, type ValidFilter } from './spec
 import { EVENTS_TABLE, type Store } from './store.js';
 
 /** Columns never compared: every value is unique, so they say nothing about the selection. */
-const SKIPPED = new Set(['trace.trace_id', 'trace.span_id', 'trace.parent_id', 'trace.link.trace_id', 'trace.link.span_id']);
+const SKIPPED = new Set(['trace.trace_id', 'trace.span_id', 'trace.parent_id', 'trace.link.trace_id', 'trace.link.span_id', 'process.pid']);
+
+/**
+ * Ports (client ephemeral ports above all) and process ids change with every connection or restart: they differ
+ * between any two time windows and would outrank the real cause.
+ */
+function isIncidental(key: string): boolean {
+  return SKIPPED.has(key) || key.endsWith('.port');
+}
 const TOP_VALUES = 20;
 const NUMERIC_BUCKETS = 20;
 const MAX_COLUMNS = 200;
@@ -107,7 +115,7 @@ export async function bubbleUp(store: Store, dataset: string, body: unknown, now
   const selectionColumns = new Set(selFilters.map((f) => f.column.key));
   const columns = store
     .columnsOf(dataset)
-    .filter((c) => !SKIPPED.has(c.key) && !selectionColumns.has(c.key))
+    .filter((c) => !isIncidental(c.key) && !selectionColumns.has(c.key))
     .slice(0, MAX_COLUMNS);
   const out: BubbleUpColumn[] = [];
   if (selTotal > 0) {

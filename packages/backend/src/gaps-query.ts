@@ -4,7 +4,10 @@ import { computeGaps, type GapSpan, type GapsReport } from './gaps.js';
 import { colExpr } from './engine.js';
 import { EVENTS_TABLE, type Store } from './store.js';
 
-const OPTIONAL = ['server.address', 'server.port', 'messaging.destination.name', 'db.system', 'db.system.name', 'client.address'] as const;
+const OPTIONAL = ['server.address', 'server.port', 'messaging.destination.name', 'db.system', 'db.system.name', 'client.address', 'http.request.method', 'http.response.status_code'] as const;
+
+/** How far before the window the rest of a trace that reaches into it is read, so its parents are found. */
+const LOOKBACK_MS = 5 * 60_000;
 
 export async function gapsReport(store: Store, sinceSeconds: number, nowMs = Date.now()): Promise<GapsReport> {
   const startMs = nowMs - sinceSeconds * 1000;
@@ -13,8 +16,9 @@ export async function gapsReport(store: Store, sinceSeconds: number, nowMs = Dat
   const reader = await store.reader().runAndReadAll(
     `SELECT trace_id, span_id, parent_id, service_name, span_kind, name, ts, ${selectOptional.join(', ')}
      FROM ${EVENTS_TABLE}
-     WHERE ts >= $1 AND ts <= $2 AND annotation_type IS NULL AND trace_id IS NOT NULL AND span_id IS NOT NULL`,
-    [startMs, nowMs],
+     WHERE ts >= $3 AND ts <= $2 AND annotation_type IS NULL AND span_id IS NOT NULL
+       AND trace_id IN (SELECT DISTINCT trace_id FROM ${EVENTS_TABLE} WHERE ts >= $1 AND ts <= $2 AND trace_id IS NOT NULL)`,
+    [startMs, nowMs, startMs - LOOKBACK_MS],
   );
   const index = Object.fromEntries(OPTIONAL.map((key, i) => [key, `o${i}`]));
   const spans: GapSpan[] = reader.getRowObjectsJS().map((row) => {
@@ -39,6 +43,8 @@ export async function gapsReport(store: Store, sinceSeconds: number, nowMs = Dat
       peer: peer || null,
       caller: opt('client.address') || null,
       external: Boolean(opt('db.system') || opt('db.system.name')),
+      // An HTTP call that got no response never reached a server, so no server span can be missing for it.
+      reached: !(opt('http.request.method') && !opt('http.response.status_code')),
     };
   });
   return computeGaps(spans, { startMs, endMs: nowMs });

@@ -17,6 +17,8 @@ export interface GapSpan {
   caller?: string | null;
   /** True for client spans to things that never send spans themselves (databases, caches). */
   external?: boolean;
+  /** False for a call that got no response (connection refused, timeout): no callee span can exist for it. */
+  reached?: boolean;
 }
 
 export interface OrphanGroup {
@@ -133,7 +135,7 @@ export function computeGaps(input: Iterable<GapSpan>, options: GapsOptions): Gap
       if (rootless.length < 5) rootless.push(traceId);
     }
     for (const s of spans) {
-      if ((s.kind !== 'client' && s.kind !== 'producer') || s.external || !s.peer) continue;
+      if ((s.kind !== 'client' && s.kind !== 'producer') || s.external || s.reached === false || !s.peer) continue;
       const callee = (childrenOf.get(s.spanId) ?? []).find((c) => CALLEE_KINDS.has(c.kind));
       const edgeKey = `${s.service}\u0000${s.peer}`;
       let edge = edges.get(edgeKey);

@@ -83,4 +83,14 @@ describe('gaps report', () => {
     expect(report.missingHops).toEqual([]);
     expect(report.traces).toBe(0);
   });
+
+  it('an HTTP call that got no response is not an uninstrumented hop: nothing could have answered it', () => {
+    const trace = '4'.repeat(32);
+    const root = span(trace, { service: 'api', kind: 'server' });
+    const refused = span(trace, { service: 'api', kind: 'client', parentId: root.spanId, peer: 'legacy:8080', reached: false });
+    const answered = span(trace, { service: 'api', kind: 'client', parentId: root.spanId, peer: 'legacy:8080' });
+    const report = computeGaps([root, refused, answered], window);
+    expect(report.missingHops).toEqual([expect.objectContaining({ peer: 'legacy:8080', count: 1 })]);
+    expect(report.edges).toEqual([expect.objectContaining({ peer: 'legacy:8080', calls: 1 })]);
+  });
 });

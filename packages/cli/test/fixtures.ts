@@ -89,14 +89,14 @@ export function incidentScenario(now = Date.now()): Scenario {
     const traceId = newTraceId();
     const startMs = now - 200_000 + i * 1000;
     const server = span({ traceId, name: 'POST /orders', kind: 2, startMs, durationMs: 20, attributes: { 'http.route': '/orders', 'http.response.status_code': 201, SampleRate: 2 } });
-    const call = span({ traceId, parent: server, name: 'GET', kind: 3, startMs: startMs + 2, durationMs: 8, attributes: { 'server.address': 'legacy', 'server.port': 8080, 'http.request.method': 'GET', SampleRate: 2 } });
+    const call = span({ traceId, parent: server, name: 'GET', kind: 3, startMs: startMs + 2, durationMs: 8, attributes: { 'server.address': 'legacy', 'server.port': 8080, 'http.request.method': 'GET', 'http.response.status_code': 200, SampleRate: 2 } });
     v41.push(server, call);
   }
   for (let i = 0; i < 20; i++) {
     const traceId = newTraceId();
     const startMs = now - 150_000 + i * 1000;
     const edge = span({ traceId, name: 'GET /users/:id', kind: 2, startMs, durationMs: 30, attributes: { 'http.route': '/users/:id' } });
-    const hop = span({ traceId, parent: edge, name: 'GET', kind: 3, startMs: startMs + 1, durationMs: 25, attributes: { 'server.address': 'api', 'server.port': 3000, 'http.request.method': 'GET', 'http.request.resend_count': 0 } });
+    const hop = span({ traceId, parent: edge, name: 'GET', kind: 3, startMs: startMs + 1, durationMs: 25, attributes: { 'server.address': 'api', 'server.port': 3000, 'http.request.method': 'GET', 'http.response.status_code': 200, 'http.request.resend_count': 0 } });
     proxy.push(edge, hop);
     const apiServer = span({ traceId, parent: hop, name: 'GET /users/:id', kind: 2, startMs: startMs + 2, durationMs: 20, attributes: { 'http.route': '/users/:id', 'http.response.status_code': 200 } });
     const db = span({ traceId, parent: apiServer, name: 'SELECT users', kind: 3, startMs: startMs + 3, durationMs: 2, error: i === 0, attributes: { 'db.system.name': 'postgresql' } });

@@ -25,6 +25,7 @@ const OPTIONS = { ...TARGET_FLAGS, since: { type: 'string', default: '30m' }, da
 const HONEYCOMB_COLUMNS = [
   'trace.trace_id', 'trace.span_id', 'trace.parent_id', 'service.name', 'span.kind', 'name',
   'server.address', 'server.port', 'messaging.destination.name', 'db.system', 'db.system.name', 'client.address',
+  'http.request.method', 'http.response.status_code',
 ];
 
 /** On Honeycomb the report is computed here from a breakdown of the span identity columns (a sample of up to 1000 groups). */
@@ -64,6 +65,7 @@ function toGapSpan(d: Record<string, unknown>, timeMs: number): GapSpan {
     peer: peer || null,
     caller: s('client.address') || null,
     external: Boolean(s('db.system') || s('db.system.name')),
+    reached: !(s('http.request.method') && !s('http.response.status_code')),
   };
 }
 
