@@ -78,9 +78,11 @@ async function shutdown(code) {
 process.on('SIGINT', () => void shutdown(130));
 process.on('SIGTERM', () => void shutdown(143));
 
-function waggle(args, { quiet = false } = {}) {
+function waggle(args, { quiet = false, record = true } = {}) {
+  // The --json twin of a shown command is for the report only: keep it out of the incident timeline.
+  const incidents = join(work, record ? 'incidents' : 'incidents-unrecorded');
   return new Promise((resolve) => {
-    execFile(process.execPath, [cliBin, ...args], { env: { ...process.env, WAGGLE_URL: backendUrl, WAGGLE_INCIDENT_DIR: join(work, 'incidents'), NO_COLOR: colour ? '' : '1' }, maxBuffer: 10 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [cliBin, ...args], { env: { ...process.env, WAGGLE_URL: backendUrl, WAGGLE_INCIDENT_DIR: incidents, NO_COLOR: colour ? '' : '1' }, maxBuffer: 10 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (!quiet) {
         console.log(bold(`\n$ waggle ${args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a}'`)).join(' ')}`));
         process.stdout.write(stdout.replace(/^/gm, '  '));
@@ -94,7 +96,7 @@ function waggle(args, { quiet = false } = {}) {
 /** Runs the command people would type, then the same with --json for the report. */
 async function answer(name, args) {
   const shown = await waggle(args);
-  const json = await waggle([...args, '--json'], { quiet: true });
+  const json = await waggle([...args, '--json'], { quiet: true, record: false });
   let data = null;
   try {
     data = JSON.parse(json.stdout);
@@ -139,8 +141,8 @@ try {
   let apiEnv = {};
   const api = new Service('api', {
     script: 'services/api.mjs',
-    nodeArgs: ['--max-old-space-size=160'],
-    env: { ...common, OTEL_SERVICE_NAME: 'api', PORT: String(ports.api), LEGACY_URL: `http://127.0.0.1:${ports.legacy}` },
+    nodeArgs: ['--max-old-space-size=128', '--max-semi-space-size=2'],
+    env: { ...common, OTEL_SERVICE_NAME: 'api', PORT: String(ports.api), LEGACY_URL: `http://127.0.0.1:${ports.legacy}`, WAGGLE_MEMORY_PRESSURE_THRESHOLD: '0.7' },
     ready: /listening/,
     // The supervisor: like a process manager, restart the API whenever it dies.
     onExit: (code, signal) => {
@@ -173,8 +175,9 @@ try {
   };
   const traffic = new Traffic(proxyUrl, { concurrency: 4, pick: mix });
   traffic.start();
+  const trafficStart = Date.now();
   cleanups.push(() => traffic.stop());
-  const since = (t) => `${Math.max(10, Math.ceil((Date.now() - t) / 1000) + 5)}s`;
+  const since = (t) => `${Math.max(5, Math.ceil((Date.now() - t) / 1000))}s`;
 
   if (chosen.includes('release')) {
     console.log(bold('\n(1) A release whose logger deep-clones every line'));
@@ -189,7 +192,7 @@ try {
     await api.start(apiEnv);
     step('api v42 deployed; traffic continues…');
     await sleep(phaseMs);
-    await answer('release', ['bubbleup', '--dataset', 'api', '--selection', 'duration_ms > 50', '--where', 'span.kind = server', '--since', since(t - phaseMs / 2)]);
+    await answer('release', ['bubbleup', '--dataset', 'api', '--selection', 'duration_ms > 60', '--where', 'span.kind = server', '--since', since(t - phaseMs / 2)]);
     await answer('release', ['query', '--dataset', 'api', '--where', 'name = memory_pressure', '--calc', 'COUNT', '--group-by', 'service.version', '--since', since(t)]);
     step('rolling back to v41');
     await waggle(['marker', 'rollback api v41', '--type', 'deploy', '--dataset', 'api'], { quiet: true });
@@ -222,8 +225,10 @@ try {
     const slow = new Traffic(proxyUrl, { concurrency: 4, pick: () => ({ path: '/reports/slow' }) });
     slow.start();
     step('pool max 1 and slow report queries: acquire timeouts escape the request handler…');
-    const deadline = Date.now() + Math.max(phaseMs, 15_000);
-    while (Date.now() < deadline && apiRestarts < 5) await sleep(500);
+    // Enough crashes for the crash-loop threshold (more than 3 restarts in 5 minutes), bounded in time.
+    const restartsBefore = apiRestarts;
+    const deadline = Date.now() + Math.max(phaseMs * 4, 60_000);
+    while (Date.now() < deadline && apiRestarts - restartsBefore < 5) await sleep(500);
     await slow.stop();
     apiEnv = { ...apiEnv, POOL_MAX: '5', POOL_ACQUIRE_MS: '2000', CRASH_ON_ACQUIRE_TIMEOUT: '0' };
     superviseApi = false;
@@ -237,9 +242,9 @@ try {
 
   if (chosen.includes('gap')) {
     console.log(bold('\n(4) A hop nobody instrumented'));
-    const t = Date.now();
+    // legacy has run without Waggle since the start: the whole run so far shows the hop the traces cannot see.
     await sleep(phaseMs / 2);
-    await answer('gap-before', ['gaps', '--since', since(t)]);
+    await answer('gap-before', ['gaps', '--since', since(trafficStart)]);
     step('restarting legacy with --import @waggle/node/register…');
     legacy.options.traced = true;
     await legacy.stop();
@@ -253,7 +258,7 @@ try {
   await waggle(['incident', 'end'], { quiet: true });
   await waggle(['incident', 'timeline']);
   console.log(bold(`\nOpen the UI: ${backendUrl}/`) + dim(`  (traffic: ${traffic.counts.ok} ok, ${traffic.counts.failed} failed)`));
-  if (flags.report) await writeFile(flags.report, JSON.stringify({ ...report, backendUrl, trafficCounts: traffic.counts, apiRestarts }, null, 2));
+  if (flags.report) await writeFile(flags.report, JSON.stringify({ ...report, backendUrl, ports, trafficCounts: traffic.counts, apiRestarts }, null, 2));
   if (flags['keep-running']) {
     step('everything keeps running; Ctrl-C stops it all');
     await new Promise(() => {});

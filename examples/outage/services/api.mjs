@@ -2,7 +2,7 @@
 // Behaviour is switched by environment (RELEASE, POOL_MAX…) and at run time by POST /admin/fault, so the
 // demo can replay the outage's failures against a real, traced service.
 import express from 'express';
-import PgBoss from 'pg-boss';
+import { PgBoss } from 'pg-boss';
 import pino from 'pino';
 import { Sequelize, DataTypes } from 'sequelize';
 
@@ -11,24 +11,26 @@ const release = env.RELEASE ?? 'v41';
 const port = Number(env.PORT ?? 3001);
 const fault = { mode: 'none', rate: 0 };
 
-// The v42 "logging module" deep-clones the request context into every line and keeps the clones in a
-// buffer that drains slowly: each call costs a full copy, and the heap fills. This is the 2019 release bug.
-const bigContext = { permissions: Array.from({ length: 3000 }, (_, i) => ({ id: i, scope: `project:${i}`, grants: ['read', 'write'], meta: { created: Date.now(), tags: ['a', 'b', 'c'] } })) };
-const buffered = [];
+// The v42 "logging module" formats every line by deep-cloning the logged object together with the request
+// context, and keeps recent clones for a slow async drain: each call pays a full copy and the heap fills.
+// This is the 2019 release bug.
+const bigContext = { permissions: Array.from({ length: 8000 }, (_, i) => ({ id: i, scope: `project:${i}`, grants: ['read', 'write'], meta: { created: Date.now(), tags: ['a', 'b', 'c'] } })) };
+const drainQueue = [];
 const logger = pino(
   {
     base: { release },
-    hooks:
-      release === 'v42'
-        ? {
-            logMethod(args, method) {
-              const copy = structuredClone({ ...bigContext, args });
-              buffered.push(copy);
-              if (buffered.length > 400) buffered.splice(0, 100);
-              return method.apply(this, args);
+    ...(release === 'v42'
+      ? {
+          formatters: {
+            log(object) {
+              const copy = structuredClone({ ...object, context: bigContext });
+              drainQueue.push(copy);
+              if (drainQueue.length > 14) drainQueue.shift();
+              return { ...object, contextSize: copy.context.permissions.length };
             },
-          }
-        : undefined,
+          },
+        }
+      : {}),
   },
   pino.destination({ dest: env.LOG_FILE ?? '/dev/null', sync: false }),
 );
@@ -40,7 +42,8 @@ const sequelize = new Sequelize(env.DATABASE_URL, {
 const User = sequelize.define('User', { name: DataTypes.STRING, email: DataTypes.STRING, plan: DataTypes.STRING }, { tableName: 'users' });
 const Order = sequelize.define('Order', { userId: DataTypes.INTEGER, total: DataTypes.INTEGER }, { tableName: 'orders' });
 
-const boss = new PgBoss({ connectionString: env.DATABASE_URL, schema: 'pgboss' });
+// propagateContext: pg-boss carries the request's trace context in the job, so the worker joins the same trace.
+const boss = new PgBoss({ connectionString: env.DATABASE_URL, schema: 'pgboss', openTelemetry: { propagateContext: true } });
 boss.on('error', (error) => logger.error({ err: error }, 'pg-boss error'));
 
 const app = express();
@@ -103,4 +106,5 @@ if ((await User.count()) === 0) {
   await User.bulkCreate(Array.from({ length: 200 }, (_, i) => ({ name: `user ${i}`, email: `u${i}@example.com`, plan: i % 5 ? 'free' : 'pro' })));
 }
 await boss.start();
+await boss.createQueue('emails').catch(() => {});
 app.listen(port, '127.0.0.1', () => process.stdout.write(`api ${release} listening on ${port}\n`));

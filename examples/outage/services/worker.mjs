@@ -1,9 +1,9 @@
 // The worker: sends order e-mails from the pg-boss queue the API fills, with a database read per job.
-import PgBoss from 'pg-boss';
+import { PgBoss } from 'pg-boss';
 import pg from 'pg';
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
-const boss = new PgBoss({ connectionString: process.env.DATABASE_URL, schema: 'pgboss' });
+const boss = new PgBoss({ connectionString: process.env.DATABASE_URL, schema: 'pgboss', openTelemetry: { propagateContext: true } });
 boss.on('error', (error) => process.stderr.write(`worker: pg-boss error ${error.message}\n`));
 await boss.start();
 await boss.createQueue('emails').catch(() => {});
