@@ -1,140 +1,33 @@
 #!/usr/bin/env node
-// `npm run bench` (or `node bench/run.mjs [--duration 10] [--connections 50] [--startups 5] [--variants a,b]`):
-// measures tracing overhead on the express hello-world side by side in one run and rewrites the
-// @waggle/node section of bench/RESULTS.md. Server pinned to CPU 0, load generator and sink to CPU 1.
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { findPackageJSON } from 'node:module';
-import { cpus, loadavg, totalmem } from 'node:os';
-import { parseArgs } from 'node:util';
+// `npm run bench`: the whole suite, one benchmark after another (never side by side: they would measure each
+// other), each rewriting its own section of bench/RESULTS.md. `--quick` runs every benchmark briefly, to check
+// the suite works; its numbers are noise.
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createAppDir, launch, measureVariant, stop } from './overhead/measure.mjs';
-import { variants } from './overhead/variants.mjs';
 
-const { values } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '50' },
-    startups: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '1' },
-    variants: { type: 'string' },
-    'no-write': { type: 'boolean', default: false },
-  },
-});
-const durationS = Number(values.duration);
-const connections = Number(values.connections);
-const startups = Number(values.startups);
-// Rounds run every variant once each, interleaved, and report per-metric medians: steadier on a shared machine.
-const rounds = Number(values.rounds);
+const quick = process.argv.includes('--quick');
+const root = fileURLToPath(new URL('..', import.meta.url));
+const steps = [
+  ['request overhead: bare / Waggle / stock OpenTelemetry / dd-trace', 'bench/overhead.mjs', quick ? ['--duration', '3', '--rounds', '1', '--startups', '1'] : ['--duration', '10', '--rounds', '3', '--startups', '5']],
+  ['OTLP encode / decode', 'bench/otlp-codec.mjs', ['--seconds', quick ? '1' : '5']],
+  ['export pipeline soak: healthy / blackholed / 503', 'bench/export-soak.mjs', ['--seconds', quick ? '5' : '60']],
+  ['runtime fields on root spans', 'bench/runtime-fields.mjs', quick ? ['--short'] : []],
+  ['proxy instrumentation', 'packages/instrumentation-proxy/bench/overhead.mjs', [], { BENCH_DURATION_S: quick ? '1' : '10' }],
+  ['backend ingest and queries, 1M spans', 'bench/backend.mjs', ['--spans', quick ? '100000' : '1000000']],
+  ...(quick ? [] : [['backend ingest and queries, 10M spans', 'bench/backend.mjs', ['--spans', '10000000']]]),
+];
 
-const taskset = hasTaskset() && cpus().length >= 2;
-// Recorded in the results: a busy machine makes req/s, startup and RSS numbers much noisier.
-const loadAtStart = loadavg()[0];
-const sink = launch(['sink.mjs'], {}, { cpu: 1, taskset, cwd: fileURLToPath(new URL('./overhead/', import.meta.url)) });
-const sinkUrl = `http://127.0.0.1:${(await sink.listening).port}`;
-
-const selected = variants(sinkUrl).filter((v) => (values.variants ? values.variants.split(',').includes(v.name) : !v.optional));
-const perVariant = new Map(selected.map((v) => [v.name, []]));
-const appDir = createAppDir();
-try {
-  for (let round = 0; round < rounds; round++) for (const variant of selected) {
-    process.stderr.write(`bench: ${variant.name}${rounds > 1 ? ` (round ${round + 1}/${rounds})` : ''} …\n`);
-    const r = await measureVariant(variant, { sinkUrl, connections, durationS, startups, taskset, serverCpu: 0, loadCpu: 1, appDir: appDir.dir });
-    perVariant.get(variant.name).push(r);
-    process.stderr.write(`bench: ${variant.name}: ${Math.round(r.rps)} req/s, ${r.cpuUsPerRequest.toFixed(0)} µs CPU/req, p99 ${r.p99} ms, startup ${r.startupMs.toFixed(0)} ms, peak RSS ${r.peakRssMiB.toFixed(1)} MiB, ${r.spansPerRequest.toFixed(2)} spans/req delivered (idle ${r.spansPerRequestIdle.toFixed(2)})\n`);
-  }
-} finally {
-  await stop(sink.child, 500);
-  appDir.remove();
-}
-
-const results = selected.map((v) => medianResult(perVariant.get(v.name)));
-const section = render(results);
-
-function medianResult(runs) {
-  const out = { ...runs[0] };
-  for (const key of Object.keys(out)) {
-    if (typeof out[key] !== 'number') continue;
-    const sorted = runs.map((r) => r[key]).sort((a, b) => a - b);
-    out[key] = sorted[Math.floor(sorted.length / 2)];
-  }
-  return out;
-}
-process.stdout.write(`${section}\n`);
-if (!values['no-write']) writeSection(section);
-
-function render(rows) {
-  const bare = rows.find((r) => r.name === 'bare');
-  const versions = ['express', '@opentelemetry/sdk-node', '@opentelemetry/auto-instrumentations-node', 'dd-trace', 'autocannon']
-    .map((p) => `${p} ${version(p)}`)
-    .join(', ');
-  const lines = [
-    '## @waggle/node — tracing overhead on express hello-world',
-    '',
-    `Generated by \`node bench/run.mjs --duration ${durationS} --connections ${connections} --startups ${startups} --rounds ${rounds}\` on ${new Date().toISOString().slice(0, 10)}${rounds > 1 ? ` (each number is the median of ${rounds} interleaved rounds)` : ''}.`,
-    `Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, load average ${loadAtStart.toFixed(1)} at start; Node ${process.versions.node}; ${versions}.`,
-    `${taskset ? 'Server pinned to CPU 0, autocannon and the span sink to CPU 1 (taskset).' : 'Not pinned (taskset unavailable or one CPU): numbers are noisier.'}`,
-    'The app runs from a directory whose node_modules holds only express and the tracers (symlinks), like a real express app install.',
-    `Load: \`autocannon -c ${connections} -d ${durationS}\` on \`GET /users/:id\` after a 1 s warmup. Startup: median of ${startups} launches, spawn to "listening".`,
-    'Spans delivered are counted at the sink (OTLP for Waggle and stock OTel, a Datadog agent stub for dd-trace); "idle" is spans per request',
-    'for 20 sequential requests, so a run that delivers fewer per request under load is **dropping**.',
-    'Span counts differ by design: Waggle sends one SERVER span per request carrying `http.route` (express layer spans are off by',
-    'default; `WAGGLE_FRAMEWORK_SPANS=true` adds them), the stock register adds express layer and router spans, dd-trace its middleware spans.',
-    '',
-    '"CPU/req" is the server\'s user+system CPU time over the run (including exporting its spans) per request; "bare ÷ CPU/req" estimates',
-    'the throughput ratio a CPU-bound server reaches and holds up better than req/s when other work shares the machine.',
-    '',
-    '| variant | req/s | vs bare | CPU µs/req | bare ÷ CPU/req | p99 ms | startup ms | peak RSS MiB | spans/req delivered (idle) | delivery |',
-    '|---|---|---|---|---|---|---|---|---|---|',
-  ];
-  for (const r of rows) {
-    const ratio = bare ? r.rps / bare.rps : NaN;
-    const delivery = r.name === 'bare' ? '—' : r.spansPerRequestIdle === 0 ? 'nothing delivered' : r.spansPerRequest >= r.spansPerRequestIdle * 0.99 ? 'all delivered' : `**dropping** ${(100 * (1 - r.spansPerRequest / r.spansPerRequestIdle)).toFixed(0)}%`;
-    const cpuRatio = bare ? bare.cpuUsPerRequest / r.cpuUsPerRequest : NaN;
-    lines.push(`| ${r.label} | ${Math.round(r.rps)} | ${ratio.toFixed(2)}× | ${r.cpuUsPerRequest.toFixed(0)} | ${cpuRatio.toFixed(2)}× | ${r.p99} | ${r.startupMs.toFixed(0)} | ${r.peakRssMiB.toFixed(1)} | ${r.spansPerRequest.toFixed(2)} (${r.spansPerRequestIdle.toFixed(2)}) | ${delivery} |`);
-  }
-  const waggle = rows.find((r) => r.name === 'waggle');
-  if (bare && waggle) {
-    const checks = [
-      ['throughput ≥ 0.5× bare', waggle.rps / bare.rps >= 0.5, `${(waggle.rps / bare.rps).toFixed(2)}×`],
-      ['startup ≤ bare + 60 ms', waggle.startupMs <= bare.startupMs + 60, `+${(waggle.startupMs - bare.startupMs).toFixed(0)} ms`],
-      ['peak RSS ≤ bare + 20 MiB', waggle.peakRssMiB <= bare.peakRssMiB + 20, `+${(waggle.peakRssMiB - bare.peakRssMiB).toFixed(1)} MiB`],
-      ['every span delivered', waggle.spansPerRequest >= waggle.spansPerRequestIdle * 0.99 && waggle.spansPerRequestIdle > 0, `${waggle.spansPerRequest.toFixed(2)} of ${waggle.spansPerRequestIdle.toFixed(2)} spans/req`],
-    ];
-    lines.push('', 'Waggle targets:', '');
-    for (const [name, ok, value] of checks) lines.push(`- ${ok ? 'met' : '**not met**'}: ${name} (${value})`);
-  }
-  if (durationS < 10) lines.push('', `_Short run (${durationS} s per variant): a smoke test of the bench, not a measurement to quote._`);
-  return lines.join('\n');
-}
-
-function writeSection(section) {
-  const file = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
-  const start = '<!-- @waggle/node overhead: start -->';
-  const end = '<!-- @waggle/node overhead: end -->';
-  const block = `${start}\n${section}\n${end}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n\nEach section is written by its benchmark; do not edit by hand.\n';
-  const from = text.indexOf(start);
-  const to = text.indexOf(end);
-  text = from >= 0 && to > from ? text.slice(0, from) + block + text.slice(to + end.length) : `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(file, text);
-  process.stderr.write(`bench: wrote ${file}\n`);
-}
-
-function version(pkg) {
-  try {
-    const file = findPackageJSON(pkg, import.meta.url);
-    return file ? JSON.parse(readFileSync(file, 'utf8')).version : '?';
-  } catch {
-    return '?';
+let failed = 0;
+for (const [title, script, args, env = {}] of steps) {
+  process.stdout.write(`\n== ${title}: node ${script} ${args.join(' ')}\n`);
+  const started = Date.now();
+  const result = spawnSync(process.execPath, [script, ...args], { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+  const seconds = Math.round((Date.now() - started) / 1000);
+  if (result.status !== 0) {
+    failed++;
+    process.stdout.write(`== ${title} FAILED (exit ${result.status ?? result.signal}) after ${seconds}s\n`);
+  } else {
+    process.stdout.write(`== ${title} done in ${seconds}s\n`);
   }
 }
-
-function hasTaskset() {
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+process.exitCode = failed ? 1 : 0;

@@ -124,7 +124,7 @@ export class WaggleExportProcessor implements SpanProcessor {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.run();
-    }, at - Date.now());
+    }, Math.max(0, at - Date.now()));
     this.timer.unref();
   }
 
