@@ -137,7 +137,10 @@ export async function bubbleUp(store: Store, dataset: string, body: unknown, now
     };
     await Promise.all(store.readers().map(worker));
   }
-  out.sort((a, b) => b.score - a.score || (a.column < b.column ? -1 : 1));
+  // Equal scores: a categorical column names a thing (a version, a host, a route) that can be the cause; a
+  // numeric gauge that moves with it (heap, event-loop delay of the same process) is more often an effect.
+  const categoricalFirst = (c: BubbleUpColumn): number => (c.type === 'number' ? 1 : 0);
+  out.sort((a, b) => (Math.abs(b.score - a.score) > 1e-9 ? b.score - a.score : categoricalFirst(a) - categoricalFirst(b) || (a.column < b.column ? -1 : 1)));
   return { selection: { count: selTotal }, baseline: { count: baseTotal }, columns: out, example_trace_ids: exampleIds };
 }
 

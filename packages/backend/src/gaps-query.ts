@@ -1,6 +1,6 @@
 // Reads the span identity columns for a time window and runs the gaps report over them. Gaps are judged
 // across every dataset: a caller's missing callee lives in another service's dataset.
-import { computeGaps, type GapSpan, type GapsReport } from './gaps.js';
+import { computeGaps, type GapLink, type GapSpan, type GapsReport } from './gaps.js';
 import { colExpr } from './engine.js';
 import { EVENTS_TABLE, type Store } from './store.js';
 
@@ -47,5 +47,17 @@ export async function gapsReport(store: Store, sinceSeconds: number, nowMs = Dat
       reached: !(opt('http.request.method') && !opt('http.response.status_code')),
     };
   });
-  return computeGaps(spans, { startMs, endMs: nowMs });
+  const linkTarget = store.column('trace.link.span_id');
+  const links: GapLink[] = [];
+  if (linkTarget) {
+    const linkRows = await store.reader().runAndReadAll(
+      `SELECT service_name, ${colExpr(linkTarget)} AS target FROM ${EVENTS_TABLE}
+       WHERE ts >= $1 AND ts <= $2 AND annotation_type = 'link'`,
+      [startMs - LOOKBACK_MS, nowMs],
+    );
+    for (const row of linkRows.getRowObjectsJS()) {
+      if (row.target) links.push({ fromService: String(row.service_name ?? ''), toSpanId: String(row.target) });
+    }
+  }
+  return computeGaps(spans, { startMs, endMs: nowMs }, links);
 }

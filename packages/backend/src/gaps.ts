@@ -68,6 +68,13 @@ export interface GapsReport {
   silentServices: SilentService[];
 }
 
+/** A link from a span (a batch consumer, a job started as a new root) to the span that caused it. */
+export interface GapLink {
+  /** The service of the linking span. */
+  fromService: string;
+  toSpanId: string;
+}
+
 export interface GapsOptions {
   startMs: number;
   endMs: number;
@@ -79,7 +86,10 @@ export interface GapsOptions {
 
 const CALLEE_KINDS = new Set(['server', 'consumer']);
 
-export function computeGaps(input: Iterable<GapSpan>, options: GapsOptions): GapsReport {
+export function computeGaps(input: Iterable<GapSpan>, options: GapsOptions, links: Iterable<GapLink> = []): GapsReport {
+  // A consumer that links back to the producer (batch receive, a job run as a new trace) covers that hop too.
+  const linkedFrom = new Map<string, string>();
+  for (const l of links) linkedFrom.set(l.toSpanId, l.fromService);
   const settleMs = options.settleMs ?? 5_000;
   const silenceMs = options.silenceMs ?? 60_000;
   const traces = new Map<string, GapSpan[]>();
@@ -136,7 +146,8 @@ export function computeGaps(input: Iterable<GapSpan>, options: GapsOptions): Gap
     }
     for (const s of spans) {
       if ((s.kind !== 'client' && s.kind !== 'producer') || s.external || s.reached === false || !s.peer) continue;
-      const callee = (childrenOf.get(s.spanId) ?? []).find((c) => CALLEE_KINDS.has(c.kind));
+      const child = (childrenOf.get(s.spanId) ?? []).find((c) => CALLEE_KINDS.has(c.kind));
+      const callee = child ? { service: child.service } : linkedFrom.has(s.spanId) ? { service: linkedFrom.get(s.spanId)! } : undefined;
       const edgeKey = `${s.service}\u0000${s.peer}`;
       let edge = edges.get(edgeKey);
       if (!edge) {

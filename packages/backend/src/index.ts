@@ -13,7 +13,7 @@ export type { Marker } from './markers.js';
 export { computeGaps } from './gaps.js';
 export { IncidentLog, incidentDir } from './incident-log.js';
 export type { IncidentEntry, IncidentInfo } from './incident-log.js';
-export type { EdgeCoverage, GapSpan, GapsOptions, GapsReport, MissingHop, OrphanGroup, SilentService } from './gaps.js';
+export type { EdgeCoverage, GapLink, GapSpan, GapsOptions, GapsReport, MissingHop, OrphanGroup, SilentService } from './gaps.js';
 
 const DEFAULT_PORT = 4318;
 const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024;

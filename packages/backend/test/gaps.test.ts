@@ -93,4 +93,13 @@ describe('gaps report', () => {
     expect(report.missingHops).toEqual([expect.objectContaining({ peer: 'legacy:8080', count: 1 })]);
     expect(report.edges).toEqual([expect.objectContaining({ peer: 'legacy:8080', calls: 1 })]);
   });
+
+  it('a producer whose job was consumed in a linked trace (batch receive) is covered, not a missing hop', () => {
+    const trace = '5'.repeat(32);
+    const root = span(trace, { service: 'api', kind: 'server' });
+    const send = span(trace, { service: 'api', kind: 'producer', parentId: root.spanId, peer: 'emails' });
+    const report = computeGaps([root, send], window, [{ fromService: 'worker', toSpanId: send.spanId }]);
+    expect(report.missingHops).toEqual([]);
+    expect(report.edges).toEqual([expect.objectContaining({ from: 'api', to: 'worker', peer: 'emails', coveragePercent: 100 })]);
+  });
 });

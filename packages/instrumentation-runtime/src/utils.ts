@@ -34,6 +34,12 @@ function str(option: string, value: unknown, dflt: string): string {
   return value;
 }
 
+/** A numeric setting from the environment; an unparsable value is left to the option's own validation message. */
+function envNumber(name: string): number | undefined {
+  const raw = process.env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : Number(raw);
+}
+
 function defaultServiceName(): string {
   const fromEnv = process.env.OTEL_SERVICE_NAME;
   if (fromEnv) return fromEnv;
@@ -50,7 +56,7 @@ export function resolveConfig(config: RuntimeInstrumentationConfig = {}): Resolv
     serviceName,
     spanFields: bool('spanFields', config.spanFields, true),
     sampleIntervalMs: num('sampleIntervalMs', config.sampleIntervalMs, 1000, 10, 60_000),
-    memoryPressureThreshold: num('memoryPressureThreshold', config.memoryPressureThreshold, 0.85, 0.001, 1),
+    memoryPressureThreshold: num('memoryPressureThreshold', config.memoryPressureThreshold ?? envNumber('WAGGLE_MEMORY_PRESSURE_THRESHOLD'), 0.85, 0.001, 1),
     loggerCost: bool('loggerCost', config.loggerCost, true),
     metrics: bool('metrics', config.metrics, false),
     crashEnabled: bool('crash.enabled', crash.enabled, true),
