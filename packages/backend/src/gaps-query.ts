@@ -31,7 +31,7 @@ export async function gapsReport(store: Store, sinceSeconds: number, nowMs = Dat
     };
     const kind = String(row.span_kind ?? '');
     const address = opt('server.address');
-    const peer = kind === 'producer' ? opt('messaging.destination.name') : address ? (opt('server.port') ? `${address}:${opt('server.port')}` : address) : '';
+    const peer = kind === 'producer' || kind === 'consumer' ? opt('messaging.destination.name') : address ? (opt('server.port') ? `${address}:${opt('server.port')}` : address) : '';
     return {
       traceId: String(row.trace_id),
       spanId: String(row.span_id),

@@ -11,7 +11,7 @@ export interface GapSpan {
   kind: string;
   name: string;
   timeMs: number;
-  /** For client spans: server.address[:port]; for producer spans: the messaging destination. */
+  /** For client spans: server.address[:port]; for producer and consumer spans: the messaging destination. */
   peer?: string | null;
   /** Who called, when the server span knows (client.address, network.peer.address). */
   caller?: string | null;
@@ -118,6 +118,11 @@ export function computeGaps(input: Iterable<GapSpan>, options: GapsOptions, link
   let settledTraces = 0;
   const settleLine = options.endMs - settleMs;
 
+  // A queue that an instrumented consumer reads: its messages not yet consumed in the window are waiting in the
+  // queue, not crossing an uninstrumented hop.
+  const consumed = new Set<string>();
+  for (const list of traces.values()) for (const s of list) if (s.kind === 'consumer' && s.peer) consumed.add(s.peer);
+
   for (const [traceId, spans] of traces) {
     // A trace whose latest span is very recent may still be arriving: judging it now would report false gaps.
     if (spans.some((s) => s.timeMs > settleLine)) continue;
@@ -148,6 +153,7 @@ export function computeGaps(input: Iterable<GapSpan>, options: GapsOptions, link
       if ((s.kind !== 'client' && s.kind !== 'producer') || s.external || s.reached === false || !s.peer) continue;
       const child = (childrenOf.get(s.spanId) ?? []).find((c) => CALLEE_KINDS.has(c.kind));
       const callee = child ? { service: child.service } : linkedFrom.has(s.spanId) ? { service: linkedFrom.get(s.spanId)! } : undefined;
+      if (!callee && s.kind === 'producer' && consumed.has(s.peer)) continue;
       const edgeKey = `${s.service}\u0000${s.peer}`;
       let edge = edges.get(edgeKey);
       if (!edge) {

@@ -102,4 +102,20 @@ describe('gaps report', () => {
     expect(report.missingHops).toEqual([]);
     expect(report.edges).toEqual([expect.objectContaining({ from: 'api', to: 'worker', peer: 'emails', coveragePercent: 100 })]);
   });
+
+  it('messages still queued for a destination an instrumented consumer reads are not a missing hop', () => {
+    const consumedTrace = '6'.repeat(32);
+    const root = span(consumedTrace, { service: 'api', kind: 'server' });
+    const send = span(consumedTrace, { service: 'api', kind: 'producer', parentId: root.spanId, peer: 'emails' });
+    const process = span(consumedTrace, { service: 'worker', kind: 'consumer', parentId: send.spanId, peer: 'emails' });
+    const queuedTrace = '7'.repeat(32);
+    const root2 = span(queuedTrace, { service: 'api', kind: 'server' });
+    const queued = span(queuedTrace, { service: 'api', kind: 'producer', parentId: root2.spanId, peer: 'emails' });
+    const lostTrace = '8'.repeat(32);
+    const root3 = span(lostTrace, { service: 'api', kind: 'server' });
+    const unread = span(lostTrace, { service: 'api', kind: 'producer', parentId: root3.spanId, peer: 'audit-log' });
+    const report = computeGaps([root, send, process, root2, queued, root3, unread], window);
+    expect(report.missingHops).toEqual([expect.objectContaining({ service: 'api', peer: 'audit-log', kind: 'producer', count: 1 })]);
+    expect(report.edges.find((e) => e.peer === 'emails')).toMatchObject({ to: 'worker', calls: 1, covered: 1, coveragePercent: 100 });
+  });
 });

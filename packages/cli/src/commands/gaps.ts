@@ -53,7 +53,7 @@ function toGapSpan(d: Record<string, unknown>, timeMs: number): GapSpan {
   const s = (k: string) => (d[k] === null || d[k] === undefined ? '' : String(d[k]));
   const kind = s('span.kind');
   const address = s('server.address');
-  const peer = kind === 'producer' ? s('messaging.destination.name') : address ? (s('server.port') ? `${address}:${s('server.port')}` : address) : '';
+  const peer = kind === 'producer' || kind === 'consumer' ? s('messaging.destination.name') : address ? (s('server.port') ? `${address}:${s('server.port')}` : address) : '';
   return {
     traceId: s('trace.trace_id'),
     spanId: s('trace.span_id'),
