@@ -44,7 +44,7 @@ const rows = (answer: Answer | undefined) => (answer?.data?.data?.results ?? [])
 describe('npm run demo (short mode, embedded PostgreSQL)', () => {
   it('prints each command with its answer and ends with the UI address', () => {
     expect(report.error).toBeUndefined();
-    expect(output).toMatch(/\$ waggle bubbleup --dataset api --selection 'duration_ms > 60'/);
+    expect(output).toMatch(/\$ waggle bubbleup --dataset api --selection 'duration_ms > 80'/);
     expect(output).toMatch(/\$ waggle gaps --since \d+s/);
     expect(output).toMatch(/Open the UI: http:\/\/127\.0\.0\.1:\d+\//);
     expect(output).toMatch(/Incident: Replay of the 4 Nov 2019 outage/);

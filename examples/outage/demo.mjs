@@ -142,7 +142,7 @@ try {
   const api = new Service('api', {
     script: 'services/api.mjs',
     nodeArgs: ['--max-old-space-size=128', '--max-semi-space-size=2'],
-    env: { ...common, OTEL_SERVICE_NAME: 'api', PORT: String(ports.api), LEGACY_URL: `http://127.0.0.1:${ports.legacy}`, WAGGLE_MEMORY_PRESSURE_THRESHOLD: '0.7' },
+    env: { ...common, OTEL_SERVICE_NAME: 'api', PORT: String(ports.api), LEGACY_URL: `http://127.0.0.1:${ports.legacy}`, WAGGLE_MEMORY_PRESSURE_THRESHOLD: '0.55' },
     ready: /listening/,
     // The supervisor: like a process manager, restart the API whenever it dies.
     onExit: (code, signal) => {
@@ -192,7 +192,7 @@ try {
     await api.start(apiEnv);
     step('api v42 deployed; traffic continues…');
     await sleep(phaseMs);
-    await answer('release', ['bubbleup', '--dataset', 'api', '--selection', 'duration_ms > 60', '--where', 'span.kind = server', '--since', since(t - phaseMs / 2)]);
+    await answer('release', ['bubbleup', '--dataset', 'api', '--selection', 'duration_ms > 80', '--where', 'span.kind = server', '--since', since(t - phaseMs / 2)]);
     await answer('release', ['query', '--dataset', 'api', '--where', 'name = memory_pressure', '--calc', 'COUNT', '--group-by', 'service.version', '--since', since(t)]);
     step('rolling back to v41');
     await waggle(['marker', 'rollback api v41', '--type', 'deploy', '--dataset', 'api'], { quiet: true });

@@ -14,7 +14,7 @@ const fault = { mode: 'none', rate: 0 };
 // The v42 "logging module" formats every line by deep-cloning the logged object together with the request
 // context, and keeps recent clones for a slow async drain: each call pays a full copy and the heap fills.
 // This is the 2019 release bug.
-const bigContext = { permissions: Array.from({ length: 8000 }, (_, i) => ({ id: i, scope: `project:${i}`, grants: ['read', 'write'], meta: { created: Date.now(), tags: ['a', 'b', 'c'] } })) };
+const bigContext = { permissions: Array.from({ length: 10000 }, (_, i) => ({ id: i, scope: `project:${i}`, grants: ['read', 'write'], meta: { created: Date.now(), tags: ['a', 'b', 'c'] } })) };
 const drainQueue = [];
 const logger = pino(
   {
@@ -25,7 +25,7 @@ const logger = pino(
             log(object) {
               const copy = structuredClone({ ...object, context: bigContext });
               drainQueue.push(copy);
-              if (drainQueue.length > 14) drainQueue.shift();
+              if (drainQueue.length > 10) drainQueue.shift();
               return { ...object, contextSize: copy.context.permissions.length };
             },
           },
