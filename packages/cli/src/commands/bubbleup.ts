@@ -5,7 +5,8 @@ import { withProgress } from '../progress.js';
 import { parseFilter, timeRange, type Filter, type QuerySpec } from '../query-syntax.js';
 import { bar, formatValue, pad } from '../render/format.js';
 import type { Style } from '../style.js';
-import type { BubbleUpColumn, BubbleUpResult } from '@waggle/backend';
+import type { BubbleUpResult } from '@waggle/backend';
+import { bubbleUpRows } from '@waggle/backend/bubbleup-rows';
 
 const HELP = `waggle bubbleup — what is different about the selected events?
 
@@ -35,22 +36,6 @@ function pct(f: number): string {
   return `${(f * 100).toFixed(1)}%`;
 }
 
-/** Rows of one column: its top values, or value ranges for numeric columns. */
-function columnRows(c: BubbleUpColumn): Array<{ label: string; selection: number; baseline: number }> {
-  if (c.values) {
-    return [...c.values]
-      .sort((a, b) => Math.max(b.selection, b.baseline) - Math.max(a.selection, a.baseline))
-      .slice(0, 5)
-      .map((v) => ({ label: v.value === null ? '(none)' : String(v.value), selection: v.selection, baseline: v.baseline }));
-  }
-  return (c.buckets ?? [])
-    .filter((b) => b.selection > 0 || b.baseline > 0)
-    .sort((a, b) => Math.abs(b.selection - b.baseline) - Math.abs(a.selection - a.baseline))
-    .slice(0, 5)
-    .sort((a, b) => a.lower - b.lower)
-    .map((b) => ({ label: `${formatValue(b.lower)}–${formatValue(b.upper)}`, selection: b.selection, baseline: b.baseline }));
-}
-
 export function renderBubbleUp(result: BubbleUpResult, selectionText: string, top: number, style: Style): string {
   const out = [
     `${style.bold('BubbleUp')}: ${selectionText} — selection ${formatValue(result.selection.count)} events vs baseline ${formatValue(result.baseline.count)}`,
@@ -59,7 +44,7 @@ export function renderBubbleUp(result: BubbleUpResult, selectionText: string, to
   if (columns.length === 0) out.push('no column differs between the selection and the baseline');
   columns.forEach((c, i) => {
     out.push('', `${style.bold(`#${i + 1} ${c.column}`)}  ${style.dim(`score ${formatValue(c.score)}`)}`);
-    const rows = columnRows(c);
+    const rows = bubbleUpRows(c, formatValue);
     const width = Math.min(30, Math.max(4, ...rows.map((r) => r.label.length)));
     for (const r of rows) {
       out.push(
@@ -76,7 +61,7 @@ export function renderBubbleUp(result: BubbleUpResult, selectionText: string, to
 export function summarizeBubbleUp(result: BubbleUpResult): string {
   const first = result.columns.find((c) => c.score > 0);
   if (!first) return 'no differing column';
-  const top = columnRows(first).sort((a, b) => b.selection - b.baseline - (a.selection - a.baseline))[0];
+  const top = bubbleUpRows(first, formatValue).sort((a, b) => b.selection - b.baseline - (a.selection - a.baseline))[0];
   return `top column ${first.column} (score ${formatValue(first.score)})${top ? `: ${top.label} in ${pct(top.selection)} of selection vs ${pct(top.baseline)} of baseline` : ''}`;
 }
 

@@ -1,5 +1,6 @@
 // Heatmap of duration_ms over time; drag a box around a band to ask BubbleUp what sets it apart.
-import { bubbleUp, listDatasets, runQuery, type BubbleUpColumn, type BubbleUpResult, type Filter, type QuerySpec, type SeriesPoint } from '../api.js';
+import { bubbleUp, listDatasets, runQuery, type BubbleUpResult, type Filter, type QuerySpec, type SeriesPoint } from '../api.js';
+import { bubbleUpRows } from '@waggle/backend/bubbleup-rows';
 import { errorBox, formatValue, h, traceLink } from '../dom.js';
 import { setParams, type Route } from '../main.js';
 import { specForm, specFromParams } from '../spec-form.js';
@@ -141,21 +142,6 @@ async function runBubbleUp(section: HTMLElement, dataset: string, spec: QuerySpe
   }
 }
 
-function columnRows(c: BubbleUpColumn): Array<{ label: string; selection: number; baseline: number }> {
-  if (c.values) {
-    return [...c.values]
-      .sort((a, b) => Math.max(b.selection, b.baseline) - Math.max(a.selection, a.baseline))
-      .slice(0, 5)
-      .map((v) => ({ label: v.value === null ? '(none)' : String(v.value), selection: v.selection, baseline: v.baseline }));
-  }
-  return (c.buckets ?? [])
-    .filter((b) => b.selection > 0 || b.baseline > 0)
-    .sort((a, b) => Math.abs(b.selection - b.baseline) - Math.abs(a.selection - a.baseline))
-    .slice(0, 5)
-    .sort((a, b) => a.lower - b.lower)
-    .map((b) => ({ label: `${formatValue(b.lower)}–${formatValue(b.upper)}`, selection: b.selection, baseline: b.baseline }));
-}
-
 function renderBubbleUp(result: BubbleUpResult, selection: Filter[]): HTMLElement[] {
   const label = selection.map((f) => `${f.column} ${f.op} ${formatValue(f.value)}`).join(' and ');
   const out: HTMLElement[] = [h('h2', {}, `BubbleUp: ${label}`), h('p', {}, `${formatValue(result.selection.count)} selected events vs ${formatValue(result.baseline.count)} baseline events`)];
@@ -166,7 +152,7 @@ function renderBubbleUp(result: BubbleUpResult, selection: Filter[]): HTMLElemen
         'li',
         { class: 'bubble-column', 'data-column': c.column },
         h('div', { class: 'column-name' }, h('strong', {}, c.column), h('span', { class: 'score' }, ` score ${formatValue(c.score)}`)),
-        ...columnRows(c).map((r) =>
+        ...bubbleUpRows(c, formatValue).map((r) =>
           h(
             'div',
             { class: 'value-bars' },
