@@ -56,7 +56,7 @@ export function tracesData(groups: ServiceSpans[]): TracesData {
 }
 
 export async function send(url: string, data: TracesData, headers: Record<string, string> = {}): Promise<void> {
-  const res = await fetch(`${url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', ...headers }, body: encodeTraceRequest(data, 'protobuf') });
+  const res = await fetch(`${url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', ...headers }, body: new Uint8Array(encodeTraceRequest(data, 'protobuf')) });
   if (res.status !== 200) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
 }
 
