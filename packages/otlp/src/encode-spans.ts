@@ -58,6 +58,19 @@ function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
   return (traceFlags & 0xff) | 0x100 | (isRemote ? 0x200 : 0);
 }
 
+// TraceState is immutable (set() returns a new one) and samplers reuse one instance per rate, so consecutive spans
+// usually carry the same object: remembering the last serialization skips re-joining it for every span.
+let lastTraceState: { serialize(): string } | undefined;
+let lastTraceStateText = '';
+function serializeTraceState(state: { serialize(): string } | undefined): string | undefined {
+  if (state === undefined) return undefined;
+  if (state !== lastTraceState) {
+    lastTraceStateText = state.serialize();
+    lastTraceState = state;
+  }
+  return lastTraceStateText;
+}
+
 function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
   const sp = w.beginLarge(2);
   const ctx = span.spanContext();
@@ -65,8 +78,7 @@ function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
   w.hexBytes(ctx.traceId);
   w.tag(2, 2);
   w.hexBytes(ctx.spanId);
-  const traceState = ctx.traceState?.serialize();
-  w.optionalString(3, traceState);
+  w.optionalString(3, serializeTraceState(ctx.traceState));
   const parent = span.parentSpanContext;
   if (parent?.spanId) {
     w.tag(4, 2);
@@ -107,7 +119,7 @@ function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
     w.hexBytes(lc.traceId);
     w.tag(2, 2);
     w.hexBytes(lc.spanId);
-    const lts = lc.traceState?.serialize();
+    const lts = serializeTraceState(lc.traceState);
     w.optionalString(3, lts);
     if (link.attributes) writeKeyValues(w, link.attributes, 4, 0);
     w.optionalUint32(5, link.droppedAttributesCount);
