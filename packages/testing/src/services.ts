@@ -55,3 +55,15 @@ export async function serviceAvailable(name: ServiceName, opts: { host?: string;
   }
   return false;
 }
+
+let nameSeq = 0;
+
+/**
+ * A name no other test process uses right now, for queues, keys and tables on the shared services:
+ * `<label>-<pid>-<time base36>-<n>`. With a `label` of letters, digits, `.`, `_` and `-` it is a valid
+ * RabbitMQ, BullMQ and pg-boss queue name.
+ * @example const queue = uniqueName('signup'); // 'signup-4242-mi3k2x1a-1'
+ */
+export function uniqueName(label: string): string {
+  return `${label}-${process.pid}-${Date.now().toString(36)}-${++nameSeq}`;
+}
