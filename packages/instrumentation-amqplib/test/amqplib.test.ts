@@ -1,8 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { amqplib, AMQP_URL, exporter, instrumentation, provider, requireRabbit, spansNamed, uniqueQueue, waitFor } from './setup.js';
+import { serviceAvailable, uniqueName, waitFor } from '@waggle/testing';
+import { amqplib, AMQP_URL, exporter, instrumentation, provider, QUEUE_PREFIX, spansNamed } from './setup.js';
 
-const hasRabbit = await requireRabbit();
+const hasRabbit = await serviceAvailable('rabbitmq');
 
 describe.runIf(hasRabbit)('amqplib', () => {
   let connection: import('amqplib').ChannelModel;
@@ -24,7 +25,7 @@ describe.runIf(hasRabbit)('amqplib', () => {
   });
 
   async function newQueue(label: string, args: Record<string, unknown> = {}): Promise<string> {
-    const queue = uniqueQueue(label);
+    const queue = uniqueName(`${QUEUE_PREFIX}.${label}`);
     await channel.assertQueue(queue, { durable: Object.keys(args).length > 0, arguments: args });
     queues.push(queue);
     return queue;

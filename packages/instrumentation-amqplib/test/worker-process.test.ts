@@ -1,81 +1,55 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runNode, startReceiver, type NodeProcess, type OtlpReceiver, type ReceivedSpan } from '@waggle/testing';
-import { amqplib, AMQP_URL, requireRabbit, uniqueQueue } from './setup.js';
+import { serviceAvailable, startQueueApps, uniqueName, type QueueApps } from '@waggle/testing';
+import { amqplib, AMQP_URL, QUEUE_PREFIX } from './setup.js';
 
-const hasRabbit = await requireRabbit();
+const hasRabbit = await serviceAvailable('rabbitmq');
 
 describe.runIf(hasRabbit)('amqplib with the consumer in a separate process', () => {
-  let receiver: OtlpReceiver;
+  let apps: QueueApps;
   let connection: import('amqplib').ChannelModel;
   let channel: import('amqplib').Channel;
-  const children: NodeProcess[] = [];
   const queues: string[] = [];
 
   beforeAll(async () => {
-    // the fixtures import this package by name, which resolves to its build
-    const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
-    if (!existsSync(dist)) throw new Error(`${dist} is missing: run "npm run build" in the package first`);
-    receiver = await startReceiver();
+    apps = await startQueueApps({
+      api: new URL('./fixtures/amqplib-api.mjs', import.meta.url),
+      worker: new URL('./fixtures/amqplib-consumer.mjs', import.meta.url),
+      // the fixtures import this package by name, which resolves to its build
+      build: new URL('../dist/index.js', import.meta.url),
+      env: { AMQP_URL },
+    });
     connection = await amqplib.connect(AMQP_URL);
     channel = await connection.createChannel();
   });
-  afterEach(async () => {
-    await Promise.all(children.splice(0).map(async (child) => {
-      child.kill();
-      await child.waitForExit({ timeoutMs: 20_000 });
-    }));
-  });
+  afterEach(() => apps.stopChildren());
   afterAll(async () => {
     for (const queue of queues) await channel.deleteQueue(queue);
     await connection?.close();
-    await receiver?.close();
+    await apps?.close();
   });
 
   async function newQueue(label: string, args: Record<string, unknown> = {}): Promise<string> {
-    const queue = uniqueQueue(label);
+    const queue = uniqueName(`${QUEUE_PREFIX}.${label}`);
     // quorum queues must be durable; they count deliveries in x-delivery-count
     await channel.assertQueue(queue, { durable: Object.keys(args).length > 0, arguments: args });
     queues.push(queue);
     return queue;
   }
 
-  function start(script: string, queue: string, env: Record<string, string> = {}): NodeProcess {
-    const child = runNode({
-      script: fileURLToPath(new URL(`./fixtures/${script}`, import.meta.url)),
-      receiver,
-      env: { AMQP_URL, QUEUE: queue, ...env },
-      timeoutMs: 120_000,
-    });
-    children.push(child);
-    return child;
-  }
-
-  async function publish(api: NodeProcess, mode: string): Promise<string> {
-    const [, port] = await api.waitForOutput(/LISTENING (\d+)/, { timeoutMs: 30_000 });
-    const res = await fetch(`http://127.0.0.1:${port}/signup?mode=${mode}`, { method: 'POST' });
-    expect(res.status).toBe(202);
-    return ((await res.json()) as { jobId: string }).jobId;
-  }
-
-  const processSpans = (queue: string, id: string) => (spans: readonly ReceivedSpan[]) =>
-    spans.filter((s) => s.name === `process ${queue}` && s.attributes['messaging.message.id'] === id);
-
   it('an HTTP request that publishes a message is linked to the process span in the consumer process', async () => {
     const queue = await newQueue('http');
-    await start('amqplib-consumer.mjs', queue).waitForOutput(/READY/, { timeoutMs: 30_000 });
-    const id = await publish(start('amqplib-api.mjs', queue), 'normal');
+    await apps.startWorker(queue);
+    const id = await apps.enqueue(queue, 'normal');
 
-    const find = processSpans(queue, id);
-    const spans = await receiver.waitForSpans(
-      (all) =>
-        find(all).length === 1 &&
+    const [process] = await apps.waitForJobSpans(
+      queue,
+      id,
+      (job, all) =>
+        job.length === 1 &&
         all.some((s) => s.serviceName === 'amqplib-consumer' && s.kindName === 'client') &&
         all.some((s) => s.serviceName === 'amqplib-api' && s.kindName === 'server'),
-      { timeoutMs: 60_000 },
     );
-    const [process] = find(spans);
+    const spans = apps.receiver.spans;
     const publishSpan = spans.find((s) => s.kindName === 'producer' && s.attributes['messaging.message.id'] === id)!;
     const server = spans.find((s) => s.serviceName === 'amqplib-api' && s.kindName === 'server' && s.traceId === publishSpan.traceId)!;
     const outgoing = spans.find((s) => s.serviceName === 'amqplib-consumer' && s.kindName === 'client')!;
@@ -91,13 +65,9 @@ describe.runIf(hasRabbit)('amqplib with the consumer in a separate process', () 
 
   it('a message nacked twice then acked shows attempts 1, 2, 3 with will_retry, will_retry, completed', async () => {
     const queue = await newQueue('flaky', { 'x-queue-type': 'quorum' });
-    await start('amqplib-consumer.mjs', queue).waitForOutput(/READY/, { timeoutMs: 30_000 });
-    const id = await publish(start('amqplib-api.mjs', queue), 'flaky');
-    const find = processSpans(queue, id);
-    const spans = await receiver.waitForSpans((all) => find(all).length === 3, { timeoutMs: 60_000 });
-    const attempts = find(spans).sort(
-      (a, b) => (a.attributes['waggle.job.attempt'] as number) - (b.attributes['waggle.job.attempt'] as number),
-    );
+    await apps.startWorker(queue);
+    const id = await apps.enqueue(queue, 'flaky');
+    const attempts = await apps.waitForJobSpans(queue, id, 3);
     expect(attempts.map((s) => [s.attributes['waggle.job.attempt'], s.attributes['waggle.job.outcome']])).toEqual([
       [1, 'will_retry'],
       [2, 'will_retry'],
@@ -108,20 +78,11 @@ describe.runIf(hasRabbit)('amqplib with the consumer in a separate process', () 
 
   it('killing a consumer mid-message (kill -9) yields a redelivered span with the redelivered flag', async () => {
     const queue = await newQueue('stall');
-    const doomed = start('amqplib-consumer.mjs', queue, { SERVICE_NAME: 'amqplib-consumer-doomed' });
-    await doomed.waitForOutput(/READY/, { timeoutMs: 30_000 });
-    const id = await publish(start('amqplib-api.mjs', queue), 'hang');
-    await doomed.waitForOutput(new RegExp(`HANGING ${id}\\b`), { timeoutMs: 30_000 });
-    doomed.kill('SIGKILL');
-    await doomed.waitForExit();
+    const id = await apps.killWorkerMidJob(queue, { SERVICE_NAME: 'amqplib-consumer-doomed' });
 
-    await start('amqplib-consumer.mjs', queue, { SERVICE_NAME: 'amqplib-consumer-survivor' }).waitForOutput(/READY/, { timeoutMs: 30_000 });
-    const find = processSpans(queue, id);
-    const spans = await receiver.waitForSpans(
-      (all) => find(all).some((s) => s.serviceName === 'amqplib-consumer-survivor'),
-      { timeoutMs: 60_000 },
-    );
-    const recovered = find(spans).find((s) => s.serviceName === 'amqplib-consumer-survivor')!;
+    await apps.startWorker(queue, { SERVICE_NAME: 'amqplib-consumer-survivor' });
+    const survived = (s: { serviceName: string }) => s.serviceName === 'amqplib-consumer-survivor';
+    const recovered = (await apps.waitForJobSpans(queue, id, (job) => job.some(survived))).find(survived)!;
     expect(recovered.attributes['messaging.rabbitmq.message.redelivered']).toBe(true);
     expect(recovered.events.map((e) => e.name)).toContain('redelivered');
     expect(recovered.attributes['waggle.job.outcome']).toBe('completed');

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { context, diag, DiagLogLevel, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { serviceAvailable, uniqueName, waitFor } from '@waggle/testing';
 import { BullMQInstrumentation } from '../src/index.js';
 import {
   exporter,
@@ -9,14 +10,11 @@ import {
   provider,
   Redis,
   REDIS_URL,
-  requireRedis,
   spansNamed,
-  uniqueQueue,
-  waitFor,
   type BullMQ,
 } from './setup.js';
 
-const hasRedis = await requireRedis();
+const hasRedis = await serviceAvailable('redis');
 
 describe.each(['bullmq', 'bullmq5'] as const)('%s', (packageName) => {
   let bullmq: BullMQ;
@@ -37,7 +35,7 @@ describe.each(['bullmq', 'bullmq5'] as const)('%s', (packageName) => {
     processor: (job: import('bullmq').Job) => Promise<unknown>,
     workerOpts: Partial<import('bullmq').WorkerOptions> = {},
   ) {
-    const name = uniqueQueue(label);
+    const name = uniqueName(label);
     const queue = new bullmq.Queue(name, { connection, prefix: PREFIX });
     const worker = new bullmq.Worker(name, processor, { connection, prefix: PREFIX, ...workerOpts });
     // bullmq reports a lost lock as a worker 'error' too; the lock test provokes one on purpose
@@ -188,7 +186,7 @@ describe.each(['bullmq', 'bullmq5'] as const)('%s', (packageName) => {
   });
 
   it.runIf(hasRedis)('a flow carries the context to parent and child jobs', async () => {
-    const name = uniqueQueue('flow');
+    const name = uniqueName('flow');
     const flows = new bullmq.FlowProducer({ connection, prefix: PREFIX });
     const worker = new bullmq.Worker(name, async () => 'ok', { connection, prefix: PREFIX });
     const queue = new bullmq.Queue(name, { connection, prefix: PREFIX });

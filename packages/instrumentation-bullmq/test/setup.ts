@@ -5,7 +5,6 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { isWrapped } from '@opentelemetry/instrumentation';
-import { serviceAvailable } from '@waggle/testing';
 import { BullMQInstrumentation } from '../src/index.js';
 
 export const require = createRequire(import.meta.url);
@@ -44,25 +43,6 @@ export function loadBullMQ(packageName: 'bullmq' | 'bullmq5'): BullMQ {
   return mod;
 }
 
-/** In CI a missing Redis is a failure; elsewhere the suite is skipped with a visible message. */
-export function requireRedis(): Promise<boolean> {
-  return serviceAvailable('redis');
-}
-
 export function spansNamed(name: string): ReadableSpan[] {
   return exporter.getFinishedSpans().filter((s) => s.name === name);
-}
-
-export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-export function uniqueQueue(label: string): string {
-  return `${label}-${process.pid}-${Date.now().toString(36)}`;
 }

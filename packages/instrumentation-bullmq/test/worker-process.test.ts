@@ -1,29 +1,27 @@
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runNode, startReceiver, type NodeProcess, type OtlpReceiver, type ReceivedSpan } from '@waggle/testing';
-import { PREFIX, REDIS_URL, Redis, requireRedis, uniqueQueue } from './setup.js';
+import { serviceAvailable, startQueueApps, uniqueName, type QueueApps } from '@waggle/testing';
+import { PREFIX, REDIS_URL, Redis } from './setup.js';
 
-const hasRedis = await requireRedis();
+const hasRedis = await serviceAvailable('redis');
 const REGISTER = fileURLToPath(new URL('./fixtures/register.mjs', import.meta.url));
 
 describe.runIf(hasRedis)('bullmq with the worker in a separate process', () => {
-  let receiver: OtlpReceiver;
-  const children: NodeProcess[] = [];
+  let apps: QueueApps;
   const queues: string[] = [];
 
   beforeAll(async () => {
-    // the fixtures import this package by name, which resolves to its build
-    const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
-    if (!existsSync(dist)) throw new Error(`${dist} is missing: run "npm run build" in the package first`);
-    receiver = await startReceiver();
+    apps = await startQueueApps({
+      api: new URL('./fixtures/bullmq-api.mjs', import.meta.url),
+      worker: new URL('./fixtures/bullmq-worker.mjs', import.meta.url),
+      // the fixtures import this package by name, which resolves to its build
+      build: new URL('../dist/index.js', import.meta.url),
+      // the worker imports bullmq as ESM through the loader hook; the API requires it
+      nodeOptions: ['--import', REGISTER],
+      env: { REDIS_URL, PREFIX },
+    });
   });
-  afterEach(async () => {
-    await Promise.all(children.splice(0).map(async (child) => {
-      child.kill();
-      await child.waitForExit({ timeoutMs: 20_000 });
-    }));
-  });
+  afterEach(() => apps.stopChildren());
   afterAll(async () => {
     const redis = new Redis(REDIS_URL);
     for (const queue of queues) {
@@ -31,47 +29,29 @@ describe.runIf(hasRedis)('bullmq with the worker in a separate process', () => {
       if (keys.length > 0) await redis.del(...keys);
     }
     await redis.quit();
-    await receiver?.close();
+    await apps?.close();
   });
 
-  function start(script: string, queue: string, env: Record<string, string> = {}): NodeProcess {
-    const child = runNode({
-      script: fileURLToPath(new URL(`./fixtures/${script}`, import.meta.url)),
-      // the worker imports bullmq as ESM through the loader hook; the API requires it
-      nodeOptions: ['--import', REGISTER],
-      receiver,
-      env: { REDIS_URL, PREFIX, QUEUE: queue, ...env },
-      timeoutMs: 120_000,
-    });
-    children.push(child);
-    return child;
+  function newQueue(label: string): string {
+    const queue = uniqueName(label);
+    queues.push(queue);
+    return queue;
   }
-
-  async function enqueue(api: NodeProcess, mode: string): Promise<string> {
-    const [, port] = await api.waitForOutput(/LISTENING (\d+)/, { timeoutMs: 30_000 });
-    const res = await fetch(`http://127.0.0.1:${port}/signup?mode=${mode}`, { method: 'POST' });
-    expect(res.status).toBe(202);
-    return ((await res.json()) as { jobId: string }).jobId;
-  }
-
-  const processSpans = (queue: string, jobId: string) => (spans: readonly ReceivedSpan[]) =>
-    spans.filter((s) => s.name === `process ${queue}` && s.attributes['messaging.message.id'] === jobId);
 
   it('an HTTP request that enqueues a job is linked to the job span in the worker process, with a plausible queue wait', async () => {
-    const queue = uniqueQueue('http');
-    queues.push(queue);
-    await start('bullmq-worker.mjs', queue).waitForOutput(/READY/, { timeoutMs: 30_000 });
-    const jobId = await enqueue(start('bullmq-api.mjs', queue), 'normal');
+    const queue = newQueue('http');
+    await apps.startWorker(queue);
+    const jobId = await apps.enqueue(queue, 'normal');
 
-    const find = processSpans(queue, jobId);
-    const spans = await receiver.waitForSpans(
-      (all) =>
-        find(all).length === 1 &&
+    const [process] = await apps.waitForJobSpans(
+      queue,
+      jobId,
+      (job, all) =>
+        job.length === 1 &&
         all.some((s) => s.name === 'incr' && s.serviceName === 'bullmq-worker') &&
         all.some((s) => s.serviceName === 'bullmq-api' && s.kindName === 'server'),
-      { timeoutMs: 60_000 },
     );
-    const [process] = find(spans);
+    const spans = apps.receiver.spans;
     const add = spans.find((s) => s.name === `add ${queue}`)!;
     const server = spans.find((s) => s.serviceName === 'bullmq-api' && s.kindName === 'server' && s.traceId === add.traceId)!;
     const incr = spans.find((s) => s.name === 'incr' && s.serviceName === 'bullmq-worker')!;
@@ -90,16 +70,11 @@ describe.runIf(hasRedis)('bullmq with the worker in a separate process', () => {
   });
 
   it('a job that fails twice then succeeds shows attempts 1, 2, 3 with will_retry, will_retry, completed', async () => {
-    const queue = uniqueQueue('flaky');
-    queues.push(queue);
-    await start('bullmq-worker.mjs', queue).waitForOutput(/READY/, { timeoutMs: 30_000 });
-    const jobId = await enqueue(start('bullmq-api.mjs', queue), 'flaky');
+    const queue = newQueue('flaky');
+    await apps.startWorker(queue);
+    const jobId = await apps.enqueue(queue, 'flaky');
 
-    const find = processSpans(queue, jobId);
-    const spans = await receiver.waitForSpans((all) => find(all).length === 3, { timeoutMs: 60_000 });
-    const attempts = find(spans).sort(
-      (a, b) => (a.attributes['waggle.job.attempt'] as number) - (b.attributes['waggle.job.attempt'] as number),
-    );
+    const attempts = await apps.waitForJobSpans(queue, jobId, 3);
     expect(attempts.map((s) => [s.attributes['waggle.job.attempt'], s.attributes['waggle.job.outcome']])).toEqual([
       [1, 'will_retry'],
       [2, 'will_retry'],
@@ -112,19 +87,11 @@ describe.runIf(hasRedis)('bullmq with the worker in a separate process', () => {
   });
 
   it('killing a worker mid-job (kill -9) yields a stalled event on the attempt that picks the job up again', async () => {
-    const queue = uniqueQueue('stall');
-    queues.push(queue);
-    const doomed = start('bullmq-worker.mjs', queue, { SERVICE_NAME: 'bullmq-worker-doomed' });
-    await doomed.waitForOutput(/READY/, { timeoutMs: 30_000 });
-    const jobId = await enqueue(start('bullmq-api.mjs', queue), 'hang');
-    await doomed.waitForOutput(new RegExp(`HANGING ${jobId}\\b`), { timeoutMs: 30_000 });
-    doomed.kill('SIGKILL');
-    await doomed.waitForExit();
+    const queue = newQueue('stall');
+    const jobId = await apps.killWorkerMidJob(queue, { SERVICE_NAME: 'bullmq-worker-doomed' });
 
-    await start('bullmq-worker.mjs', queue, { SERVICE_NAME: 'bullmq-worker-survivor' }).waitForOutput(/READY/, { timeoutMs: 30_000 });
-    const find = processSpans(queue, jobId);
-    const spans = await receiver.waitForSpans((all) => find(all).length === 1, { timeoutMs: 60_000 });
-    const [recovered] = find(spans);
+    await apps.startWorker(queue, { SERVICE_NAME: 'bullmq-worker-survivor' });
+    const [recovered] = await apps.waitForJobSpans(queue, jobId, 1);
     expect(recovered!.serviceName).toBe('bullmq-worker-survivor');
     expect(recovered!.attributes['waggle.job.outcome']).toBe('completed');
     expect(recovered!.attributes['waggle.job.stalled_count']).toBe(1);

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { uniqueName, waitFor } from '@waggle/testing';
 import {
   DATABASE_URL,
   exporter,
@@ -10,8 +11,6 @@ import {
   requirePostgres,
   SCHEMA,
   spansNamed,
-  uniqueQueue,
-  waitFor,
   type PgBossModule,
 } from './setup.js';
 
@@ -45,7 +44,7 @@ describe.runIf(hasPostgres)('pg-boss', () => {
   });
 
   async function newQueue(label: string, options: Record<string, unknown> = {}): Promise<string> {
-    const name = uniqueQueue(label);
+    const name = uniqueName(label);
     await boss.createQueue(name, options);
     queues.push(name);
     created.push(name);
@@ -86,7 +85,7 @@ describe.runIf(hasPostgres)('pg-boss', () => {
     await boss.work(name, { pollingIntervalSeconds: 0.5 }, async ([job]) => {
       if ((job as { retryCount: number }).retryCount < 2) throw new RangeError('not yet');
     });
-    const runs = await waitFor('three attempts', () => spansNamed(`process ${name}`).length === 3 && spansNamed(`process ${name}`), 45_000);
+    const runs = await waitFor('three attempts', () => spansNamed(`process ${name}`).length === 3 && spansNamed(`process ${name}`), { timeoutMs: 45_000 });
     runs.sort((a, b) => (a.attributes['waggle.job.attempt'] as number) - (b.attributes['waggle.job.attempt'] as number));
     expect(runs.map((s) => [s.attributes['waggle.job.attempt'], s.attributes['waggle.job.outcome']])).toEqual([
       [1, 'will_retry'],

@@ -66,17 +66,3 @@ export async function requirePostgres(): Promise<boolean> {
 export function spansNamed(name: string): ReadableSpan[] {
   return exporter.getFinishedSpans().filter((s) => s.name === name);
 }
-
-export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-export function uniqueQueue(label: string): string {
-  return `${label}_${process.pid}_${Date.now().toString(36)}`;
-}

@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runNode, startReceiver, type NodeProcess, type OtlpReceiver, type ReceivedSpan } from '@waggle/testing';
-import { DATABASE_URL, requirePostgres, SCHEMA, uniqueQueue } from './setup.js';
+import { startQueueApps, uniqueName, type QueueApps } from '@waggle/testing';
+import { DATABASE_URL, requirePostgres, SCHEMA } from './setup.js';
 
 // Shared with the bullmq suite: registers the ESM loader hook, as `node --import @waggle/node/register` does.
 const REGISTER = fileURLToPath(new URL('../../instrumentation-bullmq/test/fixtures/register.mjs', import.meta.url));
@@ -11,82 +10,59 @@ const hasPostgres = await requirePostgres();
 const QUEUE_OPTIONS = { retryLimit: 4, retryDelay: 1, expireInSeconds: 2 };
 
 describe.runIf(hasPostgres)('pg-boss with the worker in a separate process', () => {
-  let receiver: OtlpReceiver;
+  let apps: QueueApps;
   let boss: {
     createQueue(name: string, options: object): Promise<void>;
     deleteQueue(name: string): Promise<void>;
     start(): Promise<unknown>;
     stop(o: object): Promise<void>;
   };
-  const children: NodeProcess[] = [];
   const queues: string[] = [];
 
   beforeAll(async () => {
-    // the fixtures import this package by name, which resolves to its build
-    const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
-    if (!existsSync(dist)) throw new Error(`${dist} is missing: run "npm run build" in the package first`);
-    receiver = await startReceiver();
+    apps = await startQueueApps({
+      api: new URL('./fixtures/pg-boss-api.mjs', import.meta.url),
+      worker: new URL('./fixtures/pg-boss-worker.mjs', import.meta.url),
+      // the fixtures import this package by name, which resolves to its build
+      build: new URL('../dist/index.js', import.meta.url),
+      // pg-boss is ESM only: the loader hook is how the instrumentation sees it
+      nodeOptions: ['--import', REGISTER],
+      env: { DATABASE_URL, SCHEMA },
+      timeoutMs: 150_000,
+    });
     // Creates the schema and the queues; the children only send and work.
     const { PgBoss } = await import('pg-boss');
     boss = new PgBoss({ connectionString: DATABASE_URL, schema: SCHEMA, supervise: false, schedule: false });
     await boss.start();
   });
-  afterEach(async () => {
-    await Promise.all(children.splice(0).map(async (child) => {
-      child.kill();
-      await child.waitForExit({ timeoutMs: 20_000 });
-    }));
-  });
+  afterEach(() => apps.stopChildren());
   afterAll(async () => {
     for (const queue of queues) await boss.deleteQueue(queue);
     await boss?.stop({ graceful: false });
-    await receiver?.close();
+    await apps?.close();
   });
 
   async function newQueue(label: string): Promise<string> {
-    const queue = uniqueQueue(label);
+    const queue = uniqueName(label);
     await boss.createQueue(queue, QUEUE_OPTIONS);
     queues.push(queue);
     return queue;
   }
 
-  function start(script: string, queue: string, env: Record<string, string> = {}): NodeProcess {
-    const child = runNode({
-      script: fileURLToPath(new URL(`./fixtures/${script}`, import.meta.url)),
-      // pg-boss is ESM only: the loader hook is how the instrumentation sees it
-      nodeOptions: ['--import', REGISTER],
-      receiver,
-      env: { DATABASE_URL, SCHEMA, QUEUE: queue, ...env },
-      timeoutMs: 150_000,
-    });
-    children.push(child);
-    return child;
-  }
-
-  async function enqueue(api: NodeProcess, mode: string): Promise<string> {
-    const [, port] = await api.waitForOutput(/LISTENING (\d+)/, { timeoutMs: 30_000 });
-    const res = await fetch(`http://127.0.0.1:${port}/signup?mode=${mode}`, { method: 'POST' });
-    expect(res.status).toBe(202);
-    return ((await res.json()) as { jobId: string }).jobId;
-  }
-
-  const processSpans = (queue: string, jobId: string) => (spans: readonly ReceivedSpan[]) =>
-    spans.filter((s) => s.name === `process ${queue}` && s.attributes['messaging.message.id'] === jobId);
-
   it('an HTTP request that sends a job and the job run in the worker process are one connected trace', async () => {
     const queue = await newQueue('http');
-    await start('pg-boss-worker.mjs', queue).waitForOutput(/READY/, { timeoutMs: 30_000 });
-    const jobId = await enqueue(start('pg-boss-api.mjs', queue), 'normal');
+    await apps.startWorker(queue);
+    const jobId = await apps.enqueue(queue, 'normal');
 
-    const find = processSpans(queue, jobId);
-    const spans = await receiver.waitForSpans(
-      (all) =>
-        find(all).length === 1 &&
+    const [process] = await apps.waitForJobSpans(
+      queue,
+      jobId,
+      (job, all) =>
+        job.length === 1 &&
         all.some((s) => s.serviceName === 'pg-boss-worker' && String(s.attributes['db.query.text'] ?? '').includes('job_id')) &&
         all.some((s) => s.serviceName === 'pg-boss-api' && s.kindName === 'server'),
-      { timeoutMs: 60_000 },
     );
-    const [process] = find(spans);
+    const spans = apps.receiver.spans;
     const send = spans.find((s) => s.name === `send ${queue}`)!;
     const server = spans.find((s) => s.serviceName === 'pg-boss-api' && s.kindName === 'server' && s.traceId === send.traceId)!;
     const query = spans.find((s) => s.serviceName === 'pg-boss-worker' && String(s.attributes['db.query.text'] ?? '').includes('job_id'))!;
@@ -106,14 +82,10 @@ describe.runIf(hasPostgres)('pg-boss with the worker in a separate process', () 
 
   it('a job that fails twice then succeeds shows attempts 1, 2, 3 with will_retry, will_retry, completed', async () => {
     const queue = await newQueue('flaky');
-    await start('pg-boss-worker.mjs', queue).waitForOutput(/READY/, { timeoutMs: 30_000 });
-    const jobId = await enqueue(start('pg-boss-api.mjs', queue), 'flaky');
+    await apps.startWorker(queue);
+    const jobId = await apps.enqueue(queue, 'flaky');
 
-    const find = processSpans(queue, jobId);
-    const spans = await receiver.waitForSpans((all) => find(all).length === 3, { timeoutMs: 60_000 });
-    const attempts = find(spans).sort(
-      (a, b) => (a.attributes['waggle.job.attempt'] as number) - (b.attributes['waggle.job.attempt'] as number),
-    );
+    const attempts = await apps.waitForJobSpans(queue, jobId, 3);
     expect(attempts.map((s) => [s.attributes['waggle.job.attempt'], s.attributes['waggle.job.outcome']])).toEqual([
       [1, 'will_retry'],
       [2, 'will_retry'],
@@ -125,17 +97,10 @@ describe.runIf(hasPostgres)('pg-boss with the worker in a separate process', () 
 
   it('killing a worker mid-job (kill -9) yields a stalled event when the expired job runs again', async () => {
     const queue = await newQueue('stall');
-    const doomed = start('pg-boss-worker.mjs', queue, { SERVICE_NAME: 'pg-boss-worker-doomed' });
-    await doomed.waitForOutput(/READY/, { timeoutMs: 30_000 });
-    const jobId = await enqueue(start('pg-boss-api.mjs', queue), 'hang');
-    await doomed.waitForOutput(new RegExp(`HANGING ${jobId}\\b`), { timeoutMs: 30_000 });
-    doomed.kill('SIGKILL');
-    await doomed.waitForExit();
+    const jobId = await apps.killWorkerMidJob(queue, { SERVICE_NAME: 'pg-boss-worker-doomed' });
 
-    await start('pg-boss-worker.mjs', queue, { SERVICE_NAME: 'pg-boss-worker-survivor' }).waitForOutput(/READY/, { timeoutMs: 30_000 });
-    const find = processSpans(queue, jobId);
-    const spans = await receiver.waitForSpans((all) => find(all).length === 1, { timeoutMs: 90_000 });
-    const [recovered] = find(spans);
+    await apps.startWorker(queue, { SERVICE_NAME: 'pg-boss-worker-survivor' });
+    const [recovered] = await apps.waitForJobSpans(queue, jobId, 1, { timeoutMs: 90_000 });
     expect(recovered!.serviceName).toBe('pg-boss-worker-survivor');
     expect(recovered!.attributes['waggle.job.attempt']).toBe(2);
     expect(recovered!.attributes['waggle.job.outcome']).toBe('completed');
