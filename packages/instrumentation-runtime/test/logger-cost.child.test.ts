@@ -1,8 +1,7 @@
-import * as http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReceiver } from '@waggle/testing';
 import type { OtlpReceiver as Receiver } from '@waggle/testing';
-import { exited, fixture, startApp } from './helpers/app.js';
+import { exited, fixture, get, startApp } from './helpers/app.js';
 
 let receiver: Receiver;
 beforeAll(async () => {
@@ -11,17 +10,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await receiver.close();
 });
-
-function get(port: string, urlPath: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: urlPath }, (res) => {
-        res.resume();
-        res.on('end', () => resolve());
-      })
-      .on('error', reject);
-  });
-}
 
 describe('logger cost in a child app', () => {
   it('a pino serializer that deep-clones a large object accounts for most of the request time in log.duration_ms', async () => {

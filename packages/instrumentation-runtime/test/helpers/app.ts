@@ -1,5 +1,6 @@
 import { runNode } from '@waggle/testing';
 import type { NodeProcess } from '@waggle/testing';
+import * as http from 'node:http';
 import { fileURLToPath } from 'node:url';
 
 export const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
@@ -21,4 +22,16 @@ export async function exited(
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   const { code, signal } = await app.waitForExit({ timeoutMs });
   return { code, signal, stdout: app.stdout, stderr: app.stderr };
+}
+
+/** GETs `urlPath` from a fixture listening on 127.0.0.1:`port`; resolves once the body is read, rejects on a connection error. */
+export function get(port: string, urlPath: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: urlPath }, (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+      })
+      .on('error', reject);
+  });
 }
