@@ -21,7 +21,7 @@ describe.runIf(hasRabbit)('amqplib with the consumer in a separate process', () 
     connection = await amqplib.connect(AMQP_URL);
     channel = await connection.createChannel();
   });
-  afterEach(() => apps.stopChildren());
+  afterEach(() => apps?.stopChildren());
   afterAll(async () => {
     for (const queue of queues) await channel.deleteQueue(queue);
     await connection?.close();

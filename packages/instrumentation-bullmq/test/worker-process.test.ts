@@ -21,7 +21,7 @@ describe.runIf(hasRedis)('bullmq with the worker in a separate process', () => {
       env: { REDIS_URL, PREFIX },
     });
   });
-  afterEach(() => apps.stopChildren());
+  afterEach(() => apps?.stopChildren());
   afterAll(async () => {
     const redis = new Redis(REDIS_URL);
     for (const queue of queues) {

@@ -35,7 +35,7 @@ describe.runIf(hasPostgres)('pg-boss with the worker in a separate process', () 
     boss = new PgBoss({ connectionString: DATABASE_URL, schema: SCHEMA, supervise: false, schedule: false });
     await boss.start();
   });
-  afterEach(() => apps.stopChildren());
+  afterEach(() => apps?.stopChildren());
   afterAll(async () => {
     for (const queue of queues) await boss.deleteQueue(queue);
     await boss?.stop({ graceful: false });
