@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { serviceAvailable, uniqueName, waitFor } from '@waggle/testing';
-import { amqplib, AMQP_URL, exporter, instrumentation, provider, QUEUE_PREFIX, spansNamed } from './setup.js';
+import { serviceAvailable, waitFor } from '@waggle/testing';
+import { amqplib, AMQP_URL, declareQueue, exporter, instrumentation, provider, spansNamed } from './setup.js';
 
 const hasRabbit = await serviceAvailable('rabbitmq');
 
@@ -25,8 +25,7 @@ describe.runIf(hasRabbit)('amqplib', () => {
   });
 
   async function newQueue(label: string, args: Record<string, unknown> = {}): Promise<string> {
-    const queue = uniqueName(`${QUEUE_PREFIX}.${label}`);
-    await channel.assertQueue(queue, { durable: Object.keys(args).length > 0, arguments: args });
+    const queue = await declareQueue(channel, label, args);
     queues.push(queue);
     return queue;
   }

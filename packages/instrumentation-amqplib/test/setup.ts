@@ -3,6 +3,8 @@ import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import { uniqueName } from '@waggle/testing';
+import type { Channel } from 'amqplib';
 import { AmqplibInstrumentation } from '../src/index.js';
 
 export const require = createRequire(import.meta.url);
@@ -19,8 +21,15 @@ instrumentation.setTracerProvider(provider);
 // required (not imported) after the instrumentation exists, so its require hook patches amqplib
 export const amqplib = require('amqplib') as typeof import('amqplib');
 
-/** Every queue this suite declares starts with this, so suites can share the RabbitMQ server. */
-export const QUEUE_PREFIX = 'waggle-workers-test';
+/**
+ * Declares a queue named `waggle-workers-test.<label>-…` (unique, so suites can share the RabbitMQ server).
+ * With arguments it is durable: quorum queues (x-queue-type) must be, and they count deliveries in x-delivery-count.
+ */
+export async function declareQueue(channel: Channel, label: string, args: Record<string, unknown> = {}): Promise<string> {
+  const queue = uniqueName(`waggle-workers-test.${label}`);
+  await channel.assertQueue(queue, { durable: Object.keys(args).length > 0, arguments: args });
+  return queue;
+}
 
 export function spansNamed(name: string): ReadableSpan[] {
   return exporter.getFinishedSpans().filter((s) => s.name === name);

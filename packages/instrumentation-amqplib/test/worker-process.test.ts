@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { serviceAvailable, startQueueApps, uniqueName, type QueueApps } from '@waggle/testing';
-import { amqplib, AMQP_URL, QUEUE_PREFIX } from './setup.js';
+import { serviceAvailable, startQueueApps, type QueueApps } from '@waggle/testing';
+import { amqplib, AMQP_URL, declareQueue } from './setup.js';
 
 const hasRabbit = await serviceAvailable('rabbitmq');
 
@@ -29,9 +29,7 @@ describe.runIf(hasRabbit)('amqplib with the consumer in a separate process', () 
   });
 
   async function newQueue(label: string, args: Record<string, unknown> = {}): Promise<string> {
-    const queue = uniqueName(`${QUEUE_PREFIX}.${label}`);
-    // quorum queues must be durable; they count deliveries in x-delivery-count
-    await channel.assertQueue(queue, { durable: Object.keys(args).length > 0, arguments: args });
+    const queue = await declareQueue(channel, label, args);
     queues.push(queue);
     return queue;
   }
