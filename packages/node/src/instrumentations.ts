@@ -1,7 +1,6 @@
 // The lazy instrumentation table: library → instrumentation package. An instrumentation package is only
 // loaded (required) when the library it instruments is installed for the app, so an app pays only for
 // what it uses. Waggle's own instrumentation packages are optional and resolved from the app's directory.
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import type { Context } from '@opentelemetry/api';
@@ -9,6 +8,11 @@ import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { report, reportInvalidSetting } from './diagnostics.js';
 import { HttpChannelInstrumentation } from './http-instrumentation.js';
+
+const ownRequire = createRequire(import.meta.url);
+// require(), not import: the ES module facade of node:fs reads every export, which loads fs streams and
+// fs/promises (about 3 ms at startup) for an app that may never use them.
+const { existsSync } = ownRequire('node:fs') as typeof import('node:fs');
 
 /** What built-in instrumentations need from the SDK being assembled. */
 export interface InstrumentationDeps {
@@ -195,8 +199,6 @@ export function isInstalled(name: string, fromDirs: string[]): boolean {
   }
   return false;
 }
-
-const ownRequire = createRequire(import.meta.url);
 
 type InstrumentationClass = new (config?: Record<string, unknown>) => Instrumentation;
 type SpanProcessorClass = new (instrumentation: Instrumentation) => SpanProcessor;
