@@ -15,18 +15,27 @@ interface IitmHooks {
   applyOptions(options: { include: string[] }): void;
 }
 
+/** Whether the in-thread loader is available, so ES imports can trigger deferred instrumentation loads. */
+export function supportsSyncEsmHook(): boolean {
+  try {
+    return (ownRequire('import-in-the-middle/supports-sync-hooks.mjs') as { supportsSyncHooks(): boolean }).supportsSyncHooks();
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Registers the ESM loader hook once, limited to the modules the loaded instrumentations hook. Uses the in-thread
+ * Registers the ESM loader hook once, limited to the modules the instrumentations hook. Uses the in-thread
  * `module.registerHooks` loader where Node supports it (no worker thread, no message round trip), otherwise
- * `module.register`.
+ * `module.register`. With the in-thread loader, `onImport` sees the specifier of every ES import first (it loads
+ * deferred instrumentations).
  */
-export function installEsmHook(include: string[]): void {
+export function installEsmHook(include: string[], onImport?: (specifier: string) => void): void {
   if (installed) return;
   installed = true;
   try {
-    const { supportsSyncHooks } = ownRequire('import-in-the-middle/supports-sync-hooks.mjs') as { supportsSyncHooks(): boolean };
-    if (supportsSyncHooks()) {
-      registerHooks({ resolve: lazyIitmResolve(include) });
+    if (supportsSyncEsmHook()) {
+      registerHooks({ resolve: lazyIitmResolve(include, onImport) });
       return;
     }
     registerLoader('import-in-the-middle/hook.mjs', import.meta.url, { data: { include } });
@@ -41,7 +50,7 @@ export function installEsmHook(include: string[]): void {
  * loader, acorn and the lexers: several milliseconds) is loaded, and its load hook registered, at the first ES
  * import of an included module; from then on it sees every ES import, exactly as if it had been registered first.
  */
-function lazyIitmResolve(include: string[]): ResolveHookSync {
+function lazyIitmResolve(include: string[], onImport?: (specifier: string) => void): ResolveHookSync {
   const triggers = new Set<string>();
   for (const name of include) {
     triggers.add(name);
@@ -67,12 +76,13 @@ function lazyIitmResolve(include: string[]): ResolveHookSync {
   // Include entries that are paths or URLs are matched on the resolved URL, which this hook does not see: load IITM now.
   if (include.some((name) => isAbsolute(name) || name.startsWith('file:'))) activate();
   return (specifier, context, nextResolve) => {
+    if (context.conditions?.includes('require')) return nextResolve(specifier, context);
+    onImport?.(specifier);
     if (iitm === undefined) {
-      if (failed || !triggers.has(specifier) || context.conditions?.includes('require')) return nextResolve(specifier, context);
+      if (failed || !triggers.has(specifier)) return nextResolve(specifier, context);
       activate();
       if (iitm === undefined) return nextResolve(specifier, context);
     }
-    if (context.conditions?.includes('require')) return nextResolve(specifier, context);
     return iitm.resolveSync(specifier, context, nextResolve);
   };
 }
