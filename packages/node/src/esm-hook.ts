@@ -7,6 +7,8 @@ import { report } from './diagnostics.js';
 
 const ownRequire = createRequire(import.meta.url);
 let installed = false;
+// Set by every start() (a restart after shutdown() arms new triggers); the hook itself is registered once.
+let importListener: ((specifier: string) => void) | undefined;
 
 /** What import-in-the-middle's create-hook.mjs returns (the functions its register-hooks.mjs registers). */
 interface IitmHooks {
@@ -31,11 +33,12 @@ export function supportsSyncEsmHook(): boolean {
  * deferred instrumentations).
  */
 export function installEsmHook(include: string[], onImport?: (specifier: string) => void): void {
+  if (onImport !== undefined) importListener = onImport;
   if (installed) return;
   installed = true;
   try {
     if (supportsSyncEsmHook()) {
-      registerHooks({ resolve: lazyIitmResolve(include, onImport) });
+      registerHooks({ resolve: lazyIitmResolve(include) });
       return;
     }
     registerLoader('import-in-the-middle/hook.mjs', import.meta.url, { data: { include } });
@@ -50,7 +53,7 @@ export function installEsmHook(include: string[], onImport?: (specifier: string)
  * loader, acorn and the lexers: several milliseconds) is loaded, and its load hook registered, at the first ES
  * import of an included module; from then on it sees every ES import, exactly as if it had been registered first.
  */
-function lazyIitmResolve(include: string[], onImport?: (specifier: string) => void): ResolveHookSync {
+function lazyIitmResolve(include: string[]): ResolveHookSync {
   const triggers = new Set<string>();
   for (const name of include) {
     triggers.add(name);
@@ -77,7 +80,7 @@ function lazyIitmResolve(include: string[], onImport?: (specifier: string) => vo
   if (include.some((name) => isAbsolute(name) || name.startsWith('file:'))) activate();
   return (specifier, context, nextResolve) => {
     if (context.conditions?.includes('require')) return nextResolve(specifier, context);
-    onImport?.(specifier);
+    importListener?.(specifier);
     if (iitm === undefined) {
       if (failed || !triggers.has(specifier)) return nextResolve(specifier, context);
       activate();
