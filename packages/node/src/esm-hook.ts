@@ -1,32 +1,97 @@
 // Installs import-in-the-middle's loader so ESM imports of instrumented libraries are patched.
-import Module, { createRequire, register as registerLoader, syncBuiltinESMExports } from 'node:module';
-import { sep } from 'node:path';
+import Module, { builtinModules, createRequire, register as registerLoader, registerHooks, syncBuiltinESMExports } from 'node:module';
+import type { LoadHookSync, ResolveHookSync } from 'node:module';
+import { isAbsolute, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { report } from './diagnostics.js';
 
 const ownRequire = createRequire(import.meta.url);
 let installed = false;
+// Set by every start() (a restart after shutdown() arms new triggers); the hook itself is registered once.
+let importListener: ((specifier: string) => void) | undefined;
+
+/** What import-in-the-middle's create-hook.mjs returns (the functions its register-hooks.mjs registers). */
+interface IitmHooks {
+  resolveSync: ResolveHookSync;
+  loadSync: LoadHookSync;
+  applyOptions(options: { include: string[] }): void;
+}
+
+/** Whether the in-thread loader is available, so ES imports can trigger deferred instrumentation loads. */
+export function supportsSyncEsmHook(): boolean {
+  try {
+    return (ownRequire('import-in-the-middle/supports-sync-hooks.mjs') as { supportsSyncHooks(): boolean }).supportsSyncHooks();
+  } catch {
+    return false;
+  }
+}
 
 /**
- * Registers the ESM loader hook once, limited to the modules the loaded instrumentations hook (so every
- * other import skips the wrapper). Uses the in-thread `module.registerHooks` loader where Node supports it
- * (no worker thread, no message round trip), otherwise `module.register`.
+ * Registers the ESM loader hook once, limited to the modules the instrumentations hook. Uses the in-thread
+ * `module.registerHooks` loader where Node supports it (no worker thread, no message round trip), otherwise
+ * `module.register`. With the in-thread loader, `onImport` sees the specifier of every ES import first (it loads
+ * deferred instrumentations).
  */
-export function installEsmHook(include: string[]): void {
+export function installEsmHook(include: string[], onImport?: (specifier: string) => void): void {
+  if (onImport !== undefined) importListener = onImport;
   if (installed) return;
   installed = true;
   try {
-    const hooks = ownRequire('import-in-the-middle/register-hooks.mjs') as {
-      register(options: { include: string[] }): void;
-      supportsSyncHooks(): boolean;
-    };
-    if (hooks.supportsSyncHooks()) {
-      hooks.register({ include });
+    if (supportsSyncEsmHook()) {
+      registerHooks({ resolve: lazyIitmResolve(include) });
       return;
     }
     registerLoader('import-in-the-middle/hook.mjs', import.meta.url, { data: { include } });
   } catch (error) {
-    report('WAGGLE_ESM_HOOK_FAILED', `the ESM loader hook could not be registered (${error instanceof Error ? error.message : String(error)}); ES module imports of libraries are not traced`);
+    reportHookFailure(error);
   }
+}
+
+/**
+ * A resolve hook that keeps import-in-the-middle out of the way until it has something to do. Sync hooks also see
+ * every require(), and IITM leaves those to require-in-the-middle anyway, so they go straight on. IITM itself (its
+ * loader, acorn and the lexers: several milliseconds) is loaded, and its load hook registered, at the first ES
+ * import of an included module; from then on it sees every ES import, exactly as if it had been registered first.
+ */
+function lazyIitmResolve(include: string[]): ResolveHookSync {
+  const triggers = new Set<string>();
+  for (const name of include) {
+    triggers.add(name);
+    // IITM matches builtins with and without the node: prefix.
+    if (name.startsWith('node:')) triggers.add(name.slice(5));
+    else if (builtinModules.includes(name)) triggers.add(`node:${name}`);
+  }
+  let iitm: IitmHooks | undefined;
+  let failed = false;
+  const activate = (): void => {
+    try {
+      const { createHook } = ownRequire('import-in-the-middle/create-hook.mjs') as { createHook(meta: { url: string }): IitmHooks };
+      // The same meta IITM's own hook.mjs passes: IITM recognises its register module by this URL.
+      const hooks = createHook({ url: pathToFileURL(ownRequire.resolve('import-in-the-middle/hook.mjs')).href });
+      hooks.applyOptions({ include });
+      registerHooks({ load: hooks.loadSync });
+      iitm = hooks;
+    } catch (error) {
+      failed = true;
+      reportHookFailure(error);
+    }
+  };
+  // Include entries that are paths or URLs are matched on the resolved URL, which this hook does not see: load IITM now.
+  if (include.some((name) => isAbsolute(name) || name.startsWith('file:'))) activate();
+  return (specifier, context, nextResolve) => {
+    if (context.conditions?.includes('require')) return nextResolve(specifier, context);
+    importListener?.(specifier);
+    if (iitm === undefined) {
+      if (failed || !triggers.has(specifier)) return nextResolve(specifier, context);
+      activate();
+      if (iitm === undefined) return nextResolve(specifier, context);
+    }
+    return iitm.resolveSync(specifier, context, nextResolve);
+  };
+}
+
+function reportHookFailure(error: unknown): void {
+  report('WAGGLE_ESM_HOOK_FAILED', `the ESM loader hook could not be registered (${error instanceof Error ? error.message : String(error)}); ES module imports of libraries are not traced`);
 }
 
 /**

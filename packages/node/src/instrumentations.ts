@@ -1,7 +1,7 @@
 // The lazy instrumentation table: library → instrumentation package. An instrumentation package is only
-// loaded (required) when the library it instruments is installed for the app, so an app pays only for
-// what it uses. Waggle's own instrumentation packages are optional and resolved from the app's directory.
-import { existsSync } from 'node:fs';
+// loaded (required) when the library it instruments is installed for the app, and under start() only when the app
+// first loads that library, so an app pays only for what it uses. Waggle's own instrumentation packages are
+// optional and resolved from the app's directory.
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import type { Context } from '@opentelemetry/api';
@@ -9,6 +9,12 @@ import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { report, reportInvalidSetting } from './diagnostics.js';
 import { HttpChannelInstrumentation } from './http-instrumentation.js';
+import type { LibraryTriggers } from './library-triggers.js';
+
+const ownRequire = createRequire(import.meta.url);
+// require(), not import: the ES module facade of node:fs reads every export, which loads fs streams and
+// fs/promises (about 3 ms at startup) for an app that may never use them.
+const { existsSync } = ownRequire('node:fs') as typeof import('node:fs');
 
 /** What built-in instrumentations need from the SDK being assembled. */
 export interface InstrumentationDeps {
@@ -27,6 +33,11 @@ export interface InstrumentationEntry {
   name: string;
   /** Libraries it instruments; loaded when any of them is installed. Empty: always available (builtins). */
   libraries: string[];
+  /**
+   * Other modules it hooks (its getModuleDefinitions() names beyond `libraries`), known before the package is
+   * loaded: loading them also triggers a deferred load, and the ESM hook includes them.
+   */
+  modules?: string[];
   /** Package exporting the instrumentation class, and the export's name. */
   packageName: string;
   exportName: string;
@@ -41,6 +52,7 @@ export interface InstrumentationEntry {
   /**
    * Export of the same package with a span processor class that takes the instrumentation instance; it runs
    * before the other processors (the runtime package writes fields in onEnding and ends spans on a crash).
+   * Only for entries without libraries: those are loaded at start, when the processors are assembled.
    */
   spanProcessorExport?: string;
   /** A Waggle package that improves on `packageName` (e.g. wraps it); used instead when installed. */
@@ -88,12 +100,13 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     exportName: 'KoaInstrumentation',
     config: (deps) => (deps.frameworkSpans ? {} : { ignoreLayersType: ALL_KOA_LAYERS }),
   },
-  { name: 'pg', libraries: ['pg'], packageName: '@opentelemetry/instrumentation-pg', exportName: 'PgInstrumentation' },
+  { name: 'pg', libraries: ['pg'], modules: ['pg-pool'], packageName: '@opentelemetry/instrumentation-pg', exportName: 'PgInstrumentation' },
   { name: 'mysql2', libraries: ['mysql2'], packageName: '@opentelemetry/instrumentation-mysql2', exportName: 'MySQL2Instrumentation' },
   { name: 'ioredis', libraries: ['ioredis'], packageName: '@opentelemetry/instrumentation-ioredis', exportName: 'IORedisInstrumentation' },
   {
     name: 'redis',
     libraries: ['redis', '@redis/client'],
+    modules: ['@node-redis/client'],
     packageName: '@opentelemetry/instrumentation-redis',
     exportName: 'RedisInstrumentation',
   },
@@ -111,6 +124,7 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
   {
     name: 'proxy',
     libraries: ['http-proxy', 'http-proxy-middleware', '@fastify/reply-from', 'p-retry', 'async-retry'],
+    modules: ['httpxy', 'undici'],
     packageName: '@waggle/instrumentation-proxy',
     exportName: 'ProxyInstrumentation',
     optional: true,
@@ -196,8 +210,6 @@ export function isInstalled(name: string, fromDirs: string[]): boolean {
   return false;
 }
 
-const ownRequire = createRequire(import.meta.url);
-
 type InstrumentationClass = new (config?: Record<string, unknown>) => Instrumentation;
 type SpanProcessorClass = new (instrumentation: Instrumentation) => SpanProcessor;
 
@@ -224,8 +236,9 @@ function loadClass(entry: InstrumentationEntry, fromDirs: string[]): { cls: Inst
 }
 
 export interface LoadedInstrumentations {
+  /** The instances created so far; deferred ones are appended when their library loads. */
   instrumentations: Instrumentation[];
-  /** Short names of the loaded entries, in table order. */
+  /** Short names of the enabled entries (created now or deferred), in table order. */
   names: string[];
   /** Module names the instrumentations hook, for the ESM loader's include list. */
   hookedModules: string[];
@@ -233,11 +246,21 @@ export interface LoadedInstrumentations {
   spanProcessors: SpanProcessor[];
 }
 
-/** Creates the instances for the selected entries whose libraries are installed. */
+/** Every module name an entry hooks, known without loading its package. */
+export function hookedNames(entry: InstrumentationEntry): string[] {
+  return [...entry.libraries, ...(entry.modules ?? [])];
+}
+
+/**
+ * Creates the instances for the selected entries whose libraries are installed. With `triggers`, an entry with
+ * libraries is only armed: its package is loaded and its instance created when one of its modules is first
+ * required or imported (start() does this; NodeSDK wants every instance up front).
+ */
 export function loadInstrumentations(
   entries: InstrumentationEntry[],
   fromDirs: string[] = appDirectories(),
   deps: InstrumentationDeps = {},
+  triggers?: LibraryTriggers,
 ): LoadedInstrumentations {
   const instrumentations: Instrumentation[] = [];
   const names: string[] = [];
@@ -245,25 +268,47 @@ export function loadInstrumentations(
   const spanProcessors: SpanProcessor[] = [];
   for (const entry of entries) {
     if (entry.libraries.length > 0 && !entry.libraries.some((lib) => isInstalled(lib, fromDirs))) continue;
-    const preferred = entry.prefer ? loadClass({ ...entry, ...entry.prefer, optional: true }, fromDirs) : undefined;
-    const loaded = entry.builtin ? undefined : (preferred ?? loadClass(entry, fromDirs));
-    if (loaded === undefined && entry.builtin === undefined) continue;
-    try {
-      // Constructed enabled (some, like undici, check config.enabled on every request); they use the global
-      // tracer provider, which start() sets before the first traced call.
-      const instance = entry.builtin ? entry.builtin(deps) : new loaded!.cls(entry.config?.(deps));
-      const Processor = entry.spanProcessorExport ? loaded?.mod[entry.spanProcessorExport] : undefined;
-      if (typeof Processor === 'function') spanProcessors.push(new (Processor as SpanProcessorClass)(instance));
-      instrumentations.push(instance);
+    if (triggers !== undefined && entry.libraries.length > 0 && entry.spanProcessorExport === undefined) {
       names.push(entry.name);
-      for (const lib of entry.libraries) hooked.add(lib);
-      const defs = (instance as { getModuleDefinitions?: () => Array<{ name: string }> }).getModuleDefinitions?.() ?? [];
-      for (const def of defs) hooked.add(def.name);
-    } catch (error) {
-      report('WAGGLE_INSTRUMENTATION_FAILED', `${entry.packageName} could not be created (${describe(error)}); ${entry.name} is not traced`);
+      for (const name of hookedNames(entry)) hooked.add(name);
+      triggers.arm(hookedNames(entry), () => {
+        const created = createInstance(entry, fromDirs, deps);
+        if (created !== undefined) instrumentations.push(created.instance);
+      });
+      continue;
     }
+    const created = createInstance(entry, fromDirs, deps);
+    if (created === undefined) continue;
+    if (created.processor !== undefined) spanProcessors.push(created.processor);
+    instrumentations.push(created.instance);
+    names.push(entry.name);
+    for (const name of hookedNames(entry)) hooked.add(name);
+    const defs = (created.instance as { getModuleDefinitions?: () => Array<{ name: string }> }).getModuleDefinitions?.() ?? [];
+    for (const def of defs) hooked.add(def.name);
   }
   return { instrumentations, names, hookedModules: [...hooked], spanProcessors };
+}
+
+/** Loads an entry's package and creates its instance (and span processor); undefined, with a line, when it cannot. */
+function createInstance(
+  entry: InstrumentationEntry,
+  fromDirs: string[],
+  deps: InstrumentationDeps,
+): { instance: Instrumentation; processor?: SpanProcessor } | undefined {
+  const preferred = entry.prefer ? loadClass({ ...entry, ...entry.prefer, optional: true }, fromDirs) : undefined;
+  const loaded = entry.builtin ? undefined : (preferred ?? loadClass(entry, fromDirs));
+  if (loaded === undefined && entry.builtin === undefined) return undefined;
+  try {
+    // Constructed enabled (some, like undici, check config.enabled on every request); they use the global
+    // tracer provider, which start() sets before the first traced call.
+    const instance = entry.builtin ? entry.builtin(deps) : new loaded!.cls(entry.config?.(deps));
+    const Processor = entry.spanProcessorExport ? loaded?.mod[entry.spanProcessorExport] : undefined;
+    if (typeof Processor === 'function') return { instance, processor: new (Processor as SpanProcessorClass)(instance) };
+    return { instance };
+  } catch (error) {
+    report('WAGGLE_INSTRUMENTATION_FAILED', `${entry.packageName} could not be created (${describe(error)}); ${entry.name} is not traced`);
+    return undefined;
+  }
 }
 
 /**

@@ -7,9 +7,10 @@ import { hostname } from 'node:os';
 import { WaggleContextManager } from './context-manager.js';
 import type { ResolvedConfig } from './config.js';
 import { DeferredSpanProcessor } from './deferred-processor.js';
-import { installEsmHook } from './esm-hook.js';
+import { installEsmHook, supportsSyncEsmHook } from './esm-hook.js';
 import { createExportPipeline, createSampler } from './export/index.js';
 import { appDirectories, loadInstrumentations, selectEntries } from './instrumentations.js';
+import { LibraryTriggers } from './library-triggers.js';
 import { LocalRootTracker } from './local-roots.js';
 import { createPropagator } from './propagation.js';
 import { RollupSpanProcessor, TraceFieldRegistry, TraceFieldSpanProcessor } from './span-processors.js';
@@ -31,9 +32,19 @@ export interface SdkPieces {
   contextManager: ContextManager;
   textMapPropagator: TextMapPropagator;
   traceFields: TraceFieldRegistry;
+  /** Set when instrumentations of libraries load on first use (start()); shutdown disarms it. */
+  libraryTriggers: LibraryTriggers | undefined;
 }
 
-export function buildPieces(config: ResolvedConfig): SdkPieces {
+export interface BuildOptions {
+  /**
+   * Load each library's instrumentation when the app first requires or imports the library, instead of now.
+   * Needs the in-thread ESM hook (to see ES imports); without it everything is loaded now.
+   */
+  deferLibraries?: boolean;
+}
+
+export function buildPieces(config: ResolvedConfig, options: BuildOptions = {}): SdkPieces {
   const entries = selectEntries({
     enabled: config.enabledInstrumentations,
     enabledSource: config.enabledInstrumentationsSource,
@@ -41,11 +52,14 @@ export function buildPieces(config: ResolvedConfig): SdkPieces {
   });
   const dirs = appDirectories();
   const contextManager = new WaggleContextManager();
-  const loaded = loadInstrumentations(entries, dirs, {
-    enterWith: (ctx) => contextManager.enterWith(ctx),
-    frameworkSpans: config.frameworkSpans,
-  });
-  installEsmHook(loaded.hookedModules);
+  const triggers = options.deferLibraries && supportsSyncEsmHook() ? new LibraryTriggers() : undefined;
+  const loaded = loadInstrumentations(
+    entries,
+    dirs,
+    { enterWith: (ctx) => contextManager.enterWith(ctx), frameworkSpans: config.frameworkSpans },
+    triggers,
+  );
+  installEsmHook(loaded.hookedModules, triggers === undefined ? undefined : (specifier) => triggers.fire(specifier));
 
   const traceFields = new TraceFieldRegistry();
   traceFields.install();
@@ -75,6 +89,7 @@ export function buildPieces(config: ResolvedConfig): SdkPieces {
     contextManager,
     textMapPropagator: createPropagator(config.propagators, traceFields, config.propagateTraceFields),
     traceFields,
+    libraryTriggers: triggers,
   };
 }
 

@@ -17,7 +17,7 @@ export interface WaggleHandle {
   readonly enabled: boolean;
   /** The traces URL spans are sent to (no secrets). */
   readonly destination: string;
-  /** Short names of the instrumentations that were loaded. */
+  /** Short names of the enabled instrumentations (a library's is loaded when the app first loads the library). */
   readonly instrumentations: readonly string[];
   /** Flushes pending spans (bounded by shutdownTimeoutMs). */
   flush(): Promise<void>;
@@ -59,7 +59,7 @@ function startOnce(options: WaggleOptions): WaggleHandle {
     return disabledHandle('none');
   }
   const listenersBefore = signalListeners();
-  const pieces = buildPieces(config);
+  const pieces = buildPieces(config, { deferLibraries: true });
   const provider = new TracerProvider({ resource: pieces.resource, sampler: pieces.sampler, spanProcessors: pieces.spanProcessors });
   context.setGlobalContextManager(pieces.contextManager.enable());
   propagation.setGlobalPropagator(pieces.textMapPropagator);
@@ -103,6 +103,7 @@ export async function shutdown(): Promise<void> {
   if (current === undefined) return;
   running = undefined;
   current.signals?.remove();
+  current.pieces.libraryTriggers?.disarm();
   for (const loaded of current.pieces.instrumentations) loaded.disable();
   const done = await withDeadline(current.provider.shutdown(), current.config.shutdownTimeoutMs);
   if (!done) report('WAGGLE_SHUTDOWN_TIMEOUT', `spans were still being sent after ${current.config.shutdownTimeoutMs} ms; stopped waiting`);

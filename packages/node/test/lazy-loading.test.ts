@@ -1,9 +1,13 @@
 // The instrumentation table loads only what is installed and what the selection allows.
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runNode } from '@waggle/testing';
 import { describe, expect, it, vi } from 'vitest';
-import { INSTRUMENTATION_NAMES, isInstalled, loadInstrumentations, selectEntries } from '../src/instrumentations.js';
+import { hookedNames, INSTRUMENTATION_NAMES, INSTRUMENTATION_TABLE, isInstalled, loadInstrumentations, selectEntries } from '../src/instrumentations.js';
+import { packageName } from '../src/library-triggers.js';
+import { FIXTURES, NO_EXPORT_ENV } from './helpers/child.js';
 
 function appDir(libraries: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'waggle-lazy-'));
@@ -79,5 +83,48 @@ describe('lazy instrumentation loading', () => {
     mkdirSync(nested, { recursive: true });
     expect(isInstalled('koa', [nested])).toBe(true);
     expect(isInstalled('fastify', [nested])).toBe(false);
+  });
+});
+
+/** Runs a fixture that prints which instrumentation packages were loaded before and after it loads pg. */
+async function run(args: string[]): Promise<{ before: Record<string, boolean>; after: Record<string, boolean>; patched: boolean }> {
+  const proc = runNode({ script: `${FIXTURES}${args.at(-1)}`, nodeOptions: args.slice(0, -1), cwd: FIXTURES, env: { ...NO_EXPORT_ENV, WAGGLE_HANDLE_SIGNALS: 'false' } });
+  const exit = await proc.waitForExit({ timeoutMs: 30_000 });
+  expect(exit.code, proc.stderr).toBe(0);
+  return JSON.parse(proc.stdout.trim());
+}
+
+describe('loading on first use (start())', () => {
+  it.each([
+    ['require() under --import', ['--import', '@waggle/node/register', 'lazy-libraries.cjs']],
+    ['require() under --require', ['--require', '@waggle/node/register', 'lazy-libraries.cjs']],
+    ['ES import()', ['--import', '@waggle/node/register', 'lazy-libraries.mjs']],
+  ])('an installed library’s instrumentation loads at its first %s and patches it; unused ones never load', async (_form, args) => {
+    const result = await run(args);
+    expect(result.before).toEqual({ pg: false });
+    expect(result.after).toEqual({ pg: true, express: false, ioredis: false });
+    expect(result.patched).toBe(true);
+  });
+
+  it('the table names every module each instrumentation hooks, so loading any of them triggers the load', () => {
+    const require = createRequire(import.meta.url);
+    for (const entry of INSTRUMENTATION_TABLE.filter((e) => e.libraries.length > 0)) {
+      for (const pkg of [entry, ...(entry.prefer ? [entry.prefer] : [])]) {
+        const Cls = (require(pkg.packageName) as Record<string, new (c: object) => { getModuleDefinitions?: () => Array<{ name: string }> }>)[pkg.exportName]!;
+        const defs = new Cls({ enabled: false }).getModuleDefinitions?.() ?? [];
+        expect(hookedNames(entry), `${entry.name} (${pkg.packageName})`).toEqual(expect.arrayContaining(defs.map((d) => d.name)));
+      }
+    }
+  });
+
+  it('a specifier triggers by its package name', () => {
+    expect(packageName('pg')).toBe('pg');
+    expect(packageName('pg/lib/client.js')).toBe('pg');
+    expect(packageName('@redis/client')).toBe('@redis/client');
+    expect(packageName('@redis/client/dist/index.js')).toBe('@redis/client');
+    expect(packageName('./pg')).toBeUndefined();
+    expect(packageName('/app/node_modules/pg/index.js')).toBeUndefined();
+    expect(packageName('node:http')).toBeUndefined();
+    expect(packageName('file:///app/pg.js')).toBeUndefined();
   });
 });

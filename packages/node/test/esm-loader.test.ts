@@ -1,0 +1,27 @@
+// The ESM loader hook stays out of the way of require(): import-in-the-middle's loader is only loaded at the first
+// ES import of a library an instrumentation hooks, and still patches that import.
+import { describe, expect, it } from 'vitest';
+import { runNode } from '@waggle/testing';
+import { FIXTURES, NO_EXPORT_ENV } from './helpers/child.js';
+
+async function run(script: string): Promise<string> {
+  const proc = runNode({ script: `${FIXTURES}${script}`, nodeOptions: ['--import', '@waggle/node/register'], cwd: FIXTURES, env: { ...NO_EXPORT_ENV, WAGGLE_HANDLE_SIGNALS: 'false' } });
+  const exit = await proc.waitForExit({ timeoutMs: 30_000 });
+  expect(exit.code, proc.stderr).toBe(0);
+  return proc.stdout.trim();
+}
+
+describe('ESM loader hook', () => {
+  it('an app that require()s express and imports an uninstrumented ES module never loads the IITM loader', async () => {
+    const loaded = JSON.parse(await run('loader-cjs.cjs')) as string[];
+    // IITM's index (the Hook API the instrumentations use) is loaded; its loader modules are not.
+    expect(loaded.some((f) => f.endsWith('index.js'))).toBe(true);
+    expect(loaded.filter((f) => /(create-hook|register-hooks|hook)\.mjs$/.test(f))).toEqual([]);
+  });
+
+  it('the first ES import of express loads the IITM loader, which wraps express before the app sees it', async () => {
+    const result = JSON.parse(await run('loader-esm.mjs')) as { loaded: string[]; wrapped: boolean };
+    expect(result.loaded.some((f) => f.endsWith('create-hook.mjs'))).toBe(true);
+    expect(result.wrapped).toBe(true);
+  });
+});
