@@ -24,7 +24,7 @@ let output = '';
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'waggle-demo-test-'));
   const reportFile = join(dir, 'report.json');
-  const env = { ...process.env, NO_COLOR: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.DATABASE_URL;
   output = await new Promise<string>((resolve, reject) => {
     execFile(process.execPath, [DEMO, '--duration', '6', '--port', '0', '--report', reportFile], { env, timeout: 420_000, maxBuffer: 32 * 1024 * 1024 }, (error, stdout, stderr) => {

@@ -107,7 +107,7 @@ export function renderQueryResult(spec: QuerySpec, result: QueryResult): string 
     for (const point of series) {
       const key = groupKey(point.data);
       let values = trends.get(key);
-      if (!values) trends.set(key, (values = new Array<number | null>(times.length).fill(null)));
+      if (!values) trends.set(key, (values = Array.from({ length: times.length }, (): number | null => null)));
       const v = point.data[trendOf];
       values[index.get(point.time) ?? 0] = typeof v === 'number' ? v : null;
     }

@@ -13,7 +13,7 @@ export function heatmapGrid(points: Array<{ time: string; data: Record<string, u
   const bucketLower = [...lowers].sort((a, b) => a - b);
   const index = new Map(bucketLower.map((l, i) => [l, i]));
   const counts = sorted.map((p) => {
-    const row = new Array<number>(bucketLower.length).fill(0);
+    const row = Array.from({ length: bucketLower.length }, () => 0);
     for (const b of (p.data[key] as HeatmapValue | undefined)?.buckets ?? []) row[index.get(b.lower) ?? 0]! += b.count;
     return row;
   });

@@ -17,7 +17,7 @@ export function toGrid(series: SeriesPoint[]): HeatmapGrid {
   const lowers = [...bounds.keys()].sort((a, b) => a - b);
   const index = new Map(lowers.map((l, i) => [l, i]));
   const counts = points.map((p) => {
-    const row = new Array<number>(lowers.length).fill(0);
+    const row = Array.from({ length: lowers.length }, () => 0);
     for (const b of ((p.data[HEATMAP] as { buckets?: Bucket[] } | undefined)?.buckets ?? [])) row[index.get(b.lower)!]! += b.count;
     return row;
   });

@@ -84,7 +84,7 @@ function drawLineChart(el: HTMLElement, data: QueryResultData, breakdowns: strin
   const times = [...new Set(data.series.map((p) => Date.parse(p.time) / 1000))].sort((a, b) => a - b);
   const index = new Map(times.map((t, i) => [t, i]));
   const groups = new Map<string, Array<number | null>>();
-  for (const row of data.results.slice(0, 10)) groups.set(groupKey(row.data), new Array<number | null>(times.length).fill(null));
+  for (const row of data.results.slice(0, 10)) groups.set(groupKey(row.data), Array.from({ length: times.length }, (): number | null => null));
   for (const p of data.series) {
     const values = groups.get(groupKey(p.data));
     const v = p.data[calc];
