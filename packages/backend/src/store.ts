@@ -32,6 +32,9 @@ export const EVENTS_TABLE = 'events';
 
 const WAL_AUTOCHECKPOINT = '256MB';
 
+/** Layout version of the database file, kept in `waggle_meta` (2: 64-bit trace index keys without the id text). */
+const SCHEMA_VERSION = 2;
+
 const RAW_TYPES: Record<ColumnType, duckdb.Type> = {
   VARCHAR: duckdb.Type.VARCHAR,
   DOUBLE: duckdb.Type.DOUBLE,
@@ -101,7 +104,13 @@ export class Store {
     const writer = await instance.connect();
     const readers = [await instance.connect(), await instance.connect()];
     const store = new Store(dbPath, instance, writer, readers);
-    await store.init();
+    try {
+      await store.init();
+    } catch (error) {
+      for (const c of [writer, ...readers]) c.closeSync();
+      instance.closeSync();
+      throw error;
+    }
     return store;
   }
 
@@ -119,14 +128,7 @@ export class Store {
       `CREATE TABLE IF NOT EXISTS waggle_markers (id VARCHAR PRIMARY KEY, dataset VARCHAR NOT NULL, message VARCHAR,
         type VARCHAR, url VARCHAR, start_time BIGINT NOT NULL, end_time BIGINT, created_at VARCHAR NOT NULL)`,
     );
-    // One row per trace per commit, keyed by a 32-bit hash of the id: a scan of this narrow table finds a
-    // trace's time bounds in milliseconds, and the bounds let the events scan skip row groups by zonemap.
-    // (An ART index would make lookups O(1) but DuckDB rewrites the whole index at every checkpoint,
-    // which stalls ingest once it holds millions of traces.)
-    await this.writer.run(
-      `CREATE TABLE IF NOT EXISTS waggle_trace_index (trace_key UINTEGER NOT NULL, trace_id VARCHAR NOT NULL,
-        ts_min DOUBLE NOT NULL, ts_max DOUBLE NOT NULL)`,
-    );
+    await this.initTraceIndex();
     this.traceAppender = await this.writer.createAppender('waggle_trace_index');
     for (const c of PINNED_COLUMNS) this.columns.set(c.key, { ...c, pinned: true });
     const catalog = await this.writer.runAndReadAll('SELECT key, physical, type FROM waggle_columns');
@@ -148,6 +150,65 @@ export class Store {
     const sampled = await this.writer.runAndReadAll(`SELECT DISTINCT dataset FROM ${EVENTS_TABLE} WHERE sample_rate <> 1`);
     for (const row of sampled.getRowObjectsJS()) this.sampledDatasets.add(String(row.dataset));
     await this.loadTableColumns();
+  }
+
+  /**
+   * One row per trace per commit, keyed by a 64-bit hash of the id: a scan of this narrow fixed-width table
+   * finds a trace's time bounds in milliseconds, and the bounds let the events scan skip row groups by zonemap.
+   * (An ART index would make lookups O(1) but DuckDB rewrites the whole index at every checkpoint, which stalls
+   * ingest once it holds millions of traces.) A hash collision only widens the bounds: the events scan still
+   * matches the full id. Data directories from before schema version 2 kept a 32-bit key beside the id text,
+   * which made every lookup scan the ids; their index is rebuilt from the events once.
+   */
+  private async initTraceIndex(): Promise<void> {
+    await this.writer.run('CREATE TABLE IF NOT EXISTS waggle_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)');
+    const version = (await this.writer.runAndReadAll("SELECT value FROM waggle_meta WHERE key = 'schema_version'")).getRowObjectsJS()[0]
+      ?.value;
+    if (version !== undefined && Number(version) > SCHEMA_VERSION) {
+      throw new Error(
+        `WAGGLE_BACKEND_SCHEMA_UNSUPPORTED: ${this.dbPath} has schema version ${String(version)}, this @waggle/backend reads up to ${SCHEMA_VERSION}; upgrade @waggle/backend or use another dataDir`,
+      );
+    }
+    const oldIndex = await this.writer.runAndReadAll(
+      "SELECT 1 FROM information_schema.columns WHERE table_name = 'waggle_trace_index' AND column_name = 'trace_id'",
+    );
+    const rebuild = oldIndex.currentRowCount > 0;
+    await this.writer.run('BEGIN TRANSACTION');
+    try {
+      if (rebuild) await this.writer.run('DROP TABLE waggle_trace_index');
+      await this.writer.run(
+        'CREATE TABLE IF NOT EXISTS waggle_trace_index (trace_key BIGINT NOT NULL, ts_min DOUBLE NOT NULL, ts_max DOUBLE NOT NULL)',
+      );
+      await this.writer.run("INSERT OR REPLACE INTO waggle_meta VALUES ('schema_version', $1)", [String(SCHEMA_VERSION)]);
+      await this.writer.run('COMMIT');
+    } catch (error) {
+      await this.writer.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    this.traceAppender = await this.writer.createAppender('waggle_trace_index');
+    if (rebuild) await this.rebuildTraceIndex();
+  }
+
+  /** Fills the trace index from the events (upgrading a data directory whose index had another layout). */
+  private async rebuildTraceIndex(): Promise<void> {
+    const result = await this.readersList[0]!.stream(
+      `SELECT trace_id, min(ts) AS lo, max(ts) AS hi FROM ${EVENTS_TABLE} WHERE trace_id IS NOT NULL GROUP BY trace_id`,
+    );
+    await this.writer.run('BEGIN TRANSACTION');
+    try {
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        const rows = chunk.getRows();
+        const ranges = new Map<string, [number, number]>();
+        for (const [id, lo, hi] of rows) ranges.set(String(id), [Number(lo), Number(hi)]);
+        this.appendTraceRanges(ranges);
+      }
+      await this.writer.run('COMMIT');
+    } catch (error) {
+      await this.writer.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
   }
 
   private async loadTableColumns(): Promise<void> {
@@ -356,20 +417,23 @@ export class Store {
       else if (t < range[0]) range[0] = t;
       else if (t > range[1]) range[1] = t;
     }
+    this.appendTraceRanges(ranges);
+  }
+
+  /** Appends one (key, first time, last time) index row per trace (flushed; committed with the caller's transaction). */
+  private appendTraceRanges(ranges: Map<string, [number, number]>): void {
     const ids = [...ranges.keys()];
-    const types = [duckdb.Type.UINTEGER, duckdb.Type.VARCHAR, duckdb.Type.DOUBLE, duckdb.Type.DOUBLE].map((t) =>
-      duckdb.create_logical_type(t),
-    );
+    const types = [duckdb.Type.BIGINT, duckdb.Type.DOUBLE, duckdb.Type.DOUBLE].map((t) => duckdb.create_logical_type(t));
     for (let start = 0; start < ids.length; start += CHUNK_ROWS) {
       const rows = Math.min(CHUNK_ROWS, ids.length - start);
       const chunk = duckdb.create_data_chunk(types);
       duckdb.data_chunk_set_size(chunk, rows);
-      const keys = new Uint32Array(rows);
-      for (let r = 0; r < rows; r++) keys[r] = traceKey(ids[start + r]!);
+      // BIGINT little-endian as two 32-bit words, so no BigInt is made per trace.
+      const keys = new Uint32Array(rows * 2);
+      for (let r = 0; r < rows; r++) traceKeyWords(ids[start + r]!, keys, r * 2);
       duckdb.copy_data_to_vector(duckdb.data_chunk_get_vector(chunk, 0), 0, keys.buffer, 0, keys.byteLength);
-      writeColumn(duckdb.data_chunk_get_vector(chunk, 1), 'VARCHAR', (r) => ids[r]!, start, rows);
-      writeColumn(duckdb.data_chunk_get_vector(chunk, 2), 'DOUBLE', (r) => ranges.get(ids[r]!)![0], start, rows);
-      writeColumn(duckdb.data_chunk_get_vector(chunk, 3), 'DOUBLE', (r) => ranges.get(ids[r]!)![1], start, rows);
+      writeColumn(duckdb.data_chunk_get_vector(chunk, 1), 'DOUBLE', (r) => ranges.get(ids[r]!)![0], start, rows);
+      writeColumn(duckdb.data_chunk_get_vector(chunk, 2), 'DOUBLE', (r) => ranges.get(ids[r]!)![1], start, rows);
       this.traceAppender!.appendDataChunk(new DuckDBDataChunk(chunk));
     }
     this.traceAppender!.flushSync();
@@ -571,14 +635,25 @@ function constantValue(v: string | number | boolean | null, type: ColumnType): d
   return duckdb.create_bool(v as boolean);
 }
 
-/** FNV-1a 32-bit hash of a trace id: the integer key the trace index is scanned by. */
-export function traceKey(id: string): number {
-  let h = 0x811c9dc5;
+/** Writes a trace id's 64-bit key (FNV-1a 32-bit low word, a differently seeded and mixed hash high word). */
+function traceKeyWords(id: string, out: Uint32Array, at: number): void {
+  let lo = 0x811c9dc5;
+  let hi = 0x9747b28c;
   for (let i = 0; i < id.length; i++) {
-    h ^= id.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
+    const c = id.charCodeAt(i);
+    lo = Math.imul(lo ^ c, 0x01000193);
+    hi = Math.imul(hi ^ c, 0x5bd1e995);
+    hi ^= hi >>> 15;
   }
-  return h >>> 0;
+  out[at] = lo >>> 0;
+  out[at + 1] = hi >>> 0;
+}
+
+/** A trace id's key in `waggle_trace_index`, as the signed 64-bit integer DuckDB stores. */
+export function traceKey(id: string): bigint {
+  const words = new Uint32Array(2);
+  traceKeyWords(id, words, 0);
+  return BigInt.asIntN(64, (BigInt(words[1]!) << 32n) | BigInt(words[0]!));
 }
 
 function pendingFor(pending: Map<string, PendingColumn>, key: string, n: number): PendingColumn {
