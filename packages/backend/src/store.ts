@@ -3,6 +3,8 @@ import path from 'node:path';
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import type { AnyValue } from '@waggle/otlp';
+import { IngestLog, type LogPosition, type LogRecord } from './ingest-log.js';
+import { recordEvents } from './ingest-records.js';
 import type { ColumnInfo, ColumnType, IngestEvent } from './internal-types.js';
 import { quoteIdent } from './sql.js';
 
@@ -54,14 +56,34 @@ interface PendingColumn {
 
 interface Batch {
   events: IngestEvent[];
-  resolve: () => void;
-  reject: (error: Error) => void;
+  /** Where the request's record ends in the ingest log. */
+  end: LogPosition;
 }
 
 /**
+ * Events per DuckDB commit under load: big commits spread the per-commit work (transaction, catalog checks, trace
+ * index flush, WAL sync) thin. Below it the writer waits up to {@link BATCH_WAIT_MS} for more, unless a reader is
+ * waiting ({@link Store.settle}); acknowledgements never wait for it (they wait for the ingest log only).
+ */
+const BATCH_EVENTS = 65_536;
+const BATCH_WAIT_MS = 100;
+/**
+ * Acknowledged events waiting for DuckDB, at most: past this, new requests wait (before they are logged) until a
+ * commit makes room, so memory stays bounded and clients see backpressure instead of errors.
+ */
+const MAX_PENDING_EVENTS = 2 * BATCH_EVENTS;
+/** Events per DuckDB commit when replaying the ingest log at startup. */
+const REPLAY_BATCH_EVENTS = 65_536;
+/** How long the writer waits before retrying after a failed commit. */
+const RETRY_MS = 1000;
+
+/**
  * The DuckDB store: one wide `events` table with a column per attribute key, a catalog of keys, markers.
- * Writes are group-committed: every batch queued while the previous commit ran is appended and committed
- * together, and each caller's promise settles only after DuckDB has committed (WAL written and synced).
+ * Ingest is acknowledged once the request is in the fsync'd ingest log ({@link IngestLog}); the events then reach
+ * DuckDB in the background, group-committed (everything acknowledged while the previous commit ran goes in the next
+ * one, with the log position it covers, in the same transaction). Readers call {@link Store.settle} first, so a
+ * query sees every event acknowledged before it. On startup the log records after the committed position are
+ * replayed; segments DuckDB holds entirely are deleted.
  */
 export class Store {
   readonly dbPath: string;
@@ -81,9 +103,19 @@ export class Store {
   private readonly lastWritten = new Map<string, number>();
   /** Datasets holding any event with a sample rate other than 1 (kept conservatively: never shrinks). */
   private readonly sampledDatasets = new Set<string>();
+  private log!: IngestLog;
   private queue: Batch[] = [];
+  private pendingEvents = 0;
   private writing: Promise<void> | undefined;
   private closed = false;
+  /** The last commit's error while commits fail (new ingest is refused with it), else undefined. */
+  private failure: Error | undefined;
+  /** Acknowledged batches so far, and how many of them DuckDB holds. */
+  private enqueued = 0;
+  private committed = 0;
+  private waiters: { target: number; resolve: () => void }[] = [];
+  /** Wakes the writer from its wait for a fuller batch. */
+  private kick: (() => void) | undefined;
   /** Serialises maintenance (retention) with writes on the writer connection. */
   private exclusive: Promise<unknown> = Promise.resolve();
 
@@ -106,6 +138,8 @@ export class Store {
     const store = new Store(dbPath, instance, writer, readers);
     try {
       await store.init();
+      store.log = await IngestLog.open(path.join(dataDir, 'ingest-log'));
+      await store.replay();
     } catch (error) {
       for (const c of [writer, ...readers]) c.closeSync();
       instance.closeSync();
@@ -288,36 +322,102 @@ export class Store {
     return this.datasetColumns.has(dataset);
   }
 
-  /** Queues events and resolves once they are committed. */
-  write(events: IngestEvent[]): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('WAGGLE_BACKEND_CLOSED: the store is closed'));
-    if (events.length === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.queue.push({ events, resolve, reject });
-      this.writing ??= this.drain();
-    });
+  /**
+   * Logs a request's record and queues its events for DuckDB; resolves once the record is on disk, which is when
+   * the request may be acknowledged. Rejects (nothing acknowledged) if the log write fails or commits are failing.
+   */
+  async ingest(record: LogRecord, events: IngestEvent[]): Promise<void> {
+    if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
+    if (events.length === 0) return;
+    while (this.pendingEvents >= MAX_PENDING_EVENTS && !this.failure && !this.closed) await this.settle();
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
+    const end = await this.log.append(record);
+    this.queue.push({ events, end });
+    this.pendingEvents += events.length;
+    this.enqueued++;
+    this.writing ??= this.drain();
+    if (this.pendingEvents >= BATCH_EVENTS) this.kick?.();
+  }
+
+  /** Resolves once every event acknowledged before the call is in DuckDB (or the commit carrying it failed). */
+  settle(): Promise<void> {
+    if (this.committed >= this.enqueued) return Promise.resolve();
+    const settled = new Promise<void>((resolve) => this.waiters.push({ target: this.enqueued, resolve }));
+    this.kick?.();
+    return settled;
+  }
+
+  private wake(all: boolean): void {
+    const left: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (all || this.committed >= w.target) w.resolve();
+      else left.push(w);
+    }
+    this.waiters = left;
   }
 
   private async drain(): Promise<void> {
-    // Let the requests already parsed in this turn of the event loop join the same commit.
-    await new Promise((r) => setImmediate(r));
     try {
       while (this.queue.length > 0) {
+        if (this.pendingEvents < BATCH_EVENTS && this.waiters.length === 0 && !this.closed) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, BATCH_WAIT_MS);
+            this.kick = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          this.kick = undefined;
+        }
         const group = this.queue;
         this.queue = [];
+        const events = group.length === 1 ? group[0]!.events : group.flatMap((b) => b.events);
+        const end = group.reduce((a, b) => (later(b.end, a) ? b.end : a), group[0]!.end);
         try {
-          await this.runExclusive(() => this.commit(group.flatMap((b) => b.events)));
-          for (const b of group) b.resolve();
+          await this.runExclusive(() => this.commit(events, end));
+          this.failure = undefined;
+          this.pendingEvents -= events.length;
+          this.committed += group.length;
+          this.log.release(end);
+          this.wake(false);
         } catch (error) {
-          // A failed commit loses nothing silently: every caller in the group is told.
+          // Acknowledged events are in the log: keep them queued and retry; refuse new ingest meanwhile.
           this.appender?.clear();
           this.traceAppender?.clear();
-          for (const b of group) b.reject(error as Error);
+          this.failure = new Error(`could not store events: ${(error as Error).message}`);
+          this.queue = [...group, ...this.queue];
+          this.wake(true);
+          if (this.closed) return;
+          await new Promise((r) => setTimeout(r, RETRY_MS));
         }
       }
     } finally {
       this.writing = undefined;
     }
+  }
+
+  /** Commits the log records DuckDB does not hold yet (after a crash or kill), in batches. */
+  private async replay(): Promise<void> {
+    const row = (await this.writer.runAndReadAll("SELECT value FROM waggle_meta WHERE key = 'ingest_log_applied'")).getRowObjectsJS()[0];
+    let from: LogPosition | undefined;
+    if (row) {
+      const [segment, offset] = String(row.value).split(':').map(Number);
+      from = { segment: segment!, offset: offset! };
+    }
+    let events: IngestEvent[] = [];
+    let end: LogPosition | undefined;
+    for (const entry of this.log.replay(from)) {
+      for (const e of recordEvents(entry.record)) events.push(e);
+      end = entry.end;
+      if (events.length >= REPLAY_BATCH_EVENTS) {
+        await this.commit(events, end);
+        events = [];
+      }
+    }
+    if (end) await this.commit(events, end);
+    // Replay read every intact record of the older segments, and DuckDB now holds them all.
+    this.log.releaseOlder();
   }
 
   private runExclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -326,7 +426,7 @@ export class Store {
     return run;
   }
 
-  private async commit(events: IngestEvent[]): Promise<void> {
+  private async commit(events: IngestEvent[], logEnd: LogPosition): Promise<void> {
     const n = events.length;
     const pending = new Map<string, PendingColumn>();
     const newDatasetColumns: [string, string][] = [];
@@ -396,6 +496,7 @@ export class Store {
     }
     appender.flushSync();
     this.appendTraceIndex(pending.get('trace.trace_id'), times, n);
+    await this.writer.run("INSERT OR REPLACE INTO waggle_meta VALUES ('ingest_log_applied', $1)", [`${logEnd.segment}:${logEnd.offset}`]);
     await this.writer.run('COMMIT');
     } catch (error) {
       await this.writer.run('ROLLBACK').catch(() => undefined);
@@ -562,8 +663,10 @@ export class Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.kick?.();
     while (this.writing) await this.writing;
     await this.exclusive;
+    await this.log.close(this.committed >= this.enqueued && this.queue.length === 0);
     this.appender?.closeSync();
     this.appender = undefined;
     this.traceAppender?.closeSync();
@@ -573,6 +676,11 @@ export class Store {
     this.writer.closeSync();
     this.instance.closeSync();
   }
+}
+
+/** Whether log position `a` comes after `b`. */
+function later(a: LogPosition, b: LogPosition): boolean {
+  return a.segment > b.segment || (a.segment === b.segment && a.offset > b.offset);
 }
 
 /**
@@ -602,14 +710,21 @@ function writeColumn(
   const validity = new BigUint64Array(Math.ceil(rows / 64));
   let hasNull = false;
   if (type === 'VARCHAR') {
+    // Short ASCII strings are written inline into the vector's string slots in one copy; only longer ones
+    // (stored out of line by DuckDB) cost a call into the addon each.
+    const slots = new Uint8Array(rows * STRING_SLOT);
+    const long: number[] = [];
     for (let r = 0; r < rows; r++) {
       const v = valueAt(start + r);
-      if (v === null) hasNull = true;
-      else {
-        duckdb.vector_assign_string_element(vector, r, v as string);
-        validity[r >>> 6]! |= 1n << BigInt(r & 63);
+      if (v === null) {
+        hasNull = true;
+        continue;
       }
+      validity[r >>> 6]! |= 1n << BigInt(r & 63);
+      if (!inlineString(slots, r * STRING_SLOT, v as string)) long.push(r);
     }
+    duckdb.copy_data_to_vector(vector, 0, slots.buffer, 0, slots.byteLength);
+    for (const r of long) duckdb.vector_assign_string_element(vector, r, valueAt(start + r) as string);
   } else {
     const data = type === 'DOUBLE' ? new Float64Array(rows) : new Uint8Array(rows);
     for (let r = 0; r < rows; r++) {
@@ -626,6 +741,29 @@ function writeColumn(
     duckdb.vector_ensure_validity_writable(vector);
     duckdb.copy_data_to_vector_validity(vector, 0, validity.buffer, 0, validity.byteLength);
   }
+}
+
+/** Size of DuckDB's string_t: a 4-byte length and 12 bytes of inline data (or a prefix and a pointer). */
+const STRING_SLOT = 16;
+const INLINE_BYTES = 12;
+
+/**
+ * Writes `v` as an inlined string_t (little-endian length, then the bytes, zero-padded) if it is ASCII and at most
+ * 12 bytes; returns false (slot left zero) otherwise.
+ */
+function inlineString(slots: Uint8Array, at: number, v: string): boolean {
+  const n = v.length;
+  if (n > INLINE_BYTES) return false;
+  for (let i = 0; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c >= 0x80) {
+      slots.fill(0, at + 4, at + 4 + i);
+      return false;
+    }
+    slots[at + 4 + i] = c;
+  }
+  slots[at] = n;
+  return true;
 }
 
 function constantValue(v: string | number | boolean | null, type: ColumnType): duckdb.Value {

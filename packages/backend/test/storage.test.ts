@@ -1,10 +1,12 @@
-import { rmSync } from 'node:fs';
+import { appendFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { encodeTraceRequest } from '@waggle/otlp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBackend, type TraceEntry } from '../src/index.js';
-import { tempDir } from './helpers.js';
+import { IngestLog } from '../src/ingest-log.js';
+import { eventsRecord, otlpRecord } from '../src/ingest-records.js';
+import { runQuery, tempDir } from './helpers.js';
 import { makeSpan, traces } from './otlp-data.js';
 
 async function withDb(dataDir: string, fn: (run: (sql: string) => Promise<void>) => Promise<void>): Promise<void> {
@@ -67,5 +69,76 @@ describe('data directories written by older layouts', () => {
       await run("UPDATE waggle_meta SET value = '999' WHERE key = 'schema_version'");
     });
     await expect(startBackend({ port: 0, dataDir })).rejects.toThrow(/WAGGLE_BACKEND_SCHEMA_UNSUPPORTED: .*schema version 999/);
+  });
+});
+
+/** The `s` values of dataset `strings`, by their `i`. */
+async function readStrings(url: string): Promise<Map<number, string>> {
+  const rows = await runQuery(url, 'strings', { time_range: 3600, breakdowns: ['i', 's'], calculations: [{ op: 'COUNT' }] });
+  return new Map(rows.results.map((r) => [r.data.i as number, r.data.s as string]));
+}
+
+describe('the ingest log', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('acknowledged requests that never reached DuckDB are replayed from the log on startup; a torn tail is ignored', async () => {
+    const dataDir = tempDir('waggle-replay-');
+    dirs.push(dataDir);
+    await (await startBackend({ port: 0, dataDir })).close();
+    // What a killed backend leaves behind: records in the log that DuckDB does not hold, the last one cut short.
+    const log = await IngestLog.open(path.join(dataDir, 'ingest-log'));
+    const traceId = '5bf92f3577b34da6a3ce929d0e0e4736';
+    const spans = [makeSpan({ traceId, spanId: '10f067aa0ba902b7' }), makeSpan({ traceId, spanId: '10f067aa0ba902b8' })];
+    await log.append(otlpRecord(encodeTraceRequest(traces('replayed', spans), 'protobuf'), 'protobuf'));
+    const batch = [{ time: Date.now() - 1000, dataset: 'replayed-events', sampleRate: 1, fields: { n: 7, s: 'short', long: 'x'.repeat(40) } }];
+    const end = await log.append(eventsRecord(batch));
+    await log.close(false);
+    appendFileSync(path.join(dataDir, 'ingest-log', `${String(end.segment).padStart(12, '0')}.log`), Buffer.from([200, 0, 0, 0, 1, 2, 3]));
+
+    const backend = await startBackend({ port: 0, dataDir });
+    try {
+      const trace = (await (await fetch(`${backend.url}/api/traces/${traceId}`)).json()) as { spans: TraceEntry[] };
+      expect(trace.spans.map((e) => e.data['trace.span_id']).toSorted()).toEqual(['10f067aa0ba902b7', '10f067aa0ba902b8']);
+      const rows = await runQuery(backend.url, 'replayed-events', { time_range: 3600, breakdowns: ['n', 's', 'long'], calculations: [{ op: 'COUNT' }] });
+      expect(rows.results.map((r) => r.data)).toEqual([{ n: 7, s: 'short', long: 'x'.repeat(40), COUNT: 1 }]);
+    } finally {
+      await backend.close();
+    }
+    // Once DuckDB holds everything, the log's segments are gone: the log stays bounded.
+    expect(readdirSync(path.join(dataDir, 'ingest-log'))).toEqual([]);
+    // And a second start replays nothing twice.
+    const again = await startBackend({ port: 0, dataDir });
+    try {
+      const rows = await runQuery(again.url, 'replayed-events', { time_range: 3600, calculations: [{ op: 'COUNT' }] });
+      expect(rows.results[0]!.data.COUNT).toBe(1);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('text of every length and script survives storage (short ASCII values are written inline)', async () => {
+    const dataDir = tempDir('waggle-strings-');
+    dirs.push(dataDir);
+    const values = ['', 'a', 'abcdefghijkl', 'abcdefghijklm', 'héllo', 'é', '😀', 'y'.repeat(100), 'tab\there', '12x', 'nul\u0000in'];
+    const first = await startBackend({ port: 0, dataDir });
+    const res = await fetch(`${first.url}/1/batch/strings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(values.map((s, i) => ({ data: { s, i } }))),
+    });
+    expect(res.status).toBe(200);
+    expect([...(await readStrings(first.url)).entries()].toSorted((a, b) => a[0] - b[0]).map((e) => e[1])).toEqual(values);
+    const equal = await runQuery(first.url, 'strings', { time_range: 3600, filters: [{ column: 's', op: '=', value: 'abcdefghijkl' }], calculations: [{ op: 'COUNT' }] });
+    expect(equal.results[0]!.data.COUNT).toBe(1);
+    await first.close();
+    const second = await startBackend({ port: 0, dataDir });
+    try {
+      expect([...(await readStrings(second.url)).entries()].toSorted((a, b) => a[0] - b[0]).map((e) => e[1])).toEqual(values);
+    } finally {
+      await second.close();
+    }
   });
 });
