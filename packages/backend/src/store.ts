@@ -405,19 +405,52 @@ export class Store {
       const [segment, offset] = String(row.value).split(':').map(Number);
       from = { segment: segment!, offset: offset! };
     }
-    let events: IngestEvent[] = [];
-    let end: LogPosition | undefined;
+    let batch: { events: IngestEvent[]; end: LogPosition }[] = [];
+    let count = 0;
     for (const entry of this.log.replay(from)) {
-      for (const e of recordEvents(entry.record)) events.push(e);
-      end = entry.end;
-      if (events.length >= REPLAY_BATCH_EVENTS) {
-        await this.commit(events, end);
-        events = [];
+      let events: IngestEvent[];
+      try {
+        events = recordEvents(entry.record);
+      } catch (error) {
+        warnSkipped(entry.end, error as Error);
+        continue;
+      }
+      batch.push({ events, end: entry.end });
+      count += events.length;
+      if (count >= REPLAY_BATCH_EVENTS) {
+        await this.commitReplayed(batch);
+        batch = [];
+        count = 0;
       }
     }
-    if (end) await this.commit(events, end);
+    if (batch.length > 0) await this.commitReplayed(batch);
     // Replay read every intact record of the older segments, and DuckDB now holds them all.
     this.log.releaseOlder();
+  }
+
+  /**
+   * Commits replayed records together; if that fails, one by one, skipping (with a warning) any record DuckDB
+   * refuses, so one bad record cannot keep the backend from starting.
+   */
+  private async commitReplayed(batch: { events: IngestEvent[]; end: LogPosition }[]): Promise<void> {
+    try {
+      await this.commit(
+        batch.flatMap((b) => b.events),
+        batch.at(-1)!.end,
+      );
+    } catch {
+      this.appender?.clear();
+      this.traceAppender?.clear();
+      for (const b of batch) {
+        try {
+          await this.commit(b.events, b.end);
+        } catch (error) {
+          this.appender?.clear();
+          this.traceAppender?.clear();
+          warnSkipped(b.end, error as Error);
+        }
+      }
+    }
   }
 
   private runExclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -676,6 +709,12 @@ export class Store {
     this.writer.closeSync();
     this.instance.closeSync();
   }
+}
+
+function warnSkipped(end: LogPosition, error: Error): void {
+  process.emitWarning(`ingest log record ending at ${end.segment}:${end.offset} could not be replayed and was skipped: ${error.message}`, {
+    code: 'WAGGLE_BACKEND_LOG_SKIPPED',
+  });
 }
 
 /** Whether log position `a` comes after `b`. */

@@ -90,6 +90,8 @@ describe('the ingest log', () => {
     await (await startBackend({ port: 0, dataDir })).close();
     // What a killed backend leaves behind: records in the log that DuckDB does not hold, the last one cut short.
     const log = await IngestLog.open(path.join(dataDir, 'ingest-log'));
+    // A record this version cannot read is skipped with a warning instead of keeping the backend from starting.
+    await log.append({ kind: 99, meta: '', body: new Uint8Array([1, 2, 3]) });
     const traceId = '5bf92f3577b34da6a3ce929d0e0e4736';
     const spans = [makeSpan({ traceId, spanId: '10f067aa0ba902b7' }), makeSpan({ traceId, spanId: '10f067aa0ba902b8' })];
     await log.append(otlpRecord(encodeTraceRequest(traces('replayed', spans), 'protobuf'), 'protobuf'));
@@ -98,7 +100,11 @@ describe('the ingest log', () => {
     await log.close(false);
     appendFileSync(path.join(dataDir, 'ingest-log', `${String(end.segment).padStart(12, '0')}.log`), Buffer.from([200, 0, 0, 0, 1, 2, 3]));
 
-    const backend = await startBackend({ port: 0, dataDir });
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }): void => void warnings.push(`${w.code}: ${w.message}`);
+    process.on('warning', onWarning);
+    const backend = await startBackend({ port: 0, dataDir }).finally(() => process.off('warning', onWarning));
+    expect(warnings).toEqual([expect.stringMatching(/^WAGGLE_BACKEND_LOG_SKIPPED: .*unknown ingest log record kind 99/)]);
     try {
       const trace = (await (await fetch(`${backend.url}/api/traces/${traceId}`)).json()) as { spans: TraceEntry[] };
       expect(trace.spans.map((e) => e.data['trace.span_id']).toSorted()).toEqual(['10f067aa0ba902b7', '10f067aa0ba902b8']);
