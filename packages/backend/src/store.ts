@@ -1,4 +1,5 @@
 import { mkdirSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
@@ -127,6 +128,8 @@ export class Store {
   }
 
   static async open(dataDir: string): Promise<Store> {
+    // Vectors, validity masks and inline strings are filled as little-endian bytes.
+    if (os.endianness() !== 'LE') throw new Error('WAGGLE_BACKEND_UNSUPPORTED_PLATFORM: the backend needs a little-endian CPU');
     mkdirSync(dataDir, { recursive: true });
     const dbPath = path.join(dataDir, 'waggle.duckdb');
     // Checkpoints rewrite the row groups appended since the last one; DuckDB's 16 MB default makes that
@@ -468,8 +471,15 @@ export class Store {
     const times = new Float64Array(n);
     const rates = new Float64Array(n);
     const datasets: string[] = Array.from({ length: n });
+    // The keys already known for the current event's dataset (events come in runs of one dataset).
+    let knownFor: string | undefined;
+    let known: Set<string> | undefined;
     for (let i = 0; i < n; i++) {
       const ev = events[i]!;
+      if (ev.dataset !== knownFor) {
+        knownFor = ev.dataset;
+        known = this.datasetColumns.get(knownFor);
+      }
       times[i] = ev.time;
       rates[i] = ev.sampleRate;
       if (ev.sampleRate !== 1 && !this.sampledDatasets.has(ev.dataset)) this.sampledDatasets.add(ev.dataset);
@@ -489,7 +499,7 @@ export class Store {
         const p = pendingFor(pending, key, n);
         p.values[i] = v;
         notePendingKind(p, v);
-        if (this.isNewDatasetColumn(ev.dataset, key, queued)) newDatasetColumns.push([ev.dataset, key]);
+        if (known?.has(key) !== true && this.isNewDatasetColumn(ev.dataset, key, queued)) newDatasetColumns.push([ev.dataset, key]);
       }
     }
 
@@ -746,7 +756,9 @@ function writeColumn(
     duckdb.vector_reference_value(vector, constantValue(first, type));
     return;
   }
-  const validity = new BigUint64Array(Math.ceil(rows / 64));
+  // DuckDB's validity mask is 64-bit words, least significant bit first; on little-endian machines that is the
+  // same bytes as 32-bit words, which avoid a BigInt per value.
+  const validity = new Uint32Array(Math.ceil(rows / 64) * 2);
   let hasNull = false;
   if (type === 'VARCHAR') {
     // Short ASCII strings are written inline into the vector's string slots in one copy; only longer ones
@@ -759,7 +771,7 @@ function writeColumn(
         hasNull = true;
         continue;
       }
-      validity[r >>> 6]! |= 1n << BigInt(r & 63);
+      validity[r >>> 5]! |= 1 << (r & 31);
       if (!inlineString(slots, r * STRING_SLOT, v as string)) long.push(r);
     }
     duckdb.copy_data_to_vector(vector, 0, slots.buffer, 0, slots.byteLength);
@@ -771,7 +783,7 @@ function writeColumn(
       if (v === null) hasNull = true;
       else {
         data[r] = type === 'DOUBLE' ? (v as number) : v ? 1 : 0;
-        validity[r >>> 6]! |= 1n << BigInt(r & 63);
+        validity[r >>> 5]! |= 1 << (r & 31);
       }
     }
     duckdb.copy_data_to_vector(vector, 0, data.buffer, 0, data.byteLength);
