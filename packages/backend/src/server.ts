@@ -15,6 +15,7 @@ import {
 import { bubbleUp } from './bubbleup.js';
 import { gapsReport } from './gaps-query.js';
 import { IncidentLog } from './incident-log.js';
+import { eventsRecord, otlpRecord } from './ingest-records.js';
 import { runQuery, type QueryData } from './engine.js';
 import { parseBatch, parseEventTime } from './events-api.js';
 import { spansToEvents } from './mapping.js';
@@ -212,7 +213,7 @@ export function createServer(config: ServerConfig): http.Server {
       throw error;
     }
     try {
-      await store.write(events);
+      await store.ingest(otlpRecord(body, format), events);
     } catch (error) {
       return status(503, 14, `could not store spans, retry later: ${(error as Error).message}`);
     }
@@ -242,6 +243,8 @@ export function createServer(config: ServerConfig): http.Server {
       return sendError(res, 401, 'unknown API key - check your credentials');
     }
     const [root, kind, a, b] = parts;
+    // Everything but ingest reads: let it see every event acknowledged before this request.
+    if (!(root === '1' && (kind === 'batch' || kind === 'events'))) await store.settle();
 
     if (root === '1' && kind === 'auth' && method === 'GET') {
       return sendJson(res, 200, {
@@ -260,7 +263,7 @@ export function createServer(config: ServerConfig): http.Server {
       if (kind === 'batch') {
         const parsed = parseBatch(body, dataset, Date.now());
         if ('error' in parsed) return sendError(res, 400, parsed.error);
-        await store.write(parsed.events);
+        await store.ingest(eventsRecord(parsed.events), parsed.events);
         return sendJson(res, 200, parsed.statuses);
       }
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -274,9 +277,8 @@ export function createServer(config: ServerConfig): http.Server {
         time = t;
       }
       const rateHeader = req.headers['x-honeycomb-samplerate'];
-      await store.write([
-        { time, dataset, sampleRate: normaliseSampleRate(rateHeader ?? 1), fields: body as Record<string, never> },
-      ]);
+      const events = [{ time, dataset, sampleRate: normaliseSampleRate(rateHeader ?? 1), fields: body as Record<string, never> }];
+      await store.ingest(eventsRecord(events), events);
       res.writeHead(200, { 'content-length': 0 });
       return void res.end();
     }

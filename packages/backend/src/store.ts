@@ -1,8 +1,11 @@
 import { mkdirSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import type { AnyValue } from '@waggle/otlp';
+import { IngestLog, type LogPosition, type LogRecord } from './ingest-log.js';
+import { recordEvents } from './ingest-records.js';
 import type { ColumnInfo, ColumnType, IngestEvent } from './internal-types.js';
 import { quoteIdent } from './sql.js';
 
@@ -32,6 +35,9 @@ export const EVENTS_TABLE = 'events';
 
 const WAL_AUTOCHECKPOINT = '256MB';
 
+/** Layout version of the database file, kept in `waggle_meta` (2: 64-bit trace index keys without the id text). */
+const SCHEMA_VERSION = 2;
+
 const RAW_TYPES: Record<ColumnType, duckdb.Type> = {
   VARCHAR: duckdb.Type.VARCHAR,
   DOUBLE: duckdb.Type.DOUBLE,
@@ -51,14 +57,34 @@ interface PendingColumn {
 
 interface Batch {
   events: IngestEvent[];
-  resolve: () => void;
-  reject: (error: Error) => void;
+  /** Where the request's record ends in the ingest log. */
+  end: LogPosition;
 }
 
 /**
+ * Events per DuckDB commit under load: big commits spread the per-commit work (transaction, catalog checks, trace
+ * index flush, WAL sync) thin. Below it the writer waits up to {@link BATCH_WAIT_MS} for more, unless a reader is
+ * waiting ({@link Store.settle}); acknowledgements never wait for it (they wait for the ingest log only).
+ */
+const BATCH_EVENTS = 65_536;
+const BATCH_WAIT_MS = 100;
+/**
+ * Acknowledged events waiting for DuckDB, at most: past this, new requests wait (before they are logged) until a
+ * commit makes room, so memory stays bounded and clients see backpressure instead of errors.
+ */
+const MAX_PENDING_EVENTS = 2 * BATCH_EVENTS;
+/** Events per DuckDB commit when replaying the ingest log at startup. */
+const REPLAY_BATCH_EVENTS = 65_536;
+/** How long the writer waits before retrying after a failed commit. */
+const RETRY_MS = 1000;
+
+/**
  * The DuckDB store: one wide `events` table with a column per attribute key, a catalog of keys, markers.
- * Writes are group-committed: every batch queued while the previous commit ran is appended and committed
- * together, and each caller's promise settles only after DuckDB has committed (WAL written and synced).
+ * Ingest is acknowledged once the request is in the fsync'd ingest log ({@link IngestLog}); the events then reach
+ * DuckDB in the background, group-committed (everything acknowledged while the previous commit ran goes in the next
+ * one, with the log position it covers, in the same transaction). Readers call {@link Store.settle} first, so a
+ * query sees every event acknowledged before it. On startup the log records after the committed position are
+ * replayed; segments DuckDB holds entirely are deleted.
  */
 export class Store {
   readonly dbPath: string;
@@ -78,9 +104,19 @@ export class Store {
   private readonly lastWritten = new Map<string, number>();
   /** Datasets holding any event with a sample rate other than 1 (kept conservatively: never shrinks). */
   private readonly sampledDatasets = new Set<string>();
+  private log!: IngestLog;
   private queue: Batch[] = [];
+  private pendingEvents = 0;
   private writing: Promise<void> | undefined;
   private closed = false;
+  /** The last commit's error while commits fail (new ingest is refused with it), else undefined. */
+  private failure: Error | undefined;
+  /** Acknowledged batches so far, and how many of them DuckDB holds. */
+  private enqueued = 0;
+  private committed = 0;
+  private waiters: { target: number; resolve: () => void }[] = [];
+  /** Wakes the writer from its wait for a fuller batch. */
+  private kick: (() => void) | undefined;
   /** Serialises maintenance (retention) with writes on the writer connection. */
   private exclusive: Promise<unknown> = Promise.resolve();
 
@@ -92,6 +128,8 @@ export class Store {
   }
 
   static async open(dataDir: string): Promise<Store> {
+    // Vectors, validity masks and inline strings are filled as little-endian bytes.
+    if (os.endianness() !== 'LE') throw new Error('WAGGLE_BACKEND_UNSUPPORTED_PLATFORM: the backend needs a little-endian CPU');
     mkdirSync(dataDir, { recursive: true });
     const dbPath = path.join(dataDir, 'waggle.duckdb');
     // Checkpoints rewrite the row groups appended since the last one; DuckDB's 16 MB default makes that
@@ -101,7 +139,15 @@ export class Store {
     const writer = await instance.connect();
     const readers = [await instance.connect(), await instance.connect()];
     const store = new Store(dbPath, instance, writer, readers);
-    await store.init();
+    try {
+      await store.init();
+      store.log = await IngestLog.open(path.join(dataDir, 'ingest-log'));
+      await store.replay();
+    } catch (error) {
+      for (const c of [writer, ...readers]) c.closeSync();
+      instance.closeSync();
+      throw error;
+    }
     return store;
   }
 
@@ -119,14 +165,7 @@ export class Store {
       `CREATE TABLE IF NOT EXISTS waggle_markers (id VARCHAR PRIMARY KEY, dataset VARCHAR NOT NULL, message VARCHAR,
         type VARCHAR, url VARCHAR, start_time BIGINT NOT NULL, end_time BIGINT, created_at VARCHAR NOT NULL)`,
     );
-    // One row per trace per commit, keyed by a 32-bit hash of the id: a scan of this narrow table finds a
-    // trace's time bounds in milliseconds, and the bounds let the events scan skip row groups by zonemap.
-    // (An ART index would make lookups O(1) but DuckDB rewrites the whole index at every checkpoint,
-    // which stalls ingest once it holds millions of traces.)
-    await this.writer.run(
-      `CREATE TABLE IF NOT EXISTS waggle_trace_index (trace_key UINTEGER NOT NULL, trace_id VARCHAR NOT NULL,
-        ts_min DOUBLE NOT NULL, ts_max DOUBLE NOT NULL)`,
-    );
+    await this.initTraceIndex();
     this.traceAppender = await this.writer.createAppender('waggle_trace_index');
     for (const c of PINNED_COLUMNS) this.columns.set(c.key, { ...c, pinned: true });
     const catalog = await this.writer.runAndReadAll('SELECT key, physical, type FROM waggle_columns');
@@ -148,6 +187,65 @@ export class Store {
     const sampled = await this.writer.runAndReadAll(`SELECT DISTINCT dataset FROM ${EVENTS_TABLE} WHERE sample_rate <> 1`);
     for (const row of sampled.getRowObjectsJS()) this.sampledDatasets.add(String(row.dataset));
     await this.loadTableColumns();
+  }
+
+  /**
+   * One row per trace per commit, keyed by a 64-bit hash of the id: a scan of this narrow fixed-width table
+   * finds a trace's time bounds in milliseconds, and the bounds let the events scan skip row groups by zonemap.
+   * (An ART index would make lookups O(1) but DuckDB rewrites the whole index at every checkpoint, which stalls
+   * ingest once it holds millions of traces.) A hash collision only widens the bounds: the events scan still
+   * matches the full id. Data directories from before schema version 2 kept a 32-bit key beside the id text,
+   * which made every lookup scan the ids; their index is rebuilt from the events once.
+   */
+  private async initTraceIndex(): Promise<void> {
+    await this.writer.run('CREATE TABLE IF NOT EXISTS waggle_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)');
+    const version = (await this.writer.runAndReadAll("SELECT value FROM waggle_meta WHERE key = 'schema_version'")).getRowObjectsJS()[0]
+      ?.value;
+    if (version !== undefined && Number(version) > SCHEMA_VERSION) {
+      throw new Error(
+        `WAGGLE_BACKEND_SCHEMA_UNSUPPORTED: ${this.dbPath} has schema version ${String(version)}, this @waggle/backend reads up to ${SCHEMA_VERSION}; upgrade @waggle/backend or use another dataDir`,
+      );
+    }
+    const oldIndex = await this.writer.runAndReadAll(
+      "SELECT 1 FROM information_schema.columns WHERE table_name = 'waggle_trace_index' AND column_name = 'trace_id'",
+    );
+    const rebuild = oldIndex.currentRowCount > 0;
+    await this.writer.run('BEGIN TRANSACTION');
+    try {
+      if (rebuild) await this.writer.run('DROP TABLE waggle_trace_index');
+      await this.writer.run(
+        'CREATE TABLE IF NOT EXISTS waggle_trace_index (trace_key BIGINT NOT NULL, ts_min DOUBLE NOT NULL, ts_max DOUBLE NOT NULL)',
+      );
+      await this.writer.run("INSERT OR REPLACE INTO waggle_meta VALUES ('schema_version', $1)", [String(SCHEMA_VERSION)]);
+      await this.writer.run('COMMIT');
+    } catch (error) {
+      await this.writer.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    this.traceAppender = await this.writer.createAppender('waggle_trace_index');
+    if (rebuild) await this.rebuildTraceIndex();
+  }
+
+  /** Fills the trace index from the events (upgrading a data directory whose index had another layout). */
+  private async rebuildTraceIndex(): Promise<void> {
+    const result = await this.readersList[0]!.stream(
+      `SELECT trace_id, min(ts) AS lo, max(ts) AS hi FROM ${EVENTS_TABLE} WHERE trace_id IS NOT NULL GROUP BY trace_id`,
+    );
+    await this.writer.run('BEGIN TRANSACTION');
+    try {
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        const rows = chunk.getRows();
+        const ranges = new Map<string, [number, number]>();
+        for (const [id, lo, hi] of rows) ranges.set(String(id), [Number(lo), Number(hi)]);
+        this.appendTraceRanges(ranges);
+      }
+      await this.writer.run('COMMIT');
+    } catch (error) {
+      await this.writer.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
   }
 
   private async loadTableColumns(): Promise<void> {
@@ -227,35 +325,134 @@ export class Store {
     return this.datasetColumns.has(dataset);
   }
 
-  /** Queues events and resolves once they are committed. */
-  write(events: IngestEvent[]): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('WAGGLE_BACKEND_CLOSED: the store is closed'));
-    if (events.length === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.queue.push({ events, resolve, reject });
-      this.writing ??= this.drain();
-    });
+  /**
+   * Logs a request's record and queues its events for DuckDB; resolves once the record is on disk, which is when
+   * the request may be acknowledged. Rejects (nothing acknowledged) if the log write fails or commits are failing.
+   */
+  async ingest(record: LogRecord, events: IngestEvent[]): Promise<void> {
+    if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
+    if (events.length === 0) return;
+    while (this.pendingEvents >= MAX_PENDING_EVENTS && !this.failure && !this.closed) await this.settle();
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
+    const end = await this.log.append(record);
+    this.queue.push({ events, end });
+    this.pendingEvents += events.length;
+    this.enqueued++;
+    this.writing ??= this.drain();
+    if (this.pendingEvents >= BATCH_EVENTS) this.kick?.();
+  }
+
+  /** Resolves once every event acknowledged before the call is in DuckDB (or the commit carrying it failed). */
+  settle(): Promise<void> {
+    if (this.committed >= this.enqueued) return Promise.resolve();
+    const settled = new Promise<void>((resolve) => this.waiters.push({ target: this.enqueued, resolve }));
+    this.kick?.();
+    return settled;
+  }
+
+  private wake(all: boolean): void {
+    const left: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (all || this.committed >= w.target) w.resolve();
+      else left.push(w);
+    }
+    this.waiters = left;
   }
 
   private async drain(): Promise<void> {
-    // Let the requests already parsed in this turn of the event loop join the same commit.
-    await new Promise((r) => setImmediate(r));
     try {
       while (this.queue.length > 0) {
+        if (this.pendingEvents < BATCH_EVENTS && this.waiters.length === 0 && !this.closed) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, BATCH_WAIT_MS);
+            this.kick = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          this.kick = undefined;
+        }
         const group = this.queue;
         this.queue = [];
+        const events = group.length === 1 ? group[0]!.events : group.flatMap((b) => b.events);
+        const end = group.reduce((a, b) => (later(b.end, a) ? b.end : a), group[0]!.end);
         try {
-          await this.runExclusive(() => this.commit(group.flatMap((b) => b.events)));
-          for (const b of group) b.resolve();
+          await this.runExclusive(() => this.commit(events, end));
+          this.failure = undefined;
+          this.pendingEvents -= events.length;
+          this.committed += group.length;
+          this.log.release(end);
+          this.wake(false);
         } catch (error) {
-          // A failed commit loses nothing silently: every caller in the group is told.
+          // Acknowledged events are in the log: keep them queued and retry; refuse new ingest meanwhile.
           this.appender?.clear();
           this.traceAppender?.clear();
-          for (const b of group) b.reject(error as Error);
+          this.failure = new Error(`could not store events: ${(error as Error).message}`);
+          this.queue = [...group, ...this.queue];
+          this.wake(true);
+          if (this.closed) return;
+          await new Promise((r) => setTimeout(r, RETRY_MS));
         }
       }
     } finally {
       this.writing = undefined;
+    }
+  }
+
+  /** Commits the log records DuckDB does not hold yet (after a crash or kill), in batches. */
+  private async replay(): Promise<void> {
+    const row = (await this.writer.runAndReadAll("SELECT value FROM waggle_meta WHERE key = 'ingest_log_applied'")).getRowObjectsJS()[0];
+    let from: LogPosition | undefined;
+    if (row) {
+      const [segment, offset] = String(row.value).split(':').map(Number);
+      from = { segment: segment!, offset: offset! };
+    }
+    let batch: { events: IngestEvent[]; end: LogPosition }[] = [];
+    let count = 0;
+    for (const entry of this.log.replay(from)) {
+      let events: IngestEvent[];
+      try {
+        events = recordEvents(entry.record);
+      } catch (error) {
+        warnSkipped(entry.end, error as Error);
+        continue;
+      }
+      batch.push({ events, end: entry.end });
+      count += events.length;
+      if (count >= REPLAY_BATCH_EVENTS) {
+        await this.commitReplayed(batch);
+        batch = [];
+        count = 0;
+      }
+    }
+    if (batch.length > 0) await this.commitReplayed(batch);
+    // Replay read every intact record of the older segments, and DuckDB now holds them all.
+    this.log.releaseOlder();
+  }
+
+  /**
+   * Commits replayed records together; if that fails, one by one, skipping (with a warning) any record DuckDB
+   * refuses, so one bad record cannot keep the backend from starting.
+   */
+  private async commitReplayed(batch: { events: IngestEvent[]; end: LogPosition }[]): Promise<void> {
+    try {
+      await this.commit(
+        batch.flatMap((b) => b.events),
+        batch.at(-1)!.end,
+      );
+    } catch {
+      this.appender?.clear();
+      this.traceAppender?.clear();
+      for (const b of batch) {
+        try {
+          await this.commit(b.events, b.end);
+        } catch (error) {
+          this.appender?.clear();
+          this.traceAppender?.clear();
+          warnSkipped(b.end, error as Error);
+        }
+      }
     }
   }
 
@@ -265,7 +462,7 @@ export class Store {
     return run;
   }
 
-  private async commit(events: IngestEvent[]): Promise<void> {
+  private async commit(events: IngestEvent[], logEnd: LogPosition): Promise<void> {
     const n = events.length;
     const pending = new Map<string, PendingColumn>();
     const newDatasetColumns: [string, string][] = [];
@@ -274,8 +471,15 @@ export class Store {
     const times = new Float64Array(n);
     const rates = new Float64Array(n);
     const datasets: string[] = Array.from({ length: n });
+    // The keys already known for the current event's dataset (events come in runs of one dataset).
+    let knownFor: string | undefined;
+    let known: Set<string> | undefined;
     for (let i = 0; i < n; i++) {
       const ev = events[i]!;
+      if (ev.dataset !== knownFor) {
+        knownFor = ev.dataset;
+        known = this.datasetColumns.get(knownFor);
+      }
       times[i] = ev.time;
       rates[i] = ev.sampleRate;
       if (ev.sampleRate !== 1 && !this.sampledDatasets.has(ev.dataset)) this.sampledDatasets.add(ev.dataset);
@@ -295,7 +499,7 @@ export class Store {
         const p = pendingFor(pending, key, n);
         p.values[i] = v;
         notePendingKind(p, v);
-        if (this.isNewDatasetColumn(ev.dataset, key, queued)) newDatasetColumns.push([ev.dataset, key]);
+        if (known?.has(key) !== true && this.isNewDatasetColumn(ev.dataset, key, queued)) newDatasetColumns.push([ev.dataset, key]);
       }
     }
 
@@ -335,6 +539,7 @@ export class Store {
     }
     appender.flushSync();
     this.appendTraceIndex(pending.get('trace.trace_id'), times, n);
+    await this.writer.run("INSERT OR REPLACE INTO waggle_meta VALUES ('ingest_log_applied', $1)", [`${logEnd.segment}:${logEnd.offset}`]);
     await this.writer.run('COMMIT');
     } catch (error) {
       await this.writer.run('ROLLBACK').catch(() => undefined);
@@ -356,20 +561,23 @@ export class Store {
       else if (t < range[0]) range[0] = t;
       else if (t > range[1]) range[1] = t;
     }
+    this.appendTraceRanges(ranges);
+  }
+
+  /** Appends one (key, first time, last time) index row per trace (flushed; committed with the caller's transaction). */
+  private appendTraceRanges(ranges: Map<string, [number, number]>): void {
     const ids = [...ranges.keys()];
-    const types = [duckdb.Type.UINTEGER, duckdb.Type.VARCHAR, duckdb.Type.DOUBLE, duckdb.Type.DOUBLE].map((t) =>
-      duckdb.create_logical_type(t),
-    );
+    const types = [duckdb.Type.BIGINT, duckdb.Type.DOUBLE, duckdb.Type.DOUBLE].map((t) => duckdb.create_logical_type(t));
     for (let start = 0; start < ids.length; start += CHUNK_ROWS) {
       const rows = Math.min(CHUNK_ROWS, ids.length - start);
       const chunk = duckdb.create_data_chunk(types);
       duckdb.data_chunk_set_size(chunk, rows);
-      const keys = new Uint32Array(rows);
-      for (let r = 0; r < rows; r++) keys[r] = traceKey(ids[start + r]!);
+      // BIGINT little-endian as two 32-bit words, so no BigInt is made per trace.
+      const keys = new Uint32Array(rows * 2);
+      for (let r = 0; r < rows; r++) traceKeyWords(ids[start + r]!, keys, r * 2);
       duckdb.copy_data_to_vector(duckdb.data_chunk_get_vector(chunk, 0), 0, keys.buffer, 0, keys.byteLength);
-      writeColumn(duckdb.data_chunk_get_vector(chunk, 1), 'VARCHAR', (r) => ids[r]!, start, rows);
-      writeColumn(duckdb.data_chunk_get_vector(chunk, 2), 'DOUBLE', (r) => ranges.get(ids[r]!)![0], start, rows);
-      writeColumn(duckdb.data_chunk_get_vector(chunk, 3), 'DOUBLE', (r) => ranges.get(ids[r]!)![1], start, rows);
+      writeColumn(duckdb.data_chunk_get_vector(chunk, 1), 'DOUBLE', (r) => ranges.get(ids[r]!)![0], start, rows);
+      writeColumn(duckdb.data_chunk_get_vector(chunk, 2), 'DOUBLE', (r) => ranges.get(ids[r]!)![1], start, rows);
       this.traceAppender!.appendDataChunk(new DuckDBDataChunk(chunk));
     }
     this.traceAppender!.flushSync();
@@ -498,8 +706,10 @@ export class Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.kick?.();
     while (this.writing) await this.writing;
     await this.exclusive;
+    await this.log.close(this.committed >= this.enqueued && this.queue.length === 0);
     this.appender?.closeSync();
     this.appender = undefined;
     this.traceAppender?.closeSync();
@@ -509,6 +719,17 @@ export class Store {
     this.writer.closeSync();
     this.instance.closeSync();
   }
+}
+
+function warnSkipped(end: LogPosition, error: Error): void {
+  process.emitWarning(`ingest log record ending at ${end.segment}:${end.offset} could not be replayed and was skipped: ${error.message}`, {
+    code: 'WAGGLE_BACKEND_LOG_SKIPPED',
+  });
+}
+
+/** Whether log position `a` comes after `b`. */
+function later(a: LogPosition, b: LogPosition): boolean {
+  return a.segment > b.segment || (a.segment === b.segment && a.offset > b.offset);
 }
 
 /**
@@ -535,17 +756,26 @@ function writeColumn(
     duckdb.vector_reference_value(vector, constantValue(first, type));
     return;
   }
-  const validity = new BigUint64Array(Math.ceil(rows / 64));
+  // DuckDB's validity mask is 64-bit words, least significant bit first; on little-endian machines that is the
+  // same bytes as 32-bit words, which avoid a BigInt per value.
+  const validity = new Uint32Array(Math.ceil(rows / 64) * 2);
   let hasNull = false;
   if (type === 'VARCHAR') {
+    // Short ASCII strings are written inline into the vector's string slots in one copy; only longer ones
+    // (stored out of line by DuckDB) cost a call into the addon each.
+    const slots = new Uint8Array(rows * STRING_SLOT);
+    const long: number[] = [];
     for (let r = 0; r < rows; r++) {
       const v = valueAt(start + r);
-      if (v === null) hasNull = true;
-      else {
-        duckdb.vector_assign_string_element(vector, r, v as string);
-        validity[r >>> 6]! |= 1n << BigInt(r & 63);
+      if (v === null) {
+        hasNull = true;
+        continue;
       }
+      validity[r >>> 5]! |= 1 << (r & 31);
+      if (!inlineString(slots, r * STRING_SLOT, v as string)) long.push(r);
     }
+    duckdb.copy_data_to_vector(vector, 0, slots.buffer, 0, slots.byteLength);
+    for (const r of long) duckdb.vector_assign_string_element(vector, r, valueAt(start + r) as string);
   } else {
     const data = type === 'DOUBLE' ? new Float64Array(rows) : new Uint8Array(rows);
     for (let r = 0; r < rows; r++) {
@@ -553,7 +783,7 @@ function writeColumn(
       if (v === null) hasNull = true;
       else {
         data[r] = type === 'DOUBLE' ? (v as number) : v ? 1 : 0;
-        validity[r >>> 6]! |= 1n << BigInt(r & 63);
+        validity[r >>> 5]! |= 1 << (r & 31);
       }
     }
     duckdb.copy_data_to_vector(vector, 0, data.buffer, 0, data.byteLength);
@@ -564,6 +794,29 @@ function writeColumn(
   }
 }
 
+/** Size of DuckDB's string_t: a 4-byte length and 12 bytes of inline data (or a prefix and a pointer). */
+const STRING_SLOT = 16;
+const INLINE_BYTES = 12;
+
+/**
+ * Writes `v` as an inlined string_t (little-endian length, then the bytes, zero-padded) if it is ASCII and at most
+ * 12 bytes; returns false (slot left zero) otherwise.
+ */
+function inlineString(slots: Uint8Array, at: number, v: string): boolean {
+  const n = v.length;
+  if (n > INLINE_BYTES) return false;
+  for (let i = 0; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c >= 0x80) {
+      slots.fill(0, at + 4, at + 4 + i);
+      return false;
+    }
+    slots[at + 4 + i] = c;
+  }
+  slots[at] = n;
+  return true;
+}
+
 function constantValue(v: string | number | boolean | null, type: ColumnType): duckdb.Value {
   if (v === null) return duckdb.create_null_value();
   if (type === 'VARCHAR') return duckdb.create_varchar(v as string);
@@ -571,14 +824,25 @@ function constantValue(v: string | number | boolean | null, type: ColumnType): d
   return duckdb.create_bool(v as boolean);
 }
 
-/** FNV-1a 32-bit hash of a trace id: the integer key the trace index is scanned by. */
-export function traceKey(id: string): number {
-  let h = 0x811c9dc5;
+/** Writes a trace id's 64-bit key (FNV-1a 32-bit low word, a differently seeded and mixed hash high word). */
+function traceKeyWords(id: string, out: Uint32Array, at: number): void {
+  let lo = 0x811c9dc5;
+  let hi = 0x9747b28c;
   for (let i = 0; i < id.length; i++) {
-    h ^= id.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
+    const c = id.charCodeAt(i);
+    lo = Math.imul(lo ^ c, 0x01000193);
+    hi = Math.imul(hi ^ c, 0x5bd1e995);
+    hi ^= hi >>> 15;
   }
-  return h >>> 0;
+  out[at] = lo >>> 0;
+  out[at + 1] = hi >>> 0;
+}
+
+/** A trace id's key in `waggle_trace_index`, as the signed 64-bit integer DuckDB stores. */
+export function traceKey(id: string): bigint {
+  const words = new Uint32Array(2);
+  traceKeyWords(id, words, 0);
+  return BigInt.asIntN(64, (BigInt(words[1]!) << 32n) | BigInt(words[0]!));
 }
 
 function pendingFor(pending: Map<string, PendingColumn>, key: string, n: number): PendingColumn {

@@ -27,8 +27,8 @@ export async function fetchTrace(store: Store, traceId: string): Promise<TraceEn
   const conn = store.reader();
   // The trace index says when the trace happened; the time bounds let DuckDB skip row groups by zonemap.
   const span = await conn.runAndReadAll(
-    'SELECT min(ts_min) AS lo, max(ts_max) AS hi FROM waggle_trace_index WHERE trace_key = $1 AND trace_id = $2',
-    [traceKey(traceId), traceId],
+    'SELECT min(ts_min) AS lo, max(ts_max) AS hi FROM waggle_trace_index WHERE trace_key = $1',
+    [traceKey(traceId)],
   );
   const { lo, hi } = span.getRowObjectsJS()[0] as { lo: number | null; hi: number | null };
   if (lo === null || hi === null) return [];

@@ -1,0 +1,200 @@
+import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+
+/** Where a record ends in the log: segment number and byte offset after it. */
+export interface LogPosition {
+  segment: number;
+  offset: number;
+}
+
+/** One logged request: its kind, small JSON metadata and the body bytes. */
+export interface LogRecord {
+  kind: number;
+  meta: string;
+  body: Uint8Array;
+}
+
+interface PendingAppend {
+  buffers: Buffer[];
+  bytes: number;
+  resolve: (pos: LogPosition) => void;
+  reject: (error: Error) => void;
+}
+
+/** A new segment is started once the current one holds this much. */
+const SEGMENT_BYTES = 64 * 1024 * 1024;
+/** Record header: payload length, CRC-32 of the payload. Payload: kind (1 byte), meta length (4), meta, body. */
+const HEADER = 8;
+
+const segmentName = (n: number): string => `${String(n).padStart(12, '0')}.log`;
+
+/**
+ * The ingest log: an append-only, fsync'd sequence of the request bodies the backend acknowledged, written before
+ * the events reach DuckDB. Appends are group-committed (one write + one fdatasync for every record queued while the
+ * previous sync ran). Segments whose records are all in DuckDB are deleted ({@link IngestLog.release}); on startup
+ * the records after the last position DuckDB committed are replayed. A record cut short by a crash was never
+ * acknowledged (its sync did not return) and is ignored, as is everything after it in that segment.
+ */
+export class IngestLog {
+  private readonly dir: string;
+  private handle: FileHandle | undefined;
+  private segment: number;
+  private offset = 0;
+  private queue: PendingAppend[] = [];
+  private writing: Promise<void> | undefined;
+  private closed = false;
+
+  private constructor(dir: string, segment: number) {
+    this.dir = dir;
+    this.segment = segment;
+  }
+
+  /** Opens the log in `dir`; appends go to a fresh segment after the existing ones. */
+  static async open(dir: string): Promise<IngestLog> {
+    mkdirSync(dir, { recursive: true });
+    const segments = IngestLog.segments(dir);
+    const log = new IngestLog(dir, (segments.at(-1) ?? 0) + 1);
+    log.handle = await open(path.join(dir, segmentName(log.segment)), 'a');
+    return log;
+  }
+
+  private static segments(dir: string): number[] {
+    return readdirSync(dir)
+      .filter((f) => /^\d{12}\.log$/.test(f))
+      .map((f) => Number(f.slice(0, 12)))
+      .toSorted((a, b) => a - b);
+  }
+
+  /** Every intact record after `from` (in segments older than the one being written), with the position after it. */
+  *replay(from: LogPosition | undefined): Generator<{ record: LogRecord; end: LogPosition }> {
+    for (const segment of IngestLog.segments(this.dir)) {
+      if (segment >= this.segment) break;
+      if (from && segment < from.segment) continue;
+      const data = readFileSync(path.join(this.dir, segmentName(segment)));
+      let at = from && segment === from.segment ? from.offset : 0;
+      while (at + HEADER <= data.length) {
+        const length = data.readUInt32LE(at);
+        const end = at + HEADER + length;
+        if (end > data.length || length < 5) break;
+        const payload = data.subarray(at + HEADER, end);
+        if (crc32(payload) !== data.readUInt32LE(at + 4)) break;
+        const metaLength = payload.readUInt32LE(1);
+        yield {
+          record: {
+            kind: payload[0]!,
+            meta: payload.toString('utf8', 5, 5 + metaLength),
+            body: payload.subarray(5 + metaLength),
+          },
+          end: { segment, offset: end },
+        };
+        at = end;
+      }
+    }
+  }
+
+  /** Appends a record; resolves with its end position once it is on disk (written and fdatasync'd). */
+  append(record: LogRecord): Promise<LogPosition> {
+    if (this.closed) return Promise.reject(new Error('WAGGLE_BACKEND_CLOSED: the ingest log is closed'));
+    const meta = Buffer.from(record.meta, 'utf8');
+    const head = Buffer.allocUnsafe(HEADER + 5 + meta.length);
+    const body = Buffer.from(record.body.buffer, record.body.byteOffset, record.body.byteLength);
+    const length = 5 + meta.length + body.length;
+    head.writeUInt32LE(length, 0);
+    head.writeUInt8(record.kind, HEADER);
+    head.writeUInt32LE(meta.length, HEADER + 1);
+    meta.copy(head, HEADER + 5);
+    head.writeUInt32LE(crc32(body, crc32(head.subarray(HEADER))), 4);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ buffers: [head, body], bytes: HEADER + length, resolve, reject });
+      this.writing ??= this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const group = this.queue;
+        this.queue = [];
+        try {
+          const handle = this.handle!;
+          const buffers = group.flatMap((a) => a.buffers);
+          let written = 0;
+          const total = group.reduce((n, a) => n + a.bytes, 0);
+          while (written < total) {
+            const { bytesWritten } = await handle.writev(written === 0 ? buffers : remaining(buffers, written));
+            written += bytesWritten;
+          }
+          await handle.datasync();
+          let end = this.offset;
+          for (const a of group) {
+            end += a.bytes;
+            a.resolve({ segment: this.segment, offset: end });
+          }
+          this.offset = end;
+          if (this.offset >= SEGMENT_BYTES) await this.rotate();
+        } catch (error) {
+          for (const a of group) a.reject(error as Error);
+        }
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  private async rotate(): Promise<void> {
+    await this.handle!.close();
+    this.segment++;
+    this.offset = 0;
+    this.handle = await open(path.join(this.dir, segmentName(this.segment)), 'a');
+  }
+
+  /** Deletes the segments every record of which is at or before `applied` (already committed to DuckDB). */
+  release(applied: LogPosition): void {
+    for (const segment of IngestLog.segments(this.dir)) {
+      if (segment >= applied.segment || segment >= this.segment) break;
+      try {
+        unlinkSync(path.join(this.dir, segmentName(segment)));
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  /** Deletes every segment before the one being written (after a replay committed all of them). */
+  releaseOlder(): void {
+    this.release({ segment: this.segment, offset: 0 });
+  }
+
+  /** Waits for pending appends, then closes; when DuckDB holds every record (`allApplied`), removes the segments. */
+  async close(allApplied: boolean): Promise<void> {
+    this.closed = true;
+    while (this.writing) await this.writing;
+    await this.handle?.close();
+    this.handle = undefined;
+    if (allApplied) {
+      this.segment++;
+      this.releaseOlder();
+    }
+  }
+
+  /** Where the next append will end up starting: everything before it has been handed to {@link append}. */
+  get position(): LogPosition {
+    return { segment: this.segment, offset: this.offset };
+  }
+}
+
+/** The buffers after the first `skip` bytes (after a partial writev). */
+function remaining(buffers: Buffer[], skip: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const b of buffers) {
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
+    out.push(skip > 0 ? b.subarray(skip) : b);
+    skip = 0;
+  }
+  return out;
+}
