@@ -8,9 +8,32 @@ import { ProtoWriter } from './proto-writer.js';
 export type ResourceLike = Res;
 export type ScopeLike = Scope;
 
-/** Encodes spans one at a time into a reused scratch buffer (not re-entrant: one encode at a time per instance). */
+const NO_BUFFER = Buffer.alloc(0);
+
+/** Encodes spans one at a time, into a reused scratch buffer or straight into the caller's (not re-entrant). */
 export class SpanRecordEncoder {
   private readonly w = new ProtoWriter(16 * 1024);
+  private readonly direct = new ProtoWriter(0);
+
+  /**
+   * Encodes span as one record into `target` from `offset`; returns where the record ends, or -1 when it did not
+   * fit in `target` (nothing past `offset` is meaningful then: use encode()). Saves the copy out of the scratch
+   * buffer. Strings are written with room for their worst-case UTF-8 size (3 bytes per UTF-16 unit), so leave
+   * headroom beyond a typical record: one that does not fit is encoded twice.
+   */
+  encodeInto(span: ReadableSpanLike, target: Buffer, offset: number): number {
+    const w = this.direct;
+    w.buf = target;
+    w.pos = offset;
+    try {
+      writeSpan(w, span);
+      // The writer grows into a new buffer when the record does not fit.
+      return w.buf === target ? w.pos : -1;
+    } finally {
+      w.buf = NO_BUFFER;
+      w.pos = 0;
+    }
+  }
 
   /** Encodes span as one record; returns its length. The record is `bytes[0, length)` until the next call. */
   encode(span: ReadableSpanLike): number {

@@ -60,6 +60,18 @@ describe('span records', () => {
     expect(bound).toBeLessThan(overhead + 16);
   });
 
+  it('encodeInto writes the same record into the caller\'s buffer, and reports -1 when it does not fit', async () => {
+    const [span] = await makeSdkSpans();
+    const encoder = new SpanRecordEncoder();
+    const length = encoder.encode(span!);
+    const expected = Buffer.from(encoder.bytes.subarray(0, length));
+    // Strings are written with room reserved for their worst-case UTF-8 size, so the target needs headroom.
+    const target = Buffer.alloc(100 + 4 * length);
+    expect(encoder.encodeInto(span!, target, 100)).toBe(100 + length);
+    expect(target.subarray(100, 100 + length)).toEqual(expected);
+    expect(encoder.encodeInto(span!, Buffer.alloc(length), length >> 1)).toBe(-1);
+  });
+
   it('records must be added under a resource and a scope', () => {
     const builder = new TraceRequestBuilder();
     expect(() => builder.record(Buffer.alloc(1), 0, 1)).toThrow(/scope\(\) must come before record\(\)/);

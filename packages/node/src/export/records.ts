@@ -6,6 +6,8 @@ import { SpanRecordEncoder, TraceRequestBuilder, type ResourceLike, type ScopeLi
 
 /** Chunks hold many records; a record above a quarter chunk gets a chunk of its own that is not pooled. */
 const CHUNK_BYTES = 64 * 1024;
+/** Room a chunk must have left to encode into it directly; larger records go through the encoder's scratch buffer. */
+const DIRECT_ROOM = 4 * 1024;
 /** Free chunks kept for reuse (the rest are left to the GC): enough for the records of a few batches in flight. */
 const MAX_FREE_CHUNKS = 8;
 
@@ -40,6 +42,9 @@ export class RecordQueue {
   private readonly resourceEnvelope = new WeakMap<ResourceLike, number>();
   private readonly scopeEnvelope = new WeakMap<ScopeLike, number>();
   private encoding = false;
+  private lastResource: ResourceLike | undefined;
+  private lastScope: ScopeLike | undefined;
+  private lastEnvelope = 0;
 
   constructor(
     readonly maxSpans: number,
@@ -74,29 +79,49 @@ export class RecordQueue {
   /** Encodes and appends a span. Throws what encoding throws (the caller counts it). */
   push(span: ReadableSpan): PushResult {
     if (this.count >= this.maxSpans) return 'full';
-    // A span ending inside another span's encoding (a getter that ends a span) gets a private encoder.
-    const encoder = this.encoding ? new SpanRecordEncoder() : this.encoder;
+    let chunk: Chunk;
+    let start: number;
     let length: number;
-    this.encoding = true;
-    try {
+    if (this.encoding) {
+      // A span ending inside another span's encoding (a getter that ends a span): the outer record is being written
+      // into the current chunk, so this one gets a private encoder and a chunk of its own.
+      const encoder = new SpanRecordEncoder();
       length = encoder.encode(span);
-    } finally {
-      if (encoder === this.encoder) this.encoding = false;
+      chunk = new Chunk(Buffer.allocUnsafe(length));
+      encoder.bytes.copy(chunk.buf, 0, 0, length);
+      start = 0;
+    } else {
+      this.encoding = true;
+      try {
+        // Usually straight into the current chunk; a record that does not fit goes through the scratch buffer.
+        chunk = this.roomyChunk();
+        start = chunk.used;
+        const end = this.encoder.encodeInto(span, chunk.buf, start);
+        if (end >= 0) {
+          length = end - start;
+        } else {
+          length = this.encoder.encode(span);
+          chunk = this.chunkFor(length);
+          start = chunk.used;
+          this.encoder.bytes.copy(chunk.buf, start, 0, length);
+        }
+      } finally {
+        this.encoding = false;
+      }
     }
+    // A refused record is left where it was written: chunk.used does not move past it.
     if (length + this.envelope(span.resource, span.instrumentationScope) > this.maxRequestBytes) {
       this.lastRecordBytes = length;
       return 'too_large';
     }
     if (this.byteCount + length > this.maxBytes) return 'full';
-    const chunk = this.chunkFor(length);
-    encoder.bytes.copy(chunk.buf, chunk.used, 0, length);
     const slot = (this.head + this.count) % this.maxSpans;
     this.chunkOf[slot] = chunk;
     this.resourceOf[slot] = span.resource;
     this.scopeOf[slot] = span.instrumentationScope;
-    this.offsets[slot] = chunk.used;
+    this.offsets[slot] = start;
     this.lengths[slot] = length;
-    chunk.used += length;
+    if (chunk.used === start) chunk.used = start + length;
     chunk.live++;
     this.count++;
     this.byteCount += length;
@@ -109,44 +134,87 @@ export class RecordQueue {
    */
   take(maxSpans: number, maxBytes: number): TakenRequest | undefined {
     if (this.count === 0) return undefined;
-    // Group slots by resource, then scope; counting each new group's envelope against the byte budget.
-    const groups = new Map<ResourceLike, Map<ScopeLike, number[]>>();
-    let size = 0;
+    const r0 = this.resourceOf[this.head]!;
+    const s0 = this.scopeOf[this.head]!;
+    // How many spans fit, counting each resource/scope wrapping once. Usually every span shares the first one's.
+    let seen: Map<ResourceLike, Set<ScopeLike>> | undefined;
+    let size = this.envelope(r0, s0);
     let n = 0;
     while (n < this.count && n < maxSpans) {
       const slot = (this.head + n) % this.maxSpans;
+      let extra = this.lengths[slot]!;
       const resource = this.resourceOf[slot]!;
       const scope = this.scopeOf[slot]!;
-      let scopes = groups.get(resource);
-      let slots = scopes?.get(scope);
-      const extra = this.lengths[slot]! + (slots === undefined ? this.envelope(resource, scope) : 0);
+      if (resource !== r0 || scope !== s0) {
+        seen ??= new Map([[r0, new Set([s0])]]);
+        let scopes = seen.get(resource);
+        if (scopes === undefined) {
+          scopes = new Set();
+          seen.set(resource, scopes);
+        }
+        if (!scopes.has(scope)) {
+          scopes.add(scope);
+          extra += this.envelope(resource, scope);
+        }
+      }
       if (n > 0 && size + extra > maxBytes) break;
-      if (scopes === undefined) {
-        scopes = new Map();
-        groups.set(resource, scopes);
-      }
-      if (slots === undefined) {
-        slots = [];
-        scopes.set(scope, slots);
-      }
-      slots.push(slot);
       size += extra;
       n++;
     }
     const b = this.builder;
-    for (const [resource, scopes] of groups) {
-      b.resource(resource);
-      for (const [scope, slots] of scopes) {
-        b.scope(scope);
-        for (const slot of slots) {
-          const offset = this.offsets[slot]!;
-          b.record(this.chunkOf[slot]!.buf, offset, offset + this.lengths[slot]!);
+    if (seen === undefined) {
+      b.resource(r0);
+      b.scope(s0);
+      this.writeRecords(Array.from({ length: n }, (_, i) => (this.head + i) % this.maxSpans));
+    } else {
+      // Group by resource, then scope (first-seen order; FIFO within a group).
+      const groups = new Map<ResourceLike, Map<ScopeLike, number[]>>();
+      for (let i = 0; i < n; i++) {
+        const slot = (this.head + i) % this.maxSpans;
+        let scopes = groups.get(this.resourceOf[slot]!);
+        if (scopes === undefined) {
+          scopes = new Map();
+          groups.set(this.resourceOf[slot]!, scopes);
+        }
+        let slots = scopes.get(this.scopeOf[slot]!);
+        if (slots === undefined) {
+          slots = [];
+          scopes.set(this.scopeOf[slot]!, slots);
+        }
+        slots.push(slot);
+      }
+      for (const [resource, scopes] of groups) {
+        b.resource(resource);
+        for (const [scope, slots] of scopes) {
+          b.scope(scope);
+          this.writeRecords(slots);
         }
       }
     }
     const body = b.finish();
     this.drop(n);
     return { body, spans: n };
+  }
+
+  /** Appends the records of `slots` to the open scope; records queued one after another are copied as one run. */
+  private writeRecords(slots: number[]): void {
+    const b = this.builder;
+    let run: Chunk | undefined;
+    let runStart = 0;
+    let runEnd = 0;
+    for (const slot of slots) {
+      const chunk = this.chunkOf[slot]!;
+      const offset = this.offsets[slot]!;
+      if (chunk === run && offset === runEnd) {
+        runEnd += this.lengths[slot]!;
+        continue;
+      }
+      if (run !== undefined) b.record(run.buf, runStart, runEnd);
+      run = chunk;
+      runStart = offset;
+      runEnd = offset + this.lengths[slot]!;
+    }
+    if (run !== undefined) b.record(run.buf, runStart, runEnd);
   }
 
   /** Removes every queued span; returns how many there were. */
@@ -182,6 +250,20 @@ export class RecordQueue {
     }
   }
 
+  /** The current chunk if it has room for a typical record, else a fresh one. */
+  private roomyChunk(): Chunk {
+    const current = this.current;
+    if (current !== undefined && CHUNK_BYTES - current.used >= DIRECT_ROOM) return current;
+    return this.nextChunk();
+  }
+
+  private nextChunk(): Chunk {
+    // A chunk left with records in it is pooled by release() when its last record is taken.
+    const next = this.free.pop() ?? new Chunk(Buffer.allocUnsafe(CHUNK_BYTES));
+    this.current = next;
+    return next;
+  }
+
   private chunkFor(length: number): Chunk {
     if (length > CHUNK_BYTES / 4) {
       // Large records get their own chunk; the current chunk stays current.
@@ -189,14 +271,13 @@ export class RecordQueue {
     }
     const current = this.current;
     if (current !== undefined && current.used + length <= CHUNK_BYTES) return current;
-    // A full chunk with records left is pooled by release() when its last record is taken.
-    const next = this.free.pop() ?? new Chunk(Buffer.allocUnsafe(CHUNK_BYTES));
-    this.current = next;
-    return next;
+    return this.nextChunk();
   }
 
   private envelope(resource: ResourceLike, scope: ScopeLike): number {
-    // Resource and scope objects live as long as their provider and tracer, so the sizes are cached on them.
+    // Resource and scope objects live as long as their provider and tracer, so the sizes are cached on them
+    // (and the last pair kept at hand: consecutive spans usually share both).
+    if (resource === this.lastResource && scope === this.lastScope) return this.lastEnvelope;
     let r = this.resourceEnvelope.get(resource);
     if (r === undefined) {
       r = TraceRequestBuilder.envelopeSize(resource, { name: '' });
@@ -207,6 +288,9 @@ export class RecordQueue {
       s = TraceRequestBuilder.envelopeSize({ attributes: {} }, scope);
       this.scopeEnvelope.set(scope, s);
     }
+    this.lastResource = resource;
+    this.lastScope = scope;
+    this.lastEnvelope = r + s;
     return r + s;
   }
 }

@@ -108,6 +108,32 @@ describe('OTLP record queue', () => {
     expect(names(roomy.take(10, 4 << 20)!.body)).toEqual(['before', 'large', 'after']);
   });
 
+  it('a span ended while another span is being encoded (by a getter) does not corrupt either record', () => {
+    const q = new RecordQueue(10, 1_000_000, 4 << 20);
+    q.push(span('first'));
+    const outer = span('outer', { blob: 'o'.repeat(200) });
+    let nested = false;
+    Object.defineProperty(outer, 'attributes', {
+      get() {
+        if (!nested) {
+          nested = true;
+          q.push(span('inner', { blob: 'i'.repeat(200) }));
+        }
+        return { blob: 'o'.repeat(200) };
+      },
+    });
+    expect(q.push(outer)).toBe('queued');
+    q.push(span('last'));
+    const data = decodeTraceRequest(q.take(10, 4 << 20)!.body, 'protobuf');
+    const spans = data.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+    expect(spans.map((s) => [s.name, s.attributes.blob])).toEqual([
+      ['first', undefined],
+      ['inner', 'i'.repeat(200)],
+      ['outer', 'o'.repeat(200)],
+      ['last', undefined],
+    ]);
+  });
+
   it('clear() empties the queue and reports how many spans it held', () => {
     const q = new RecordQueue(10, 1_000_000, 4 << 20);
     q.push(span('a'));
