@@ -1,6 +1,6 @@
 // The traced app for export-soak.mjs: a node:http server creating a server span and two child spans per request
 // (the same work for both SDKs), exporting to BACKEND_URL with either Waggle's pipeline or stock OpenTelemetry
-// (BatchSpanProcessor + OTLP/proto exporter). Reports memory over IPC.
+// (BatchSpanProcessor + OTLP/proto exporter), or not exporting at all (`none`, the control). Reports memory over IPC.
 import http from 'node:http';
 import { context, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -12,7 +12,11 @@ const backendUrl = process.argv[3];
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 
 let processor;
-if (sdk === 'waggle') {
+if (sdk === 'none') {
+  // Control: the same SDK, spans and context work, but nothing is queued or exported. Shows how much RSS growth
+  // the tracing layer itself causes (V8 sizing its young generation to request-scoped span and context objects).
+  processor = { onStart() {}, onEnd() {}, forceFlush: async () => {}, shutdown: async () => {} };
+} else if (sdk === 'waggle') {
   const { createExportPipeline } = await import('../packages/node/dist/export/index.js');
   processor = await createExportPipeline({ destination: { url: backendUrl, protocol: 'http/protobuf', headers: {}, timeoutMs: 10_000 } });
 } else {

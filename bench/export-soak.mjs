@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 // Soak of a traced node:http app at a fixed request rate while the trace backend is healthy, blackholed (accepts
 // connections, never answers) and answering 503 — for Waggle's export pipeline and for stock OpenTelemetry
-// (BatchSpanProcessor + OTLP/proto exporter) in the same run. Writes its section of bench/RESULTS.md.
-//   node bench/export-soak.mjs [--seconds 60] [--rate 1000] [--connections 20]
+// (BatchSpanProcessor + OTLP/proto exporter) in the same run, plus a control that records the same spans and exports
+// nothing. Writes its section of bench/RESULTS.md.
+//   node bench/export-soak.mjs [--seconds 60] [--warmup 10] [--rate 1000] [--connections 20] [--sdks waggle,otel] [--no-write]
 // Goals (issue 6): RSS growth <= 25 MiB, p99 <= 1.2x healthy, throughput >= 95% of healthy.
+// Every case first runs an announced warm-up at the same rate (JIT, V8 sizing its young generation to the load,
+// the first batches); RSS growth is measured from the end of the warm-up to the end of the measured run, for both
+// SDKs and every backend alike. Growth from the idle process is printed next to it.
 import { fork } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import http from 'node:http';
@@ -22,6 +26,10 @@ function arg(name, fallback) {
   return value;
 }
 const seconds = arg('seconds', 60);
+const warmup = arg('warmup', 10);
+const noWrite = process.argv.includes('--no-write');
+const sdksAt = process.argv.indexOf('--sdks');
+const sdks = sdksAt === -1 ? ['waggle', 'otel', 'none'] : process.argv[sdksAt + 1].split(',');
 const rate = arg('rate', 1000);
 const connections = arg('connections', 20);
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -80,8 +88,10 @@ async function runCase(sdk, mode, backend) {
     child.on('exit', (code) => reject(new Error(`app exited early (${code}): ${stderr}`)));
   });
   const url = `http://127.0.0.1:${port}/orders/42`;
-  // Warm up (JIT, first batches), then measure from a settled baseline.
-  await autocannon({ url, connections, duration: Math.min(3, Math.max(1, seconds / 10)), overallRate: rate });
+  // Let the idle process report once, then warm up at the measured rate and measure from the end of the warm-up.
+  await new Promise((r) => setTimeout(r, 600));
+  const rssIdle = samples.at(-1)?.rss ?? 0;
+  await autocannon({ url, connections, duration: warmup, overallRate: rate });
   const startAt = Date.now();
   const result = await autocannon({ url, connections, duration: seconds, overallRate: rate });
   await new Promise((r) => setTimeout(r, 600));
@@ -97,7 +107,9 @@ async function runCase(sdk, mode, backend) {
     rps: result.requests.average,
     p99: result.latency.p99,
     errors: result.errors + result.non2xx + result.timeouts,
+    rssIdleMiB: rssIdle / 2 ** 20,
     rssStartMiB: rssStart / 2 ** 20,
+    rssGrowthFromIdleMiB: (rssEnd - rssIdle) / 2 ** 20,
     rssGrowthMiB: (rssEnd - rssStart) / 2 ** 20,
     rssMaxGrowthMiB: (rssMax - rssStart) / 2 ** 20,
     backendRequests: backend.state.requests,
@@ -107,8 +119,9 @@ async function runCase(sdk, mode, backend) {
 
 const backend = await startBackend();
 const rows = [];
-for (const sdk of ['waggle', 'otel']) {
-  for (const mode of ['healthy', 'blackhole', '503']) {
+for (const sdk of sdks) {
+  // The control exports nothing, so only one backend case is meaningful.
+  for (const mode of sdk === 'none' ? ['healthy'] : ['healthy', 'blackhole', '503']) {
     process.stderr.write(`export-soak: ${sdk} / ${mode} (${seconds}s at ${rate} req/s)\n`);
     rows.push(await runCase(sdk, mode, backend));
   }
@@ -123,17 +136,26 @@ lines.push('');
 lines.push(
   `${seconds} s per case at a fixed ${rate} req/s (${connections} connections, autocannon) against a node:http app making 3 spans per request; ` +
     `${os.cpus().length} CPUs, Node ${process.version}, ${new Date().toISOString()}. Goals: RSS growth ≤ 25 MiB, p99 ≤ 1.2× healthy, throughput ≥ 95% of healthy.`,
+  '',
+  `Each case starts with an announced ${warmup} s warm-up at the same rate (JIT, V8 growing its young generation to the load, first batches); ` +
+    `**RSS growth is measured from the end of the warm-up** to the end of the ${seconds} s run, the same way for both SDKs and every backend. ` +
+    'p99 and req/s are of the measured run. "from idle" is the growth since the idle process, warm-up included, for reference.',
 );
-for (const sdk of ['waggle', 'otel']) {
-  const label = sdk === 'waggle' ? 'Waggle export pipeline' : 'Stock OpenTelemetry (BatchSpanProcessor + OTLP/proto exporter)';
+for (const sdk of sdks) {
+  const label =
+    sdk === 'waggle'
+      ? 'Waggle export pipeline'
+      : sdk === 'otel'
+        ? 'Stock OpenTelemetry (BatchSpanProcessor + OTLP/proto exporter)'
+        : 'Control: same SDK and spans, no export (a span processor that does nothing)';
   const healthy = rows.find((r) => r.sdk === sdk && r.mode === 'healthy');
   lines.push('', `### ${label}`, '');
-  lines.push('| backend | req/s | vs healthy | p99 ms | p99 vs healthy | failed requests | RSS start MiB | RSS growth MiB (end / max) | backend requests | dropped spans |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('| backend | req/s | vs healthy | p99 ms | p99 vs healthy | failed requests | RSS idle → after warm-up MiB | RSS growth MiB (end / max) | from idle MiB | backend requests | dropped spans |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows.filter((x) => x.sdk === sdk)) {
     const dropped = r.dropped ? Object.entries(r.dropped).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`).join(' ') || '0' : 'not reported';
     lines.push(
-      `| ${r.mode} | ${fmt(r.rps, 0)} | ${fmt((100 * r.rps) / healthy.rps, 1)}% | ${fmt(r.p99, 1)} | ${fmt(r.p99 / healthy.p99, 2)}× | ${r.errors} | ${fmt(r.rssStartMiB)} | ${fmt(r.rssGrowthMiB)} / ${fmt(r.rssMaxGrowthMiB)} | ${r.backendRequests} | ${dropped} |`,
+      `| ${r.mode} | ${fmt(r.rps, 0)} | ${fmt((100 * r.rps) / healthy.rps, 1)}% | ${fmt(r.p99, 1)} | ${fmt(r.p99 / healthy.p99, 2)}× | ${r.errors} | ${fmt(r.rssIdleMiB)} → ${fmt(r.rssStartMiB)} | ${fmt(r.rssGrowthMiB)} / ${fmt(r.rssMaxGrowthMiB)} | ${fmt(r.rssGrowthFromIdleMiB)} | ${r.backendRequests} | ${dropped} |`,
     );
   }
 }
@@ -144,5 +166,5 @@ const resultsPath = `${here}RESULTS.md`;
 let doc = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '# Benchmark results\n';
 const re = /<!-- export-soak:start -->[\s\S]*?<!-- export-soak:end -->/;
 doc = re.test(doc) ? doc.replace(re, section) : `${doc.trimEnd()}\n\n${section}\n`;
-writeFileSync(resultsPath, doc);
+if (!noWrite) writeFileSync(resultsPath, doc);
 console.log(section);

@@ -9,7 +9,8 @@ const { trace } = api;
 /** Per local root state, created when the root starts and dropped when it ends. */
 export interface LocalRoot {
   span: Span;
-  rollups: Map<string, { count: number; durationMs: number }>;
+  /** Created by the first rolled-up child: most roots have none, and this object lives as long as the request. */
+  rollups: Map<string, { count: number; durationMs: number }> | undefined;
 }
 
 // Bounded so a leak (spans that never end) cannot grow memory without limit.
@@ -22,7 +23,7 @@ export class LocalRootTracker {
   onStart(span: Span, parentContext: Context): LocalRoot | undefined {
     const parent = trace.getSpanContext(parentContext);
     let root: LocalRoot | undefined;
-    if (parent === undefined || parent.isRemote) root = { span, rollups: new Map() };
+    if (parent === undefined || parent.isRemote) root = { span, rollups: undefined };
     else root = this.rootOf.get(parent.spanId);
     if (root !== undefined && this.rootOf.size < MAX_OPEN_SPANS) this.rootOf.set(span.spanContext().spanId, root);
     return root;

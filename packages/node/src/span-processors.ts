@@ -35,7 +35,7 @@ export class RollupSpanProcessor implements SpanProcessor {
     const spanId = span.spanContext().spanId;
     const root = this.roots.rootFor(spanId);
     if (root === undefined) return;
-    if (root.span === span) {
+    if (root.span === span && root.rollups !== undefined) {
       for (const [kind, total] of root.rollups) {
         span.setAttribute(`rollup.${kind}.count`, total.count);
         span.setAttribute(`rollup.${kind}.duration_ms`, Math.round(total.durationMs * 1000) / 1000);
@@ -48,6 +48,7 @@ export class RollupSpanProcessor implements SpanProcessor {
     if (root === undefined || root.span === (span as unknown)) return;
     const kind = rollupKind(span);
     if (kind === undefined) return;
+    root.rollups ??= new Map();
     const total = root.rollups.get(kind) ?? { count: 0, durationMs: 0 };
     total.count += 1;
     total.durationMs += span.duration[0] * 1e3 + span.duration[1] / 1e6;

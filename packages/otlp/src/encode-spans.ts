@@ -71,7 +71,8 @@ function serializeTraceState(state: { serialize(): string } | undefined): string
   return lastTraceStateText;
 }
 
-function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
+/** Writes one span as a complete `ScopeSpans.spans` field (tag, length, Span message). */
+export function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
   const sp = w.beginLarge(2);
   const ctx = span.spanContext();
   w.tag(1, 2);
@@ -134,11 +135,11 @@ function writeSpan(w: ProtoWriter, span: ReadableSpanLike): void {
   w.endLarge(sp);
 }
 
-type Scope = ReadableSpanLike['instrumentationScope'];
-type Res = ReadableSpanLike['resource'];
+export type Scope = ReadableSpanLike['instrumentationScope'];
+export type Res = ReadableSpanLike['resource'];
 
-function writeScopeSpans(w: ProtoWriter, scope: Scope, spans: readonly ReadableSpanLike[]): void {
-  const ss = w.begin(2);
+/** Writes the InstrumentationScope field (1) of a ScopeSpans message. */
+export function writeScope(w: ProtoWriter, scope: Scope): void {
   const sc = w.begin(1);
   w.tag(1, 2);
   w.string(scope.name);
@@ -146,6 +147,18 @@ function writeScopeSpans(w: ProtoWriter, scope: Scope, spans: readonly ReadableS
   if (scope.attributes) writeKeyValues(w, scope.attributes, 3, 0);
   w.optionalUint32(4, scope.droppedAttributesCount);
   w.end(sc);
+}
+
+/** Writes the Resource field (1) of a ResourceSpans message. */
+export function writeResource(w: ProtoWriter, resource: Res): void {
+  const r = w.begin(1);
+  writeKeyValues(w, resource.attributes, 1, 0);
+  w.end(r);
+}
+
+function writeScopeSpans(w: ProtoWriter, scope: Scope, spans: readonly ReadableSpanLike[]): void {
+  const ss = w.begin(2);
+  writeScope(w, scope);
   for (let i = 0; i < spans.length; i++) writeSpan(w, spans[i]!);
   w.optionalString(3, scope.schemaUrl);
   w.end(ss);
@@ -153,9 +166,7 @@ function writeScopeSpans(w: ProtoWriter, scope: Scope, spans: readonly ReadableS
 
 function writeResourceSpans(w: ProtoWriter, resource: Res, scopes: Map<Scope, ReadableSpanLike[]>): void {
   const rs = w.begin(1);
-  const r = w.begin(1);
-  writeKeyValues(w, resource.attributes, 1, 0);
-  w.end(r);
+  writeResource(w, resource);
   for (const [scope, spans] of scopes) writeScopeSpans(w, scope, spans);
   w.optionalString(3, resource.schemaUrl);
   w.end(rs);
@@ -176,9 +187,7 @@ export function writeReadableSpans(w: ProtoWriter, spans: readonly ReadableSpanL
   }
   if (uniform) {
     const rs = w.begin(1);
-    const r = w.begin(1);
-    writeKeyValues(w, first.resource.attributes, 1, 0);
-    w.end(r);
+    writeResource(w, first.resource);
     writeScopeSpans(w, first.instrumentationScope, spans);
     w.optionalString(3, first.resource.schemaUrl);
     w.end(rs);

@@ -10,6 +10,8 @@ export {
 } from './response.js';
 export type { ExportTraceResponse, OtlpFormat, RpcStatus } from './response.js';
 export type { DecodeOptions } from './proto-reader.js';
+export { SpanRecordEncoder, TraceRequestBuilder } from './span-records.js';
+export type { ResourceLike, ScopeLike } from './span-records.js';
 export type { AttributesLike, HrTimeLike, ReadableSpanLike, SpanContextLike } from './encode-spans.js';
 export type {
   AnyValue,

@@ -1,6 +1,5 @@
 // The export pipeline: the distro builds its span processor and sampler only through this module.
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
-import { defaultEncoder } from './encode.js';
 import { WaggleExportProcessor } from './processor.js';
 import { ExporterSender, OtlpSender, type Sender } from './sender.js';
 import type { ExportPipelineOptions } from './types.js';
@@ -53,7 +52,7 @@ export async function createExportPipeline(options: ExportPipelineOptions): Prom
     if (!(destination.timeoutMs > 0)) {
       throw new TypeError(`destination.timeoutMs must be a number of milliseconds > 0; got ${String(destination.timeoutMs)}`);
     }
-    sender = new OtlpSender(destination, options.encoder ?? defaultEncoder, options.compression === 'gzip');
+    sender = new OtlpSender(destination, options.encoder, options.compression === 'gzip');
   }
   return new WaggleExportProcessor(sender, options);
 }

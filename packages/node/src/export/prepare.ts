@@ -1,5 +1,6 @@
-// Turns a queued span into what is encoded: limits, redaction, tail-sampling rate, presend. Runs at batch time,
-// off the request path. Attributes are copied shallowly and only when something changes; nothing is deep-cloned.
+// Turns an ended span into what is encoded: limits, redaction, tail-sampling rate, presend. Runs in onEnd, so the
+// queue holds what is exported (OTLP records or prepared spans), not the span as recorded. Attributes are copied
+// shallowly and only when something changes; nothing is deep-cloned.
 import { SpanStatusCode, TraceFlags, type AttributeValue, type Attributes, type HrTime, type Link, type SpanContext, type SpanKind, type SpanStatus } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
@@ -122,15 +123,18 @@ export interface PrepareOptions {
 
 export type PreparedSpan = ReadableSpan | null;
 
-/** Builds the per-span preparation step; returns null for a span presend dropped. */
-export function createPreparer(options: PrepareOptions): (span: ReadableSpan) => PreparedSpan {
+/**
+ * Builds the per-span preparation step; returns null for a span presend dropped. `runPresend` false skips the hook
+ * (a span that ended inside presend itself).
+ */
+export function createPreparer(options: PrepareOptions): (span: ReadableSpan, runPresend?: boolean) => PreparedSpan {
   const maxAttributes = Math.max(1, options.limits?.maxAttributes ?? 128);
   const maxValueLength = Math.max(16, options.limits?.maxValueLength ?? 4096);
   const { redact, presend } = options;
   const keepErrors = options.sampling?.keepErrors === true;
   const slowMs = options.sampling?.keepSlowerThanMs;
 
-  return (span) => {
+  return (span, runPresend = true) => {
     const draft = new AttributeDraft(span.attributes);
     let truncated: string[] | undefined;
     let count = 0;
@@ -166,7 +170,7 @@ export function createPreparer(options: PrepareOptions): (span: ReadableSpan) =>
       }
     }
 
-    if (presend) {
+    if (presend && runPresend) {
       const view = presendView(span, draft);
       let keep: boolean | void;
       try {

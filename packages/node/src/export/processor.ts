@@ -1,5 +1,7 @@
-// The export pipeline's span processor. onEnd only pushes a reference into a bounded ring; batching, limits,
-// redaction, presend, encoding and sending happen later on a timer, one request in flight at a time.
+// The export pipeline's span processor. onEnd prepares the span (limits, redaction, tail sampling, presend) and
+// queues it in compact form: for OTLP/protobuf an encoded record (so the span object dies young and the queue's
+// memory is its real byte size), otherwise the prepared span. Requests are built and sent later on a timer or
+// when a batch is full, one request in flight at a time.
 import { SpanStatusCode, TraceFlags, type Context } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
@@ -7,6 +9,7 @@ import { reportOnce } from '../diagnostics.js';
 import { LossCounter } from './loss.js';
 import { createPreparer, type PreparedSpan } from './prepare.js';
 import { estimateSpanBytes, SpanQueue } from './queue.js';
+import { RecordQueue, type PushResult } from './records.js';
 import { createRedactor } from './redact.js';
 import { CircuitBreaker, fullJitterDelay, resolveBackoff, type ResolvedBackoff } from './retry.js';
 import type { Payload, Sender } from './sender.js';
@@ -28,7 +31,11 @@ export interface PipelineStats {
 }
 
 export class WaggleExportProcessor implements SpanProcessor {
-  private readonly queue: SpanQueue;
+  /** OTLP/protobuf destinations: encoded span records. */
+  private readonly records: RecordQueue | undefined;
+  /** Destinations that need span objects (a SpanExporter, OTLP/JSON, a custom encoder): prepared spans. */
+  private readonly objects: SpanQueue | undefined;
+  private readonly maxQueueSpans: number;
   private readonly maxBatchSpans: number;
   private readonly maxBatchBytes: number;
   private readonly delayMs: number;
@@ -36,7 +43,9 @@ export class WaggleExportProcessor implements SpanProcessor {
   private readonly shutdownTimeoutMs: number;
   private readonly backoff: ResolvedBackoff;
   private readonly breaker: CircuitBreaker;
-  private readonly prepare: (span: ReadableSpan) => PreparedSpan;
+  private readonly prepare: (span: ReadableSpan, runPresend?: boolean) => PreparedSpan;
+  /** Set while a span is prepared: a span ending inside presend is not handed to presend again. */
+  private preparing = false;
   private readonly keepErrors: boolean;
   private readonly slowNs: number | undefined;
   readonly loss = new LossCounter();
@@ -65,10 +74,14 @@ export class WaggleExportProcessor implements SpanProcessor {
     options: Omit<ExportPipelineOptions, 'destination'> = {},
   ) {
     const tuning = options.tuning ?? {};
-    this.queue = new SpanQueue(Math.max(1, tuning.maxQueueSpans ?? 8192), Math.max(1024, tuning.maxQueueBytes ?? 8 * 1024 * 1024));
-    this.queueFullDetail = `queue holds ${this.queue.maxSpans} spans or ${this.queue.maxBytes} bytes at most`;
+    const maxQueueSpans = Math.max(1, tuning.maxQueueSpans ?? 8192);
+    this.maxQueueSpans = maxQueueSpans;
+    const maxQueueBytes = Math.max(1024, tuning.maxQueueBytes ?? 8 * 1024 * 1024);
     this.maxBatchSpans = Math.max(1, tuning.maxBatchSpans ?? 512);
     this.maxBatchBytes = Math.max(1024, tuning.maxBatchBytes ?? 4 * 1024 * 1024);
+    if (sender.encodesRecords) this.records = new RecordQueue(maxQueueSpans, maxQueueBytes, this.maxBatchBytes);
+    else this.objects = new SpanQueue(maxQueueSpans, maxQueueBytes);
+    this.queueFullDetail = `queue holds ${maxQueueSpans} spans or ${maxQueueBytes} bytes at most`;
     this.delayMs = Math.max(0, tuning.scheduledDelayMs ?? 1000);
     this.flushTimeoutMs = tuning.flushTimeoutMs ?? 10_000;
     this.shutdownTimeoutMs = tuning.shutdownTimeoutMs ?? 5000;
@@ -97,21 +110,58 @@ export class WaggleExportProcessor implements SpanProcessor {
     return this.slowNs !== undefined && span.duration[0] * 1e9 + span.duration[1] >= this.slowNs;
   }
 
+  private get queuedSpans(): number {
+    return this.records ? this.records.length : this.objects!.length;
+  }
+
+  private get queuedBytes(): number {
+    return this.records ? this.records.bytes : this.objects!.bytes;
+  }
+
   private enqueue(span: ReadableSpan, countLoss = true): void {
-    const bytes = estimateSpanBytes(span);
-    if (!this.queue.push(span, bytes)) {
-      // A loss report that does not fit is not itself reported, or a full queue would report forever.
-      if (countLoss) {
-        // With the breaker open the queue is full because the backend is down; say so rather than blame the bound.
-        if (this.breaker.state === 'closed') this.loss.add('queue_full', 1, this.queueFullDetail);
-        else this.loss.add('backend_unavailable', 1, 'queue full while the circuit breaker is open');
-      }
+    // A full queue drops the span before any work is spent on it.
+    if (this.queuedSpans >= this.maxQueueSpans) {
+      this.countFull(countLoss);
+      return;
+    }
+    const nested = this.preparing;
+    let prepared: PreparedSpan;
+    let result: PushResult;
+    this.preparing = true;
+    try {
+      prepared = this.prepare(span, !nested);
+      if (prepared === null) return;
+      if (this.records) result = this.records.push(prepared);
+      else result = this.objects!.push(prepared, estimateSpanBytes(prepared)) ? 'queued' : 'full';
+    } catch (error) {
+      // Never export a span that did not go through redaction; a span that cannot be encoded is not sent either.
+      const message = (error as Error)?.message ?? String(error);
+      reportOnce('export-prepare', 'WAGGLE_EXPORT_INTERNAL', `a span could not be prepared for export and was dropped: ${message}`);
+      this.loss.add('rejected', 1, `could not be prepared: ${message}`);
+      return;
+    } finally {
+      if (!nested) this.preparing = false;
+    }
+    if (result === 'too_large') {
+      this.loss.add('too_large', 1, `a span encodes to ${this.records!.lastRecordBytes} bytes, above ${this.maxBatchBytes}`);
+      return;
+    }
+    if (result === 'full') {
+      this.countFull(countLoss);
       return;
     }
     this.enqueued++;
-    if (this.queue.length >= this.maxBatchSpans || this.queue.bytes >= this.maxBatchBytes) this.schedule(0);
+    if (this.queuedSpans >= this.maxBatchSpans || this.queuedBytes >= this.maxBatchBytes) this.schedule(0);
     // Common case: a wake-up is already pending (or the loop is running), nothing to do; no clock read.
     else if (this.timer === undefined && !this.running) this.schedule(this.delayMs);
+  }
+
+  private countFull(countLoss: boolean): void {
+    // A loss report that does not fit is not itself reported, or a full queue would report forever.
+    if (!countLoss) return;
+    // With the breaker open the queue is full because the backend is down; say so rather than blame the bound.
+    if (this.breaker.state === 'closed') this.loss.add('queue_full', 1, this.queueFullDetail);
+    else this.loss.add('backend_unavailable', 1, 'queue full while the circuit breaker is open');
   }
 
   /** Runs the send loop after `ms` (or later, when backoff or the breaker says so); keeps the earlier of two wakes. */
@@ -134,8 +184,8 @@ export class WaggleExportProcessor implements SpanProcessor {
     try {
       for (;;) {
         if (this.payloads.length === 0) {
-          if (this.queue.length === 0) break;
-          this.payloads = this.build(this.queue.take(this.maxBatchSpans, this.maxBatchBytes));
+          if (this.queuedSpans === 0) break;
+          this.payloads = this.build();
           continue;
         }
         const now = Date.now();
@@ -143,37 +193,26 @@ export class WaggleExportProcessor implements SpanProcessor {
         if (wait > 0) break;
         await this.attempt(this.payloads[0]!);
         // Under light load wait for the next timer instead of sending many tiny batches back to back.
-        if (this.payloads.length === 0 && this.queue.length < this.maxBatchSpans && this.flushing === 0 && !this.closed) break;
+        if (this.payloads.length === 0 && this.queuedSpans < this.maxBatchSpans && this.flushing === 0 && !this.closed) break;
       }
     } catch (error) {
       reportOnce('export-loop', 'WAGGLE_EXPORT_INTERNAL', `export loop failed: ${(error as Error)?.message ?? error}`);
     } finally {
       this.running = false;
     }
-    if (this.payloads.length > 0 || this.queue.length > 0) {
-      this.schedule(this.flushing > 0 || this.queue.length >= this.maxBatchSpans || this.payloads.length > 0 ? 0 : this.delayMs);
+    if (this.payloads.length > 0 || this.queuedSpans > 0) {
+      this.schedule(this.flushing > 0 || this.queuedSpans >= this.maxBatchSpans || this.payloads.length > 0 ? 0 : this.delayMs);
     }
   }
 
-  /** Prepares and encodes taken spans; splits requests above maxBatchBytes, drops a single span above it. */
-  private build(spans: ReadableSpan[]): Payload[] {
-    const prepared: ReadableSpan[] = [];
-    for (const span of spans) {
-      let out: PreparedSpan;
-      try {
-        out = this.prepare(span);
-      } catch (error) {
-        // Never export a span that did not go through redaction.
-        const message = (error as Error)?.message ?? String(error);
-        reportOnce('export-prepare', 'WAGGLE_EXPORT_INTERNAL', `a span could not be prepared for export and was dropped: ${message}`);
-        this.loss.add('rejected', 1, `could not be prepared: ${message}`);
-        out = null;
-      }
-      if (out === null) this.settle(1);
-      else prepared.push(out);
+  /** The next request(s) from the front of the queue: one record-built body, or encoded spans split above maxBatchBytes. */
+  private build(): Payload[] {
+    if (this.records) {
+      const taken = this.records.take(this.maxBatchSpans, this.maxBatchBytes);
+      return taken ? [{ count: taken.spans, spans: undefined, body: taken.body, bytes: taken.body.byteLength, attempts: 0 }] : [];
     }
     const payloads: Payload[] = [];
-    this.encodeInto(prepared, payloads);
+    this.encodeInto(this.objects!.take(this.maxBatchSpans, this.maxBatchBytes), payloads);
     return payloads;
   }
 
@@ -207,7 +246,7 @@ export class WaggleExportProcessor implements SpanProcessor {
     const outcome = await this.sender.send(payload);
     // Shutdown gave up on this payload while it was in flight and already counted it.
     if (this.payloads[0] !== payload) return;
-    const count = payload.spans.length;
+    const count = payload.count;
     if (outcome.kind === 'ok' || outcome.kind === 'reject') {
       // The backend answered: it is up, whatever it thought of this batch.
       this.breaker.success();
@@ -297,8 +336,9 @@ export class WaggleExportProcessor implements SpanProcessor {
     clearInterval(this.lossTimer);
     await this.flushWithin(this.shutdownTimeoutMs);
     if (this.timer) clearTimeout(this.timer);
-    const left = this.queue.length + this.payloads.reduce((n, p) => n + p.spans.length, 0);
-    this.queue.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    const left = this.queuedSpans + this.payloads.reduce((n, p) => n + p.count, 0);
+    if (this.records) this.records.clear();
+    else this.objects!.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     this.payloads = [];
     this.sender.abort();
     this.loss.add('backend_unavailable', left, 'not delivered before the shutdown deadline');
@@ -317,8 +357,8 @@ export class WaggleExportProcessor implements SpanProcessor {
 
   stats(): PipelineStats {
     return {
-      queuedSpans: this.queue.length,
-      queuedBytes: this.queue.bytes,
+      queuedSpans: this.queuedSpans,
+      queuedBytes: this.queuedBytes,
       attempts: this.attempts,
       sentSpans: this.sent,
       breaker: this.breaker.state,

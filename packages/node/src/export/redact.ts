@@ -1,4 +1,4 @@
-// Default redaction rules, applied to attributes at export time (never on the request path).
+// Default redaction rules, applied to a span's attributes when it ends, before it is queued for export.
 import type { AttributeValue } from '@opentelemetry/api';
 import type { RedactionOptions } from './types.js';
 

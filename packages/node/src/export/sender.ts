@@ -4,14 +4,17 @@ import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { rejectedSpansFrom } from './encode.js';
+import { defaultEncoder, rejectedSpansFrom } from './encode.js';
 import { OtlpHttpTransport, type SendOutcome } from './transport.js';
 import type { ExportDestination, SpanEncoder } from './types.js';
 
 const gzip = promisify(gzipCallback);
 
 export interface Payload {
-  spans: ReadableSpan[];
+  /** Spans in this request. */
+  count: number;
+  /** The span objects, for senders that hand them to a SpanExporter; undefined for bodies built from span records. */
+  spans: ReadableSpan[] | undefined;
   body: Uint8Array | undefined;
   /** Encoded (uncompressed) size, 0 when the sender does its own encoding. */
   bytes: number;
@@ -20,6 +23,11 @@ export interface Payload {
 }
 
 export interface Sender {
+  /**
+   * True when requests are OTLP/protobuf built from span records encoded as spans end (RecordQueue); false when
+   * the sender needs the span objects (a SpanExporter, OTLP/JSON, a custom encoder) and gets them from encode().
+   */
+  readonly encodesRecords: boolean;
   encode(spans: ReadableSpan[]): Payload;
   send(payload: Payload): Promise<SendOutcome>;
   abort(): void;
@@ -29,20 +37,26 @@ export interface Sender {
 export class OtlpSender implements Sender {
   private readonly transport: OtlpHttpTransport;
   private readonly format: 'protobuf' | 'json';
+  private readonly encoder: SpanEncoder;
+  readonly encodesRecords: boolean;
 
+  /** Without an encoder, OTLP/protobuf requests are built from span records and OTLP/JSON with encodeSpans. */
   constructor(
     destination: ExportDestination,
-    private readonly encoder: SpanEncoder,
+    encoder: SpanEncoder | undefined,
     private readonly compress: boolean,
   ) {
     this.format = destination.protocol === 'http/json' ? 'json' : 'protobuf';
+    this.encoder = encoder ?? defaultEncoder;
+    this.encodesRecords = encoder === undefined && this.format === 'protobuf';
     const headers = compress ? { ...destination.headers, 'content-encoding': 'gzip' } : destination.headers;
     this.transport = new OtlpHttpTransport({ ...destination, headers }, (body) => rejectedSpansFrom(body, this.format));
   }
 
   encode(spans: ReadableSpan[]): Payload {
     const body = this.encoder(spans, this.format);
-    return { spans, body, bytes: body.byteLength, attempts: 0 };
+    // The body is all a retry needs: the span objects are not kept.
+    return { count: spans.length, spans: undefined, body, bytes: body.byteLength, attempts: 0 };
   }
 
   async send(payload: Payload): Promise<SendOutcome> {
@@ -51,7 +65,7 @@ export class OtlpSender implements Sender {
       payload.body = await gzip(payload.body!);
       payload.compressed = true;
     }
-    return this.transport.send(payload.body!, payload.spans.length);
+    return this.transport.send(payload.body!, payload.count);
   }
 
   abort(): void {
@@ -76,8 +90,10 @@ export class ExporterSender implements Sender {
     private readonly timeoutMs: number,
   ) {}
 
+  readonly encodesRecords = false;
+
   encode(spans: ReadableSpan[]): Payload {
-    return { spans, body: undefined, bytes: 0, attempts: 0 };
+    return { count: spans.length, spans, body: undefined, bytes: 0, attempts: 0 };
   }
 
   send(payload: Payload): Promise<SendOutcome> {
@@ -92,11 +108,11 @@ export class ExporterSender implements Sender {
       const timer = setTimeout(() => finish({ kind: 'retry', reason: `exporter did not answer within ${this.timeoutMs} ms` }), this.timeoutMs);
       timer.unref();
       try {
-        this.exporter.export(payload.spans, (result) => {
+        this.exporter.export(payload.spans!, (result) => {
           if (result.code === ExportResultCode.SUCCESS) return finish({ kind: 'ok', rejectedSpans: 0 });
           const error = (result.error ?? {}) as Error & RetryHints;
           const reason = error.message || 'export failed';
-          if (error.retryable === false) return finish({ kind: 'reject', reason, rejectedSpans: error.rejectedSpans ?? payload.spans.length });
+          if (error.retryable === false) return finish({ kind: 'reject', reason, rejectedSpans: error.rejectedSpans ?? payload.count });
           finish(error.retryAfterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, retryAfterMs: error.retryAfterMs });
         });
       } catch (error) {

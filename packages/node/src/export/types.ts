@@ -26,11 +26,11 @@ export interface ExporterDestination {
 export interface ExportTuning {
   /** Spans waiting to be sent; beyond it new spans are dropped as `queue_full`. Default 8192 (OTEL_BSP_MAX_QUEUE_SIZE). */
   maxQueueSpans?: number;
-  /** Estimated bytes waiting to be sent; beyond it new spans are dropped as `queue_full`. Default 8 MiB. */
+  /** Bytes waiting to be sent (encoded OTLP/protobuf bytes; estimated for other destinations); beyond it new spans are dropped as `queue_full`. Default 8 MiB. */
   maxQueueBytes?: number;
   /** Spans per request. Default 512 (OTEL_BSP_MAX_EXPORT_BATCH_SIZE). */
   maxBatchSpans?: number;
-  /** Estimated bytes per request; larger encoded requests are split, a single span above it is dropped as `too_large`. Default 4 MiB. */
+  /** Bytes per request; larger requests are split, a single span above it is dropped as `too_large`. Default 4 MiB. */
   maxBatchBytes?: number;
   /** Delay between batches when the queue is not full enough to trigger one. Default 1000 ms (OTEL_BSP_SCHEDULE_DELAY). */
   scheduledDelayMs?: number;
@@ -98,7 +98,7 @@ export interface PresendSpan {
   removeAttribute(key: string): void;
 }
 
-/** Called for every span just before it is encoded. Return `false` to drop the span. */
+/** Called for every exported span as it ends, after limits and redaction. Return `false` to drop the span. */
 export type PresendHook = (span: PresendSpan) => boolean | void;
 
 /** One sampling rule; the first matching rule sets the rate of a new trace. */
