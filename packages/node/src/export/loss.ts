@@ -1,12 +1,16 @@
 // Counts spans the pipeline could not deliver, by reason, and reports them: a periodic `waggle.telemetry_loss`
 // span (only when something was lost), a throttled one-line stderr message, and metric counters when a
 // MeterProvider is registered (the @opentelemetry/api default is a no-op).
-import { metrics, SpanKind, SpanStatusCode, TraceFlags, type Counter, type Meter } from '@opentelemetry/api';
-import { millisToHrTime } from '@opentelemetry/core';
-import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import type { Counter, Meter } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { randomBytes } from 'node:crypto';
 import { report } from '../diagnostics.js';
+import { api, core, resources } from '../otel.js';
+
+const { metrics, SpanKind, SpanStatusCode, TraceFlags } = api;
+const { millisToHrTime } = core;
+const { resourceFromAttributes } = resources;
 
 export const LOSS_REASONS = ['queue_full', 'backend_unavailable', 'rejected', 'too_large'] as const;
 export type LossReason = (typeof LOSS_REASONS)[number];

@@ -1,13 +1,16 @@
 // Turns an ended span into what is encoded: limits, redaction, tail-sampling rate, presend. Runs in onEnd, so the
 // queue holds what is exported (OTLP records or prepared spans), not the span as recorded. Attributes are copied
 // shallowly and only when something changes; nothing is deep-cloned.
-import { SpanStatusCode, TraceFlags, type AttributeValue, type Attributes, type HrTime, type Link, type SpanContext, type SpanKind, type SpanStatus } from '@opentelemetry/api';
+import type { AttributeValue, Attributes, HrTime, Link, SpanContext, SpanKind, SpanStatus } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { reportOnce } from '../diagnostics.js';
 import type { Redactor } from './redact.js';
 import type { LimitsOptions, PresendHook, PresendSpan, SamplingOptions } from './types.js';
+import { api } from '../otel.js';
+
+const { SpanStatusCode, TraceFlags } = api;
 
 export const TRUNCATED_ATTRIBUTES = 'waggle.truncated_attributes';
 export const SAMPLE_RATE = 'SampleRate';

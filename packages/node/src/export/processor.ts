@@ -2,7 +2,7 @@
 // queues it in compact form: for OTLP/protobuf an encoded record (so the span object dies young and the queue's
 // memory is its real byte size), otherwise the prepared span. Requests are built and sent later on a timer or
 // when a batch is full, one request in flight at a time.
-import { SpanStatusCode, TraceFlags, type Context } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { reportOnce } from '../diagnostics.js';
@@ -14,6 +14,9 @@ import { createRedactor } from './redact.js';
 import { CircuitBreaker, fullJitterDelay, resolveBackoff, type ResolvedBackoff } from './retry.js';
 import type { Payload, Sender } from './sender.js';
 import type { ExportPipelineOptions } from './types.js';
+import { api } from '../otel.js';
+
+const { SpanStatusCode, TraceFlags } = api;
 
 interface Waiter {
   target: number;

@@ -2,10 +2,17 @@
 // deterministic sampler (SHA-1 of the hex trace id, first 4 bytes big-endian <= 2^32-1 / N), so a Waggle service,
 // a Beeline service and Refinery agree on which traces are kept and counts re-weight by SampleRate the same way.
 import { createHash } from 'node:crypto';
-import { isSpanContextValid, trace, TraceFlags, type Attributes, type Context, type Link, type SpanKind } from '@opentelemetry/api';
-import { TraceState } from '@opentelemetry/core';
-import { SamplingDecision, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace';
+import type { Attributes, Context, Link, SpanKind } from '@opentelemetry/api';
+import type { TraceState as TraceStateType } from '@opentelemetry/core';
+import type { Sampler, SamplingDecision as SamplingDecisionType, SamplingResult } from '@opentelemetry/sdk-trace';
 import type { SamplingOptions, SamplingRule } from './types.js';
+import { api, core, sdkTrace } from '../otel.js';
+
+const { isSpanContextValid, trace, TraceFlags } = api;
+const { TraceState } = core;
+const { SamplingDecision } = sdkTrace;
+type TraceState = TraceStateType;
+type SamplingDecision = SamplingDecisionType;
 
 const MAX_UINT32 = 2 ** 32 - 1;
 /** tracestate member carrying the rate of the trace to child spans in this and downstream services. */

@@ -1,12 +1,17 @@
 // A sender turns a batch into one request and reports how it went. Two kinds: OTLP over HTTP (encode + POST)
 // and any SpanExporter (for example @waggle/exporter-honeycomb), so both get the same queue, backoff and breaker.
-import { promisify } from 'node:util';
-import { gzip as gzipCallback } from 'node:zlib';
-import { ExportResultCode } from '@opentelemetry/core';
+import { createRequire } from 'node:module';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { defaultEncoder, rejectedSpansFrom } from './encode.js';
 import { OtlpHttpTransport, type SendOutcome } from './transport.js';
 import type { ExportDestination, SpanEncoder } from './types.js';
+import { core } from '../otel.js';
+
+const { ExportResultCode } = core;
+// require(), not import: the ES module facades of node:util and node:zlib read every export at startup.
+const require = createRequire(import.meta.url);
+const { promisify } = require('node:util') as typeof import('node:util');
+const { gzip: gzipCallback } = require('node:zlib') as typeof import('node:zlib');
 
 const gzip = promisify(gzipCallback);
 

@@ -1,11 +1,17 @@
 // Sends one encoded OTLP request and classifies the answer. One keep-alive socket per destination, so at most
 // one request is ever in flight; a timeout destroys the request instead of letting sockets pile up.
-import http from 'node:http';
-import https from 'node:https';
-import { context } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
+import type http from 'node:http';
+import { createRequire } from 'node:module';
 import { parseRetryAfter } from './retry.js';
 import type { ExportDestination } from './types.js';
+import { api, core } from '../otel.js';
+
+const { context } = api;
+const { suppressTracing } = core;
+const require = createRequire(import.meta.url);
+// require(), not import: the ES module facade of node:http reads every export, and its lazy WebSocket/fetch getters
+// load Node's bundled undici (about 25 ms at startup); node:https (and tls) loads only for an https destination.
+const httpFor = (url: URL): typeof http => require(url.protocol === 'https:' ? 'node:https' : 'node:http') as typeof http;
 
 export type SendOutcome =
   | { kind: 'ok'; rejectedSpans: number }
@@ -33,7 +39,7 @@ export class OtlpHttpTransport implements Transport {
     private readonly decodePartialSuccess: (body: Uint8Array) => number,
   ) {
     this.url = new URL(destination.url);
-    const Agent = this.url.protocol === 'https:' ? https.Agent : http.Agent;
+    const Agent = httpFor(this.url).Agent;
     this.agent = new Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 });
     this.headers = {
       ...destination.headers,
@@ -56,7 +62,7 @@ export class OtlpHttpTransport implements Transport {
         this.current = undefined;
         resolve(outcome);
       };
-      const lib = this.url.protocol === 'https:' ? https : http;
+      const lib = httpFor(this.url);
       let req: http.ClientRequest;
       try {
         req = lib.request(this.url, {
