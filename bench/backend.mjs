@@ -3,12 +3,15 @@
 // (P99(duration_ms) by route over the last hour, BubbleUp, trace fetch), each beside the same
 // aggregate hand-written in DuckDB SQL on the same data in the same run.
 //
-//   node bench/backend.mjs [--spans 1000000] [--concurrency 4] [--runs 5] [--data DIR] [--keep]
+//   node bench/backend.mjs [--spans 1000000] [--concurrency 4] [--runs 5] [--data DIR] [--keep] [--no-write] [--ingest-only]
+//
+// --ingest-only stops after the ingest measurement (no queries, no RESULTS.md): for comparing ingest changes in
+// short interleaved runs.
 //
 // Writes its own section of bench/RESULTS.md. Build first: npx turbo run build --filter=@waggle/backend...
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +29,7 @@ const { values: args } = parseArgs({
     data: { type: 'string' },
     keep: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
+    'ingest-only': { type: 'boolean', default: false },
   },
 });
 const TOTAL = Number(args.spans);
@@ -241,6 +245,27 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: USER_HZ is 100 on Linux
 }
 
+/**
+ * CPU seconds per thread group: the event loop ('main'), V8's helpers (GC, compiler) and the rest, which is libuv's
+ * pool and the threads DuckDB starts from it (they inherit the name 'libuv-worker'): commits, WAL, checkpoints.
+ */
+function threadCpuSeconds(pid) {
+  const groups = { main: 0, v8: 0, other: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
+    groups[tid === String(pid) ? 'main' : name.startsWith('V8') ? 'v8' : 'other'] += seconds;
+  }
+  return groups;
+}
+
 const backend = await startBackendProcess();
 // The load generator posts with node:http over keep-alive connections, as the OTLP/HTTP exporters do: fetch()
 // cost about 4 µs of CPU per span on the client, which on a 2-core machine is taken from the backend.
@@ -262,6 +287,7 @@ const post = (body) =>
   });
 let next = 0;
 const cpuBefore = cpuSeconds(backend.child.pid);
+const threadsBefore = threadCpuSeconds(backend.child.pid);
 const ingest = await timed(async () => {
   const worker = async () => {
     while (next < sends) {
@@ -276,6 +302,8 @@ const ingest = await timed(async () => {
   await (await fetch(`${backend.url}/1/auth`)).arrayBuffer();
 });
 const backendCpuUs = ((cpuSeconds(backend.child.pid) - cpuBefore) / (sends * BATCH)) * 1e6;
+const threadsAfter = threadCpuSeconds(backend.child.pid);
+const perSpan = (group) => (((threadsAfter[group] - threadsBefore[group]) / (sends * BATCH)) * 1e6).toFixed(1);
 agent.destroy();
 const ingested = sends * BATCH;
 const spansPerSec = ingested / (ingest.ms / 1000);
@@ -283,7 +311,13 @@ console.log(
   `ingest: ${ingested.toLocaleString()} spans in ${(ingest.ms / 1000).toFixed(1)} s = ${Math.round(spansPerSec).toLocaleString()} spans/s, ` +
     `backend CPU ${backendCpuUs.toFixed(1)} µs/span, load average ${os.loadavg()[0].toFixed(1)} at the end`,
 );
+console.log(`backend CPU by thread: event loop ${perSpan('main')}, V8 helpers ${perSpan('v8')}, libuv pool + DuckDB ${perSpan('other')} µs/span`);
 const endLoad = os.loadavg()[0];
+if (args['ingest-only']) {
+  await stopBackendProcess(backend.child);
+  if (!args.keep && !args.data) rmSync(dataDir, { recursive: true, force: true });
+  process.exit(0);
+}
 
 const p99Spec = { time_range: 3600, breakdowns: ['http.route'], calculations: [{ op: 'P99', column: 'duration_ms' }] };
 const traceIds = Array.from({ length: 20 }, (_, i) => traceIdFor(templates, Math.floor((i * sends) / 20), i * 7));
