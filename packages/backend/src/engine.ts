@@ -355,14 +355,7 @@ async function weightedPercentiles(
   for (const c of pcts) columns.set(c.column!.key, c.column!);
   for (const col of columns.values()) {
     for (const bucketed of series ? [false, true] : [false]) {
-      const p = new Params();
-      const where = scopeSql(dataset, spec.startTime, spec.endTime, spec.filters, spec.filterCombination, p);
-      const g = spec.breakdowns.map((b, i) => `${colExpr(b)} AS g${i}`);
-      const parts = spec.breakdowns.map((_, i) => `g${i}`);
-      if (bucketed) {
-        g.push(`floor((ts - ${p.add(spec.startTime * 1000)}) / ${p.add(spec.granularity * 1000)})::BIGINT AS b`);
-        parts.push('b');
-      }
+      const { p, where, g, parts } = groupedScope(spec, dataset, bucketed);
       const partition = parts.length > 0 ? `PARTITION BY ${parts.join(', ')}` : '';
       const mine = pcts.filter((c) => c.column!.key === col.key);
       const picks = mine.map((c, i) => `min(x) FILTER (WHERE cw >= ${PERCENTILES[c.op]} * tw) AS p${i}`);
@@ -373,16 +366,33 @@ async function weightedPercentiles(
         SELECT ${[...parts, ...picks].join(', ')} FROM c ${parts.length ? `GROUP BY ${parts.join(', ')}` : ''}`;
       const reader = await conn.runAndReadAll(sql, p.values);
       for (const r of reader.getRowObjectsJS()) {
-        const key = groupKey(
-          spec.breakdowns.map((_, i) => toJs(r[`g${i}`])),
-          bucketed ? Number(r.b) : undefined,
-        );
-        const row = byKey.get(key);
+        const row = groupOf(byKey, spec, r, bucketed);
         if (!row) continue;
         mine.forEach((c, i) => (row.values[c.name] = toJs(r[`p${i}`])));
       }
     }
   }
+}
+
+/**
+ * The scope of a per-group query run beside the main aggregate (percentiles, heatmaps): its parameters and WHERE,
+ * the breakdown columns as g0…gN and, for the time series, the time bucket as b; `parts` are the group keys.
+ */
+function groupedScope(spec: ValidSpec, dataset: string, bucketed: boolean): { p: Params; where: string; g: string[]; parts: string[] } {
+  const p = new Params();
+  const where = scopeSql(dataset, spec.startTime, spec.endTime, spec.filters, spec.filterCombination, p);
+  const g = spec.breakdowns.map((b, i) => `${colExpr(b)} AS g${i}`);
+  const parts = spec.breakdowns.map((_, i) => `g${i}`);
+  if (bucketed) {
+    g.push(`floor((ts - ${p.add(spec.startTime * 1000)}) / ${p.add(spec.granularity * 1000)})::BIGINT AS b`);
+    parts.push('b');
+  }
+  return { p, where, g, parts };
+}
+
+/** The main aggregate's row that a row of a {@link groupedScope} query belongs to. */
+function groupOf(byKey: Map<string, GroupRow>, spec: ValidSpec, r: Record<string, unknown>, bucketed: boolean): GroupRow | undefined {
+  return byKey.get(groupKey(spec.breakdowns.map((_, i) => toJs(r[`g${i}`])), bucketed ? Number(r.b) : undefined));
 }
 
 async function heatmap(
@@ -402,24 +412,13 @@ async function heatmap(
   if (lo === null || hi === null) return;
   const width = hi > lo ? (hi - lo) / HEATMAP_BUCKETS : 1;
   for (const bucketed of series ? [false, true] : [false]) {
-    const p = new Params();
-    const where = scopeSql(dataset, spec.startTime, spec.endTime, spec.filters, spec.filterCombination, p);
-    const g = spec.breakdowns.map((b, i) => `${colExpr(b)} AS g${i}`);
-    const parts = spec.breakdowns.map((_, i) => `g${i}`);
-    if (bucketed) {
-      g.push(`floor((ts - ${p.add(spec.startTime * 1000)}) / ${p.add(spec.granularity * 1000)})::BIGINT AS b`);
-      parts.push('b');
-    }
+    const { p, where, g, parts } = groupedScope(spec, dataset, bucketed);
     const hb = `least(floor((${numExpr(col)} - ${p.add(lo)}) / ${p.add(width)})::BIGINT, ${HEATMAP_BUCKETS - 1}) AS hb`;
     const sql = `SELECT ${[...g, hb, 'sum(sample_rate) AS n'].join(', ')} FROM ${EVENTS_TABLE}
       WHERE ${where} AND ${numExpr(col)} IS NOT NULL GROUP BY ${[...parts, 'hb'].join(', ')} ORDER BY hb`;
     const reader = await conn.runAndReadAll(sql, p.values);
     for (const r of reader.getRowObjectsJS()) {
-      const key = groupKey(
-        spec.breakdowns.map((_, i) => toJs(r[`g${i}`])),
-        bucketed ? Number(r.b) : undefined,
-      );
-      const row = byKey.get(key);
+      const row = groupOf(byKey, spec, r, bucketed);
       if (!row) continue;
       let h = row.values[name] as HeatmapValue | null;
       if (!h) row.values[name] = h = { min: lo, max: hi, bucket_width: width, buckets: [] };
