@@ -30,6 +30,7 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 /** OTLP/HTTP transport on node:http with a keep-alive agent limited to one socket. */
 export class OtlpHttpTransport implements Transport {
   private readonly url: URL;
+  private readonly lib: typeof http;
   private readonly agent: http.Agent;
   private readonly headers: Record<string, string>;
   private current: http.ClientRequest | undefined;
@@ -39,8 +40,8 @@ export class OtlpHttpTransport implements Transport {
     private readonly decodePartialSuccess: (body: Uint8Array) => number,
   ) {
     this.url = new URL(destination.url);
-    const Agent = httpFor(this.url).Agent;
-    this.agent = new Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 });
+    this.lib = httpFor(this.url);
+    this.agent = new this.lib.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 });
     this.headers = {
       ...destination.headers,
       'content-type': destination.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf',
@@ -62,10 +63,9 @@ export class OtlpHttpTransport implements Transport {
         this.current = undefined;
         resolve(outcome);
       };
-      const lib = httpFor(this.url);
       let req: http.ClientRequest;
       try {
-        req = lib.request(this.url, {
+        req = this.lib.request(this.url, {
           method: 'POST',
           agent: this.agent,
           headers: { ...this.headers, 'content-length': String(body.byteLength) },
