@@ -10,10 +10,11 @@ import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { WAGGLE_ROOT_CONTEXT } from './context-manager.js';
 import { reportOnce } from './diagnostics.js';
 import { api, core, instrumentation } from './otel.js';
 
-const { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } = api;
+const { context, propagation, SpanKind, SpanStatusCode, trace } = api;
 const { isTracingSuppressed, RPCType, setRPCMetadata } = core;
 const { InstrumentationBase } = instrumentation;
 
@@ -93,7 +94,7 @@ export class HttpChannelInstrumentation extends InstrumentationBase<HttpChannelC
       return;
     }
     try {
-      const parent = propagation.extract(ROOT_CONTEXT, request.headers, headerGetter);
+      const parent = propagation.extract(WAGGLE_ROOT_CONTEXT, request.headers, headerGetter);
       const rawMethod = request.method ?? 'GET';
       const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER';
       const url = request.url ?? '/';
