@@ -244,17 +244,14 @@ export class ExpressRouteInstrumentation extends InstrumentationBase<Instrumenta
   }
 
   private patch(express: ExpressModule): void {
-    // express 5 routers come from the `router` package (methods on Router.prototype); express 4's Router is the
-    // prototype object itself.
-    const express5 = typeof express.Router?.prototype?.route === 'function';
-    const routerProto = express5 ? express.Router.prototype : express.Router;
-    const routeProto = express.Route?.prototype;
-    if (routerProto === undefined || routeProto === undefined || express.application === undefined) {
+    const targets = patchTargets(express);
+    if (targets === undefined) {
       failed(new Error('express has no Router, Route or application to patch'));
       return;
     }
+    const { express5, routerProto, routeProto, application } = targets;
     this.unpatch(express);
-    this._wrap(routerProto, 'route', (original: Method) =>
+    this.wrap(routerProto, 'route', (original) =>
       function route(this: unknown, ...args: unknown[]) {
         const created = original.apply(this, args) as Route;
         try {
@@ -265,7 +262,7 @@ export class ExpressRouteInstrumentation extends InstrumentationBase<Instrumenta
         return created;
       },
     );
-    this._wrap(routerProto, 'use', (original: Method) =>
+    this.wrap(routerProto, 'use', (original) =>
       function use(this: unknown, ...args: unknown[]) {
         const result = original.apply(this, args);
         try {
@@ -279,7 +276,7 @@ export class ExpressRouteInstrumentation extends InstrumentationBase<Instrumenta
     );
     // A sub-app is mounted through a closure (express's mounted_app), so Router#use cannot see it: its router's
     // mount is recorded here.
-    this._wrap(express.application, 'use', (original: Method) =>
+    this.wrap(application, 'use', (original) =>
       function use(this: unknown, ...args: unknown[]) {
         const result = original.apply(this, args);
         try {
@@ -294,7 +291,7 @@ export class ExpressRouteInstrumentation extends InstrumentationBase<Instrumenta
         return result;
       },
     );
-    this._wrap(routeProto, 'dispatch', (original: Method) =>
+    this.wrap(routeProto, 'dispatch', (original) =>
       function dispatch(this: unknown, req: unknown, res: unknown, done: unknown) {
         let set: ReturnType<typeof onDispatch>;
         try {
@@ -318,14 +315,28 @@ export class ExpressRouteInstrumentation extends InstrumentationBase<Instrumenta
   }
 
   private unpatch(express: ExpressModule): void {
-    const express5 = typeof express.Router?.prototype?.route === 'function';
-    const routerProto = express5 ? express.Router.prototype : express.Router;
-    const routeProto = express.Route?.prototype;
-    if (routerProto !== undefined && isWrapped(routerProto.route)) this._unwrap(routerProto, 'route');
-    if (routerProto !== undefined && isWrapped(routerProto.use)) this._unwrap(routerProto, 'use');
-    if (express.application !== undefined && isWrapped(express.application.use)) this._unwrap(express.application, 'use');
-    if (routeProto !== undefined && isWrapped(routeProto.dispatch)) this._unwrap(routeProto, 'dispatch');
+    const targets = patchTargets(express);
+    if (targets === undefined) return;
+    for (const [target, name] of [[targets.routerProto, 'route'], [targets.routerProto, 'use'], [targets.application, 'use'], [targets.routeProto, 'dispatch']] as const) {
+      if (isWrapped(target[name])) this._unwrap(target, name);
+    }
   }
+
+  private wrap(target: Record<string, Method>, name: string, wrapper: (original: Method) => Method): void {
+    this._wrap(target, name, wrapper);
+  }
+}
+
+/** What gets patched; undefined when express does not look like express 4 or 5. */
+function patchTargets(express: ExpressModule): { express5: boolean; routerProto: Record<string, Method>; routeProto: Record<string, Method>; application: Record<string, Method> } | undefined {
+  // express 5 routers come from the `router` package (methods on Router.prototype); express 4's Router is the
+  // prototype object itself.
+  const express5 = typeof express.Router?.prototype?.route === 'function';
+  const routerProto = express5 ? express.Router.prototype : express.Router;
+  const routeProto = express.Route?.prototype;
+  const application = express.application;
+  if (routerProto === undefined || routeProto === undefined || application === undefined) return undefined;
+  return { express5, routerProto, routeProto, application };
 }
 
 /** An app's router: `app.router` in express 5; `app._router` in express 4, created as express would on first use. */

@@ -30,6 +30,8 @@ const cases: Array<[string, string, number, string | undefined]> = [
   ['GET', '/org/42/items/7', 200, '/org/:orgId/items/:id'],
   ['GET', '/v2/s/1', 200, '/v2/s/:id'],
   ['GET', '/v3/s/1', 200, '/v3/s/:id'],
+  ['GET', '/m2/x/1', 200, '/m2/x/:id'],
+  ['GET', '/API/items/3', 200, '/api/items/:id'],
   ['GET', '/t/other/b/1', 200, '/t/:tenant/b/:id'],
   ['GET', '/t/fixed/b/1', 200, undefined],
   ['GET', '/wrapped/h/1', 200, undefined],
