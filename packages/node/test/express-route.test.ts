@@ -41,6 +41,7 @@ const cases: Array<[string, string, number, string | undefined]> = [
   ['GET', '/maybe/1', 200, '/maybe/:id'],
   ['GET', '/maybe/2', 404, undefined],
   ['GET', '/nope', 404, undefined],
+  ['GET', '/static/app.css', 200, undefined],
   ['GET', '/api/nope', 404, undefined],
 ];
 
