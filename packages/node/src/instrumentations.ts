@@ -8,6 +8,7 @@ import type { Context } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { report, reportInvalidSetting } from './diagnostics.js';
+import { ExpressRouteInstrumentation } from './express-route.js';
 import { HttpChannelInstrumentation } from './http-instrumentation.js';
 import type { LibraryTriggers } from './library-triggers.js';
 
@@ -23,9 +24,8 @@ export interface InstrumentationDeps {
   frameworkSpans?: boolean;
 }
 
-// Route capture still happens with layers ignored: the framework instrumentations record the matched route on the
-// request context (http.route on the SERVER span) before deciding whether a layer gets its own span.
-const ALL_EXPRESS_LAYERS = ['middleware', 'router', 'request_handler'];
+// Route capture still happens with layers ignored: the koa instrumentation records the matched route on the request
+// context (http.route on the SERVER span) before deciding whether a layer gets its own span.
 const ALL_KOA_LAYERS = ['middleware', 'router'];
 
 export interface InstrumentationEntry {
@@ -41,8 +41,8 @@ export interface InstrumentationEntry {
   /** Package exporting the instrumentation class, and the export's name. */
   packageName: string;
   exportName: string;
-  /** Built into @waggle/node: created directly instead of loading a package. */
-  builtin?: (deps: InstrumentationDeps) => Instrumentation;
+  /** Built into @waggle/node: created directly instead of loading a package (undefined: load the package). */
+  builtin?: (deps: InstrumentationDeps) => Instrumentation | undefined;
   /** Only loaded when named in the enabled list (an alternative to a default entry). */
   optIn?: boolean;
   /** Entries this one replaces when both are selected. */
@@ -80,11 +80,14 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
   },
   { name: 'undici', libraries: [], packageName: '@opentelemetry/instrumentation-undici', exportName: 'UndiciInstrumentation' },
   {
+    // Without framework spans Waggle records http.route itself (src/express-route.ts): the upstream instrumentation
+    // wraps every layer on every request, which cost 7–20 µs CPU per request (more with more middleware) just to find
+    // the route.
     name: 'express',
     libraries: ['express'],
     packageName: '@opentelemetry/instrumentation-express',
     exportName: 'ExpressInstrumentation',
-    config: (deps) => (deps.frameworkSpans ? {} : { ignoreLayersType: ALL_EXPRESS_LAYERS }),
+    builtin: (deps) => (deps.frameworkSpans ? undefined : new ExpressRouteInstrumentation()),
   },
   {
     name: 'fastify',
@@ -295,13 +298,21 @@ function createInstance(
   fromDirs: string[],
   deps: InstrumentationDeps,
 ): { instance: Instrumentation; processor?: SpanProcessor } | undefined {
+  let builtin: Instrumentation | undefined;
+  try {
+    builtin = entry.builtin?.(deps);
+  } catch (error) {
+    report('WAGGLE_INSTRUMENTATION_FAILED', `${entry.name} could not be created (${describe(error)}); ${entry.name} is not traced`);
+    return undefined;
+  }
+  if (builtin !== undefined) return { instance: builtin };
   const preferred = entry.prefer ? loadClass({ ...entry, ...entry.prefer, optional: true }, fromDirs) : undefined;
-  const loaded = entry.builtin ? undefined : (preferred ?? loadClass(entry, fromDirs));
-  if (loaded === undefined && entry.builtin === undefined) return undefined;
+  const loaded = preferred ?? loadClass(entry, fromDirs);
+  if (loaded === undefined) return undefined;
   try {
     // Constructed enabled (some, like undici, check config.enabled on every request); they use the global
     // tracer provider, which start() sets before the first traced call.
-    const instance = entry.builtin ? entry.builtin(deps) : new loaded!.cls(entry.config?.(deps));
+    const instance = new loaded.cls(entry.config?.(deps));
     const Processor = entry.spanProcessorExport ? loaded?.mod[entry.spanProcessorExport] : undefined;
     if (typeof Processor === 'function') return { instance, processor: new (Processor as SpanProcessorClass)(instance) };
     return { instance };
