@@ -4,9 +4,11 @@ import type { LoadHookSync, ResolveHookSync } from 'node:module';
 import { isAbsolute, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { report } from './diagnostics.js';
+import { sharedPackages } from './otel.js';
 
 const ownRequire = createRequire(import.meta.url);
 let installed = false;
+let sharing = false;
 // Set by every start() (a restart after shutdown() arms new triggers); the hook itself is registered once.
 let importListener: ((specifier: string) => void) | undefined;
 
@@ -88,6 +90,48 @@ function lazyIitmResolve(include: string[]): ResolveHookSync {
     }
     return iitm.resolveSync(specifier, context, nextResolve);
   };
+}
+
+/**
+ * Makes require() of a package Waggle has bundled (@opentelemetry/api, core, instrumentation) load Waggle's copy
+ * when the installed package it would load is the very version bundled: the upstream instrumentations then run on
+ * the copy already in memory instead of loading a second one (about 70 files), and there is one
+ * @opentelemetry/instrumentation, so one require-in-the-middle hook. Other versions load as usual. ES imports are
+ * left alone (the shared modules are found by name only through require()). Once per process; before any
+ * instrumentation package is loaded.
+ */
+export function shareBundledPackages(): void {
+  if (sharing || sharedPackages.length === 0) return;
+  sharing = true;
+  const byName = new Map(sharedPackages.map((p) => [p.name, p]));
+  // Package directory (file URL, ending in /) → its version; read once, at the first require of it from there.
+  const versions = new Map<string, string | undefined>();
+  try {
+    registerHooks({
+      resolve(specifier, context, nextResolve) {
+        const shared = byName.get(specifier);
+        const resolved = nextResolve(specifier, context);
+        if (shared === undefined || !context.conditions?.includes('require')) return resolved;
+        const marker = `/node_modules/${specifier}/`;
+        const at = resolved.url.lastIndexOf(marker);
+        if (at === -1) return resolved;
+        const dir = resolved.url.slice(0, at + marker.length);
+        if (!versions.has(dir)) versions.set(dir, readVersion(dir));
+        return versions.get(dir) === shared.version ? { url: shared.url, format: 'module', shortCircuit: true } : resolved;
+      },
+    });
+  } catch (error) {
+    report('WAGGLE_SHARE_FAILED', `require() of ${sharedPackages.map((p) => p.name).join(', ')} could not be pointed at Waggle's copies (${error instanceof Error ? error.message : String(error)}); instrumentations load their own`);
+  }
+}
+
+function readVersion(packageDir: string): string | undefined {
+  try {
+    const { readFileSync } = ownRequire('node:fs') as typeof import('node:fs');
+    return (JSON.parse(readFileSync(new URL('package.json', packageDir), 'utf8')) as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
 }
 
 function reportHookFailure(error: unknown): void {
