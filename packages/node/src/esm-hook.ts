@@ -9,6 +9,10 @@ import { sharedPackages } from './otel.js';
 const ownRequire = createRequire(import.meta.url);
 let installed = false;
 let sharing = false;
+// One resolve hook serves both jobs below: every require() and import passes through each registered hook.
+let resolveHookRegistered = false;
+let resolveRequire: ResolveHookSync | undefined;
+let resolveImport: ResolveHookSync | undefined;
 // Set by every start() (a restart after shutdown() arms new triggers); the hook itself is registered once.
 let importListener: ((specifier: string) => void) | undefined;
 
@@ -40,7 +44,8 @@ export function installEsmHook(include: string[], onImport?: (specifier: string)
   installed = true;
   try {
     if (supportsSyncEsmHook()) {
-      registerHooks({ resolve: lazyIitmResolve(include) });
+      resolveImport = lazyIitmResolve(include);
+      registerResolveHook();
       return;
     }
     registerLoader('import-in-the-middle/hook.mjs', import.meta.url, { data: { include } });
@@ -81,7 +86,6 @@ function lazyIitmResolve(include: string[]): ResolveHookSync {
   // Include entries that are paths or URLs are matched on the resolved URL, which this hook does not see: load IITM now.
   if (include.some((name) => isAbsolute(name) || name.startsWith('file:'))) activate();
   return (specifier, context, nextResolve) => {
-    if (context.conditions?.includes('require')) return nextResolve(specifier, context);
     importListener?.(specifier);
     if (iitm === undefined) {
       if (failed || !triggers.has(specifier)) return nextResolve(specifier, context);
@@ -107,22 +111,33 @@ export function shareBundledPackages(): void {
   // Package directory (file URL, ending in /) → its version; read once, at the first require of it from there.
   const versions = new Map<string, string | undefined>();
   try {
-    registerHooks({
-      resolve(specifier, context, nextResolve) {
-        const shared = byName.get(specifier);
-        const resolved = nextResolve(specifier, context);
-        if (shared === undefined || !context.conditions?.includes('require')) return resolved;
-        const marker = `/node_modules/${specifier}/`;
-        const at = resolved.url.lastIndexOf(marker);
-        if (at === -1) return resolved;
-        const dir = resolved.url.slice(0, at + marker.length);
-        if (!versions.has(dir)) versions.set(dir, readVersion(dir));
-        return versions.get(dir) === shared.version ? { url: shared.url, format: 'module', shortCircuit: true } : resolved;
-      },
-    });
+    resolveRequire = (specifier, context, nextResolve) => {
+      const resolved = nextResolve(specifier, context);
+      const shared = byName.get(specifier);
+      if (shared === undefined) return resolved;
+      const marker = `/node_modules/${specifier}/`;
+      const at = resolved.url.lastIndexOf(marker);
+      if (at === -1) return resolved;
+      const dir = resolved.url.slice(0, at + marker.length);
+      if (!versions.has(dir)) versions.set(dir, readVersion(dir));
+      return versions.get(dir) === shared.version ? { url: shared.url, format: 'commonjs', shortCircuit: true } : resolved;
+    };
+    registerResolveHook();
   } catch (error) {
     report('WAGGLE_SHARE_FAILED', `require() of ${sharedPackages.map((p) => p.name).join(', ')} could not be pointed at Waggle's copies (${error instanceof Error ? error.message : String(error)}); instrumentations load their own`);
   }
+}
+
+function registerResolveHook(): void {
+  if (resolveHookRegistered) return;
+  registerHooks({
+    resolve(specifier, context, nextResolve) {
+      // require() goes to the sharing hook (if any); import-in-the-middle leaves require() to require-in-the-middle.
+      const next = context.conditions?.includes('require') ? resolveRequire : resolveImport;
+      return next === undefined ? nextResolve(specifier, context) : next(specifier, context, nextResolve);
+    },
+  });
+  resolveHookRegistered = true;
 }
 
 function readVersion(packageDir: string): string | undefined {

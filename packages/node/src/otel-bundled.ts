@@ -22,5 +22,5 @@ declare const WAGGLE_BUNDLED_VERSIONS: Record<string, string>;
 export const sharedPackages: readonly SharedPackage[] = ['@opentelemetry/api', '@opentelemetry/core', '@opentelemetry/instrumentation'].map((name) => ({
   name,
   version: WAGGLE_BUNDLED_VERSIONS[name]!,
-  url: new URL(`./shared/${name.replace('@opentelemetry/', 'opentelemetry-')}.js`, import.meta.url).href,
+  url: new URL(`./shared/${name.replace('@opentelemetry/', 'opentelemetry-')}.cjs`, import.meta.url).href,
 }));
