@@ -7,7 +7,7 @@
 //   dist/chunks/*.js     the code shared.js shares with index.js (esbuild's code splitting), so there is one copy.
 // import-in-the-middle stays external: its loader (hook.mjs) and its runtime must be the same installed copy.
 import { build } from 'esbuild';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,12 +18,15 @@ const SHARED = ['@opentelemetry/api', '@opentelemetry/core', '@opentelemetry/ins
 const exportName = (name) => name.replace('@opentelemetry/', '');
 const shimFile = (name) => `${name.replace('@opentelemetry/', 'opentelemetry-')}.cjs`;
 
-function versionOf(name) {
+const SEMCONV = '@opentelemetry/semantic-conventions';
+
+function packageDir(name) {
   // Their exports maps hide package.json: find it from the resolved entry.
   let dir = dirname(require.resolve(name));
   while (!dir.endsWith(join('node_modules', name))) dir = dirname(dir);
-  return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version;
+  return dir;
 }
+const versionOf = (name) => JSON.parse(readFileSync(join(packageDir(name), 'package.json'), 'utf8')).version;
 
 const unusedMachineId = [];
 
@@ -116,7 +119,7 @@ await build({
   external: ['import-in-the-middle', 'import-in-the-middle/*'],
   // The bundle's require(): builtins (above) and the CommonJS modules in it (require-in-the-middle, debug).
   banner: { js: "import { createRequire as __waggleCreateRequire } from 'node:module'; const require = __waggleCreateRequire(import.meta.url);" },
-  define: { WAGGLE_BUNDLED_VERSIONS: JSON.stringify(Object.fromEntries(SHARED.map((name) => [name, versionOf(name)]))) },
+  define: { WAGGLE_BUNDLED_VERSIONS: JSON.stringify(Object.fromEntries([...SHARED, SEMCONV].map((name) => [name, versionOf(name)]))) },
   plugins: [swapOtel, builtinsByRequire, debugOnlyWhenEnabled],
   logLevel: 'warning',
 });
@@ -129,6 +132,56 @@ for (const name of SHARED) {
     `// ${name} as bundled in @waggle/node (scripts/bundle.mjs).\nmodule.exports = require('../shared.js').${exportName(name)};\n`,
   );
 }
+
+/**
+ * @opentelemetry/semantic-conventions for require(): its index evaluates every part, the deprecated SEMATTRS_* and
+ * SEMRESATTRS_* maps included (10 to 20 ms), while instrumentations read a few stable ATTR_* names. The shim defines
+ * the index's exports as getters and loads a part (a verbatim copy of the installed version's CommonJS file) at the
+ * first read of one of its names. Not bundled: Waggle's own use is tree-shaken into index.js.
+ */
+function writeSemconvShim() {
+  const from = join(packageDir(SEMCONV), 'dist');
+  const to = join(root, 'dist', 'shared', 'semantic-conventions');
+  const index = readFileSync(join(from, 'index.cjs'), 'utf8');
+  const parts = [...index.matchAll(/require\("\.\/([\w/]+)\.cjs"\)/g)].map((m) => m[1]);
+  const names = {};
+  for (const part of parts) {
+    names[part] = Object.keys(require(join(from, `${part}.cjs`)));
+    mkdirSync(dirname(join(to, part)), { recursive: true });
+    copyFileSync(join(from, `${part}.cjs`), join(to, `${part}.cjs`));
+  }
+  // The parts' own requires (internal/utils) come along.
+  for (const part of parts) {
+    for (const m of readFileSync(join(from, `${part}.cjs`), 'utf8').matchAll(/require\("(\.\.?\/[\w/.]+\.cjs)"\)/g)) {
+      const file = join(dirname(join(from, part)), m[1]);
+      mkdirSync(dirname(join(to, file.slice(from.length))), { recursive: true });
+      copyFileSync(file, join(to, file.slice(from.length)));
+    }
+  }
+  // Every name the index exports must come from a part, or the shim would drop it.
+  const covered = new Set(Object.values(names).flat());
+  const missing = Object.keys(require(join(from, 'index.cjs'))).filter((n) => !covered.has(n));
+  if (missing.length > 0) throw new Error(`${SEMCONV} index exports ${missing.join(', ')} from no known part: update writeSemconvShim`);
+  writeFileSync(
+    join(root, 'dist', 'shared', shimFile(SEMCONV)),
+    `// ${SEMCONV} ${versionOf(SEMCONV)}, as its index exports it, each part loaded at the first read of one of its names
+// (scripts/bundle.mjs). The parts in ./semantic-conventions/ are the package's own files.
+'use strict';
+const names = ${JSON.stringify(names)};
+Object.defineProperty(exports, Symbol.toStringTag, { value: 'Module' });
+for (const [part, partNames] of Object.entries(names)) {
+  const load = () => {
+    const mod = require(\`./semantic-conventions/\${part}.cjs\`);
+    // From now on plain values: later reads cost what they cost in the package.
+    for (const name of partNames) Object.defineProperty(exports, name, { value: mod[name], enumerable: true });
+    return mod;
+  };
+  for (const name of partNames) Object.defineProperty(exports, name, { get: () => load()[name], enumerable: true, configurable: true });
+}
+`,
+  );
+}
+writeSemconvShim();
 
 // The machine-id imports were left out on the promise that no bundled code calls them: check it.
 const written = readdirSync(join(root, 'dist', 'chunks')).map((f) => join('chunks', f)).concat('index.js', 'shared.js');

@@ -15,12 +15,15 @@ export const sdkTrace = { SamplingDecision, TracerProvider };
 export const resources = { defaultResource, resourceFromAttributes };
 export const contextAsyncHooks = { AsyncLocalStorageContextManager };
 
-/** Set by the bundler: the exact versions bundled, keyed by package name. */
+/** Set by the bundler: the exact version of each shared package, keyed by package name. */
 declare const WAGGLE_BUNDLED_VERSIONS: Record<string, string>;
 
-/** The bundled packages other packages may share, with the module (dist/shared/) re-exporting each one. */
-export const sharedPackages: readonly SharedPackage[] = ['@opentelemetry/api', '@opentelemetry/core', '@opentelemetry/instrumentation'].map((name) => ({
+/**
+ * The packages other packages' require() may share, with the module (dist/shared/) standing in for each: the bundled
+ * api, core and instrumentation, and semantic-conventions, whose parts that module loads at first use.
+ */
+export const sharedPackages: readonly SharedPackage[] = Object.entries(WAGGLE_BUNDLED_VERSIONS).map(([name, version]) => ({
   name,
-  version: WAGGLE_BUNDLED_VERSIONS[name]!,
+  version,
   url: new URL(`./shared/${name.replace('@opentelemetry/', 'opentelemetry-')}.cjs`, import.meta.url).href,
 }));

@@ -1,21 +1,102 @@
-// What the one-import path loads at startup: only what the app's configuration uses. Each item here cost
-// measurable startup time when it crept in (see bench/RESULTS.md and the README's startup notes).
-import { expect, it } from 'vitest';
+// What the one-import path loads at startup: the bundle, and only what the app's configuration uses. Each item here
+// cost measurable startup time when it crept in (see bench/RESULTS.md and the README's startup notes).
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
 import { runNode } from '@waggle/testing';
 import { FIXTURES, NO_EXPORT_ENV } from './helpers/child.js';
 
-it('loads the CommonJS builds of OpenTelemetry only, not node:http\'s undici getters, and no tls for an http destination', async () => {
+interface Footprint {
+  loaded: Array<{ url: string; format: string }>;
+  bundledUndici: boolean;
+  tls: boolean;
+  utilParseArgs: boolean;
+  fsPromises: boolean;
+  tty: boolean;
+  zlib: boolean;
+}
+
+async function startupFootprint(app: 'express' | 'http'): Promise<Footprint> {
   const proc = runNode({
     script: `${FIXTURES}footprint.cjs`,
-    nodeOptions: ['--import', `${FIXTURES}record-esm-loads.mjs`, '--import', '@waggle/node/register'],
+    args: [app],
+    nodeOptions: ['--import', `${FIXTURES}record-loads.mjs`, '--import', '@waggle/node/register'],
     cwd: FIXTURES,
-    // Only upstream instrumentations: Waggle's own instrumentation packages are ES modules and import the ESM build.
-    env: { ...NO_EXPORT_ENV, WAGGLE_HANDLE_SIGNALS: 'false', WAGGLE_INSTRUMENTATIONS: 'http,undici,express' },
+    // Only upstream instrumentations: Waggle's own instrumentation packages are ES modules and import the ESM builds.
+    // A destination, so no diagnostic line opens stderr (which loads tty); nothing listens there.
+    env: { ...NO_EXPORT_ENV, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', WAGGLE_HANDLE_SIGNALS: 'false', WAGGLE_INSTRUMENTATIONS: 'http,undici,express' },
   });
   const exit = await proc.waitForExit({ timeoutMs: 30_000 });
   expect(exit.code, proc.stderr).toBe(0);
-  const loaded = JSON.parse(proc.stdout.trim()) as { esmOpenTelemetry: string[]; bundledUndici: boolean; tls: boolean };
-  expect(loaded.esmOpenTelemetry).toEqual([]);
-  expect(loaded.bundledUndici).toBe(false);
-  expect(loaded.tls).toBe(false);
+  return JSON.parse(proc.stdout.trim()) as Footprint;
+}
+
+const footprint = startupFootprint('express');
+const httpFootprint = startupFootprint('http');
+const SHARED = ['api', 'core', 'instrumentation', 'semantic-conventions'];
+
+it('loads Waggle as its bundle only, not the unbundled modules next to it', async () => {
+  const waggle = (await footprint).loaded.map((m) => m.url).filter((url) => url.includes('/packages/node/dist/'));
+  expect(waggle.some((url) => url.endsWith('/dist/index.js'))).toBe(true);
+  expect(waggle.filter((url) => !/\/dist\/(register\.js|index\.js|shared\.js|chunks\/chunk-\w+\.js|shared\/.+\.cjs)$/.test(url))).toEqual([]);
+});
+
+it('upstream instrumentations share the bundle\'s @opentelemetry/api, core and instrumentation, and load no semantic-conventions index', async () => {
+  const { loaded } = await footprint;
+  // The instrumentation packages themselves come from node_modules; what they require of the shared packages does not.
+  expect(loaded.some((m) => m.url.includes('/node_modules/@opentelemetry/instrumentation-express/'))).toBe(true);
+  const fromNodeModules = loaded.filter((m) => SHARED.some((name) => m.url.includes(`/node_modules/@opentelemetry/${name}/`)));
+  expect(fromNodeModules).toEqual([]);
+  const shims = loaded.map((m) => m.url).filter((url) => url.includes('/dist/shared/opentelemetry-'));
+  expect(shims.map((url) => url.replace(/.*\/shared\//, '')).toSorted()).toEqual(SHARED.map((name) => `opentelemetry-${name}.cjs`));
+  // semantic-conventions' deprecated maps (SEMATTRS_*, SEMRESATTRS_*) are what makes its index slow; nobody reads them.
+  expect(loaded.filter((m) => /SemanticAttributes|SemanticResourceAttributes/.test(m.url))).toEqual([]);
+});
+
+it('loads no ES module facades of util or fs, no node:http undici getters, no tls for an http destination', async () => {
+  const { loaded, bundledUndici, tls, utilParseArgs, fsPromises } = await footprint;
+  expect(loaded.filter((m) => m.format === 'module' && m.url.includes('/node_modules/@opentelemetry/'))).toEqual([]);
+  expect({ bundledUndici, tls, utilParseArgs, fsPromises }).toEqual({ bundledUndici: false, tls: false, utilParseArgs: false, fsPromises: false });
+});
+
+it('loads no debug output machinery (tty) and no zlib before the first export, for an app that does not', async () => {
+  const { tty, zlib } = await httpFootprint;
+  expect({ tty, zlib }).toEqual({ tty: false, zlib: false });
+});
+
+const scratch = mkdtempSync(join(tmpdir(), 'waggle-shared-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+it('a package that depends on another version of a shared package gets that version', async () => {
+  // A library with its own, different @opentelemetry/api: Waggle's copy must not stand in for it.
+  const pkg = join(scratch, 'node_modules', 'lib-with-own-api');
+  const api = join(pkg, 'node_modules', '@opentelemetry', 'api');
+  mkdirSync(api, { recursive: true });
+  writeFileSync(join(api, 'package.json'), JSON.stringify({ name: '@opentelemetry/api', version: '1.9.99', main: 'index.js' }));
+  writeFileSync(join(api, 'index.js'), 'module.exports = { own: true };');
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'lib-with-own-api', version: '1.0.0', main: 'index.js' }));
+  writeFileSync(join(pkg, 'index.js'), "module.exports = require('@opentelemetry/api');");
+  writeFileSync(join(scratch, 'app.cjs'), "console.log(JSON.stringify({ own: require('lib-with-own-api').own === true }));");
+  const proc = runNode({ script: join(scratch, 'app.cjs'), nodeOptions: ['--import', '@waggle/node/register'], cwd: FIXTURES, env: { ...NO_EXPORT_ENV, WAGGLE_HANDLE_SIGNALS: 'false' } });
+  const exit = await proc.waitForExit({ timeoutMs: 30_000 });
+  expect(exit.code, proc.stderr).toBe(0);
+  expect(JSON.parse(proc.stdout.trim())).toEqual({ own: true });
+});
+
+it('the shared modules export what the packages export', () => {
+  const own = createRequire(new URL('../package.json', import.meta.url));
+  const shared = (name: string) => own(`./dist/shared/opentelemetry-${name}.cjs`) as Record<string, unknown>;
+  for (const name of SHARED) {
+    const real = own(`@opentelemetry/${name}`) as Record<string, unknown>;
+    expect(Object.keys(shared(name)).toSorted(), name).toEqual(Object.keys(real).toSorted());
+  }
+  // semantic-conventions' values too (the shim reads them from copies of the package's parts).
+  const real = own('@opentelemetry/semantic-conventions') as Record<string, unknown>;
+  const shim = shared('semantic-conventions');
+  for (const key of Object.keys(real)) {
+    if (typeof real[key] === 'function') expect(String(shim[key]), key).toBe(String(real[key]));
+    else expect(shim[key], key).toEqual(real[key]);
+  }
 });
