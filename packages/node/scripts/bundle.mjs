@@ -7,7 +7,7 @@
 //   dist/chunks/*.js     the code shared.js shares with index.js (esbuild's code splitting), so there is one copy.
 // import-in-the-middle stays external: its loader (hook.mjs) and its runtime must be the same installed copy.
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -134,51 +134,35 @@ for (const name of SHARED) {
 }
 
 /**
- * @opentelemetry/semantic-conventions for require(): its index evaluates every part, the deprecated SEMATTRS_* and
- * SEMRESATTRS_* maps included (10 to 20 ms), while instrumentations read a few stable ATTR_* names. The shim defines
- * the index's exports as getters and loads a part (a verbatim copy of the installed version's CommonJS file) at the
- * first read of one of its names. Not bundled: Waggle's own use is tree-shaken into index.js.
+ * @opentelemetry/semantic-conventions for require(): its index loads six files and builds the deprecated SEMATTRS_*
+ * and SEMRESATTRS_* maps at runtime (10 to 20 ms), for instrumentations that read a few ATTR_* names. The shim is the
+ * same exports written out as one object literal, which V8 creates in about a millisecond. Values are the installed
+ * version's; the few functions (ATTR_HTTP_REQUEST_HEADER and the like) are copied by source and checked here.
  */
 function writeSemconvShim() {
-  const from = join(packageDir(SEMCONV), 'dist');
-  const to = join(root, 'dist', 'shared', 'semantic-conventions');
-  const index = readFileSync(join(from, 'index.cjs'), 'utf8');
-  const parts = [...index.matchAll(/require\("\.\/([\w/]+)\.cjs"\)/g)].map((m) => m[1]);
-  const names = {};
-  for (const part of parts) {
-    names[part] = Object.keys(require(join(from, `${part}.cjs`)));
-    mkdirSync(dirname(join(to, part)), { recursive: true });
-    copyFileSync(join(from, `${part}.cjs`), join(to, `${part}.cjs`));
-  }
-  // The parts' own requires (internal/utils) come along.
-  for (const part of parts) {
-    for (const m of readFileSync(join(from, `${part}.cjs`), 'utf8').matchAll(/require\("(\.\.?\/[\w/.]+\.cjs)"\)/g)) {
-      const file = join(dirname(join(from, part)), m[1]);
-      mkdirSync(dirname(join(to, file.slice(from.length))), { recursive: true });
-      copyFileSync(file, join(to, file.slice(from.length)));
+  const real = require(SEMCONV);
+  const entries = Object.entries(real).map(([name, value]) => {
+    if (typeof value === 'function') {
+      const source = String(value);
+      const copy = new Function(`return (${source});`)();
+      if (copy('x') !== value('x')) throw new Error(`${SEMCONV}: ${name} cannot be copied by its source`);
+      return `  ${name}: ${source},`;
     }
-  }
-  // Every name the index exports must come from a part, or the shim would drop it.
-  const covered = new Set(Object.values(names).flat());
-  const missing = Object.keys(require(join(from, 'index.cjs'))).filter((n) => !covered.has(n));
-  if (missing.length > 0) throw new Error(`${SEMCONV} index exports ${missing.join(', ')} from no known part: update writeSemconvShim`);
+    const json = JSON.stringify(value);
+    if (JSON.stringify(JSON.parse(json)) !== json || typeof value === 'undefined') throw new Error(`${SEMCONV}: ${name} is not plain data`);
+    return `  ${name}: ${json},`;
+  });
   writeFileSync(
     join(root, 'dist', 'shared', shimFile(SEMCONV)),
-    `// ${SEMCONV} ${versionOf(SEMCONV)}, as its index exports it, each part loaded at the first read of one of its names
-// (scripts/bundle.mjs). The parts in ./semantic-conventions/ are the package's own files.
-'use strict';
-const names = ${JSON.stringify(names)};
-Object.defineProperty(exports, Symbol.toStringTag, { value: 'Module' });
-for (const [part, partNames] of Object.entries(names)) {
-  const load = () => {
-    const mod = require(\`./semantic-conventions/\${part}.cjs\`);
-    // From now on plain values: later reads cost what they cost in the package.
-    for (const name of partNames) Object.defineProperty(exports, name, { value: mod[name], enumerable: true });
-    return mod;
-  };
-  for (const name of partNames) Object.defineProperty(exports, name, { get: () => load()[name], enumerable: true, configurable: true });
-}
-`,
+    [
+      `// ${SEMCONV} ${versionOf(SEMCONV)}: its index's exports as one object literal (scripts/bundle.mjs).`,
+      "'use strict';",
+      'module.exports = {',
+      ...entries,
+      '};',
+      "Object.defineProperty(module.exports, Symbol.toStringTag, { value: 'Module' });",
+      '',
+    ].join('\n'),
   );
 }
 writeSemconvShim();

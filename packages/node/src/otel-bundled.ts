@@ -20,7 +20,7 @@ declare const WAGGLE_BUNDLED_VERSIONS: Record<string, string>;
 
 /**
  * The packages other packages' require() may share, with the module (dist/shared/) standing in for each: the bundled
- * api, core and instrumentation, and semantic-conventions, whose parts that module loads at first use.
+ * api, core and instrumentation, and semantic-conventions' exports written out as one object (far cheaper to load).
  */
 export const sharedPackages: readonly SharedPackage[] = Object.entries(WAGGLE_BUNDLED_VERSIONS).map(([name, version]) => ({
   name,
