@@ -18,7 +18,7 @@ interface Footprint {
   zlib: boolean;
 }
 
-async function startupFootprint(app: 'express' | 'http'): Promise<Footprint> {
+async function startupFootprint(app: 'express' | 'http', endpoint = 'http://127.0.0.1:9'): Promise<Footprint> {
   const proc = runNode({
     script: `${FIXTURES}footprint.cjs`,
     args: [app],
@@ -26,7 +26,7 @@ async function startupFootprint(app: 'express' | 'http'): Promise<Footprint> {
     cwd: FIXTURES,
     // Only upstream instrumentations: Waggle's own instrumentation packages are ES modules and import the ESM builds.
     // A destination, so no diagnostic line opens stderr (which loads tty); nothing listens there.
-    env: { ...NO_EXPORT_ENV, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', WAGGLE_HANDLE_SIGNALS: 'false', WAGGLE_INSTRUMENTATIONS: 'http,undici,express' },
+    env: { ...NO_EXPORT_ENV, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, WAGGLE_HANDLE_SIGNALS: 'false', WAGGLE_INSTRUMENTATIONS: 'http,undici,express' },
   });
   const exit = await proc.waitForExit({ timeoutMs: 30_000 });
   expect(exit.code, proc.stderr).toBe(0);
@@ -35,6 +35,7 @@ async function startupFootprint(app: 'express' | 'http'): Promise<Footprint> {
 
 const footprint = startupFootprint('express');
 const httpFootprint = startupFootprint('http');
+const httpsDestinationFootprint = startupFootprint('http', 'https://127.0.0.1:9');
 const SHARED = ['api', 'core', 'instrumentation', 'semantic-conventions'];
 
 it('loads Waggle as its bundle only, not the unbundled modules next to it', async () => {
@@ -59,6 +60,10 @@ it('loads no ES module facades of util or fs, no node:http undici getters, no tl
   const { loaded, bundledUndici, tls, utilParseArgs, fsPromises } = await footprint;
   expect(loaded.filter((m) => m.format === 'module' && m.url.includes('/node_modules/@opentelemetry/'))).toEqual([]);
   expect({ bundledUndici, tls, utilParseArgs, fsPromises }).toEqual({ bundledUndici: false, tls: false, utilParseArgs: false, fsPromises: false });
+});
+
+it('loads tls only at the first export to an https destination, not at startup', async () => {
+  expect((await httpsDestinationFootprint).tls).toBe(false);
 });
 
 it('loads no debug output machinery (tty) and no zlib before the first export, for an app that does not', async () => {
