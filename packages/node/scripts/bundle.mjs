@@ -103,6 +103,32 @@ const debugOnlyWhenEnabled = {
   },
 };
 
+/**
+ * @opentelemetry/instrumentation imports import-in-the-middle only to create a Hook per module an instrumentation
+ * patches; loading it (and worker_threads, for its MessageChannel) costs about 5 ms. In the bundle it is loaded at
+ * the first Hook, so an app whose instrumentations patch no module (http, undici) never loads it.
+ */
+const iitmAtFirstHook = {
+  name: 'waggle-iitm-at-first-hook',
+  setup(b) {
+    b.onResolve({ filter: /^import-in-the-middle$/ }, (args) =>
+      args.importer.includes(join('@opentelemetry', 'instrumentation')) ? { path: 'import-in-the-middle', namespace: 'waggle-iitm' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'waggle-iitm' }, () => ({
+      contents: [
+        'let iitm;',
+        'export class Hook {',
+        '  constructor(modules, options, hookFn) {',
+        "    iitm ??= require('import-in-the-middle');",
+        '    return new iitm.Hook(modules, options, hookFn);',
+        '  }',
+        '}',
+      ].join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
 for (const dir of ['chunks', 'shared']) rmSync(join(root, 'dist', dir), { recursive: true, force: true });
 await build({
   absWorkingDir: root,
@@ -120,7 +146,7 @@ await build({
   // The bundle's require(): builtins (above) and the CommonJS modules in it (require-in-the-middle, debug).
   banner: { js: "import { createRequire as __waggleCreateRequire } from 'node:module'; const require = __waggleCreateRequire(import.meta.url);" },
   define: { WAGGLE_BUNDLED_VERSIONS: JSON.stringify(Object.fromEntries([...SHARED, SEMCONV].map((name) => [name, versionOf(name)]))) },
-  plugins: [swapOtel, builtinsByRequire, debugOnlyWhenEnabled],
+  plugins: [swapOtel, builtinsByRequire, debugOnlyWhenEnabled, iitmAtFirstHook],
   logLevel: 'warning',
 });
 

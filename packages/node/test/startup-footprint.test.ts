@@ -16,6 +16,9 @@ interface Footprint {
   fsPromises: boolean;
   tty: boolean;
   zlib: boolean;
+  crypto: boolean;
+  importInTheMiddle: boolean;
+  workerThreads: boolean;
 }
 
 async function startupFootprint(app: 'express' | 'http', endpoint = 'http://127.0.0.1:9'): Promise<Footprint> {
@@ -66,9 +69,9 @@ it('loads tls only at the first export to an https destination, not at startup',
   expect((await httpsDestinationFootprint).tls).toBe(false);
 });
 
-it('loads no debug output machinery (tty) and no zlib before the first export, for an app that does not', async () => {
-  const { tty, zlib } = await httpFootprint;
-  expect({ tty, zlib }).toEqual({ tty: false, zlib: false });
+it('for an app that loads none of them: no tty (debug output), no zlib before the first export, no crypto before sampling, no import-in-the-middle before an instrumentation patches a module', async () => {
+  const { tty, zlib, crypto, importInTheMiddle, workerThreads } = await httpFootprint;
+  expect({ tty, zlib, crypto, importInTheMiddle, workerThreads }).toEqual({ tty: false, zlib: false, crypto: false, importInTheMiddle: false, workerThreads: false });
 });
 
 const scratch = mkdtempSync(join(tmpdir(), 'waggle-shared-'));
