@@ -97,11 +97,13 @@ function lazyIitmResolve(include: string[]): ResolveHookSync {
 }
 
 /**
- * Makes require() of a package Waggle has bundled (@opentelemetry/api, core, instrumentation) load Waggle's copy
- * when the installed package it would load is the very version bundled: the upstream instrumentations then run on
- * the copy already in memory instead of loading a second one (about 70 files), and there is one
- * @opentelemetry/instrumentation, so one require-in-the-middle hook. Other versions load as usual. ES imports are
- * left alone (the shared modules are found by name only through require()). Once per process; before any
+ * Makes require() of a package Waggle holds a copy of (@opentelemetry/api, core, instrumentation, and
+ * semantic-conventions' exports) load Waggle's copy wherever the installed package it would load is the very
+ * version Waggle's was built from: the upstream instrumentations then run on the copy already in memory instead of
+ * loading a second one (about 80 files), and there is one @opentelemetry/instrumentation, so one
+ * require-in-the-middle hook. The app's own require() of that version gets the same copy: require-in-the-middle
+ * caches exports by the file it resolves, so which copy a file maps to must not depend on who asks first. Other
+ * versions and ES imports (the shared modules have no static exports) load as usual. Once per process; before any
  * instrumentation package is loaded.
  */
 export function shareBundledPackages(): void {

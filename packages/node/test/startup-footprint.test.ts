@@ -1,6 +1,6 @@
 // What the one-import path loads at startup: the bundle, and only what the app's configuration uses. Each item here
 // cost measurable startup time when it crept in (see bench/RESULTS.md and the README's startup notes).
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,20 +77,34 @@ it('for an app that loads none of them: no tty (debug output), no zlib before th
 const scratch = mkdtempSync(join(tmpdir(), 'waggle-shared-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-it('a package that depends on another version of a shared package gets that version', async () => {
-  // A library with its own, different @opentelemetry/api: Waggle's copy must not stand in for it.
-  const pkg = join(scratch, 'node_modules', 'lib-with-own-api');
-  const api = join(pkg, 'node_modules', '@opentelemetry', 'api');
-  mkdirSync(api, { recursive: true });
-  writeFileSync(join(api, 'package.json'), JSON.stringify({ name: '@opentelemetry/api', version: '1.9.99', main: 'index.js' }));
-  writeFileSync(join(api, 'index.js'), 'module.exports = { own: true };');
-  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'lib-with-own-api', version: '1.0.0', main: 'index.js' }));
-  writeFileSync(join(pkg, 'index.js'), "module.exports = require('@opentelemetry/api');");
-  writeFileSync(join(scratch, 'app.cjs'), "console.log(JSON.stringify({ own: require('lib-with-own-api').own === true }));");
-  const proc = runNode({ script: join(scratch, 'app.cjs'), nodeOptions: ['--import', '@waggle/node/register'], cwd: FIXTURES, env: { ...NO_EXPORT_ENV, WAGGLE_HANDLE_SIGNALS: 'false' } });
+it('require() of the very version bundled gets the shared copy, from the app or a package; another version gets what is installed', async () => {
+  const own = createRequire(new URL('../package.json', import.meta.url));
+  const bundledVersion = (JSON.parse(readFileSync(join(own.resolve('@opentelemetry/api').split('/dist/')[0]!, 'package.json'), 'utf8')) as { version: string }).version;
+  // Fake @opentelemetry/api packages: the bundled version for the app, another version for one library.
+  const fakeApi = (dir: string, version: string): void => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: '@opentelemetry/api', version, main: 'index.js' }));
+    writeFileSync(join(dir, 'index.js'), 'module.exports = { fake: true };');
+  };
+  const library = (name: string): string => {
+    const dir = join(scratch, 'node_modules', name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', main: 'index.js' }));
+    writeFileSync(join(dir, 'index.js'), "module.exports = require('@opentelemetry/api');");
+    return dir;
+  };
+  fakeApi(join(scratch, 'node_modules', '@opentelemetry', 'api'), bundledVersion);
+  library('lib-same-version');
+  fakeApi(join(library('lib-other-version'), 'node_modules', '@opentelemetry', 'api'), '1.9.99');
+  writeFileSync(
+    join(scratch, 'app.cjs'),
+    `const got = (api) => (api.fake ? 'installed' : typeof api.trace?.getTracer === 'function' ? 'shared' : 'other');
+console.log(JSON.stringify({ app: got(require('@opentelemetry/api')), same: got(require('lib-same-version')), other: got(require('lib-other-version')) }));`,
+  );
+  const proc = runNode({ script: join(scratch, 'app.cjs'), nodeOptions: ['--import', '@waggle/node/register'], cwd: FIXTURES, env: { ...NO_EXPORT_ENV, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', WAGGLE_HANDLE_SIGNALS: 'false' } });
   const exit = await proc.waitForExit({ timeoutMs: 30_000 });
   expect(exit.code, proc.stderr).toBe(0);
-  expect(JSON.parse(proc.stdout.trim())).toEqual({ own: true });
+  expect(JSON.parse(proc.stdout.trim())).toEqual({ app: 'shared', same: 'shared', other: 'installed' });
 });
 
 it('the shared modules export what the packages export', () => {
