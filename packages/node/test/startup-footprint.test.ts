@@ -74,6 +74,12 @@ it('for an app that loads none of them: no tty (debug output), no zlib before th
   expect({ tty, zlib, crypto, importInTheMiddle, workerThreads }).toEqual({ tty: false, zlib: false, crypto: false, importInTheMiddle: false, workerThreads: false });
 });
 
+function fakeApi(dir: string, version: string): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: '@opentelemetry/api', version, main: 'index.js' }));
+  writeFileSync(join(dir, 'index.js'), 'module.exports = { fake: true };');
+}
+
 const scratch = mkdtempSync(join(tmpdir(), 'waggle-shared-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -81,11 +87,6 @@ it('require() of the very version bundled gets the shared copy, from the app or 
   const own = createRequire(new URL('../package.json', import.meta.url));
   const bundledVersion = (JSON.parse(readFileSync(join(own.resolve('@opentelemetry/api').split('/dist/')[0]!, 'package.json'), 'utf8')) as { version: string }).version;
   // Fake @opentelemetry/api packages: the bundled version for the app, another version for one library.
-  const fakeApi = (dir: string, version: string): void => {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: '@opentelemetry/api', version, main: 'index.js' }));
-    writeFileSync(join(dir, 'index.js'), 'module.exports = { fake: true };');
-  };
   const library = (name: string): string => {
     const dir = join(scratch, 'node_modules', name);
     mkdirSync(dir, { recursive: true });
