@@ -105,27 +105,15 @@ const debugOnlyWhenEnabled = {
 
 /**
  * @opentelemetry/instrumentation imports import-in-the-middle only to create a Hook per module an instrumentation
- * patches; loading it (and worker_threads, for its MessageChannel) costs about 5 ms. In the bundle it is loaded at
- * the first Hook, so an app whose instrumentations patch no module (http, undici) never loads it.
+ * patches. In the bundle that import gets src/deferred-iitm.ts, which keeps the hooks until Waggle activates IITM's
+ * loader, so a CommonJS app never loads IITM's runtime (about 5 ms with worker_threads).
  */
-const iitmAtFirstHook = {
-  name: 'waggle-iitm-at-first-hook',
+const deferredIitmHooks = {
+  name: 'waggle-deferred-iitm-hooks',
   setup(b) {
     b.onResolve({ filter: /^import-in-the-middle$/ }, (args) =>
-      args.importer.includes(join('@opentelemetry', 'instrumentation')) ? { path: 'import-in-the-middle', namespace: 'waggle-iitm' } : undefined,
+      args.importer.includes(join('@opentelemetry', 'instrumentation')) ? { path: join(root, 'src', 'deferred-iitm.ts') } : undefined,
     );
-    b.onLoad({ filter: /.*/, namespace: 'waggle-iitm' }, () => ({
-      contents: [
-        'let iitm;',
-        'export class Hook {',
-        '  constructor(modules, options, hookFn) {',
-        "    iitm ??= require('import-in-the-middle');",
-        '    return new iitm.Hook(modules, options, hookFn);',
-        '  }',
-        '}',
-      ].join('\n'),
-      loader: 'js',
-    }));
   },
 };
 
@@ -173,7 +161,7 @@ await build({
   // The bundle's require(): builtins (above) and the CommonJS modules in it (require-in-the-middle, debug).
   banner: { js: "import { createRequire as __waggleCreateRequire } from 'node:module'; const require = __waggleCreateRequire(import.meta.url);" },
   define: { WAGGLE_BUNDLED_VERSIONS: JSON.stringify(Object.fromEntries([...SHARED, SEMCONV].map((name) => [name, versionOf(name)]))) },
-  plugins: [swapOtel, builtinsByRequire, debugOnlyWhenEnabled, iitmAtFirstHook, ritmAtFirstRegistration],
+  plugins: [swapOtel, builtinsByRequire, debugOnlyWhenEnabled, deferredIitmHooks, ritmAtFirstRegistration],
   logLevel: 'warning',
 });
 

@@ -3,6 +3,7 @@ import Module, { builtinModules, createRequire, register as registerLoader, regi
 import type { LoadHookSync, ResolveHookSync } from 'node:module';
 import { isAbsolute, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createDeferredIitmHooks } from './deferred-iitm.js';
 import { report } from './diagnostics.js';
 import { sharedPackages } from './otel.js';
 
@@ -48,6 +49,7 @@ export function installEsmHook(include: string[], onImport?: (specifier: string)
       registerResolveHook();
       return;
     }
+    createDeferredIitmHooks();
     registerLoader('import-in-the-middle/hook.mjs', import.meta.url, { data: { include } });
   } catch (error) {
     reportHookFailure(error);
@@ -72,6 +74,8 @@ function lazyIitmResolve(include: string[]): ResolveHookSync {
   let failed = false;
   const activate = (): void => {
     try {
+      // The instrumentations' IITM hooks, kept until now (deferred-iitm.ts), must exist before the loader runs.
+      createDeferredIitmHooks();
       const { createHook } = ownRequire('import-in-the-middle/create-hook.mjs') as { createHook(meta: { url: string }): IitmHooks };
       // The same meta IITM's own hook.mjs passes: IITM recognises its register module by this URL.
       const hooks = createHook({ url: pathToFileURL(ownRequire.resolve('import-in-the-middle/hook.mjs')).href });

@@ -60,10 +60,16 @@ it('upstream instrumentations share the bundle\'s @opentelemetry/api, core and i
   expect(loaded.filter((m) => /SemanticAttributes|SemanticResourceAttributes/.test(m.url))).toEqual([]);
 });
 
-it('loads no ES module facades of util or fs, no node:http undici getters, no tls for an http destination', async () => {
-  const { loaded, bundledUndici, tls, utilParseArgs, fsPromises } = await footprint;
+it('loads no ES module facades of util or fs, no node:http undici getters, no tls for an http destination, no import-in-the-middle runtime for a CommonJS app', async () => {
+  const { loaded, bundledUndici, tls, utilParseArgs, fsPromises, importInTheMiddle } = await footprint;
   expect(loaded.filter((m) => m.format === 'module' && m.url.includes('/node_modules/@opentelemetry/'))).toEqual([]);
-  expect({ bundledUndici, tls, utilParseArgs, fsPromises }).toEqual({ bundledUndici: false, tls: false, utilParseArgs: false, fsPromises: false });
+  expect({ bundledUndici, tls, utilParseArgs, fsPromises, importInTheMiddle }).toEqual({
+    bundledUndici: false,
+    tls: false,
+    utilParseArgs: false,
+    fsPromises: false,
+    importInTheMiddle: false,
+  });
 });
 
 it('hooks require() with require-in-the-middle only once an instrumentation patches a module: before, each require() is resolved once', async () => {
