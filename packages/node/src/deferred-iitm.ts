@@ -14,7 +14,11 @@ interface IitmRuntime {
 const ownRequire = createRequire(import.meta.url);
 let runtime: IitmRuntime | undefined;
 const pending: HookArgs[] = [];
+/** The hooks created from pending ones (IITM keeps its own list; this one keeps them reachable like upstream's). */
+const created: object[] = [];
 
+// A class with only a constructor: it stands in for IITM's Hook, which @opentelemetry/instrumentation calls with new.
+// oxlint-disable-next-line no-extraneous-class
 export class Hook {
   constructor(...args: HookArgs) {
     // Someone else's IITM loader may already be running (its runtime is loaded): hook right away, as upstream does.
@@ -27,7 +31,7 @@ export class Hook {
 /** Loads IITM's runtime and creates the hooks that waited; from then on hooks are created directly. */
 export function createDeferredIitmHooks(): void {
   runtime ??= ownRequire('import-in-the-middle') as IitmRuntime;
-  for (const args of pending.splice(0)) new runtime.Hook(...args);
+  for (const args of pending.splice(0)) created.push(new runtime.Hook(...args));
 }
 
 function loadedRuntime(): IitmRuntime | undefined {
