@@ -117,33 +117,6 @@ const deferredIitmHooks = {
   },
 };
 
-/**
- * @opentelemetry/instrumentation's require-in-the-middle singleton hooks every require() as soon as the first
- * instrumentation is constructed, even one that patches no module (Waggle's http, undici): each require() is then
- * resolved twice. In the bundle the singleton is created at the first module an instrumentation registers, so
- * requires before the first instrumented library is loaded run at full speed.
- */
-const ritmAtFirstRegistration = {
-  name: 'waggle-ritm-at-first-registration',
-  setup(b) {
-    b.onResolve({ filter: /^\.\/RequireInTheMiddleSingleton\.mjs$/ }, (args) =>
-      args.importer.includes(join('@opentelemetry', 'instrumentation')) && args.pluginData !== 'eager'
-        ? { path: join(args.resolveDir, args.path), namespace: 'waggle-ritm' }
-        : undefined,
-    );
-    b.onResolve({ filter: /.*/, namespace: 'waggle-ritm' }, (args) => ({ path: args.path, pluginData: 'eager' }));
-    b.onLoad({ filter: /.*/, namespace: 'waggle-ritm' }, (args) => ({
-      contents: [
-        `import { RequireInTheMiddleSingleton as Eager } from ${JSON.stringify(args.path)};`,
-        'const lazy = { register: (moduleName, onRequire) => Eager.getInstance().register(moduleName, onRequire) };',
-        'export const RequireInTheMiddleSingleton = { getInstance: () => lazy };',
-      ].join('\n'),
-      resolveDir: dirname(args.path),
-      loader: 'js',
-    }));
-  },
-};
-
 for (const dir of ['chunks', 'shared']) rmSync(join(root, 'dist', dir), { recursive: true, force: true });
 await build({
   absWorkingDir: root,
@@ -161,7 +134,7 @@ await build({
   // The bundle's require(): builtins (above) and the CommonJS modules in it (require-in-the-middle, debug).
   banner: { js: "import { createRequire as __waggleCreateRequire } from 'node:module'; const require = __waggleCreateRequire(import.meta.url);" },
   define: { WAGGLE_BUNDLED_VERSIONS: JSON.stringify(Object.fromEntries([...SHARED, SEMCONV].map((name) => [name, versionOf(name)]))) },
-  plugins: [swapOtel, builtinsByRequire, debugOnlyWhenEnabled, deferredIitmHooks, ritmAtFirstRegistration],
+  plugins: [swapOtel, builtinsByRequire, debugOnlyWhenEnabled, deferredIitmHooks],
   logLevel: 'warning',
 });
 

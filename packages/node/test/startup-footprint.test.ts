@@ -19,7 +19,6 @@ interface Footprint {
   crypto: boolean;
   importInTheMiddle: boolean;
   workerThreads: boolean;
-  resolutionsPerRequire: number;
 }
 
 async function startupFootprint(app: 'express' | 'http', endpoint = 'http://127.0.0.1:9'): Promise<Footprint> {
@@ -70,11 +69,6 @@ it('loads no ES module facades of util or fs, no node:http undici getters, no tl
     fsPromises: false,
     importInTheMiddle: false,
   });
-});
-
-it('hooks require() with require-in-the-middle only once an instrumentation patches a module: before, each require() is resolved once', async () => {
-  expect((await httpFootprint).resolutionsPerRequire).toBe(1);
-  expect((await footprint).resolutionsPerRequire).toBe(2);
 });
 
 it('loads tls only at the first export to an https destination, not at startup', async () => {
