@@ -133,7 +133,8 @@ await build({
   external: ['import-in-the-middle', 'import-in-the-middle/*'],
   // The bundle's require(): builtins (above) and the CommonJS modules in it (require-in-the-middle, debug).
   banner: { js: "import { createRequire as __waggleCreateRequire } from 'node:module'; const require = __waggleCreateRequire(import.meta.url);" },
-  define: { WAGGLE_BUNDLED_VERSIONS: JSON.stringify(Object.fromEntries([...SHARED, SEMCONV].map((name) => [name, versionOf(name)]))) },
+  // A JSON string, not an object: esbuild inlines strings, while an object define gets an initializer call in every module.
+  define: { WAGGLE_BUNDLED_VERSIONS: JSON.stringify(JSON.stringify(Object.fromEntries([...SHARED, SEMCONV].map((name) => [name, versionOf(name)])))) },
   plugins: [swapOtel, builtinsByRequire, debugOnlyWhenEnabled, deferredIitmHooks],
   logLevel: 'warning',
 });

@@ -15,14 +15,14 @@ export const sdkTrace = { SamplingDecision, TracerProvider };
 export const resources = { defaultResource, resourceFromAttributes };
 export const contextAsyncHooks = { AsyncLocalStorageContextManager };
 
-/** Set by the bundler: the exact version of each shared package, keyed by package name. */
-declare const WAGGLE_BUNDLED_VERSIONS: Record<string, string>;
+/** Set by the bundler: the exact version of each shared package, keyed by package name, as JSON. */
+declare const WAGGLE_BUNDLED_VERSIONS: string;
 
 /**
  * The packages other packages' require() may share, with the module (dist/shared/) standing in for each: the bundled
  * api, core and instrumentation, and semantic-conventions' exports written out as one object (far cheaper to load).
  */
-export const sharedPackages: readonly SharedPackage[] = Object.entries(WAGGLE_BUNDLED_VERSIONS).map(([name, version]) => ({
+export const sharedPackages: readonly SharedPackage[] = Object.entries(JSON.parse(WAGGLE_BUNDLED_VERSIONS) as Record<string, string>).map(([name, version]) => ({
   name,
   version,
   url: new URL(`./shared/${name.replace('@opentelemetry/', 'opentelemetry-')}.cjs`, import.meta.url).href,
