@@ -3,10 +3,17 @@ import Module, { builtinModules, createRequire, register as registerLoader, regi
 import type { LoadHookSync, ResolveHookSync } from 'node:module';
 import { isAbsolute, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createDeferredIitmHooks } from './deferred-iitm.js';
 import { report } from './diagnostics.js';
+import { sharedPackages } from './otel.js';
 
 const ownRequire = createRequire(import.meta.url);
 let installed = false;
+let sharing = false;
+// One resolve hook serves both jobs below: every require() and import passes through each registered hook.
+let resolveHookRegistered = false;
+let resolveRequire: ResolveHookSync | undefined;
+let resolveImport: ResolveHookSync | undefined;
 // Set by every start() (a restart after shutdown() arms new triggers); the hook itself is registered once.
 let importListener: ((specifier: string) => void) | undefined;
 
@@ -38,9 +45,11 @@ export function installEsmHook(include: string[], onImport?: (specifier: string)
   installed = true;
   try {
     if (supportsSyncEsmHook()) {
-      registerHooks({ resolve: lazyIitmResolve(include) });
+      resolveImport = lazyIitmResolve(include);
+      registerResolveHook();
       return;
     }
+    createDeferredIitmHooks();
     registerLoader('import-in-the-middle/hook.mjs', import.meta.url, { data: { include } });
   } catch (error) {
     reportHookFailure(error);
@@ -65,6 +74,8 @@ function lazyIitmResolve(include: string[]): ResolveHookSync {
   let failed = false;
   const activate = (): void => {
     try {
+      // The instrumentations' IITM hooks, kept until now (deferred-iitm.ts), must exist before the loader runs.
+      createDeferredIitmHooks();
       const { createHook } = ownRequire('import-in-the-middle/create-hook.mjs') as { createHook(meta: { url: string }): IitmHooks };
       // The same meta IITM's own hook.mjs passes: IITM recognises its register module by this URL.
       const hooks = createHook({ url: pathToFileURL(ownRequire.resolve('import-in-the-middle/hook.mjs')).href });
@@ -79,7 +90,6 @@ function lazyIitmResolve(include: string[]): ResolveHookSync {
   // Include entries that are paths or URLs are matched on the resolved URL, which this hook does not see: load IITM now.
   if (include.some((name) => isAbsolute(name) || name.startsWith('file:'))) activate();
   return (specifier, context, nextResolve) => {
-    if (context.conditions?.includes('require')) return nextResolve(specifier, context);
     importListener?.(specifier);
     if (iitm === undefined) {
       if (failed || !triggers.has(specifier)) return nextResolve(specifier, context);
@@ -88,6 +98,61 @@ function lazyIitmResolve(include: string[]): ResolveHookSync {
     }
     return iitm.resolveSync(specifier, context, nextResolve);
   };
+}
+
+/**
+ * Makes require() of a package Waggle holds a copy of (@opentelemetry/api, core, instrumentation, and
+ * semantic-conventions' exports) load Waggle's copy wherever the installed package it would load is the very
+ * version Waggle's was built from: the upstream instrumentations then run on the copy already in memory instead of
+ * loading a second one (about 80 files), and there is one @opentelemetry/instrumentation, so one
+ * require-in-the-middle hook. The app's own require() of that version gets the same copy: require-in-the-middle
+ * caches exports by the file it resolves, so which copy a file maps to must not depend on who asks first. Other
+ * versions and ES imports (the shared modules have no static exports) load as usual. Once per process; before any
+ * instrumentation package is loaded.
+ */
+export function shareBundledPackages(): void {
+  if (sharing || sharedPackages.length === 0) return;
+  sharing = true;
+  const byName = new Map(sharedPackages.map((p) => [p.name, p]));
+  // Package directory (file URL, ending in /) → its version; read once, at the first require of it from there.
+  const versions = new Map<string, string | undefined>();
+  try {
+    resolveRequire = (specifier, context, nextResolve) => {
+      const resolved = nextResolve(specifier, context);
+      const shared = byName.get(specifier);
+      if (shared === undefined) return resolved;
+      const marker = `/node_modules/${specifier}/`;
+      const at = resolved.url.lastIndexOf(marker);
+      if (at === -1) return resolved;
+      const dir = resolved.url.slice(0, at + marker.length);
+      if (!versions.has(dir)) versions.set(dir, readVersion(dir));
+      return versions.get(dir) === shared.version ? { url: shared.url, format: 'commonjs', shortCircuit: true } : resolved;
+    };
+    registerResolveHook();
+  } catch (error) {
+    report('WAGGLE_SHARE_FAILED', `require() of ${sharedPackages.map((p) => p.name).join(', ')} could not be pointed at Waggle's copies (${error instanceof Error ? error.message : String(error)}); instrumentations load their own`);
+  }
+}
+
+function registerResolveHook(): void {
+  if (resolveHookRegistered) return;
+  registerHooks({
+    resolve(specifier, context, nextResolve) {
+      // require() goes to the sharing hook (if any); import-in-the-middle leaves require() to require-in-the-middle.
+      const next = context.conditions?.includes('require') ? resolveRequire : resolveImport;
+      return next === undefined ? nextResolve(specifier, context) : next(specifier, context, nextResolve);
+    },
+  });
+  resolveHookRegistered = true;
+}
+
+function readVersion(packageDir: string): string | undefined {
+  try {
+    const { readFileSync } = ownRequire('node:fs') as typeof import('node:fs');
+    return (JSON.parse(readFileSync(new URL('package.json', packageDir), 'utf8')) as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
 }
 
 function reportHookFailure(error: unknown): void {

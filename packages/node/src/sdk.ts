@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { WaggleContextManager } from './context-manager.js';
 import type { ResolvedConfig } from './config.js';
 import { DeferredSpanProcessor } from './deferred-processor.js';
-import { installEsmHook, supportsSyncEsmHook } from './esm-hook.js';
+import { installEsmHook, shareBundledPackages, supportsSyncEsmHook } from './esm-hook.js';
 import { createExportPipeline, createSampler } from './export/index.js';
 import { appDirectories, loadInstrumentations, selectEntries } from './instrumentations.js';
 import { LibraryTriggers } from './library-triggers.js';
@@ -51,6 +51,8 @@ export function buildPieces(config: ResolvedConfig, options: BuildOptions = {}):
     disabled: config.disabledInstrumentations,
   });
   const dirs = appDirectories();
+  // Before any instrumentation package is required, so none of them loads its own copy of what Waggle bundles.
+  shareBundledPackages();
   const contextManager = new WaggleContextManager();
   const triggers = options.deferLibraries && supportsSyncEsmHook() ? new LibraryTriggers() : undefined;
   const loaded = loadInstrumentations(

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { runNode } from '@waggle/testing';
 import { FIXTURES, NO_EXPORT_ENV } from './helpers/child.js';
 
-async function run(script: string): Promise<string> {
-  const proc = runNode({ script: `${FIXTURES}${script}`, nodeOptions: ['--import', '@waggle/node/register'], cwd: FIXTURES, env: { ...NO_EXPORT_ENV, WAGGLE_HANDLE_SIGNALS: 'false' } });
+async function run(script: string, env: Record<string, string> = {}): Promise<string> {
+  const proc = runNode({ script: `${FIXTURES}${script}`, nodeOptions: ['--import', '@waggle/node/register'], cwd: FIXTURES, env: { ...NO_EXPORT_ENV, WAGGLE_HANDLE_SIGNALS: 'false', ...env } });
   const exit = await proc.waitForExit({ timeoutMs: 30_000 });
   expect(exit.code, proc.stderr).toBe(0);
   return proc.stdout.trim();
@@ -22,6 +22,12 @@ describe('ESM loader hook', () => {
   it('the first ES import of express loads the IITM loader, which wraps express before the app sees it', async () => {
     const result = JSON.parse(await run('loader-esm.mjs')) as { loaded: string[]; wrapped: boolean };
     expect(result.loaded.some((f) => f.endsWith('create-hook.mjs'))).toBe(true);
+    expect(result.wrapped).toBe(true);
+  });
+
+  it('the instrumentations\' import-in-the-middle hooks, kept until the loader is activated, are in place for that first ES import', async () => {
+    // Only instrumentations from the bundle: Waggle's own packages load another copy of IITM's runtime at startup.
+    const result = JSON.parse(await run('loader-esm.mjs', { WAGGLE_INSTRUMENTATIONS: 'http,express' })) as { wrapped: boolean };
     expect(result.wrapped).toBe(true);
   });
 });

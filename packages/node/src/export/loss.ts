@@ -4,7 +4,6 @@
 import type { Counter, Meter } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { randomBytes } from 'node:crypto';
 import { report } from '../diagnostics.js';
 import { api, core, resources } from '../otel.js';
 
@@ -87,6 +86,8 @@ export class LossCounter {
 function lossSpan(counts: Record<LossReason, number>, since: number, resource: Resource | undefined): ReadableSpan {
   const now = millisToHrTime(Date.now());
   const start = millisToHrTime(since);
+  // node:crypto is loaded here, when something was lost, not at startup (about 7 ms).
+  const { randomBytes } = process.getBuiltinModule('node:crypto');
   const traceId = randomBytes(16).toString('hex');
   const spanId = randomBytes(8).toString('hex');
   const attributes: Record<string, number> = { SampleRate: 1 };

@@ -1,7 +1,6 @@
 // Deterministic, parent-based 1/N trace sampling. The decision hashes the trace id exactly like Honeycomb's
 // deterministic sampler (SHA-1 of the hex trace id, first 4 bytes big-endian <= 2^32-1 / N), so a Waggle service,
 // a Beeline service and Refinery agree on which traces are kept and counts re-weight by SampleRate the same way.
-import { createHash } from 'node:crypto';
 import type { Attributes, Context, Link, SpanKind } from '@opentelemetry/api';
 import type { TraceState as TraceStateType } from '@opentelemetry/core';
 import type { Sampler, SamplingDecision as SamplingDecisionType, SamplingResult } from '@opentelemetry/sdk-trace';
@@ -15,6 +14,8 @@ type TraceState = TraceStateType;
 type SamplingDecision = SamplingDecisionType;
 
 const MAX_UINT32 = 2 ** 32 - 1;
+// Loaded at the first sampled decision, not at startup (node:crypto costs about 7 ms to load).
+let crypto: typeof import('node:crypto') | undefined;
 /** tracestate member carrying the rate of the trace to child spans in this and downstream services. */
 const TRACESTATE_KEY = 'waggle';
 
@@ -23,7 +24,8 @@ export function honeycombKeeps(traceId: string, rate: number): boolean {
   if (rate <= 0) return false;
   if (rate === 1) return true;
   const upperBound = Math.floor(MAX_UINT32 / rate);
-  return createHash('sha1').update(traceId).digest().readUInt32BE(0) <= upperBound;
+  crypto ??= process.getBuiltinModule('node:crypto');
+  return crypto.createHash('sha1').update(traceId).digest().readUInt32BE(0) <= upperBound;
 }
 
 function matches(pattern: string | RegExp | undefined, value: unknown): boolean {

@@ -11,9 +11,13 @@ const { ExportResultCode } = core;
 // require(), not import: the ES module facades of node:util and node:zlib read every export at startup.
 const require = createRequire(import.meta.url);
 const { promisify } = require('node:util') as typeof import('node:util');
-const { gzip: gzipCallback } = require('node:zlib') as typeof import('node:zlib');
 
-const gzip = promisify(gzipCallback);
+// zlib is loaded at the first compressed export, not at startup (about 3 ms).
+let gzipPromise: ((body: Uint8Array) => Promise<Buffer>) | undefined;
+function gzip(body: Uint8Array): Promise<Buffer> {
+  gzipPromise ??= promisify((require('node:zlib') as typeof import('node:zlib')).gzip);
+  return gzipPromise(body);
+}
 
 export interface Payload {
   /** Spans in this request. */

@@ -10,7 +10,8 @@ const { context } = api;
 const { suppressTracing } = core;
 const require = createRequire(import.meta.url);
 // require(), not import: the ES module facade of node:http reads every export, and its lazy WebSocket/fetch getters
-// load Node's bundled undici (about 25 ms at startup); node:https (and tls) loads only for an https destination.
+// load Node's bundled undici (about 25 ms at startup). Loaded at the first request: node:https (and tls) costs
+// about 11 ms, which an app that makes no https calls of its own would otherwise pay at startup.
 const httpFor = (url: URL): typeof http => require(url.protocol === 'https:' ? 'node:https' : 'node:http') as typeof http;
 
 export type SendOutcome =
@@ -30,8 +31,8 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 /** OTLP/HTTP transport on node:http with a keep-alive agent limited to one socket. */
 export class OtlpHttpTransport implements Transport {
   private readonly url: URL;
-  private readonly lib: typeof http;
-  private readonly agent: http.Agent;
+  /** node:http or node:https and its agent, chosen once, at the first request. */
+  private client: { lib: typeof http; agent: http.Agent } | undefined;
   private readonly headers: Record<string, string>;
   private current: http.ClientRequest | undefined;
 
@@ -40,8 +41,6 @@ export class OtlpHttpTransport implements Transport {
     private readonly decodePartialSuccess: (body: Uint8Array) => number,
   ) {
     this.url = new URL(destination.url);
-    this.lib = httpFor(this.url);
-    this.agent = new this.lib.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 });
     this.headers = {
       ...destination.headers,
       'content-type': destination.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf',
@@ -65,9 +64,10 @@ export class OtlpHttpTransport implements Transport {
       };
       let req: http.ClientRequest;
       try {
-        req = this.lib.request(this.url, {
+        const client = (this.client ??= this.createClient());
+        req = client.lib.request(this.url, {
           method: 'POST',
-          agent: this.agent,
+          agent: client.agent,
           headers: { ...this.headers, 'content-length': String(body.byteLength) },
         });
       } catch (error) {
@@ -121,6 +121,11 @@ export class OtlpHttpTransport implements Transport {
 
   async close(): Promise<void> {
     this.abort();
-    this.agent.destroy();
+    this.client?.agent.destroy();
+  }
+
+  private createClient(): { lib: typeof http; agent: http.Agent } {
+    const lib = httpFor(this.url);
+    return { lib, agent: new lib.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 }) };
   }
 }

@@ -1,0 +1,191 @@
+// Bundles what the published entry points load at startup, after `tsc` has written dist/ (types and the unbundled
+// modules, which tests and benchmarks import directly). Writes over dist/index.js (register.js imports it):
+//   dist/index.js        Waggle, @waggle/otlp and the OpenTelemetry packages it uses (ES module builds, tree-shaken);
+//   dist/shared.js       @opentelemetry/api, core and instrumentation whole, and dist/shared/*.cjs, one per package,
+//                        for the upstream instrumentation packages' require() (see shareBundledPackages in
+//                        src/esm-hook.ts);
+//   dist/chunks/*.js     the code shared.js shares with index.js (esbuild's code splitting), so there is one copy.
+// import-in-the-middle stays external: its loader (hook.mjs) and its runtime must be the same installed copy.
+import { build } from 'esbuild';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules, createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(join(root, 'package.json'));
+const SHARED = ['@opentelemetry/api', '@opentelemetry/core', '@opentelemetry/instrumentation'];
+const exportName = (name) => name.replace('@opentelemetry/', '');
+const shimFile = (name) => `${name.replace('@opentelemetry/', 'opentelemetry-')}.cjs`;
+
+const SEMCONV = '@opentelemetry/semantic-conventions';
+
+function packageDir(name) {
+  // Their exports maps hide package.json: find it from the resolved entry.
+  let dir = dirname(require.resolve(name));
+  while (!dir.endsWith(join('node_modules', name))) dir = dirname(dir);
+  return dir;
+}
+const versionOf = (name) => JSON.parse(readFileSync(join(packageDir(name), 'package.json'), 'utf8')).version;
+
+const unusedMachineId = [];
+
+/** src/otel.ts requires the CommonJS builds; the bundle imports the ES module builds instead (otel-bundled.ts). */
+const swapOtel = {
+  name: 'waggle-otel-bundled',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.?\/otel\.js$/ }, (args) =>
+      args.importer.startsWith(join(root, 'src')) ? { path: join(dirname(args.importer), args.path.replace('otel.js', 'otel-bundled.ts')) } : undefined,
+    );
+    // resources' host detector reads the machine id through dynamic imports; Waggle never calls it (tree-shaken),
+    // but esbuild would still emit those files as chunks and split the shared code around them.
+    b.onResolve({ filter: /^\.\/getMachineId-[a-z]+\.mjs$/ }, (args) => {
+      if (!args.importer.includes(join('@opentelemetry', 'resources'))) return undefined;
+      unusedMachineId.push(args.path);
+      return { path: args.path, external: true };
+    });
+    b.onResolve({ filter: /^waggle-shared$/ }, () => ({ path: 'shared', namespace: 'waggle-shared' }));
+    b.onLoad({ filter: /.*/, namespace: 'waggle-shared' }, () => ({
+      contents: SHARED.map((name) => `export * as ${exportName(name)} from '${name}';`).join('\n'),
+      resolveDir: root,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * `import { readFileSync } from 'fs'` in an ES module makes Node build the builtin's ES module facade, which reads
+ * every export, and so does esbuild's CommonJS interop: for util that loads parseArgs, diff and worker_threads, for
+ * fs its promises and streams (milliseconds at startup). So the bundle reads builtins through require() and takes
+ * only the exports it uses: each is its own pure binding, which esbuild drops when nothing imports it.
+ */
+const builtinsByRequire = {
+  name: 'waggle-builtins-by-require',
+  setup(b) {
+    const builtins = new Set(builtinModules.flatMap((name) => (name.startsWith('node:') ? [name] : [name, `node:${name}`])));
+    b.onResolve({ filter: /^[a-z_:/]+$/ }, (args) =>
+      builtins.has(args.path) && args.kind === 'import-statement' ? { path: args.path, namespace: 'waggle-builtin' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'waggle-builtin' }, (args) => {
+      const names = Object.keys(require(args.path)).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default');
+      const lines = [`const m = require(${JSON.stringify(args.path)});`, 'export default m;'];
+      for (const name of names) lines.push(`export const ${name} = /* @__PURE__ */ (() => m.${name})();`);
+      return { contents: lines.join('\n'), loader: 'js' };
+    });
+  },
+};
+
+/**
+ * require-in-the-middle logs through `debug`, which loads tty and supports-color when it is created (about 4 ms at
+ * startup). In the bundle its logger is the real one only when DEBUG is set; otherwise a disabled no-op, which is
+ * what debug gives without DEBUG anyway.
+ */
+const debugOnlyWhenEnabled = {
+  name: 'waggle-debug-when-enabled',
+  setup(b) {
+    b.onResolve({ filter: /^debug$/ }, async (args) => {
+      if (!args.importer.includes(join('node_modules', 'require-in-the-middle'))) return undefined;
+      const real = await b.resolve('debug', { resolveDir: args.resolveDir, kind: 'require-call', pluginData: 'real' });
+      return args.pluginData === 'real' ? undefined : { path: real.path, namespace: 'waggle-debug' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'waggle-debug' }, (args) => ({
+      resolveDir: dirname(args.path),
+      contents: [
+        'module.exports = function createDebug(namespace) {',
+        `  if (process.env.DEBUG) return require(${JSON.stringify(args.path)})(namespace);`,
+        '  const off = function () {};',
+        '  off.enabled = false;',
+        '  return off;',
+        '};',
+      ].join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * @opentelemetry/instrumentation imports import-in-the-middle only to create a Hook per module an instrumentation
+ * patches. In the bundle that import gets src/deferred-iitm.ts, which keeps the hooks until Waggle activates IITM's
+ * loader, so a CommonJS app never loads IITM's runtime (about 5 ms with worker_threads).
+ */
+const deferredIitmHooks = {
+  name: 'waggle-deferred-iitm-hooks',
+  setup(b) {
+    b.onResolve({ filter: /^import-in-the-middle$/ }, (args) =>
+      args.importer.includes(join('@opentelemetry', 'instrumentation')) ? { path: join(root, 'src', 'deferred-iitm.ts') } : undefined,
+    );
+  },
+};
+
+for (const dir of ['chunks', 'shared']) rmSync(join(root, 'dist', dir), { recursive: true, force: true });
+await build({
+  absWorkingDir: root,
+  // Two entries, so the code they share lands in one chunk: index.js imports it, and so does shared.js.
+  entryPoints: { index: 'src/index.ts', shared: 'waggle-shared' },
+  outdir: 'dist',
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node22',
+  sourcemap: 'linked',
+  external: ['import-in-the-middle', 'import-in-the-middle/*'],
+  // The bundle's require(): builtins (above) and the CommonJS modules in it (require-in-the-middle, debug).
+  banner: { js: "import { createRequire as __waggleCreateRequire } from 'node:module'; const require = __waggleCreateRequire(import.meta.url);" },
+  // A JSON string, not an object: esbuild inlines strings, while an object define gets an initializer call in every module.
+  define: { WAGGLE_BUNDLED_VERSIONS: JSON.stringify(JSON.stringify(Object.fromEntries([...SHARED, SEMCONV].map((name) => [name, versionOf(name)])))) },
+  plugins: [swapOtel, builtinsByRequire, debugOnlyWhenEnabled, deferredIitmHooks],
+  logLevel: 'warning',
+});
+
+// What a require() of a shared package loads instead (src/otel-bundled.ts names these files).
+mkdirSync(join(root, 'dist', 'shared'));
+for (const name of SHARED) {
+  writeFileSync(
+    join(root, 'dist', 'shared', shimFile(name)),
+    `// ${name} as bundled in @waggle/node (scripts/bundle.mjs).\nmodule.exports = require('../shared.js').${exportName(name)};\n`,
+  );
+}
+
+/**
+ * @opentelemetry/semantic-conventions for require(): its index loads six files and builds the deprecated SEMATTRS_*
+ * and SEMRESATTRS_* maps at runtime (10 to 20 ms), for instrumentations that read a few ATTR_* names. The shim is the
+ * same exports written out as one object literal, which V8 creates in about a millisecond. Values are the installed
+ * version's; the few functions (ATTR_HTTP_REQUEST_HEADER and the like) are copied by source and checked here.
+ */
+function writeSemconvShim() {
+  const real = require(SEMCONV);
+  const entries = Object.entries(real).map(([name, value]) => {
+    if (typeof value === 'function') {
+      const source = String(value);
+      const copy = new Function(`return (${source});`)();
+      if (copy('x') !== value('x')) throw new Error(`${SEMCONV}: ${name} cannot be copied by its source`);
+      return `  ${name}: ${source},`;
+    }
+    const json = JSON.stringify(value);
+    if (JSON.stringify(JSON.parse(json)) !== json || typeof value === 'undefined') throw new Error(`${SEMCONV}: ${name} is not plain data`);
+    return `  ${name}: ${json},`;
+  });
+  writeFileSync(
+    join(root, 'dist', 'shared', shimFile(SEMCONV)),
+    [
+      `// ${SEMCONV} ${versionOf(SEMCONV)}: its index's exports as one object literal (scripts/bundle.mjs).`,
+      "'use strict';",
+      'module.exports = {',
+      ...entries,
+      '};',
+      "Object.defineProperty(module.exports, Symbol.toStringTag, { value: 'Module' });",
+      '',
+    ].join('\n'),
+  );
+}
+writeSemconvShim();
+
+// The machine-id imports were left out on the promise that no bundled code calls them: check it.
+const written = readdirSync(join(root, 'dist', 'chunks')).map((f) => join('chunks', f)).concat('index.js', 'shared.js');
+for (const file of written.filter((f) => f.endsWith('.js'))) {
+  const code = readFileSync(join(root, 'dist', file), 'utf8');
+  const kept = unusedMachineId.find((path) => code.includes(path));
+  if (kept) throw new Error(`dist/${file} imports ${kept}, which the bundle leaves out: bundle it (scripts/bundle.mjs)`);
+}
