@@ -49,20 +49,36 @@ interface Batch {
   events: IngestEvent[];
   /** Where the request's record ends in the ingest log. */
   end: LogPosition;
+  /** How many of the events (the first ones) DuckDB already holds: a commit took only part of the request. */
+  done: number;
+}
+
+/** How far DuckDB holds the ingest log: every record up to `at`, plus the first `partial` events of the next one. */
+interface Applied {
+  at: LogPosition;
+  partial: number;
 }
 
 /**
- * Events per DuckDB commit under load: big commits spread the per-commit work (transaction, catalog checks, trace
- * index flush, WAL sync) thin. Below it the writer waits up to {@link BATCH_WAIT_MS} for more, unless a reader is
- * waiting ({@link Store.settle}); acknowledgements never wait for it (they wait for the ingest log only).
+ * Events per DuckDB commit under load: one full DuckDB row group. A commit of a whole row group is compressed and
+ * written straight to the database file by the COMMIT (on DuckDB's threads), and the WAL only records where it is;
+ * smaller commits go through the WAL and are compressed again at every automatic checkpoint, which cost a third of
+ * the backend's CPU and stalled one commit for seconds per million spans. A request's events may be split across
+ * two commits ({@link Applied}). Below a full row group the writer waits while events keep arriving (a pause of
+ * {@link BATCH_WAIT_MS} ends the wait, as does {@link BATCH_MAX_WAIT_MS}), unless a reader is waiting
+ * ({@link Store.settle}); acknowledgements never wait for it (they wait for the ingest log only).
  */
-const BATCH_EVENTS = 65_536;
+const BATCH_EVENTS = 122_880;
 const BATCH_WAIT_MS = 100;
+const BATCH_MAX_WAIT_MS = 5000;
+/** Chunks appended, and events split into columns, between yields to the event loop while a commit is built. */
+const CHUNKS_PER_SLICE = 8;
+const SLICE_EVENTS = CHUNKS_PER_SLICE * CHUNK_ROWS;
 /**
- * Acknowledged events waiting for DuckDB, at most: past this, new requests wait (before they are logged) until a
- * commit makes room, so memory stays bounded and clients see backpressure instead of errors.
+ * Acknowledged events waiting for DuckDB, at most, in commits' worth: past this, new requests wait (before they are
+ * logged) until a commit makes room, so memory stays bounded and clients see backpressure instead of errors.
  */
-const MAX_PENDING_EVENTS = 2 * BATCH_EVENTS;
+const MAX_PENDING_BATCHES = 2;
 /** Events per DuckDB commit when replaying the ingest log at startup. */
 const REPLAY_BATCH_EVENTS = 65_536;
 /** How long the writer waits before retrying after a failed commit. */
@@ -105,6 +121,7 @@ export class Store {
   private enqueued = 0;
   private committed = 0;
   private waiters: { target: number; resolve: () => void }[] = [];
+  private applied: Applied = { at: { segment: 0, offset: 0 }, partial: 0 };
   /** Wakes the writer from its wait for a fuller batch. */
   private kick: (() => void) | undefined;
   /** Serialises maintenance (retention) with writes on the writer connection. */
@@ -117,7 +134,10 @@ export class Store {
     this.readersList = readers;
   }
 
-  static async open(dataDir: string): Promise<Store> {
+  /** Events per commit under load; {@link BATCH_EVENTS} unless a test needs commits that split requests. */
+  private batchEvents = BATCH_EVENTS;
+
+  static async open(dataDir: string, options: { batchEvents?: number } = {}): Promise<Store> {
     // Vectors, validity masks and inline strings are filled as little-endian bytes.
     if (os.endianness() !== 'LE') throw new Error('WAGGLE_BACKEND_UNSUPPORTED_PLATFORM: the backend needs a little-endian CPU');
     mkdirSync(dataDir, { recursive: true });
@@ -129,10 +149,13 @@ export class Store {
     const writer = await instance.connect();
     const readers = [await instance.connect(), await instance.connect()];
     const store = new Store(dbPath, instance, writer, readers);
+    if (options.batchEvents !== undefined) store.batchEvents = options.batchEvents;
     try {
       await store.init();
       store.log = await IngestLog.open(path.join(dataDir, 'ingest-log'));
       await store.replay();
+      // New records start at the log's current position: a commit that takes only part of the first one records it.
+      store.applied = { at: store.log.position, partial: 0 };
     } catch (error) {
       for (const c of [writer, ...readers]) c.closeSync();
       instance.closeSync();
@@ -322,15 +345,15 @@ export class Store {
   async ingest(record: LogRecord, events: IngestEvent[]): Promise<void> {
     if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
     if (events.length === 0) return;
-    while (this.pendingEvents >= MAX_PENDING_EVENTS && !this.failure && !this.closed) await this.settle();
+    while (this.pendingEvents >= MAX_PENDING_BATCHES * this.batchEvents && !this.failure && !this.closed) await this.settle();
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
     const end = await this.log.append(record);
-    this.queue.push({ events, end });
+    this.queue.push({ events, end, done: 0 });
     this.pendingEvents += events.length;
     this.enqueued++;
     this.writing ??= this.drain();
-    if (this.pendingEvents >= BATCH_EVENTS) this.kick?.();
+    if (this.pendingEvents >= this.batchEvents) this.kick?.();
   }
 
   /** Resolves once every event acknowledged before the call is in DuckDB (or the commit carrying it failed). */
@@ -353,33 +376,40 @@ export class Store {
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0) {
-        if (this.pendingEvents < BATCH_EVENTS && this.waiters.length === 0 && !this.closed) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, BATCH_WAIT_MS);
-            this.kick = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          this.kick = undefined;
+        await this.waitForFullBatch();
+        // Up to one row group: whole requests, and the first part of the next one if it does not fit.
+        let taken = 0;
+        let whole = 0;
+        const parts: IngestEvent[][] = [];
+        let partial = 0;
+        for (const b of this.queue) {
+          const take = Math.min(b.events.length - b.done, this.batchEvents - taken);
+          parts.push(b.done === 0 && take === b.events.length ? b.events : b.events.slice(b.done, b.done + take));
+          taken += take;
+          if (b.done + take < b.events.length) {
+            partial = b.done + take;
+            break;
+          }
+          whole++;
+          if (taken === this.batchEvents) break;
         }
-        const group = this.queue;
-        this.queue = [];
-        const events = group.length === 1 ? group[0]!.events : group.flatMap((b) => b.events);
-        const end = group.reduce((a, b) => (later(b.end, a) ? b.end : a), group[0]!.end);
+        const events = parts.length === 1 ? parts[0]! : parts.flat();
+        const applied: Applied = { at: whole > 0 ? this.queue[whole - 1]!.end : this.applied.at, partial };
         try {
-          await this.runExclusive(() => this.commit(events, end));
+          await this.runExclusive(() => this.commit(events, applied));
           this.failure = undefined;
-          this.pendingEvents -= events.length;
-          this.committed += group.length;
-          this.log.release(end);
+          this.applied = applied;
+          this.queue.splice(0, whole);
+          if (partial > 0) this.queue[0]!.done = partial;
+          this.pendingEvents -= taken;
+          this.committed += whole;
+          this.log.release(applied.at);
           this.wake(false);
         } catch (error) {
           // Acknowledged events are in the log: keep them queued and retry; refuse new ingest meanwhile.
           this.appender?.clear();
           this.traceAppender?.clear();
           this.failure = new Error(`could not store events: ${(error as Error).message}`);
-          this.queue = [...group, ...this.queue];
           this.wake(true);
           if (this.closed) return;
           await new Promise((r) => setTimeout(r, RETRY_MS));
@@ -390,13 +420,39 @@ export class Store {
     }
   }
 
+  /** Waits while a fuller batch is coming: until a row group's worth, a reader, a pause in ingest or the time limit. */
+  private async waitForFullBatch(): Promise<void> {
+    const started = Date.now();
+    let seen = -1;
+    while (
+      this.pendingEvents < this.batchEvents &&
+      this.pendingEvents !== seen &&
+      this.waiters.length === 0 &&
+      !this.closed &&
+      Date.now() - started < BATCH_MAX_WAIT_MS
+    ) {
+      seen = this.pendingEvents;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, BATCH_WAIT_MS);
+        this.kick = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.kick = undefined;
+    }
+  }
+
   /** Commits the log records DuckDB does not hold yet (after a crash or kill), in batches. */
   private async replay(): Promise<void> {
     const row = (await this.writer.runAndReadAll("SELECT value FROM waggle_meta WHERE key = 'ingest_log_applied'")).getRowObjectsJS()[0];
     let from: LogPosition | undefined;
+    // "segment:offset", then ":events" when DuckDB also holds the first events of the record after it.
+    let partial = 0;
     if (row) {
-      const [segment, offset] = String(row.value).split(':').map(Number);
+      const [segment, offset, done] = String(row.value).split(':').map(Number);
       from = { segment: segment!, offset: offset! };
+      partial = done ?? 0;
     }
     let batch: { events: IngestEvent[]; end: LogPosition }[] = [];
     let count = 0;
@@ -405,8 +461,13 @@ export class Store {
       try {
         events = recordEvents(entry.record);
       } catch (error) {
+        partial = 0;
         warnSkipped(entry.end, error as Error);
         continue;
+      }
+      if (partial > 0) {
+        events = events.slice(partial);
+        partial = 0;
       }
       batch.push({ events, end: entry.end });
       count += events.length;
@@ -429,14 +490,14 @@ export class Store {
     try {
       await this.commit(
         batch.flatMap((b) => b.events),
-        batch.at(-1)!.end,
+        { at: batch.at(-1)!.end, partial: 0 },
       );
     } catch {
       this.appender?.clear();
       this.traceAppender?.clear();
       for (const b of batch) {
         try {
-          await this.commit(b.events, b.end);
+          await this.commit(b.events, { at: b.end, partial: 0 });
         } catch (error) {
           this.appender?.clear();
           this.traceAppender?.clear();
@@ -452,7 +513,7 @@ export class Store {
     return run;
   }
 
-  private async commit(events: IngestEvent[], logEnd: LogPosition): Promise<void> {
+  private async commit(events: IngestEvent[], applied: Applied): Promise<void> {
     const n = events.length;
     const pending = new Map<string, PendingColumn>();
     const newDatasetColumns: [string, string][] = [];
@@ -466,6 +527,7 @@ export class Store {
     let known: Set<string> | undefined;
     let latest = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < n; i++) {
+      if (i % SLICE_EVENTS === SLICE_EVENTS - 1) await yieldToEventLoop();
       const ev = events[i]!;
       const dataset = ev.dataset;
       if (dataset !== knownFor) {
@@ -539,10 +601,14 @@ export class Store {
         appender.appendDataChunk(new DuckDBDataChunk(chunk));
         // The appender copied the chunk, strings included: the arena's bytes are no longer pointed to.
         arena.release();
+        // A row group takes a while to write: let requests in meanwhile.
+        if ((start / CHUNK_ROWS) % CHUNKS_PER_SLICE === CHUNKS_PER_SLICE - 1) await yieldToEventLoop();
       }
       appender.flushSync();
       this.appendTraceIndex(pending.get('trace.trace_id'), times);
-      await this.writer.run("INSERT OR REPLACE INTO waggle_meta VALUES ('ingest_log_applied', $1)", [`${logEnd.segment}:${logEnd.offset}`]);
+      const { segment, offset } = applied.at;
+      const position = applied.partial > 0 ? `${segment}:${offset}:${applied.partial}` : `${segment}:${offset}`;
+      await this.writer.run("INSERT OR REPLACE INTO waggle_meta VALUES ('ingest_log_applied', $1)", [position]);
       await this.writer.run('COMMIT');
     } catch (error) {
       await this.writer.run('ROLLBACK').catch(() => undefined);
@@ -735,15 +801,12 @@ export class Store {
   }
 }
 
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 function warnSkipped(end: LogPosition, error: Error): void {
   process.emitWarning(`ingest log record ending at ${end.segment}:${end.offset} could not be replayed and was skipped: ${error.message}`, {
     code: 'WAGGLE_BACKEND_LOG_SKIPPED',
   });
-}
-
-/** Whether log position `a` comes after `b`. */
-function later(a: LogPosition, b: LogPosition): boolean {
-  return a.segment > b.segment || (a.segment === b.segment && a.offset > b.offset);
 }
 
 /** Writes a trace id's 64-bit key (FNV-1a 32-bit low word, a differently seeded and mixed hash high word). */
