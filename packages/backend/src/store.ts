@@ -601,8 +601,12 @@ export class Store {
         appender.appendDataChunk(new DuckDBDataChunk(chunk));
         // The appender copied the chunk, strings included: the arena's bytes are no longer pointed to.
         arena.release();
-        // A row group takes a while to write: let requests in meanwhile.
-        if ((start / CHUNK_ROWS) % CHUNKS_PER_SLICE === CHUNKS_PER_SLICE - 1) await yieldToEventLoop();
+        // A row group takes a while to write: let requests in meanwhile (after handing DuckDB what is appended, which
+        // would otherwise all be moved into the table at once at the end).
+        if ((start / CHUNK_ROWS) % CHUNKS_PER_SLICE === CHUNKS_PER_SLICE - 1) {
+          appender.flushSync();
+          await yieldToEventLoop();
+        }
       }
       appender.flushSync();
       this.appendTraceIndex(pending.get('trace.trace_id'), times);
