@@ -4,6 +4,7 @@ import path from 'node:path';
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import type { AnyValue } from '@waggle/otlp';
+import { coerce, constantValue, PendingColumn, StringArena, writeVector, type Scalar } from './column-batch.js';
 import { IngestLog, type LogPosition, type LogRecord } from './ingest-log.js';
 import { recordEvents } from './ingest-records.js';
 import type { ColumnInfo, ColumnType, IngestEvent } from './internal-types.js';
@@ -44,35 +45,40 @@ const RAW_TYPES: Record<ColumnType, duckdb.Type> = {
   BOOLEAN: duckdb.Type.BOOLEAN,
 };
 
-type ValueKind = 'string' | 'number' | 'boolean';
-
-/** Values of one key across a batch, before they are coerced to the column's type. */
-interface PendingColumn {
-  values: (string | number | boolean | undefined)[];
-  kinds: Set<ValueKind>;
-  /** Strings that do not read as the numbers/booleans a typed column needs. */
-  hasNonNumericString: boolean;
-  hasNonBooleanString: boolean;
-}
-
 interface Batch {
   events: IngestEvent[];
   /** Where the request's record ends in the ingest log. */
   end: LogPosition;
+  /** How many of the events (the first ones) DuckDB already holds: a commit took only part of the request. */
+  done: number;
+}
+
+/** How far DuckDB holds the ingest log: every record up to `at`, plus the first `partial` events of the next one. */
+interface Applied {
+  at: LogPosition;
+  partial: number;
 }
 
 /**
- * Events per DuckDB commit under load: big commits spread the per-commit work (transaction, catalog checks, trace
- * index flush, WAL sync) thin. Below it the writer waits up to {@link BATCH_WAIT_MS} for more, unless a reader is
- * waiting ({@link Store.settle}); acknowledgements never wait for it (they wait for the ingest log only).
+ * Events per DuckDB commit under load: one full DuckDB row group. A commit of a whole row group is compressed and
+ * written straight to the database file by the COMMIT (on DuckDB's threads), and the WAL only records where it is;
+ * smaller commits go through the WAL and are compressed again at every automatic checkpoint, which cost a third of
+ * the backend's CPU and stalled one commit for seconds per million spans. A request's events may be split across
+ * two commits ({@link Applied}). Below a full row group the writer waits while events keep arriving (a pause of
+ * {@link BATCH_WAIT_MS} ends the wait, as does {@link BATCH_MAX_WAIT_MS}), unless a reader is waiting
+ * ({@link Store.settle}); acknowledgements never wait for it (they wait for the ingest log only).
  */
-const BATCH_EVENTS = 65_536;
+const BATCH_EVENTS = 122_880;
 const BATCH_WAIT_MS = 100;
+const BATCH_MAX_WAIT_MS = 5000;
+/** Chunks appended, and events split into columns, between yields to the event loop while a commit is built. */
+const CHUNKS_PER_SLICE = 8;
+const SLICE_EVENTS = CHUNKS_PER_SLICE * CHUNK_ROWS;
 /**
- * Acknowledged events waiting for DuckDB, at most: past this, new requests wait (before they are logged) until a
- * commit makes room, so memory stays bounded and clients see backpressure instead of errors.
+ * Acknowledged events waiting for DuckDB, at most, in commits' worth: past this, new requests wait (before they are
+ * logged) until a commit makes room, so memory stays bounded and clients see backpressure instead of errors.
  */
-const MAX_PENDING_EVENTS = 2 * BATCH_EVENTS;
+const MAX_PENDING_BATCHES = 2;
 /** Events per DuckDB commit when replaying the ingest log at startup. */
 const REPLAY_BATCH_EVENTS = 65_536;
 /** How long the writer waits before retrying after a failed commit. */
@@ -115,6 +121,7 @@ export class Store {
   private enqueued = 0;
   private committed = 0;
   private waiters: { target: number; resolve: () => void }[] = [];
+  private applied: Applied = { at: { segment: 0, offset: 0 }, partial: 0 };
   /** Wakes the writer from its wait for a fuller batch. */
   private kick: (() => void) | undefined;
   /** Serialises maintenance (retention) with writes on the writer connection. */
@@ -127,7 +134,10 @@ export class Store {
     this.readersList = readers;
   }
 
-  static async open(dataDir: string): Promise<Store> {
+  /** Events per commit under load; {@link BATCH_EVENTS} unless a test needs commits that split requests. */
+  private batchEvents = BATCH_EVENTS;
+
+  static async open(dataDir: string, options: { batchEvents?: number } = {}): Promise<Store> {
     // Vectors, validity masks and inline strings are filled as little-endian bytes.
     if (os.endianness() !== 'LE') throw new Error('WAGGLE_BACKEND_UNSUPPORTED_PLATFORM: the backend needs a little-endian CPU');
     mkdirSync(dataDir, { recursive: true });
@@ -139,10 +149,13 @@ export class Store {
     const writer = await instance.connect();
     const readers = [await instance.connect(), await instance.connect()];
     const store = new Store(dbPath, instance, writer, readers);
+    if (options.batchEvents !== undefined) store.batchEvents = options.batchEvents;
     try {
       await store.init();
       store.log = await IngestLog.open(path.join(dataDir, 'ingest-log'));
       await store.replay();
+      // New records start at the log's current position: a commit that takes only part of the first one records it.
+      store.applied = { at: store.log.position, partial: 0 };
     } catch (error) {
       for (const c of [writer, ...readers]) c.closeSync();
       instance.closeSync();
@@ -332,15 +345,15 @@ export class Store {
   async ingest(record: LogRecord, events: IngestEvent[]): Promise<void> {
     if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
     if (events.length === 0) return;
-    while (this.pendingEvents >= MAX_PENDING_EVENTS && !this.failure && !this.closed) await this.settle();
+    while (this.pendingEvents >= MAX_PENDING_BATCHES * this.batchEvents && !this.failure && !this.closed) await this.settle();
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
     const end = await this.log.append(record);
-    this.queue.push({ events, end });
+    this.queue.push({ events, end, done: 0 });
     this.pendingEvents += events.length;
     this.enqueued++;
     this.writing ??= this.drain();
-    if (this.pendingEvents >= BATCH_EVENTS) this.kick?.();
+    if (this.pendingEvents >= this.batchEvents) this.kick?.();
   }
 
   /** Resolves once every event acknowledged before the call is in DuckDB (or the commit carrying it failed). */
@@ -363,33 +376,40 @@ export class Store {
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0) {
-        if (this.pendingEvents < BATCH_EVENTS && this.waiters.length === 0 && !this.closed) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, BATCH_WAIT_MS);
-            this.kick = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          this.kick = undefined;
+        await this.waitForFullBatch();
+        // Up to one row group: whole requests, and the first part of the next one if it does not fit.
+        let taken = 0;
+        let whole = 0;
+        const parts: IngestEvent[][] = [];
+        let partial = 0;
+        for (const b of this.queue) {
+          const take = Math.min(b.events.length - b.done, this.batchEvents - taken);
+          parts.push(b.done === 0 && take === b.events.length ? b.events : b.events.slice(b.done, b.done + take));
+          taken += take;
+          if (b.done + take < b.events.length) {
+            partial = b.done + take;
+            break;
+          }
+          whole++;
+          if (taken === this.batchEvents) break;
         }
-        const group = this.queue;
-        this.queue = [];
-        const events = group.length === 1 ? group[0]!.events : group.flatMap((b) => b.events);
-        const end = group.reduce((a, b) => (later(b.end, a) ? b.end : a), group[0]!.end);
+        const events = parts.length === 1 ? parts[0]! : parts.flat();
+        const applied: Applied = { at: whole > 0 ? this.queue[whole - 1]!.end : this.applied.at, partial };
         try {
-          await this.runExclusive(() => this.commit(events, end));
+          await this.runExclusive(() => this.commit(events, applied));
           this.failure = undefined;
-          this.pendingEvents -= events.length;
-          this.committed += group.length;
-          this.log.release(end);
+          this.applied = applied;
+          this.queue.splice(0, whole);
+          if (partial > 0) this.queue[0]!.done = partial;
+          this.pendingEvents -= taken;
+          this.committed += whole;
+          this.log.release(applied.at);
           this.wake(false);
         } catch (error) {
           // Acknowledged events are in the log: keep them queued and retry; refuse new ingest meanwhile.
           this.appender?.clear();
           this.traceAppender?.clear();
           this.failure = new Error(`could not store events: ${(error as Error).message}`);
-          this.queue = [...group, ...this.queue];
           this.wake(true);
           if (this.closed) return;
           await new Promise((r) => setTimeout(r, RETRY_MS));
@@ -400,13 +420,39 @@ export class Store {
     }
   }
 
+  /** Waits while a fuller batch is coming: until a row group's worth, a reader, a pause in ingest or the time limit. */
+  private async waitForFullBatch(): Promise<void> {
+    const started = Date.now();
+    let seen = -1;
+    while (
+      this.pendingEvents < this.batchEvents &&
+      this.pendingEvents !== seen &&
+      this.waiters.length === 0 &&
+      !this.closed &&
+      Date.now() - started < BATCH_MAX_WAIT_MS
+    ) {
+      seen = this.pendingEvents;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, BATCH_WAIT_MS);
+        this.kick = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.kick = undefined;
+    }
+  }
+
   /** Commits the log records DuckDB does not hold yet (after a crash or kill), in batches. */
   private async replay(): Promise<void> {
     const row = (await this.writer.runAndReadAll("SELECT value FROM waggle_meta WHERE key = 'ingest_log_applied'")).getRowObjectsJS()[0];
     let from: LogPosition | undefined;
+    // "segment:offset", then ":events" when DuckDB also holds the first events of the record after it.
+    let partial = 0;
     if (row) {
-      const [segment, offset] = String(row.value).split(':').map(Number);
+      const [segment, offset, done] = String(row.value).split(':').map(Number);
       from = { segment: segment!, offset: offset! };
+      partial = done ?? 0;
     }
     let batch: { events: IngestEvent[]; end: LogPosition }[] = [];
     let count = 0;
@@ -415,8 +461,13 @@ export class Store {
       try {
         events = recordEvents(entry.record);
       } catch (error) {
+        partial = 0;
         warnSkipped(entry.end, error as Error);
         continue;
+      }
+      if (partial > 0) {
+        events = events.slice(partial);
+        partial = 0;
       }
       batch.push({ events, end: entry.end });
       count += events.length;
@@ -439,14 +490,14 @@ export class Store {
     try {
       await this.commit(
         batch.flatMap((b) => b.events),
-        batch.at(-1)!.end,
+        { at: batch.at(-1)!.end, partial: 0 },
       );
     } catch {
       this.appender?.clear();
       this.traceAppender?.clear();
       for (const b of batch) {
         try {
-          await this.commit(b.events, b.end);
+          await this.commit(b.events, { at: b.end, partial: 0 });
         } catch (error) {
           this.appender?.clear();
           this.traceAppender?.clear();
@@ -462,46 +513,53 @@ export class Store {
     return run;
   }
 
-  private async commit(events: IngestEvent[], logEnd: LogPosition): Promise<void> {
+  private async commit(events: IngestEvent[], applied: Applied): Promise<void> {
     const n = events.length;
     const pending = new Map<string, PendingColumn>();
     const newDatasetColumns: [string, string][] = [];
-    const sharedEntries = new Map<object, [PendingColumn, string | number | boolean][]>();
+    const sharedEntries = new Map<object, [PendingColumn, Scalar][]>();
     const queued = new Set<string>();
     const times = new Float64Array(n);
     const rates = new Float64Array(n);
-    const datasets: string[] = Array.from({ length: n });
+    const datasets = new PendingColumn();
     // The keys already known for the current event's dataset (events come in runs of one dataset).
     let knownFor: string | undefined;
     let known: Set<string> | undefined;
+    let latest = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < n; i++) {
+      if (i % SLICE_EVENTS === SLICE_EVENTS - 1) await yieldToEventLoop();
       const ev = events[i]!;
-      if (ev.dataset !== knownFor) {
-        knownFor = ev.dataset;
+      const dataset = ev.dataset;
+      if (dataset !== knownFor) {
+        if (knownFor !== undefined) this.noteLastWritten(knownFor, latest);
+        knownFor = dataset;
         known = this.datasetColumns.get(knownFor);
+        latest = Number.NEGATIVE_INFINITY;
       }
       times[i] = ev.time;
+      if (ev.time > latest) latest = ev.time;
       rates[i] = ev.sampleRate;
-      if (ev.sampleRate !== 1 && !this.sampledDatasets.has(ev.dataset)) this.sampledDatasets.add(ev.dataset);
-      datasets[i] = ev.dataset;
-      const lw = this.lastWritten.get(ev.dataset);
-      if (lw === undefined || ev.time > lw) this.lastWritten.set(ev.dataset, ev.time);
+      if (ev.sampleRate !== 1 && !this.sampledDatasets.has(dataset)) this.sampledDatasets.add(dataset);
+      datasets.add(i, dataset);
       if (ev.shared) {
         let entries = sharedEntries.get(ev.shared);
-        if (!entries) sharedEntries.set(ev.shared, (entries = this.resolveShared(ev.shared, ev.dataset, n, pending, newDatasetColumns, queued)));
-        for (const [p, v] of entries) p.values[i] = v;
+        if (!entries) sharedEntries.set(ev.shared, (entries = this.resolveShared(ev.shared, dataset, pending, newDatasetColumns, queued)));
+        for (const [p, v] of entries) p.add(i, v);
       }
       const fields = ev.fields;
       for (const key in fields) {
         const raw = fields[key];
         if (raw === undefined || raw === null) continue;
-        const v = toScalar(raw);
-        const p = pendingFor(pending, key, n);
-        p.values[i] = v;
-        notePendingKind(p, v);
-        if (known?.has(key) !== true && this.isNewDatasetColumn(ev.dataset, key, queued)) newDatasetColumns.push([ev.dataset, key]);
+        let p = pending.get(key);
+        if (p === undefined) pending.set(key, (p = new PendingColumn()));
+        p.add(i, typeof raw === 'string' ? raw : toScalar(raw));
+        if (p.checkedDataset !== dataset) {
+          p.checkedDataset = dataset;
+          if (known?.has(key) !== true && this.isNewDatasetColumn(dataset, key, queued)) newDatasetColumns.push([dataset, key]);
+        }
       }
     }
+    if (knownFor !== undefined) this.noteLastWritten(knownFor, latest);
 
     await this.evolveSchema(pending, newDatasetColumns);
 
@@ -511,51 +569,71 @@ export class Store {
       const col = this.columns.get(key)!;
       byIndex[physicalIndex.get(col.physical)!] = p;
     }
+    byIndex[physicalIndex.get('dataset')!] = datasets;
+    // A key with the same value in every event (resource attributes, the dataset) is one constant vector per chunk.
+    const constants = this.tableColumns.map((c, i) => {
+      const p = byIndex[i];
+      if (p === undefined) return c.physical === 'ts' || c.physical === 'sample_rate' ? undefined : duckdb.create_null_value();
+      return p.same && p.rows.length === n ? constantValue(coerce(p.values[0]!, c.type), c.type) : undefined;
+    });
     const logicalTypes = this.tableColumns.map((c) => duckdb.create_logical_type(RAW_TYPES[c.type]));
     const appender = this.appender!;
+    const arena = new StringArena();
     // Appends run inside an explicit transaction so the COMMIT (WAL write + fsync) happens on DuckDB's
     // threads while the event loop goes on reading the next requests, which then join the next commit.
     await this.writer.run('BEGIN TRANSACTION');
     try {
-    for (let start = 0; start < n; start += CHUNK_ROWS) {
-      const end = Math.min(n, start + CHUNK_ROWS);
-      const rows = end - start;
-      const chunk = duckdb.create_data_chunk(logicalTypes);
-      duckdb.data_chunk_set_size(chunk, rows);
-      for (let c = 0; c < this.tableColumns.length; c++) {
-        const vector = duckdb.data_chunk_get_vector(chunk, c);
-        const physical = this.tableColumns[c]!.physical;
-        if (physical === 'ts') writeColumn(vector, 'DOUBLE', (r) => times[r]!, start, rows);
-        else if (physical === 'sample_rate') writeColumn(vector, 'DOUBLE', (r) => rates[r]!, start, rows);
-        else if (physical === 'dataset') writeColumn(vector, 'VARCHAR', (r) => datasets[r]!, start, rows);
-        else {
+      for (let start = 0; start < n; start += CHUNK_ROWS) {
+        const rows = Math.min(CHUNK_ROWS, n - start);
+        const chunk = duckdb.create_data_chunk(logicalTypes);
+        duckdb.data_chunk_set_size(chunk, rows);
+        for (let c = 0; c < this.tableColumns.length; c++) {
+          const vector = duckdb.data_chunk_get_vector(chunk, c);
+          const constant = constants[c];
           const p = byIndex[c];
-          const type = this.tableColumns[c]!.type;
-          if (p === undefined) duckdb.vector_reference_value(vector, duckdb.create_null_value());
-          else writeColumn(vector, type, (r) => coerce(p.values[r], type), start, rows);
+          if (constant !== undefined) duckdb.vector_reference_value(vector, constant);
+          else if (p !== undefined) writeVector(vector, this.tableColumns[c]!.type, p, start, rows, arena);
+          else {
+            const source = this.tableColumns[c]!.physical === 'ts' ? times : rates;
+            duckdb.copy_data_to_vector(vector, 0, source.buffer, start * 8, rows * 8);
+          }
+        }
+        appender.appendDataChunk(new DuckDBDataChunk(chunk));
+        // The appender copied the chunk, strings included: the arena's bytes are no longer pointed to.
+        arena.release();
+        // A row group takes a while to write: let requests in meanwhile (after handing DuckDB what is appended, which
+        // would otherwise all be moved into the table at once at the end).
+        if ((start / CHUNK_ROWS) % CHUNKS_PER_SLICE === CHUNKS_PER_SLICE - 1) {
+          appender.flushSync();
+          await yieldToEventLoop();
         }
       }
-      appender.appendDataChunk(new DuckDBDataChunk(chunk));
-    }
-    appender.flushSync();
-    this.appendTraceIndex(pending.get('trace.trace_id'), times, n);
-    await this.writer.run("INSERT OR REPLACE INTO waggle_meta VALUES ('ingest_log_applied', $1)", [`${logEnd.segment}:${logEnd.offset}`]);
-    await this.writer.run('COMMIT');
+      appender.flushSync();
+      this.appendTraceIndex(pending.get('trace.trace_id'), times);
+      const { segment, offset } = applied.at;
+      const position = applied.partial > 0 ? `${segment}:${offset}:${applied.partial}` : `${segment}:${offset}`;
+      await this.writer.run("INSERT OR REPLACE INTO waggle_meta VALUES ('ingest_log_applied', $1)", [position]);
+      await this.writer.run('COMMIT');
     } catch (error) {
       await this.writer.run('ROLLBACK').catch(() => undefined);
       throw error;
     }
   }
 
+  private noteLastWritten(dataset: string, time: number): void {
+    const lw = this.lastWritten.get(dataset);
+    if (lw === undefined || time > lw) this.lastWritten.set(dataset, time);
+  }
+
   /** Adds one (trace id, first time, last time) row per trace in the commit. */
-  private appendTraceIndex(traceIds: PendingColumn | undefined, times: Float64Array, n: number): void {
+  private appendTraceIndex(traceIds: PendingColumn | undefined, times: Float64Array): void {
     if (!traceIds) return;
     const ranges = new Map<string, [number, number]>();
-    for (let i = 0; i < n; i++) {
-      const v = traceIds.values[i];
-      if (v === undefined) continue;
+    const { rows, values } = traceIds;
+    for (let c = 0; c < rows.length; c++) {
+      const v = values[c]!;
       const id = typeof v === 'string' ? v : String(v);
-      const t = times[i]!;
+      const t = times[rows[c]!]!;
       const range = ranges.get(id);
       if (!range) ranges.set(id, [t, t]);
       else if (t < range[0]) range[0] = t;
@@ -574,10 +652,18 @@ export class Store {
       duckdb.data_chunk_set_size(chunk, rows);
       // BIGINT little-endian as two 32-bit words, so no BigInt is made per trace.
       const keys = new Uint32Array(rows * 2);
-      for (let r = 0; r < rows; r++) traceKeyWords(ids[start + r]!, keys, r * 2);
+      const lo = new Float64Array(rows);
+      const hi = new Float64Array(rows);
+      for (let r = 0; r < rows; r++) {
+        const id = ids[start + r]!;
+        traceKeyWords(id, keys, r * 2);
+        const range = ranges.get(id)!;
+        lo[r] = range[0];
+        hi[r] = range[1];
+      }
       duckdb.copy_data_to_vector(duckdb.data_chunk_get_vector(chunk, 0), 0, keys.buffer, 0, keys.byteLength);
-      writeColumn(duckdb.data_chunk_get_vector(chunk, 1), 'DOUBLE', (r) => ranges.get(ids[r]!)![0], start, rows);
-      writeColumn(duckdb.data_chunk_get_vector(chunk, 2), 'DOUBLE', (r) => ranges.get(ids[r]!)![1], start, rows);
+      duckdb.copy_data_to_vector(duckdb.data_chunk_get_vector(chunk, 1), 0, lo.buffer, 0, lo.byteLength);
+      duckdb.copy_data_to_vector(duckdb.data_chunk_get_vector(chunk, 2), 0, hi.buffer, 0, hi.byteLength);
       this.traceAppender!.appendDataChunk(new DuckDBDataChunk(chunk));
     }
     this.traceAppender!.flushSync();
@@ -587,19 +673,17 @@ export class Store {
   private resolveShared(
     shared: Record<string, AnyValue>,
     dataset: string,
-    n: number,
     pending: Map<string, PendingColumn>,
     newDatasetColumns: [string, string][],
     queued: Set<string>,
-  ): [PendingColumn, string | number | boolean][] {
-    const entries: [PendingColumn, string | number | boolean][] = [];
+  ): [PendingColumn, Scalar][] {
+    const entries: [PendingColumn, Scalar][] = [];
     for (const key in shared) {
       const raw = shared[key];
       if (raw === undefined || raw === null) continue;
-      const v = toScalar(raw);
-      const p = pendingFor(pending, key, n);
-      notePendingKind(p, v);
-      entries.push([p, v]);
+      let p = pending.get(key);
+      if (p === undefined) pending.set(key, (p = new PendingColumn()));
+      entries.push([p, toScalar(raw)]);
       if (this.isNewDatasetColumn(dataset, key, queued)) newDatasetColumns.push([dataset, key]);
     }
     return entries;
@@ -617,7 +701,7 @@ export class Store {
     const catalogSql = 'INSERT OR REPLACE INTO waggle_columns VALUES ($1, $2, $3)';
     for (const [key, p] of pending) {
       const col = this.columns.get(key);
-      const wanted = typeFor(p, col?.type);
+      const wanted = p.typeFor(col?.type);
       if (!col) {
         const info: ColumnInfo = { key, physical: `a_${this.nextColumnId++}`, type: wanted, pinned: false };
         apply.push(() => this.columns.set(key, info));
@@ -721,107 +805,12 @@ export class Store {
   }
 }
 
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 function warnSkipped(end: LogPosition, error: Error): void {
   process.emitWarning(`ingest log record ending at ${end.segment}:${end.offset} could not be replayed and was skipped: ${error.message}`, {
     code: 'WAGGLE_BACKEND_LOG_SKIPPED',
   });
-}
-
-/** Whether log position `a` comes after `b`. */
-function later(a: LogPosition, b: LogPosition): boolean {
-  return a.segment > b.segment || (a.segment === b.segment && a.offset > b.offset);
-}
-
-/**
- * Fills one vector of a data chunk straight through the C API: a column holding one value for every
- * row (resource attributes, the dataset, absent keys) becomes a constant vector, which costs O(1);
- * others are written as flat arrays with a validity mask.
- */
-function writeColumn(
-  vector: duckdb.Vector,
-  type: ColumnType,
-  valueAt: (row: number) => string | number | boolean | null,
-  start: number,
-  rows: number,
-): void {
-  const first = valueAt(start);
-  let constant = true;
-  for (let r = 1; r < rows; r++) {
-    if (valueAt(start + r) !== first) {
-      constant = false;
-      break;
-    }
-  }
-  if (constant) {
-    duckdb.vector_reference_value(vector, constantValue(first, type));
-    return;
-  }
-  // DuckDB's validity mask is 64-bit words, least significant bit first; on little-endian machines that is the
-  // same bytes as 32-bit words, which avoid a BigInt per value.
-  const validity = new Uint32Array(Math.ceil(rows / 64) * 2);
-  let hasNull = false;
-  if (type === 'VARCHAR') {
-    // Short ASCII strings are written inline into the vector's string slots in one copy; only longer ones
-    // (stored out of line by DuckDB) cost a call into the addon each.
-    const slots = new Uint8Array(rows * STRING_SLOT);
-    const long: number[] = [];
-    for (let r = 0; r < rows; r++) {
-      const v = valueAt(start + r);
-      if (v === null) {
-        hasNull = true;
-        continue;
-      }
-      validity[r >>> 5]! |= 1 << (r & 31);
-      if (!inlineString(slots, r * STRING_SLOT, v as string)) long.push(r);
-    }
-    duckdb.copy_data_to_vector(vector, 0, slots.buffer, 0, slots.byteLength);
-    for (const r of long) duckdb.vector_assign_string_element(vector, r, valueAt(start + r) as string);
-  } else {
-    const data = type === 'DOUBLE' ? new Float64Array(rows) : new Uint8Array(rows);
-    for (let r = 0; r < rows; r++) {
-      const v = valueAt(start + r);
-      if (v === null) hasNull = true;
-      else {
-        data[r] = type === 'DOUBLE' ? (v as number) : v ? 1 : 0;
-        validity[r >>> 5]! |= 1 << (r & 31);
-      }
-    }
-    duckdb.copy_data_to_vector(vector, 0, data.buffer, 0, data.byteLength);
-  }
-  if (hasNull) {
-    duckdb.vector_ensure_validity_writable(vector);
-    duckdb.copy_data_to_vector_validity(vector, 0, validity.buffer, 0, validity.byteLength);
-  }
-}
-
-/** Size of DuckDB's string_t: a 4-byte length and 12 bytes of inline data (or a prefix and a pointer). */
-const STRING_SLOT = 16;
-const INLINE_BYTES = 12;
-
-/**
- * Writes `v` as an inlined string_t (little-endian length, then the bytes, zero-padded) if it is ASCII and at most
- * 12 bytes; returns false (slot left zero) otherwise.
- */
-function inlineString(slots: Uint8Array, at: number, v: string): boolean {
-  const n = v.length;
-  if (n > INLINE_BYTES) return false;
-  for (let i = 0; i < n; i++) {
-    const c = v.charCodeAt(i);
-    if (c >= 0x80) {
-      slots.fill(0, at + 4, at + 4 + i);
-      return false;
-    }
-    slots[at + 4 + i] = c;
-  }
-  slots[at] = n;
-  return true;
-}
-
-function constantValue(v: string | number | boolean | null, type: ColumnType): duckdb.Value {
-  if (v === null) return duckdb.create_null_value();
-  if (type === 'VARCHAR') return duckdb.create_varchar(v as string);
-  if (type === 'DOUBLE') return duckdb.create_double(v as number);
-  return duckdb.create_bool(v as boolean);
 }
 
 /** Writes a trace id's 64-bit key (FNV-1a 32-bit low word, a differently seeded and mixed hash high word). */
@@ -845,31 +834,6 @@ export function traceKey(id: string): bigint {
   return BigInt.asIntN(64, (BigInt(words[1]!) << 32n) | BigInt(words[0]!));
 }
 
-function pendingFor(pending: Map<string, PendingColumn>, key: string, n: number): PendingColumn {
-  let p = pending.get(key);
-  if (!p) {
-    const values: PendingColumn['values'] = [];
-    values.length = n; // holey on purpose: most keys are absent from most rows
-    p = { values, kinds: new Set(), hasNonNumericString: false, hasNonBooleanString: false };
-    pending.set(key, p);
-  }
-  return p;
-}
-
-function notePendingKind(p: PendingColumn, v: string | number | boolean): void {
-  const kind = typeof v as ValueKind;
-  if (!p.kinds.has(kind)) p.kinds.add(kind);
-  if (kind === 'string') {
-    if (!p.hasNonNumericString && !isNumericString(v as string)) p.hasNonNumericString = true;
-    if (!p.hasNonBooleanString && v !== 'true' && v !== 'false') p.hasNonBooleanString = true;
-  }
-}
-
-function isNumericString(s: string): boolean {
-  if (s.trim() === '') return false;
-  return Number.isFinite(Number(s));
-}
-
 /** Flattens a value to what a column can hold: arrays and maps become JSON, bytes base64. */
 function toScalar(v: AnyValue): string | number | boolean {
   switch (typeof v) {
@@ -885,45 +849,5 @@ function toScalar(v: AnyValue): string | number | boolean {
       return JSON.stringify(v, (_k, x: unknown) =>
         x instanceof Uint8Array ? Buffer.from(x).toString('base64') : typeof x === 'bigint' ? Number(x) : x,
       );
-  }
-}
-
-/**
- * The type a column must have to hold the batch's values. Type rule (documented in the README):
- * a key's first type wins; numeric strings fit a DOUBLE column and "true"/"false" a BOOLEAN one;
- * anything else that does not fit widens the column to VARCHAR for good.
- */
-function typeFor(p: PendingColumn, current: ColumnType | undefined): ColumnType {
-  const kinds = p.kinds;
-  if (current === 'VARCHAR') return 'VARCHAR';
-  if (current === 'DOUBLE') {
-    if (kinds.has('boolean') || (kinds.has('string') && p.hasNonNumericString)) return 'VARCHAR';
-    return 'DOUBLE';
-  }
-  if (current === 'BOOLEAN') {
-    if (kinds.has('number') || (kinds.has('string') && p.hasNonBooleanString)) return 'VARCHAR';
-    return 'BOOLEAN';
-  }
-  if (kinds.size === 1) {
-    if (kinds.has('number')) return 'DOUBLE';
-    if (kinds.has('boolean')) return 'BOOLEAN';
-  }
-  return 'VARCHAR';
-}
-
-function coerce(v: string | number | boolean | undefined, type: ColumnType): string | number | boolean | null {
-  if (v === undefined) return null;
-  switch (type) {
-    case 'VARCHAR':
-      return typeof v === 'string' ? v : String(v);
-    case 'DOUBLE':
-      if (typeof v === 'number') return v;
-      if (typeof v === 'string' && isNumericString(v)) return Number(v);
-      return null;
-    case 'BOOLEAN':
-      if (typeof v === 'boolean') return v;
-      if (v === 'true') return true;
-      if (v === 'false') return false;
-      return null;
   }
 }

@@ -1,4 +1,4 @@
-import { appendFileSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { encodeTraceRequest } from '@waggle/otlp';
@@ -6,6 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startBackend, type TraceEntry } from '../src/index.js';
 import { IngestLog } from '../src/ingest-log.js';
 import { eventsRecord, otlpRecord } from '../src/ingest-records.js';
+import { quoteIdent } from '../src/sql.js';
+import { Store } from '../src/store.js';
 import { runQuery, tempDir } from './helpers.js';
 import { makeSpan, traces } from './otlp-data.js';
 
@@ -122,6 +124,31 @@ describe('the ingest log', () => {
       expect(rows.results[0]!.data.COUNT).toBe(1);
     } finally {
       await again.close();
+    }
+  });
+
+  it('a request split across two commits is stored exactly once when the backend dies between them', async () => {
+    const dataDir = tempDir('waggle-split-');
+    const crashed = tempDir('waggle-split-crashed-');
+    dirs.push(dataDir, crashed);
+    // Commits of 100 events: the 150-event request goes in as 100 now and 50 in the next commit.
+    const store = await Store.open(dataDir, { batchEvents: 100 });
+    const events = Array.from({ length: 150 }, (_, i) => ({ time: Date.now() - 1000, dataset: 'split', sampleRate: 1, fields: { i } }));
+    await store.ingest(eventsRecord(events), events);
+    // Between the two commits (the writer waits for more events first), copy the data directory: what kill -9 leaves.
+    const applied = async (): Promise<string | undefined> =>
+      (await store.reader().runAndReadAll("SELECT value FROM waggle_meta WHERE key = 'ingest_log_applied'")).getRowObjectsJS()[0]?.value as string | undefined;
+    while (!/^\d+:\d+:100$/.test((await applied()) ?? '')) await new Promise((r) => setTimeout(r, 2));
+    cpSync(dataDir, crashed, { recursive: true });
+    await store.settle();
+    await store.close();
+
+    const restarted = await Store.open(crashed, { batchEvents: 100 });
+    try {
+      const rows = (await restarted.reader().runAndReadAll(`SELECT count(*) AS n, count(DISTINCT ${quoteIdent(restarted.column('i')!.physical)}) AS distinct_i FROM events`)).getRowObjectsJS();
+      expect(rows).toEqual([{ n: 150n, distinct_i: 150n }]);
+    } finally {
+      await restarted.close();
     }
   });
 

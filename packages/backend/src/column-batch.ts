@@ -1,0 +1,265 @@
+import duckdb from '@duckdb/node-bindings';
+import type { ColumnType } from './internal-types.js';
+
+/** A value as a column holds it, before coercion to the column's type. */
+export type Scalar = string | number | boolean;
+
+const KIND_STRING = 1;
+const KIND_NUMBER = 2;
+const KIND_BOOLEAN = 4;
+
+/** The one kind of value a column of each type holds without coercion. */
+const NATURAL_KIND: Record<ColumnType, number> = { VARCHAR: KIND_STRING, DOUBLE: KIND_NUMBER, BOOLEAN: KIND_BOOLEAN };
+
+/**
+ * One key's values across a commit: the rows that have it (ascending) and their values, kept dense so most keys
+ * cost two array pushes per row, plus what the batch's type decision and the chunk writer need to know.
+ */
+export class PendingColumn {
+  readonly rows: number[] = [];
+  readonly values: Scalar[] = [];
+  /** KIND_* bits of the values seen. */
+  kinds = 0;
+  /** Strings that do not read as the numbers/booleans a typed column needs. */
+  hasNonNumericString = false;
+  hasNonBooleanString = false;
+  /** Every value is the first one, so with a value in every row the column is one constant. */
+  same = true;
+  /** The dataset this key was last looked up for in the dataset catalog (events come in runs of one dataset). */
+  checkedDataset: string | undefined;
+  /** Where the chunk writer is in `rows`. */
+  cursor = 0;
+
+  /** Sets the value of `row`, which is the last row added or a later one (a later value for the same row wins). */
+  add(row: number, v: Scalar): void {
+    const last = this.rows.length - 1;
+    if (last >= 0 && this.rows[last] === row) {
+      this.values[last] = v;
+      if (last > 0 && v !== this.values[0]) this.same = false;
+    } else {
+      this.rows.push(row);
+      this.values.push(v);
+      if (last >= 0 && v !== this.values[0]) this.same = false;
+    }
+    switch (typeof v) {
+      case 'string':
+        this.kinds |= KIND_STRING;
+        if (!this.hasNonNumericString && !isNumericString(v)) this.hasNonNumericString = true;
+        if (!this.hasNonBooleanString && v !== 'true' && v !== 'false') this.hasNonBooleanString = true;
+        break;
+      case 'number':
+        this.kinds |= KIND_NUMBER;
+        break;
+      default:
+        this.kinds |= KIND_BOOLEAN;
+    }
+  }
+
+  /**
+   * The type a column must have to hold these values. Type rule (documented in the README): a key's first type
+   * wins; numeric strings fit a DOUBLE column and "true"/"false" a BOOLEAN one; anything else that does not fit
+   * widens the column to VARCHAR for good.
+   */
+  typeFor(current: ColumnType | undefined): ColumnType {
+    const k = this.kinds;
+    if (current === 'VARCHAR') return 'VARCHAR';
+    if (current === 'DOUBLE') {
+      if (k & KIND_BOOLEAN || (k & KIND_STRING && this.hasNonNumericString)) return 'VARCHAR';
+      return 'DOUBLE';
+    }
+    if (current === 'BOOLEAN') {
+      if (k & KIND_NUMBER || (k & KIND_STRING && this.hasNonBooleanString)) return 'VARCHAR';
+      return 'BOOLEAN';
+    }
+    if (k === KIND_NUMBER) return 'DOUBLE';
+    if (k === KIND_BOOLEAN) return 'BOOLEAN';
+    return 'VARCHAR';
+  }
+}
+
+export function isNumericString(s: string): boolean {
+  if (s.trim() === '') return false;
+  return Number.isFinite(Number(s));
+}
+
+export function coerce(v: Scalar, type: ColumnType): Scalar | null {
+  switch (type) {
+    case 'VARCHAR':
+      return typeof v === 'string' ? v : String(v);
+    case 'DOUBLE':
+      if (typeof v === 'number') return v;
+      if (typeof v === 'string' && isNumericString(v)) return Number(v);
+      return null;
+    case 'BOOLEAN':
+      if (typeof v === 'boolean') return v;
+      if (v === 'true') return true;
+      if (v === 'false') return false;
+      return null;
+  }
+}
+
+export function constantValue(v: Scalar | null, type: ColumnType): duckdb.Value {
+  if (v === null) return duckdb.create_null_value();
+  if (type === 'VARCHAR') return duckdb.create_varchar(v as string);
+  if (type === 'DOUBLE') return duckdb.create_double(v as number);
+  return duckdb.create_bool(v as boolean);
+}
+
+/** Size of DuckDB's string_t: a 4-byte length, then 12 inline bytes, or a 4-byte prefix and a pointer. */
+const STRING_SLOT = 16;
+const INLINE_BYTES = 12;
+
+/**
+ * Holds the bytes that out-of-line strings of one data chunk point to, inside DuckDB-owned string vectors, so
+ * a whole column's long strings cost one call into the addon instead of one each. Keep it referenced until the
+ * data chunk has been appended: the appender copies the strings into its own storage then.
+ */
+export class StringArena {
+  private readonly type = duckdb.create_logical_type(duckdb.Type.VARCHAR);
+  private readonly held: duckdb.DataChunk[] = [];
+  private vector: duckdb.Vector | undefined;
+  private used = CHUNK_CAPACITY;
+
+  /** Copies `bytes` (more than 12 of them) into DuckDB memory; returns its address as [low, high] 32-bit words. */
+  hold(bytes: Uint8Array): [number, number] {
+    if (this.used === CHUNK_CAPACITY) {
+      const chunk = duckdb.create_data_chunk([this.type]);
+      this.held.push(chunk);
+      this.vector = duckdb.data_chunk_get_vector(chunk, 0);
+      this.used = 0;
+    }
+    const at = this.used++;
+    duckdb.vector_assign_string_element_len(this.vector!, at, bytes);
+    const slots = duckdb.vector_get_data(this.vector!, (at + 1) * STRING_SLOT);
+    const view = new DataView(slots.buffer, slots.byteOffset + at * STRING_SLOT, STRING_SLOT);
+    return [view.getUint32(8, true), view.getUint32(12, true)];
+  }
+
+  /** Lets DuckDB free the held bytes (once the chunks pointing to them are appended). */
+  release(): void {
+    this.held.length = 0;
+    this.vector = undefined;
+    this.used = CHUNK_CAPACITY;
+  }
+}
+
+/** Rows per DuckDB vector. */
+const CHUNK_CAPACITY = 2048;
+
+/**
+ * Fills one vector of a data chunk with rows `start` .. `start + rows` of a column, straight through the C API:
+ * values are written into typed arrays and copied in once, with a validity mask when rows lack a value. The caller
+ * turns columns that are one value in every row into constant vectors before calling this.
+ */
+export function writeVector(
+  vector: duckdb.Vector,
+  type: ColumnType,
+  col: PendingColumn,
+  start: number,
+  rows: number,
+  arena: StringArena,
+): void {
+  const end = start + rows;
+  const from = col.cursor;
+  let to = from;
+  const colRows = col.rows;
+  while (to < colRows.length && colRows[to]! < end) to++;
+  col.cursor = to;
+  if (to === from) {
+    duckdb.vector_reference_value(vector, duckdb.create_null_value());
+    return;
+  }
+  const natural = col.kinds === NATURAL_KIND[type];
+  const values = col.values;
+  // DuckDB's validity mask is 64-bit words, least significant bit first; on little-endian machines that is the
+  // same bytes as 32-bit words, which avoid a BigInt per value.
+  const validity = new Uint32Array(Math.ceil(rows / 64) * 2);
+  let present = 0;
+  if (type === 'VARCHAR') {
+    const slots = new Uint8Array(rows * STRING_SLOT);
+    let long: number[] | undefined;
+    for (let c = from; c < to; c++) {
+      const r = colRows[c]! - start;
+      const v = values[c]!;
+      const s = natural ? (v as string) : typeof v === 'string' ? v : String(v);
+      validity[r >>> 5]! |= 1 << (r & 31);
+      present++;
+      if (!inlineAscii(slots, r * STRING_SLOT, s)) (long ??= []).push(r, c);
+    }
+    if (long) writeLongStrings(slots, long, values, natural, arena);
+    duckdb.copy_data_to_vector(vector, 0, slots.buffer, 0, slots.byteLength);
+  } else {
+    const data = type === 'DOUBLE' ? new Float64Array(rows) : new Uint8Array(rows);
+    for (let c = from; c < to; c++) {
+      const r = colRows[c]! - start;
+      const v = natural ? values[c]! : coerce(values[c]!, type);
+      if (v === null) continue;
+      data[r] = type === 'DOUBLE' ? (v as number) : v ? 1 : 0;
+      validity[r >>> 5]! |= 1 << (r & 31);
+      present++;
+    }
+    duckdb.copy_data_to_vector(vector, 0, data.buffer, 0, data.byteLength);
+  }
+  if (present < rows) {
+    duckdb.vector_ensure_validity_writable(vector);
+    duckdb.copy_data_to_vector_validity(vector, 0, validity.buffer, 0, validity.byteLength);
+  }
+}
+
+/**
+ * Writes `v` as an inlined string_t (little-endian length, then the bytes, zero-padded) if it is ASCII and at most
+ * 12 bytes; returns false (slot left zero) otherwise.
+ */
+function inlineAscii(slots: Uint8Array, at: number, v: string): boolean {
+  const n = v.length;
+  if (n > INLINE_BYTES) return false;
+  for (let i = 0; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c >= 0x80) {
+      slots.fill(0, at + 4, at + 4 + i);
+      return false;
+    }
+    slots[at + 4 + i] = c;
+  }
+  slots[at] = n;
+  return true;
+}
+
+/**
+ * Writes the strings that are not short ASCII: their UTF-8 bytes go into one arena block, and each slot gets its
+ * length, 4-byte prefix and a pointer into the block (or the bytes inline when they fit in 12).
+ * `long` holds (row, value index) pairs.
+ */
+function writeLongStrings(slots: Uint8Array, long: number[], values: Scalar[], natural: boolean, arena: StringArena): void {
+  const parts: string[] = [];
+  for (let i = 1; i < long.length; i += 2) {
+    const v = values[long[i]!]!;
+    parts.push(natural ? (v as string) : String(v));
+  }
+  const joined = parts.join('');
+  const bytes = Buffer.from(joined, 'utf8');
+  const ascii = bytes.length === joined.length;
+  // Only bytes that do not fit inline need to live in DuckDB memory (then there are more than 12).
+  let base: [number, number] | undefined;
+  const words = new Uint32Array(slots.buffer, slots.byteOffset, slots.byteLength >>> 2);
+  let offset = 0;
+  for (let p = 0; p < parts.length; p++) {
+    const s = parts[p]!;
+    const length = ascii ? s.length : Buffer.byteLength(s, 'utf8');
+    const at = long[p * 2]! * STRING_SLOT;
+    words[at >>> 2] = length;
+    if (length <= INLINE_BYTES) {
+      slots.set(bytes.subarray(offset, offset + length), at + 4);
+    } else {
+      base ??= arena.hold(bytes);
+      slots[at + 4] = bytes[offset]!;
+      slots[at + 5] = bytes[offset + 1]!;
+      slots[at + 6] = bytes[offset + 2]!;
+      slots[at + 7] = bytes[offset + 3]!;
+      const low = base[0] + offset;
+      words[(at >>> 2) + 2] = low >>> 0;
+      words[(at >>> 2) + 3] = base[1] + (low >= 0x1_0000_0000 ? 1 : 0);
+    }
+    offset += length;
+  }
+}
