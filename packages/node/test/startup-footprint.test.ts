@@ -130,3 +130,23 @@ it('the shared modules export what the packages export', () => {
     else expect(shim[key], key).toEqual(real[key]);
   }
 });
+
+it('the bundle\'s allocation-free attribute validation (CORE_ATTRIBUTE_PATCHES) answers as @opentelemetry/core does', () => {
+  const own = createRequire(new URL('../package.json', import.meta.url));
+  type Core = { isAnyValue(v: unknown): boolean; cleanAttributes(a: unknown, limits: object): unknown };
+  const bundled = own('./dist/shared/opentelemetry-core.cjs') as Core;
+  const real = own('@opentelemetry/core') as Core;
+  const cyclic: Record<string, unknown> = { a: 1 };
+  cyclic.self = cyclic;
+  const shared = { x: 'y' };
+  const values: unknown[] = [
+    'text', '', 0, -1.5, Number.NaN, true, false, null, undefined, 10n, Symbol('s'), () => 1,
+    new Uint8Array([1, 2]), ['a', 'b'], [1, 'mixed', { nested: true }], [undefined, 1], { a: { b: { c: 'deep' } } },
+    { twice: shared, again: shared }, cyclic, [cyclic], new Date(0), new Map([['k', 'v']]), Object.create(null),
+  ];
+  values.forEach((value, i) => expect(bundled.isAnyValue(value), `values[${i}]`).toBe(real.isAnyValue(value)));
+  const attributes = { s: 'long text value', n: 1, skip: undefined, bad: () => 1, nested: { a: [1, 2] }, cyclic, '': 'empty key' };
+  for (const limits of [{}, { attributeValueLengthLimit: 4 }, { attributeCountLimit: 2 }]) {
+    expect(bundled.cleanAttributes(attributes, limits)).toEqual(real.cleanAttributes(attributes, limits));
+  }
+});
