@@ -2,14 +2,16 @@
 // @opentelemetry/instrumentation-http because that one costs more CPU per request (wrapped emit and end, header,
 // metric and old-semconv work on every request): about 16% more server CPU per traced request in the bench's A/B
 // (bench/RESULTS.md, variant waggle-upstream-http).
-// Nothing is patched: it subscribes to http.server.* / http.client.* channels, so it works the same under every
-// import form. Spans follow the stable HTTP semantic conventions.
+// It subscribes to http.server.* / http.client.* channels, so it works the same under every import form; the one
+// thing it changes is each server socket's setTimeout (see setTimeoutOutsideRequest). Spans follow the stable HTTP
+// semantic conventions.
 import type { Attributes, Context, Span } from '@opentelemetry/api';
 import type { RPCMetadata } from '@opentelemetry/core';
 import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
+import { AsyncResource } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { WAGGLE_ROOT_CONTEXT } from './context-manager.js';
 import { reportOnce } from './diagnostics.js';
 import { api, core, instrumentation } from './otel.js';
@@ -40,6 +42,33 @@ const requestSetter = {
   },
 };
 
+const socketSetTimeout = Socket.prototype.setTimeout;
+/**
+ * The socket whose response is finishing, from Node's http.server.response.finish message until the end of that
+ * 'finish' emit: Node publishes the message just before it arms the connection's keep-alive timer.
+ */
+let finishingSocket: Socket | undefined;
+const clearFinishing = (): void => {
+  finishingSocket = undefined;
+};
+/** The context nothing is traced in, captured at startup: idle connections wait in it. */
+let outsideRequests: AsyncResource | undefined;
+
+/**
+ * Installed as each traced server socket's setTimeout. When Node arms the keep-alive timer after a response, it runs
+ * outside the request's context; every other call is Socket#setTimeout unchanged. A timer keeps the context that was
+ * active when it was armed, and this one lives until the connection's next request: with the request's context it
+ * kept the ended span, its attributes and strings alive across young-generation collections (~42 KB surviving each
+ * scavenge instead of ~9 KB on the express bench with 50 keep-alive connections), which made V8 grow the young
+ * generation and the process's RSS by 16 MiB and more (bench/RESULTS.md). The app's own 'finish' and 'close'
+ * listeners still run in the request's context: only the timer is armed outside it.
+ */
+function setTimeoutOutsideRequest(this: Socket, ...args: Parameters<Socket['setTimeout']>): Socket {
+  if (finishingSocket !== this || outsideRequests === undefined) return socketSetTimeout.apply(this, args);
+  finishingSocket = undefined;
+  return outsideRequests.runInAsyncScope(socketSetTimeout, this, ...args);
+}
+
 export interface HttpChannelConfig extends InstrumentationConfig {
   /**
    * Enters the server span's context for the request handler. Waggle passes its context manager's enterWith;
@@ -55,6 +84,8 @@ export class HttpChannelInstrumentation extends InstrumentationBase<HttpChannelC
 
   constructor(config: HttpChannelConfig = {}) {
     super('@waggle/node/http', '0.1.0', config);
+    // Created while Waggle starts, before the app runs anything in a context.
+    outsideRequests ??= new AsyncResource('WaggleIdleConnection');
     // InstrumentationBase enables from its constructor, before this class's fields (the handlers) exist.
     if (config.enabled !== false) this.enable();
   }
@@ -116,6 +147,7 @@ export class HttpChannelInstrumentation extends InstrumentationBase<HttpChannelC
       const userAgent = request.headers['user-agent'];
       if (userAgent !== undefined) attributes['user_agent.original'] = userAgent;
 
+      if (socket.setTimeout !== setTimeoutOutsideRequest) socket.setTimeout = setTimeoutOutsideRequest;
       const span = this.tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind: SpanKind.SERVER, attributes }, parent);
       const rpc: RPCMetadata = { type: RPCType.HTTP, span };
       this.servers.set(response, { span, rpc, method });
@@ -128,7 +160,11 @@ export class HttpChannelInstrumentation extends InstrumentationBase<HttpChannelC
   };
 
   private readonly onServerFinish = (message: unknown): void => {
-    this.endServer((message as { response: ServerResponse }).response, false);
+    const { response, socket } = message as { response: ServerResponse; socket: Socket };
+    finishingSocket = socket;
+    // The keep-alive timer is armed synchronously after this message, if at all (not when the connection closes).
+    queueMicrotask(clearFinishing);
+    this.endServer(response, false);
   };
 
   private endServer(response: ServerResponse, closed: boolean): void {

@@ -3,7 +3,7 @@ import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentele
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { createServer, get, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WaggleContextManager } from '../src/context-manager.js';
 import { HttpChannelInstrumentation } from '../src/http-instrumentation.js';
@@ -129,6 +129,52 @@ describe('HTTP over diagnostics channels', () => {
       expect(exporter.getFinishedSpans().filter((s) => s.kind !== SpanKind.INTERNAL)).toEqual([]);
     } finally {
       instrumentation.enable();
+    }
+  });
+});
+
+describe('contexts around a keep-alive connection', () => {
+  /** What a callback saw as the active span: its name, or 'none'. */
+  const activeName = () => (trace.getActiveSpan() as unknown as { name?: string } | undefined)?.name ?? 'none';
+
+  it('the keep-alive timer armed after a response runs outside the request, while the app\'s finish and close listeners run inside it', async () => {
+    const seen: Record<string, string> = {};
+    const keepAlive = createServer((req, res) => {
+      res.on('finish', () => (seen.finish = activeName()));
+      res.on('close', () => (seen.close = activeName()));
+      // Node emits 'timeout' on the socket from the keep-alive timer when the idle connection expires.
+      req.socket.once('timeout', () => (seen.idleTimeout = activeName()));
+      res.end('ok');
+    });
+    keepAlive.keepAliveTimeout = 50;
+    keepAlive.keepAliveTimeoutBuffer = 0;
+    await new Promise<void>((r) => keepAlive.listen(0, '127.0.0.1', r));
+    // A raw client that sends one request and keeps the connection open, as an idle keep-alive client does.
+    const client = connect((keepAlive.address() as AddressInfo).port, '127.0.0.1');
+    try {
+      client.write('GET /kept HTTP/1.1\r\nHost: test\r\n\r\n');
+      for (let i = 0; i < 100 && seen.idleTimeout === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(seen).toEqual({ finish: 'GET', close: 'GET', idleTimeout: 'none' });
+    } finally {
+      client.destroy();
+      await new Promise((r) => keepAlive.close(r));
+    }
+  });
+
+  it('a timeout the app sets on the socket during the request keeps the request\'s context', async () => {
+    let seen: string | undefined;
+    const slow = createServer((req, res) => {
+      res.setTimeout(20, () => {
+        seen = activeName();
+        res.end('late');
+      });
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    try {
+      expect(await httpGet(`http://127.0.0.1:${(slow.address() as AddressInfo).port}/slow`)).toBe(200);
+      expect(seen).toBe('GET');
+    } finally {
+      await new Promise((r) => slow.close(r));
     }
   });
 });
