@@ -73,7 +73,7 @@ export function buildPieces(config: ResolvedConfig, options: BuildOptions = {}):
       ...config.exportOptions,
     }),
   );
-  // Order matters: processors shipped by instrumentation packages (runtime fields, crash handling) go first; rollups read the child → root map that the trace-field processor clears in its onEnd,
+  // Order matters: processors shipped by instrumentation packages (runtime fields, crash handling) go first; rollups read the child → root link that the trace-field processor releases in its onEnd,
   // and both run before export so the exported root carries its rollups and fields.
   const spanProcessors: SpanProcessor[] = [...loaded.spanProcessors];
   if (config.rollups) spanProcessors.push(new RollupSpanProcessor(roots));

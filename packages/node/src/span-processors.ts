@@ -32,8 +32,7 @@ export class RollupSpanProcessor implements SpanProcessor {
   onStart(): void {}
 
   onEnding(span: Span): void {
-    const spanId = span.spanContext().spanId;
-    const root = this.roots.rootFor(spanId);
+    const root = this.roots.rootFor(span);
     if (root === undefined) return;
     if (root.span === span && root.rollups !== undefined) {
       for (const [kind, total] of root.rollups) {
@@ -44,7 +43,7 @@ export class RollupSpanProcessor implements SpanProcessor {
   }
 
   onEnd(span: ReadableSpan): void {
-    const root = this.roots.rootFor(span.spanContext().spanId);
+    const root = this.roots.rootFor(span);
     if (root === undefined || root.span === (span as unknown)) return;
     const kind = rollupKind(span);
     if (kind === undefined) return;
@@ -124,10 +123,9 @@ export class TraceFieldSpanProcessor implements SpanProcessor {
   }
 
   onEnd(span: ReadableSpan): void {
-    const spanId = span.spanContext().spanId;
-    const root = this.roots.rootFor(spanId);
+    const root = this.roots.rootFor(span);
     if (root !== undefined && root.span === (span as unknown)) this.registry.forget(span.spanContext().traceId);
-    this.roots.onEnd(spanId);
+    this.roots.release(span);
   }
 
   async forceFlush(): Promise<void> {}
