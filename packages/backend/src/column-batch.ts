@@ -1,4 +1,5 @@
 import duckdb from '@duckdb/node-bindings';
+import type { AnyValue } from '@waggle/otlp';
 import type { ColumnType } from './internal-types.js';
 
 /** A value as a column holds it, before coercion to the column's type. */
@@ -27,6 +28,8 @@ export class PendingColumn {
   same = true;
   /** The dataset this key was last looked up for in the dataset catalog (events come in runs of one dataset). */
   checkedDataset: string | undefined;
+  /** In a request's columns ({@link EventColumns}): the datasets of the rows that have a value. */
+  readonly datasets: string[] = [];
   /** Where the chunk writer is in `rows`. */
   cursor = 0;
 
@@ -53,6 +56,34 @@ export class PendingColumn {
       default:
         this.kinds |= KIND_BOOLEAN;
     }
+  }
+
+  /** {@link add} in a request's columns, noting the row's dataset. */
+  addIn(row: number, v: Scalar, dataset: string): void {
+    this.add(row, v);
+    if (dataset !== this.checkedDataset) {
+      this.checkedDataset = dataset;
+      if (!this.datasets.includes(dataset)) this.datasets.push(dataset);
+    }
+  }
+
+  /** Appends every value of `src` (a request's column), its rows shifted by `offset` past this column's last row. */
+  append(src: PendingColumn, offset: number): void {
+    const n = src.rows.length;
+    if (n === 0) return;
+    const rows = this.rows;
+    const values = this.values;
+    if (rows.length === 0) this.same = src.same;
+    else if (!src.same || src.values[0] !== values[0]) this.same = false;
+    const srcRows = src.rows;
+    const srcValues = src.values;
+    for (let i = 0; i < n; i++) {
+      rows.push(srcRows[i]! + offset);
+      values.push(srcValues[i]!);
+    }
+    this.kinds |= src.kinds;
+    if (src.hasNonNumericString) this.hasNonNumericString = true;
+    if (src.hasNonBooleanString) this.hasNonBooleanString = true;
   }
 
   /**
@@ -261,5 +292,23 @@ function writeLongStrings(slots: Uint8Array, long: number[], values: Scalar[], n
       words[(at >>> 2) + 3] = base[1] + (low >= 0x1_0000_0000 ? 1 : 0);
     }
     offset += length;
+  }
+}
+
+/** Flattens a value to what a column can hold: arrays and maps become JSON, bytes base64. */
+export function toScalar(v: AnyValue): Scalar {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'number':
+      return Number.isFinite(v) ? v : String(v);
+    case 'bigint':
+      return Number(v);
+    default:
+      if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+      return JSON.stringify(v, (_k, x: unknown) =>
+        x instanceof Uint8Array ? Buffer.from(x).toString('base64') : typeof x === 'bigint' ? Number(x) : x,
+      );
   }
 }

@@ -3,10 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
-import type { AnyValue } from '@waggle/otlp';
-import { coerce, constantValue, PendingColumn, StringArena, writeVector, type Scalar } from './column-batch.js';
+import { coerce, constantValue, PendingColumn, StringArena, writeVector } from './column-batch.js';
+import { EventColumns } from './event-columns.js';
 import { IngestLog, type LogPosition, type LogRecord } from './ingest-log.js';
-import { recordEvents } from './ingest-records.js';
+import { recordColumns } from './ingest-records.js';
 import type { ColumnInfo, ColumnType, IngestEvent } from './internal-types.js';
 import { quoteIdent } from './sql.js';
 
@@ -46,11 +46,18 @@ const RAW_TYPES: Record<ColumnType, duckdb.Type> = {
 };
 
 interface Batch {
-  events: IngestEvent[];
+  events: EventColumns;
   /** Where the request's record ends in the ingest log. */
   end: LogPosition;
   /** How many of the events (the first ones) DuckDB already holds: a commit took only part of the request. */
   done: number;
+}
+
+/** Rows `from` .. `to` of one request's events, as one commit takes them. */
+interface Part {
+  events: EventColumns;
+  from: number;
+  to: number;
 }
 
 /** How far DuckDB holds the ingest log: every record up to `at`, plus the first `partial` events of the next one. */
@@ -342,9 +349,10 @@ export class Store {
    * Logs a request's record and queues its events for DuckDB; resolves once the record is on disk, which is when
    * the request may be acknowledged. Rejects (nothing acknowledged) if the log write fails or commits are failing.
    */
-  async ingest(record: LogRecord, events: IngestEvent[]): Promise<void> {
+  async ingest(record: LogRecord, input: IngestEvent[] | EventColumns): Promise<void> {
     if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
-    if (events.length === 0) return;
+    if (input.length === 0) return;
+    const events = input instanceof EventColumns ? input : EventColumns.of(input);
     while (this.pendingEvents >= MAX_PENDING_BATCHES * this.batchEvents && !this.failure && !this.closed) await this.settle();
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
@@ -380,11 +388,11 @@ export class Store {
         // Up to one row group: whole requests, and the first part of the next one if it does not fit.
         let taken = 0;
         let whole = 0;
-        const parts: IngestEvent[][] = [];
+        const parts: Part[] = [];
         let partial = 0;
         for (const b of this.queue) {
           const take = Math.min(b.events.length - b.done, this.batchEvents - taken);
-          parts.push(b.done === 0 && take === b.events.length ? b.events : b.events.slice(b.done, b.done + take));
+          parts.push({ events: b.events, from: b.done, to: b.done + take });
           taken += take;
           if (b.done + take < b.events.length) {
             partial = b.done + take;
@@ -393,10 +401,9 @@ export class Store {
           whole++;
           if (taken === this.batchEvents) break;
         }
-        const events = parts.length === 1 ? parts[0]! : parts.flat();
         const applied: Applied = { at: whole > 0 ? this.queue[whole - 1]!.end : this.applied.at, partial };
         try {
-          await this.runExclusive(() => this.commit(events, applied));
+          await this.runExclusive(() => this.commit(parts, applied));
           this.failure = undefined;
           this.applied = applied;
           this.queue.splice(0, whole);
@@ -454,23 +461,21 @@ export class Store {
       from = { segment: segment!, offset: offset! };
       partial = done ?? 0;
     }
-    let batch: { events: IngestEvent[]; end: LogPosition }[] = [];
+    let batch: { part: Part; end: LogPosition }[] = [];
     let count = 0;
     for (const entry of this.log.replay(from)) {
-      let events: IngestEvent[];
+      let events: EventColumns;
       try {
-        events = recordEvents(entry.record);
+        events = recordColumns(entry.record);
       } catch (error) {
         partial = 0;
         warnSkipped(entry.end, error as Error);
         continue;
       }
-      if (partial > 0) {
-        events = events.slice(partial);
-        partial = 0;
-      }
-      batch.push({ events, end: entry.end });
-      count += events.length;
+      const part = { events, from: Math.min(partial, events.length), to: events.length };
+      partial = 0;
+      batch.push({ part, end: entry.end });
+      count += part.to - part.from;
       if (count >= REPLAY_BATCH_EVENTS) {
         await this.commitReplayed(batch);
         batch = [];
@@ -486,10 +491,10 @@ export class Store {
    * Commits replayed records together; if that fails, one by one, skipping (with a warning) any record DuckDB
    * refuses, so one bad record cannot keep the backend from starting.
    */
-  private async commitReplayed(batch: { events: IngestEvent[]; end: LogPosition }[]): Promise<void> {
+  private async commitReplayed(batch: { part: Part; end: LogPosition }[]): Promise<void> {
     try {
       await this.commit(
-        batch.flatMap((b) => b.events),
+        batch.map((b) => b.part),
         { at: batch.at(-1)!.end, partial: 0 },
       );
     } catch {
@@ -497,7 +502,7 @@ export class Store {
       this.traceAppender?.clear();
       for (const b of batch) {
         try {
-          await this.commit(b.events, { at: b.end, partial: 0 });
+          await this.commit([b.part], { at: b.end, partial: 0 });
         } catch (error) {
           this.appender?.clear();
           this.traceAppender?.clear();
@@ -513,53 +518,67 @@ export class Store {
     return run;
   }
 
-  private async commit(events: IngestEvent[], applied: Applied): Promise<void> {
-    const n = events.length;
+  private async commit(parts: Part[], applied: Applied): Promise<void> {
+    let n = 0;
+    for (const part of parts) n += part.to - part.from;
     const pending = new Map<string, PendingColumn>();
     const newDatasetColumns: [string, string][] = [];
-    const sharedEntries = new Map<object, [PendingColumn, Scalar][]>();
     const queued = new Set<string>();
     const times = new Float64Array(n);
     const rates = new Float64Array(n);
     const datasets = new PendingColumn();
-    // The keys already known for the current event's dataset (events come in runs of one dataset).
-    let knownFor: string | undefined;
-    let known: Set<string> | undefined;
-    let latest = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < n; i++) {
-      if (i % SLICE_EVENTS === SLICE_EVENTS - 1) await yieldToEventLoop();
-      const ev = events[i]!;
-      const dataset = ev.dataset;
-      if (dataset !== knownFor) {
-        if (knownFor !== undefined) this.noteLastWritten(knownFor, latest);
-        knownFor = dataset;
-        known = this.datasetColumns.get(knownFor);
-        latest = Number.NEGATIVE_INFINITY;
+    let base = 0;
+    let sliced = 0;
+    for (const { events, from, to } of parts) {
+      // Rows, times and rates; the latest time per dataset (rows come in runs of one dataset).
+      let dataset: string | undefined;
+      let latest = Number.NEGATIVE_INFINITY;
+      for (let i = from; i < to; i++) {
+        const row = base + i - from;
+        const ds = events.datasets[i]!;
+        if (ds !== dataset) {
+          if (dataset !== undefined) this.noteLastWritten(dataset, latest);
+          dataset = ds;
+          latest = Number.NEGATIVE_INFINITY;
+        }
+        const time = events.times[i]!;
+        times[row] = time;
+        if (time > latest) latest = time;
+        const rate = events.rates[i]!;
+        rates[row] = rate;
+        if (rate !== 1 && !this.sampledDatasets.has(ds)) this.sampledDatasets.add(ds);
+        datasets.add(row, ds);
       }
-      times[i] = ev.time;
-      if (ev.time > latest) latest = ev.time;
-      rates[i] = ev.sampleRate;
-      if (ev.sampleRate !== 1 && !this.sampledDatasets.has(dataset)) this.sampledDatasets.add(dataset);
-      datasets.add(i, dataset);
-      if (ev.shared) {
-        let entries = sharedEntries.get(ev.shared);
-        if (!entries) sharedEntries.set(ev.shared, (entries = this.resolveShared(ev.shared, dataset, pending, newDatasetColumns, queued)));
-        for (const [p, v] of entries) p.add(i, v);
-      }
-      const fields = ev.fields;
-      for (const key in fields) {
-        const raw = fields[key];
-        if (raw === undefined || raw === null) continue;
+      if (dataset !== undefined) this.noteLastWritten(dataset, latest);
+      const whole = from === 0 && to === events.length;
+      for (const [key, col] of events.columns) {
+        // A column exists here only for keys with a value in the commit (it may widen or add a column).
         let p = pending.get(key);
-        if (p === undefined) pending.set(key, (p = new PendingColumn()));
-        p.add(i, typeof raw === 'string' ? raw : toScalar(raw));
-        if (p.checkedDataset !== dataset) {
-          p.checkedDataset = dataset;
-          if (known?.has(key) !== true && this.isNewDatasetColumn(dataset, key, queued)) newDatasetColumns.push([dataset, key]);
+        if (whole) {
+          if (col.rows.length === 0) continue;
+          if (p === undefined) pending.set(key, (p = new PendingColumn()));
+          p.append(col, base);
+          for (const ds of col.datasets) this.checkDatasetColumn(p, ds, key, newDatasetColumns, queued);
+        } else {
+          // Part of a request (split across two commits): only its rows count, for types and datasets too.
+          const { rows, values } = col;
+          for (let c = 0; c < rows.length; c++) {
+            const row = rows[c]!;
+            if (row < from) continue;
+            if (row >= to) break;
+            if (p === undefined) pending.set(key, (p = new PendingColumn()));
+            p.add(base + row - from, values[c]!);
+            this.checkDatasetColumn(p, events.datasets[row]!, key, newDatasetColumns, queued);
+          }
         }
       }
+      base += to - from;
+      sliced += to - from;
+      if (sliced >= SLICE_EVENTS) {
+        sliced = 0;
+        await yieldToEventLoop();
+      }
     }
-    if (knownFor !== undefined) this.noteLastWritten(knownFor, latest);
 
     await this.evolveSchema(pending, newDatasetColumns);
 
@@ -669,24 +688,19 @@ export class Store {
     this.traceAppender!.flushSync();
   }
 
-  /** Resolves a shared field object once: its columns' pending values and the scalar to put in each row. */
-  private resolveShared(
-    shared: Record<string, AnyValue>,
+  /** Queues (dataset, key) for the dataset catalog if the dataset has not had the key yet. */
+  private checkDatasetColumn(
+    p: PendingColumn,
     dataset: string,
-    pending: Map<string, PendingColumn>,
+    key: string,
     newDatasetColumns: [string, string][],
     queued: Set<string>,
-  ): [PendingColumn, Scalar][] {
-    const entries: [PendingColumn, Scalar][] = [];
-    for (const key in shared) {
-      const raw = shared[key];
-      if (raw === undefined || raw === null) continue;
-      let p = pending.get(key);
-      if (p === undefined) pending.set(key, (p = new PendingColumn()));
-      entries.push([p, toScalar(raw)]);
-      if (this.isNewDatasetColumn(dataset, key, queued)) newDatasetColumns.push([dataset, key]);
+  ): void {
+    if (p.checkedDataset === dataset) return;
+    p.checkedDataset = dataset;
+    if (this.datasetColumns.get(dataset)?.has(key) !== true && this.isNewDatasetColumn(dataset, key, queued)) {
+      newDatasetColumns.push([dataset, key]);
     }
-    return entries;
   }
 
   /**
@@ -832,22 +846,4 @@ export function traceKey(id: string): bigint {
   const words = new Uint32Array(2);
   traceKeyWords(id, words, 0);
   return BigInt.asIntN(64, (BigInt(words[1]!) << 32n) | BigInt(words[0]!));
-}
-
-/** Flattens a value to what a column can hold: arrays and maps become JSON, bytes base64. */
-function toScalar(v: AnyValue): string | number | boolean {
-  switch (typeof v) {
-    case 'string':
-    case 'boolean':
-      return v;
-    case 'number':
-      return Number.isFinite(v) ? v : String(v);
-    case 'bigint':
-      return Number(v);
-    default:
-      if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
-      return JSON.stringify(v, (_k, x: unknown) =>
-        x instanceof Uint8Array ? Buffer.from(x).toString('base64') : typeof x === 'bigint' ? Number(x) : x,
-      );
-  }
 }
