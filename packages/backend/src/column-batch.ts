@@ -13,8 +13,8 @@ const KIND_BOOLEAN = 4;
 const NATURAL_KIND: Record<ColumnType, number> = { VARCHAR: KIND_STRING, DOUBLE: KIND_NUMBER, BOOLEAN: KIND_BOOLEAN };
 
 /**
- * One key's values across a commit: the rows that have it (ascending) and their values, kept dense so most keys
- * cost two array pushes per row, plus what the batch's type decision and the chunk writer need to know.
+ * One key's values in one request: the rows that have it (ascending) and their values, kept dense so most keys
+ * cost two array pushes per row, plus what a commit's type decision and the chunk writer need to know.
  */
 export class PendingColumn {
   readonly rows: number[] = [];
@@ -30,8 +30,6 @@ export class PendingColumn {
   checkedDataset: string | undefined;
   /** In a request's columns ({@link EventColumns}): the datasets of the rows that have a value. */
   readonly datasets: string[] = [];
-  /** Where the chunk writer is in `rows`. */
-  cursor = 0;
 
   /** Sets the value of `row`, which is the last row added or a later one (a later value for the same row wins). */
   add(row: number, v: Scalar): void {
@@ -67,45 +65,87 @@ export class PendingColumn {
     }
   }
 
-  /** Appends every value of `src` (a request's column), its rows shifted by `offset` past this column's last row. */
-  append(src: PendingColumn, offset: number): void {
-    const n = src.rows.length;
-    if (n === 0) return;
-    const rows = this.rows;
-    const values = this.values;
-    if (rows.length === 0) this.same = src.same;
-    else if (!src.same || src.values[0] !== values[0]) this.same = false;
-    const srcRows = src.rows;
-    const srcValues = src.values;
-    for (let i = 0; i < n; i++) {
-      rows.push(srcRows[i]! + offset);
-      values.push(srcValues[i]!);
-    }
-    this.kinds |= src.kinds;
-    if (src.hasNonNumericString) this.hasNonNumericString = true;
-    if (src.hasNonBooleanString) this.hasNonBooleanString = true;
-  }
-
   /**
    * The type a column must have to hold these values. Type rule (documented in the README): a key's first type
    * wins; numeric strings fit a DOUBLE column and "true"/"false" a BOOLEAN one; anything else that does not fit
    * widens the column to VARCHAR for good.
    */
   typeFor(current: ColumnType | undefined): ColumnType {
-    const k = this.kinds;
-    if (current === 'VARCHAR') return 'VARCHAR';
-    if (current === 'DOUBLE') {
-      if (k & KIND_BOOLEAN || (k & KIND_STRING && this.hasNonNumericString)) return 'VARCHAR';
-      return 'DOUBLE';
-    }
-    if (current === 'BOOLEAN') {
-      if (k & KIND_NUMBER || (k & KIND_STRING && this.hasNonBooleanString)) return 'VARCHAR';
-      return 'BOOLEAN';
-    }
-    if (k === KIND_NUMBER) return 'DOUBLE';
-    if (k === KIND_BOOLEAN) return 'BOOLEAN';
-    return 'VARCHAR';
+    return typeFor(this, current);
   }
+}
+
+/**
+ * One key's values across a commit: the columns of the requests it takes (segments, each a {@link PendingColumn}
+ * whose rows are shifted by its offset), referenced rather than copied, plus the same summary as a PendingColumn's.
+ */
+export class CommitColumn {
+  readonly segments: PendingColumn[] = [];
+  readonly offsets: number[] = [];
+  /** Values in all segments. */
+  count = 0;
+  kinds = 0;
+  hasNonNumericString = false;
+  hasNonBooleanString = false;
+  same = true;
+  checkedDataset: string | undefined;
+  /** Where the chunk writer is: segment, then index in it. */
+  segment = 0;
+  index = 0;
+
+  /** Appends a request's column, its rows shifted by `offset` past this column's last row. */
+  append(src: PendingColumn, offset: number): void {
+    const n = src.rows.length;
+    if (n === 0) return;
+    if (this.count === 0) this.same = src.same;
+    else if (!src.same || src.values[0] !== this.segments[0]!.values[0]) this.same = false;
+    this.segments.push(src);
+    this.offsets.push(offset);
+    this.count += n;
+    this.kinds |= src.kinds;
+    if (src.hasNonNumericString) this.hasNonNumericString = true;
+    if (src.hasNonBooleanString) this.hasNonBooleanString = true;
+  }
+
+  /** The first value (the one value of a column whose values are all the same). */
+  first(): Scalar {
+    return this.segments[0]!.values[0]!;
+  }
+
+  typeFor(current: ColumnType | undefined): ColumnType {
+    return typeFor(this, current);
+  }
+
+  /** Calls `fn` with every (row, value), rows ascending. */
+  forEach(fn: (row: number, v: Scalar) => void): void {
+    for (let s = 0; s < this.segments.length; s++) {
+      const { rows, values } = this.segments[s]!;
+      const offset = this.offsets[s]!;
+      for (let c = 0; c < rows.length; c++) fn(rows[c]! + offset, values[c]!);
+    }
+  }
+}
+
+interface ColumnSummary {
+  kinds: number;
+  hasNonNumericString: boolean;
+  hasNonBooleanString: boolean;
+}
+
+function typeFor(col: ColumnSummary, current: ColumnType | undefined): ColumnType {
+  const k = col.kinds;
+  if (current === 'VARCHAR') return 'VARCHAR';
+  if (current === 'DOUBLE') {
+    if (k & KIND_BOOLEAN || (k & KIND_STRING && col.hasNonNumericString)) return 'VARCHAR';
+    return 'DOUBLE';
+  }
+  if (current === 'BOOLEAN') {
+    if (k & KIND_NUMBER || (k & KIND_STRING && col.hasNonBooleanString)) return 'VARCHAR';
+    return 'BOOLEAN';
+  }
+  if (k === KIND_NUMBER) return 'DOUBLE';
+  if (k === KIND_BOOLEAN) return 'BOOLEAN';
+  return 'VARCHAR';
 }
 
 export function isNumericString(s: string): boolean {
@@ -185,52 +225,70 @@ const CHUNK_CAPACITY = 2048;
 export function writeVector(
   vector: duckdb.Vector,
   type: ColumnType,
-  col: PendingColumn,
+  col: CommitColumn,
   start: number,
   rows: number,
   arena: StringArena,
 ): void {
-  const end = start + rows;
-  const from = col.cursor;
-  let to = from;
-  const colRows = col.rows;
-  while (to < colRows.length && colRows[to]! < end) to++;
-  col.cursor = to;
-  if (to === from) {
-    duckdb.vector_reference_value(vector, duckdb.create_null_value());
-    return;
-  }
   const natural = col.kinds === NATURAL_KIND[type];
-  const values = col.values;
+  const segments = col.segments;
+  let segment = col.segment;
+  let index = col.index;
   // DuckDB's validity mask is 64-bit words, least significant bit first; on little-endian machines that is the
   // same bytes as 32-bit words, which avoid a BigInt per value.
   const validity = new Uint32Array(Math.ceil(rows / 64) * 2);
   let present = 0;
+  let data: Uint8Array<ArrayBuffer> | Float64Array<ArrayBuffer>;
   if (type === 'VARCHAR') {
     const slots = new Uint8Array(rows * STRING_SLOT);
-    let long: number[] | undefined;
-    for (let c = from; c < to; c++) {
-      const r = colRows[c]! - start;
-      const v = values[c]!;
-      const s = natural ? (v as string) : typeof v === 'string' ? v : String(v);
-      validity[r >>> 5]! |= 1 << (r & 31);
-      present++;
-      if (!inlineAscii(slots, r * STRING_SLOT, s)) (long ??= []).push(r, c);
+    let longRows: number[] | undefined;
+    let longValues: string[] | undefined;
+    for (; segment < segments.length; segment++, index = 0) {
+      const { rows: segRows, values } = segments[segment]!;
+      const offset = col.offsets[segment]! - start;
+      for (; index < segRows.length; index++) {
+        const r = segRows[index]! + offset;
+        if (r >= rows) break;
+        const v = values[index]!;
+        const s = natural ? (v as string) : typeof v === 'string' ? v : String(v);
+        validity[r >>> 5]! |= 1 << (r & 31);
+        present++;
+        if (!inlineAscii(slots, r * STRING_SLOT, s)) {
+          (longRows ??= []).push(r);
+          (longValues ??= []).push(s);
+        }
+      }
+      if (index < segRows.length) break;
     }
-    if (long) writeLongStrings(slots, long, values, natural, arena);
-    duckdb.copy_data_to_vector(vector, 0, slots.buffer, 0, slots.byteLength);
+    if (longRows) writeLongStrings(slots, longRows, longValues!, arena);
+    data = slots;
   } else {
-    const data = type === 'DOUBLE' ? new Float64Array(rows) : new Uint8Array(rows);
-    for (let c = from; c < to; c++) {
-      const r = colRows[c]! - start;
-      const v = natural ? values[c]! : coerce(values[c]!, type);
-      if (v === null) continue;
-      data[r] = type === 'DOUBLE' ? (v as number) : v ? 1 : 0;
-      validity[r >>> 5]! |= 1 << (r & 31);
-      present++;
+    const doubles = type === 'DOUBLE' ? new Float64Array(rows) : undefined;
+    const bools = doubles ? undefined : new Uint8Array(rows);
+    for (; segment < segments.length; segment++, index = 0) {
+      const { rows: segRows, values } = segments[segment]!;
+      const offset = col.offsets[segment]! - start;
+      for (; index < segRows.length; index++) {
+        const r = segRows[index]! + offset;
+        if (r >= rows) break;
+        const v = natural ? values[index]! : coerce(values[index]!, type);
+        if (v === null) continue;
+        if (doubles) doubles[r] = v as number;
+        else bools![r] = v ? 1 : 0;
+        validity[r >>> 5]! |= 1 << (r & 31);
+        present++;
+      }
+      if (index < segRows.length) break;
     }
-    duckdb.copy_data_to_vector(vector, 0, data.buffer, 0, data.byteLength);
+    data = doubles ?? bools!;
   }
+  col.segment = segment;
+  col.index = index;
+  if (present === 0) {
+    duckdb.vector_reference_value(vector, duckdb.create_null_value());
+    return;
+  }
+  duckdb.copy_data_to_vector(vector, 0, data.buffer, 0, data.byteLength);
   if (present < rows) {
     duckdb.vector_ensure_validity_writable(vector);
     duckdb.copy_data_to_vector_validity(vector, 0, validity.buffer, 0, validity.byteLength);
@@ -259,14 +317,8 @@ function inlineAscii(slots: Uint8Array, at: number, v: string): boolean {
 /**
  * Writes the strings that are not short ASCII: their UTF-8 bytes go into one arena block, and each slot gets its
  * length, 4-byte prefix and a pointer into the block (or the bytes inline when they fit in 12).
- * `long` holds (row, value index) pairs.
  */
-function writeLongStrings(slots: Uint8Array, long: number[], values: Scalar[], natural: boolean, arena: StringArena): void {
-  const parts: string[] = [];
-  for (let i = 1; i < long.length; i += 2) {
-    const v = values[long[i]!]!;
-    parts.push(natural ? (v as string) : String(v));
-  }
+function writeLongStrings(slots: Uint8Array, longRows: number[], parts: string[], arena: StringArena): void {
   const joined = parts.join('');
   const bytes = Buffer.from(joined, 'utf8');
   const ascii = bytes.length === joined.length;
@@ -277,7 +329,7 @@ function writeLongStrings(slots: Uint8Array, long: number[], values: Scalar[], n
   for (let p = 0; p < parts.length; p++) {
     const s = parts[p]!;
     const length = ascii ? s.length : Buffer.byteLength(s, 'utf8');
-    const at = long[p * 2]! * STRING_SLOT;
+    const at = longRows[p]! * STRING_SLOT;
     words[at >>> 2] = length;
     if (length <= INLINE_BYTES) {
       slots.set(bytes.subarray(offset, offset + length), at + 4);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
-import { coerce, constantValue, PendingColumn, StringArena, writeVector } from './column-batch.js';
+import { coerce, CommitColumn, constantValue, PendingColumn, StringArena, writeVector } from './column-batch.js';
 import { EventColumns } from './event-columns.js';
 import { IngestLog, type LogPosition, type LogRecord } from './ingest-log.js';
 import { recordColumns } from './ingest-records.js';
@@ -521,7 +521,7 @@ export class Store {
   private async commit(parts: Part[], applied: Applied): Promise<void> {
     let n = 0;
     for (const part of parts) n += part.to - part.from;
-    const pending = new Map<string, PendingColumn>();
+    const pending = new Map<string, CommitColumn>();
     const newDatasetColumns: [string, string][] = [];
     const queued = new Set<string>();
     const times = new Float64Array(n);
@@ -552,25 +552,26 @@ export class Store {
       if (dataset !== undefined) this.noteLastWritten(dataset, latest);
       const whole = from === 0 && to === events.length;
       for (const [key, col] of events.columns) {
-        // A column exists here only for keys with a value in the commit (it may widen or add a column).
-        let p = pending.get(key);
-        if (whole) {
-          if (col.rows.length === 0) continue;
-          if (p === undefined) pending.set(key, (p = new PendingColumn()));
-          p.append(col, base);
-          for (const ds of col.datasets) this.checkDatasetColumn(p, ds, key, newDatasetColumns, queued);
-        } else {
+        let segment = col;
+        let offset = base;
+        if (!whole) {
           // Part of a request (split across two commits): only its rows count, for types and datasets too.
+          segment = new PendingColumn();
+          offset = 0;
           const { rows, values } = col;
           for (let c = 0; c < rows.length; c++) {
             const row = rows[c]!;
             if (row < from) continue;
             if (row >= to) break;
-            if (p === undefined) pending.set(key, (p = new PendingColumn()));
-            p.add(base + row - from, values[c]!);
-            this.checkDatasetColumn(p, events.datasets[row]!, key, newDatasetColumns, queued);
+            segment.addIn(base + row - from, values[c]!, events.datasets[row]!);
           }
         }
+        // A column exists here only for keys with a value in the commit (it may widen or add a column).
+        if (segment.rows.length === 0) continue;
+        let p = pending.get(key);
+        if (p === undefined) pending.set(key, (p = new CommitColumn()));
+        p.append(segment, offset);
+        for (const ds of segment.datasets) this.checkDatasetColumn(p, ds, key, newDatasetColumns, queued);
       }
       base += to - from;
       sliced += to - from;
@@ -583,17 +584,19 @@ export class Store {
     await this.evolveSchema(pending, newDatasetColumns);
 
     const physicalIndex = new Map(this.tableColumns.map((c, i) => [c.physical, i]));
-    const byIndex: (PendingColumn | undefined)[] = Array.from({ length: this.tableColumns.length });
+    const byIndex: (CommitColumn | undefined)[] = Array.from({ length: this.tableColumns.length });
     for (const [key, p] of pending) {
       const col = this.columns.get(key)!;
       byIndex[physicalIndex.get(col.physical)!] = p;
     }
-    byIndex[physicalIndex.get('dataset')!] = datasets;
+    const datasetColumn = new CommitColumn();
+    datasetColumn.append(datasets, 0);
+    byIndex[physicalIndex.get('dataset')!] = datasetColumn;
     // A key with the same value in every event (resource attributes, the dataset) is one constant vector per chunk.
     const constants = this.tableColumns.map((c, i) => {
       const p = byIndex[i];
       if (p === undefined) return c.physical === 'ts' || c.physical === 'sample_rate' ? undefined : duckdb.create_null_value();
-      return p.same && p.rows.length === n ? constantValue(coerce(p.values[0]!, c.type), c.type) : undefined;
+      return p.same && p.count === n ? constantValue(coerce(p.first(), c.type), c.type) : undefined;
     });
     const logicalTypes = this.tableColumns.map((c) => duckdb.create_logical_type(RAW_TYPES[c.type]));
     const appender = this.appender!;
@@ -645,19 +648,17 @@ export class Store {
   }
 
   /** Adds one (trace id, first time, last time) row per trace in the commit. */
-  private appendTraceIndex(traceIds: PendingColumn | undefined, times: Float64Array): void {
+  private appendTraceIndex(traceIds: CommitColumn | undefined, times: Float64Array): void {
     if (!traceIds) return;
     const ranges = new Map<string, [number, number]>();
-    const { rows, values } = traceIds;
-    for (let c = 0; c < rows.length; c++) {
-      const v = values[c]!;
+    traceIds.forEach((row, v) => {
       const id = typeof v === 'string' ? v : String(v);
-      const t = times[rows[c]!]!;
+      const t = times[row]!;
       const range = ranges.get(id);
       if (!range) ranges.set(id, [t, t]);
       else if (t < range[0]) range[0] = t;
       else if (t > range[1]) range[1] = t;
-    }
+    });
     this.appendTraceRanges(ranges);
   }
 
@@ -690,7 +691,7 @@ export class Store {
 
   /** Queues (dataset, key) for the dataset catalog if the dataset has not had the key yet. */
   private checkDatasetColumn(
-    p: PendingColumn,
+    p: CommitColumn,
     dataset: string,
     key: string,
     newDatasetColumns: [string, string][],
@@ -708,7 +709,7 @@ export class Store {
    * Memory (the key catalog, per-dataset columns) changes only after it committed, so a concurrent query
    * never sees a column that does not exist yet.
    */
-  private async evolveSchema(pending: Map<string, PendingColumn>, newDatasetColumns: [string, string][]): Promise<void> {
+  private async evolveSchema(pending: Map<string, CommitColumn>, newDatasetColumns: [string, string][]): Promise<void> {
     const apply: (() => void)[] = [];
     const ddl: string[] = [];
     const params: DuckDBValue[][] = [];
