@@ -14,11 +14,14 @@ const NATURAL_KIND: Record<ColumnType, number> = { VARCHAR: KIND_STRING, DOUBLE:
 
 /**
  * One key's values in one request: the rows that have it (ascending) and their values, kept dense so most keys
- * cost two array pushes per row, plus what a commit's type decision and the chunk writer need to know.
+ * cost one array push per row, plus what a commit's type decision and the chunk writer need to know.
  */
 export class PendingColumn {
-  readonly rows: number[] = [];
   readonly values: Scalar[] = [];
+  /** The row of the first value. */
+  first = 0;
+  /** The row of each value, once they are not consecutive from `first` (most keys are in every row: no array). */
+  sparse: number[] | undefined = undefined;
   /** KIND_* bits of the values seen. */
   kinds = 0;
   /** Strings that do not read as the numbers/booleans a typed column needs. */
@@ -31,16 +34,30 @@ export class PendingColumn {
   /** In a request's columns ({@link EventColumns}): the datasets of the rows that have a value. */
   readonly datasets: string[] = [];
 
+  /** The rows that have a value, ascending. */
+  get rows(): number[] {
+    return this.sparse ?? Array.from(this.values, (_, i) => this.first + i);
+  }
+
   /** Sets the value of `row`, which is the last row added or a later one (a later value for the same row wins). */
   add(row: number, v: Scalar): void {
-    const last = this.rows.length - 1;
-    if (last >= 0 && this.rows[last] === row) {
-      this.values[last] = v;
-      if (last > 0 && v !== this.values[0]) this.same = false;
+    const values = this.values;
+    const last = values.length - 1;
+    const sparse = this.sparse;
+    if (last < 0) {
+      this.first = row;
+      values.push(v);
     } else {
-      this.rows.push(row);
-      this.values.push(v);
-      if (last >= 0 && v !== this.values[0]) this.same = false;
+      const lastRow = sparse === undefined ? this.first + last : sparse[last]!;
+      if (lastRow === row) {
+        values[last] = v;
+        if (last > 0 && v !== values[0]) this.same = false;
+      } else {
+        if (sparse !== undefined) sparse.push(row);
+        else if (row !== lastRow + 1) (this.sparse = this.rows).push(row);
+        values.push(v);
+        if (v !== values[0]) this.same = false;
+      }
     }
     switch (typeof v) {
       case 'string':
@@ -95,7 +112,7 @@ export class CommitColumn {
 
   /** Appends a request's column, its rows shifted by `offset` past this column's last row. */
   append(src: PendingColumn, offset: number): void {
-    const n = src.rows.length;
+    const n = src.values.length;
     if (n === 0) return;
     if (this.count === 0) this.same = src.same;
     else if (!src.same || src.values[0] !== this.segments[0]!.values[0]) this.same = false;
@@ -119,9 +136,9 @@ export class CommitColumn {
   /** Calls `fn` with every (row, value), rows ascending. */
   forEach(fn: (row: number, v: Scalar) => void): void {
     for (let s = 0; s < this.segments.length; s++) {
-      const { rows, values } = this.segments[s]!;
+      const { sparse, first, values } = this.segments[s]!;
       const offset = this.offsets[s]!;
-      for (let c = 0; c < rows.length; c++) fn(rows[c]! + offset, values[c]!);
+      for (let c = 0; c < values.length; c++) fn((sparse === undefined ? first + c : sparse[c]!) + offset, values[c]!);
     }
   }
 }
@@ -244,10 +261,11 @@ export function writeVector(
     let longRows: number[] | undefined;
     let longValues: string[] | undefined;
     for (; segment < segments.length; segment++, index = 0) {
-      const { rows: segRows, values } = segments[segment]!;
+      const { sparse, values } = segments[segment]!;
       const offset = col.offsets[segment]! - start;
-      for (; index < segRows.length; index++) {
-        const r = segRows[index]! + offset;
+      const dense = segments[segment]!.first + offset;
+      for (; index < values.length; index++) {
+        const r = sparse === undefined ? dense + index : sparse[index]! + offset;
         if (r >= rows) break;
         const v = values[index]!;
         const s = natural ? (v as string) : typeof v === 'string' ? v : String(v);
@@ -258,7 +276,7 @@ export function writeVector(
           (longValues ??= []).push(s);
         }
       }
-      if (index < segRows.length) break;
+      if (index < values.length) break;
     }
     if (longRows) writeLongStrings(slots, longRows, longValues!, arena);
     data = slots;
@@ -266,10 +284,11 @@ export function writeVector(
     const doubles = type === 'DOUBLE' ? new Float64Array(rows) : undefined;
     const bools = doubles ? undefined : new Uint8Array(rows);
     for (; segment < segments.length; segment++, index = 0) {
-      const { rows: segRows, values } = segments[segment]!;
+      const { sparse, values } = segments[segment]!;
       const offset = col.offsets[segment]! - start;
-      for (; index < segRows.length; index++) {
-        const r = segRows[index]! + offset;
+      const dense = segments[segment]!.first + offset;
+      for (; index < values.length; index++) {
+        const r = sparse === undefined ? dense + index : sparse[index]! + offset;
         if (r >= rows) break;
         const v = natural ? values[index]! : coerce(values[index]!, type);
         if (v === null) continue;
@@ -278,7 +297,7 @@ export function writeVector(
         validity[r >>> 5]! |= 1 << (r & 31);
         present++;
       }
-      if (index < segRows.length) break;
+      if (index < values.length) break;
     }
     data = doubles ?? bools!;
   }
