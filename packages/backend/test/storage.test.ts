@@ -152,6 +152,37 @@ describe('the ingest log', () => {
     }
   });
 
+  it('back-to-back commits (the next one prepared while the last one commits) store every request once, with retention running between them', async () => {
+    const dataDir = tempDir('waggle-pipeline-');
+    dirs.push(dataDir);
+    // Commits of 64 events and requests of 40: most commits take one request in part, and several are under way at once.
+    const store = await Store.open(dataDir, { batchEvents: 64 });
+    const now = Date.now();
+    const requests = Array.from({ length: 30 }, (_, r) =>
+      Array.from({ length: 40 }, (_, i) => ({ time: now - 1000, dataset: 'pipeline', sampleRate: 1, fields: { r, i, [`key${r % 7}`]: r } })),
+    );
+    const retention = (async () => {
+      for (let i = 0; i < 5; i++) await store.applyRetention({ maxAgeHours: 1 });
+    })();
+    await Promise.all(requests.map((events) => store.ingest(eventsRecord(events), events)));
+    await retention;
+    await store.settle();
+    const applied = (await store.reader().runAndReadAll("SELECT value FROM waggle_meta WHERE key = 'ingest_log_applied'")).getRowObjectsJS()[0]?.value;
+    await store.close();
+
+    const reopened = await Store.open(dataDir, { batchEvents: 64 });
+    try {
+      const r = quoteIdent(reopened.column('r')!.physical);
+      const i = quoteIdent(reopened.column('i')!.physical);
+      const rows = (await reopened.reader().runAndReadAll(`SELECT count(*) AS n, count(DISTINCT (${r}, ${i})) AS distinct_events FROM events`)).getRowObjectsJS();
+      expect(rows).toEqual([{ n: 1200n, distinct_events: 1200n }]);
+      // The last commit recorded the end of the last request: nothing was replayed.
+      expect(applied).toMatch(/^\d+:\d+$/);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it('text of every length and script survives storage (short ASCII values are written inline)', async () => {
     const dataDir = tempDir('waggle-strings-');
     dirs.push(dataDir);
