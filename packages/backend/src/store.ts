@@ -158,6 +158,8 @@ export class Store {
   private enqueued = 0;
   private committed = 0;
   private waiters: { target: number; resolve: () => void }[] = [];
+  /** Requests waiting for room in the queue ({@link MAX_PENDING_BATCHES}). */
+  private roomWaiters: (() => void)[] = [];
   private applied: Applied = { at: { segment: 0, offset: 0 }, partial: 0 };
   /** Wakes the writer from its wait for a fuller batch. */
   private kick: (() => void) | undefined;
@@ -385,7 +387,9 @@ export class Store {
     if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
     if (input.length === 0) return;
     const events = input instanceof EventColumns ? input : EventColumns.of(input);
-    while (this.pendingEvents >= MAX_PENDING_BATCHES * this.batchEvents && !this.failure && !this.closed) await this.settle();
+    // Waiting for room (the next commit), not for everything queued to be committed: a waiting reader would make the
+    // writer commit what it has at once, and the requests that filled the queue would then come in as small commits.
+    while (this.pendingEvents >= MAX_PENDING_BATCHES * this.batchEvents && !this.failure && !this.closed) await this.room();
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
     const end = await this.log.append(record);
@@ -394,6 +398,15 @@ export class Store {
     this.enqueued++;
     this.writing ??= this.drain();
     if (this.pendingEvents >= this.batchEvents) this.kick?.();
+  }
+
+  /** Resolves at the next commit's end (or failure, or close). */
+  private room(): Promise<void> {
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  private wakeRoom(): void {
+    for (const resolve of this.roomWaiters.splice(0)) resolve();
   }
 
   /** Resolves once every event acknowledged before the call is in DuckDB (or the commit carrying it failed). */
@@ -528,6 +541,7 @@ export class Store {
     this.committed += f.whole;
     this.log.release(f.applied.at);
     this.wake(false);
+    this.wakeRoom();
     return true;
   }
 
@@ -537,6 +551,7 @@ export class Store {
     this.traceAppender?.clear();
     this.failure = new Error(`could not store events: ${error.message}`);
     this.wake(true);
+    this.wakeRoom();
   }
 
   /** Waits while a fuller batch is coming: until a row group's worth, a reader, a pause in ingest or the time limit. */
@@ -961,6 +976,7 @@ export class Store {
     if (this.closed) return;
     this.closed = true;
     this.kick?.();
+    this.wakeRoom();
     while (this.writing) await this.writing;
     await this.exclusive;
     await this.log.close(this.committed >= this.enqueued && this.queue.length === 0);
