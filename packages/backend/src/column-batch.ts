@@ -234,6 +234,13 @@ export class StringArena {
 /** Rows per DuckDB vector. */
 const CHUNK_CAPACITY = 2048;
 
+// One vector's data, validity and string slots are built here, then copied into DuckDB: reused, since allocating
+// them per vector (tens of MB per commit, outside the JS heap) made V8 run full collections to account for it.
+const scratchValidity = new Uint32Array((CHUNK_CAPACITY / 64) * 2);
+const scratchSlots = new Uint8Array(CHUNK_CAPACITY * STRING_SLOT);
+const scratchDoubles = new Float64Array(CHUNK_CAPACITY);
+const scratchBools = new Uint8Array(CHUNK_CAPACITY);
+
 /**
  * Fills one vector of a data chunk with rows `start` .. `start + rows` of a column, straight through the C API:
  * values are written into typed arrays and copied in once, with a validity mask when rows lack a value. The caller
@@ -253,11 +260,11 @@ export function writeVector(
   let index = col.index;
   // DuckDB's validity mask is 64-bit words, least significant bit first; on little-endian machines that is the
   // same bytes as 32-bit words, which avoid a BigInt per value.
-  const validity = new Uint32Array(Math.ceil(rows / 64) * 2);
+  const validity = scratchValidity.subarray(0, Math.ceil(rows / 64) * 2).fill(0);
   let present = 0;
   let data: Uint8Array<ArrayBuffer> | Float64Array<ArrayBuffer>;
   if (type === 'VARCHAR') {
-    const slots = new Uint8Array(rows * STRING_SLOT);
+    const slots = scratchSlots.subarray(0, rows * STRING_SLOT).fill(0);
     let longRows: number[] | undefined;
     let longValues: string[] | undefined;
     for (; segment < segments.length; segment++, index = 0) {
@@ -281,8 +288,8 @@ export function writeVector(
     if (longRows) writeLongStrings(slots, longRows, longValues!, arena);
     data = slots;
   } else {
-    const doubles = type === 'DOUBLE' ? new Float64Array(rows) : undefined;
-    const bools = doubles ? undefined : new Uint8Array(rows);
+    const doubles = type === 'DOUBLE' ? scratchDoubles.subarray(0, rows).fill(0) : undefined;
+    const bools = doubles ? undefined : scratchBools.subarray(0, rows).fill(0);
     for (; segment < segments.length; segment++, index = 0) {
       const { sparse, values } = segments[segment]!;
       const offset = col.offsets[segment]! - start;
