@@ -539,7 +539,7 @@ export class Store {
     if (f.partial > 0) this.queue[0]!.done = f.partial;
     this.pendingEvents -= f.taken;
     this.committed += f.whole;
-    this.log.release(f.applied.at);
+    this.log.release(f.applied.at, true);
     this.wake(false);
     this.wakeRoom();
     return true;
