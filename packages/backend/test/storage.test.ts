@@ -183,6 +183,48 @@ describe('the ingest log', () => {
     }
   });
 
+  it('a failed COMMIT is retried, with the commit prepared behind it; every acknowledged event is stored once', async () => {
+    const dataDir = tempDir('waggle-commit-fails-');
+    dirs.push(dataDir);
+    const store = await Store.open(dataDir, { batchEvents: 50 });
+    // The first data COMMIT (the one after the applied position is written) fails.
+    const writer = (store as unknown as { writer: { run: (sql: string, values?: unknown) => Promise<unknown> } }).writer;
+    const run = writer.run.bind(writer);
+    let last = '';
+    let failures = 1;
+    writer.run = (sql, values) => {
+      const after = last;
+      last = sql;
+      if (sql === 'COMMIT' && after.includes('ingest_log_applied') && failures > 0) {
+        failures--;
+        return Promise.reject(new Error('disk on fire'));
+      }
+      return run(sql, values);
+    };
+    const now = Date.now();
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, r) => {
+        const events = Array.from({ length: 40 }, (_, i) => ({ time: now - 1000, dataset: 'retried', sampleRate: 1, fields: { r, i } }));
+        return store.ingest(eventsRecord(events), events);
+      }),
+    );
+    const acknowledged = outcomes.filter((o) => o.status === 'fulfilled').length;
+    expect(acknowledged).toBeGreaterThan(0);
+    try {
+      const count = async (): Promise<bigint> =>
+        (await store.reader().runAndReadAll("SELECT count(*) AS n FROM events WHERE dataset = 'retried'")).getRowObjectsJS()[0]!.n as bigint;
+      // Retries come every second: wait for them to store everything acknowledged.
+      for (let i = 0; i < 100 && (await count()) < BigInt(acknowledged * 40); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(failures).toBe(0);
+      const r = quoteIdent(store.column('r')!.physical);
+      const i = quoteIdent(store.column('i')!.physical);
+      const rows = (await store.reader().runAndReadAll(`SELECT count(*) AS n, count(DISTINCT (${r}, ${i})) AS distinct_events FROM events`)).getRowObjectsJS();
+      expect(rows).toEqual([{ n: BigInt(acknowledged * 40), distinct_events: BigInt(acknowledged * 40) }]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('text of every length and script survives storage (short ASCII values are written inline)', async () => {
     const dataDir = tempDir('waggle-strings-');
     dirs.push(dataDir);
