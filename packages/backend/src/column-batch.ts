@@ -13,11 +13,17 @@ const KIND_BOOLEAN = 4;
 const NATURAL_KIND: Record<ColumnType, number> = { VARCHAR: KIND_STRING, DOUBLE: KIND_NUMBER, BOOLEAN: KIND_BOOLEAN };
 
 /**
- * One key's values in one request: the rows that have it (ascending) and their values, kept dense so most keys
- * cost one array push per row, plus what a commit's type decision and the chunk writer need to know.
+ * One key's values in one request: the rows that have it (ascending) and their values, plus what a commit's type
+ * decision and the chunk writer need to know. Kept compact, since most keys are in every row and many (resource
+ * attributes) have one value throughout: arrays appear only once rows skip or values differ.
  */
 export class PendingColumn {
-  readonly values: Scalar[] = [];
+  /** Values added (a later value for the same row replaces the row's value). */
+  count = 0;
+  /** The first value; while every value is this one no array holds them, and the column is one constant. */
+  value0: Scalar = '';
+  /** The values, once one differs from the first. */
+  list: Scalar[] | undefined = undefined;
   /** The row of the first value. */
   first = 0;
   /** The row of each value, once they are not consecutive from `first` (most keys are in every row: no array). */
@@ -27,36 +33,48 @@ export class PendingColumn {
   /** Strings that do not read as the numbers/booleans a typed column needs. */
   hasNonNumericString = false;
   hasNonBooleanString = false;
-  /** Every value is the first one, so with a value in every row the column is one constant. */
-  same = true;
   /** The dataset this key was last looked up for in the dataset catalog (events come in runs of one dataset). */
   checkedDataset: string | undefined;
   /** In a request's columns ({@link EventColumns}): the datasets of the rows that have a value. */
   readonly datasets: string[] = [];
 
+  /** Every value is the first one, so with a value in every row the column is one constant. */
+  get same(): boolean {
+    return this.list === undefined;
+  }
+
   /** The rows that have a value, ascending. */
   get rows(): number[] {
-    return this.sparse ?? Array.from(this.values, (_, i) => this.first + i);
+    return this.sparse ?? Array.from({ length: this.count }, (_, i) => this.first + i);
+  }
+
+  get values(): Scalar[] {
+    return this.list ?? Array.from({ length: this.count }, () => this.value0);
   }
 
   /** Sets the value of `row`, which is the last row added or a later one (a later value for the same row wins). */
   add(row: number, v: Scalar): void {
-    const values = this.values;
-    const last = values.length - 1;
-    const sparse = this.sparse;
-    if (last < 0) {
+    const n = this.count;
+    if (n === 0) {
       this.first = row;
-      values.push(v);
+      this.value0 = v;
+      this.count = 1;
     } else {
-      const lastRow = sparse === undefined ? this.first + last : sparse[last]!;
+      const sparse = this.sparse;
+      const list = this.list;
+      const lastRow = sparse === undefined ? this.first + n - 1 : sparse[n - 1]!;
       if (lastRow === row) {
-        values[last] = v;
-        if (last > 0 && v !== values[0]) this.same = false;
+        if (list !== undefined) list[n - 1] = v;
+        else if (v !== this.value0) {
+          if (n === 1) this.value0 = v;
+          else this.materialize()[n - 1] = v;
+        }
       } else {
         if (sparse !== undefined) sparse.push(row);
         else if (row !== lastRow + 1) (this.sparse = this.rows).push(row);
-        values.push(v);
-        if (v !== values[0]) this.same = false;
+        if (list !== undefined) list.push(v);
+        else if (v !== this.value0) this.materialize().push(v);
+        this.count = n + 1;
       }
     }
     switch (typeof v) {
@@ -71,6 +89,10 @@ export class PendingColumn {
       default:
         this.kinds |= KIND_BOOLEAN;
     }
+  }
+
+  private materialize(): Scalar[] {
+    return (this.list = this.values);
   }
 
   /** {@link add} in a request's columns, noting the row's dataset. */
@@ -112,10 +134,10 @@ export class CommitColumn {
 
   /** Appends a request's column, its rows shifted by `offset` past this column's last row. */
   append(src: PendingColumn, offset: number): void {
-    const n = src.values.length;
+    const n = src.count;
     if (n === 0) return;
     if (this.count === 0) this.same = src.same;
-    else if (!src.same || src.values[0] !== this.segments[0]!.values[0]) this.same = false;
+    else if (!src.same || src.value0 !== this.segments[0]!.value0) this.same = false;
     this.segments.push(src);
     this.offsets.push(offset);
     this.count += n;
@@ -126,7 +148,7 @@ export class CommitColumn {
 
   /** The first value (the one value of a column whose values are all the same). */
   first(): Scalar {
-    return this.segments[0]!.values[0]!;
+    return this.segments[0]!.value0;
   }
 
   typeFor(current: ColumnType | undefined): ColumnType {
@@ -136,9 +158,9 @@ export class CommitColumn {
   /** Calls `fn` with every (row, value), rows ascending. */
   forEach(fn: (row: number, v: Scalar) => void): void {
     for (let s = 0; s < this.segments.length; s++) {
-      const { sparse, first, values } = this.segments[s]!;
+      const { sparse, first, list, value0, count } = this.segments[s]!;
       const offset = this.offsets[s]!;
-      for (let c = 0; c < values.length; c++) fn((sparse === undefined ? first + c : sparse[c]!) + offset, values[c]!);
+      for (let c = 0; c < count; c++) fn((sparse === undefined ? first + c : sparse[c]!) + offset, list === undefined ? value0 : list[c]!);
     }
   }
 }
@@ -268,13 +290,13 @@ export function writeVector(
     let longRows: number[] | undefined;
     let longValues: string[] | undefined;
     for (; segment < segments.length; segment++, index = 0) {
-      const { sparse, values } = segments[segment]!;
+      const { sparse, list, value0, count } = segments[segment]!;
       const offset = col.offsets[segment]! - start;
       const dense = segments[segment]!.first + offset;
-      for (; index < values.length; index++) {
+      for (; index < count; index++) {
         const r = sparse === undefined ? dense + index : sparse[index]! + offset;
         if (r >= rows) break;
-        const v = values[index]!;
+        const v = list === undefined ? value0 : list[index]!;
         const s = natural ? (v as string) : typeof v === 'string' ? v : String(v);
         validity[r >>> 5]! |= 1 << (r & 31);
         present++;
@@ -283,7 +305,7 @@ export function writeVector(
           (longValues ??= []).push(s);
         }
       }
-      if (index < values.length) break;
+      if (index < count) break;
     }
     if (longRows) writeLongStrings(slots, longRows, longValues!, arena);
     data = slots;
@@ -291,20 +313,21 @@ export function writeVector(
     const doubles = type === 'DOUBLE' ? scratchDoubles.subarray(0, rows).fill(0) : undefined;
     const bools = doubles ? undefined : scratchBools.subarray(0, rows).fill(0);
     for (; segment < segments.length; segment++, index = 0) {
-      const { sparse, values } = segments[segment]!;
+      const { sparse, list, value0, count } = segments[segment]!;
       const offset = col.offsets[segment]! - start;
       const dense = segments[segment]!.first + offset;
-      for (; index < values.length; index++) {
+      for (; index < count; index++) {
         const r = sparse === undefined ? dense + index : sparse[index]! + offset;
         if (r >= rows) break;
-        const v = natural ? values[index]! : coerce(values[index]!, type);
+        const raw = list === undefined ? value0 : list[index]!;
+        const v = natural ? raw : coerce(raw, type);
         if (v === null) continue;
         if (doubles) doubles[r] = v as number;
         else bools![r] = v ? 1 : 0;
         validity[r >>> 5]! |= 1 << (r & 31);
         present++;
       }
-      if (index < values.length) break;
+      if (index < count) break;
     }
     data = doubles ?? bools!;
   }

@@ -704,7 +704,7 @@ export class Store {
           }
         }
         // A column exists here only for keys with a value in the commit (it may widen or add a column).
-        if (segment.values.length === 0) continue;
+        if (segment.count === 0) continue;
         let p = pending.get(key);
         if (p === undefined) pending.set(key, (p = new CommitColumn()));
         p.append(segment, offset);

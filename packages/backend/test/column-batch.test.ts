@@ -18,6 +18,18 @@ describe('a request column keeps rows only once they stop being consecutive', ()
     expect(p.typeFor(undefined)).toBe('VARCHAR');
   });
 
+  it('one value throughout keeps no value array; the first different value brings one with every earlier value', () => {
+    const p = new PendingColumn();
+    for (let row = 0; row < 3; row++) p.add(row, 'svc');
+    expect(p.list).toBeUndefined();
+    expect(p.values).toEqual(['svc', 'svc', 'svc']);
+    p.add(2, 'other');
+    expect(p.list).toEqual(['svc', 'svc', 'other']);
+    p.add(3, 'svc');
+    expect(p.values).toEqual(['svc', 'svc', 'other', 'svc']);
+    expect(p.same).toBe(false);
+  });
+
   it('a later value for the only row replaces it, and the column is still one value', () => {
     const p = new PendingColumn();
     p.add(0, 1);
