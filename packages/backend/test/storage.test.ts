@@ -158,7 +158,7 @@ describe('the ingest log', () => {
     // Commits of 64 events and requests of 40: most commits take one request in part, and several are under way at once.
     const store = await Store.open(dataDir, { batchEvents: 64 });
     const now = Date.now();
-    const requests = Array.from({ length: 30 }, (_, r) =>
+    const requests = Array.from({ length: 30 }, (_request, r) =>
       Array.from({ length: 40 }, (_, i) => ({ time: now - 1000, dataset: 'pipeline', sampleRate: 1, fields: { r, i, [`key${r % 7}`]: r } })),
     );
     const retention = (async () => {
@@ -203,7 +203,7 @@ describe('the ingest log', () => {
     };
     const now = Date.now();
     const outcomes = await Promise.allSettled(
-      Array.from({ length: 6 }, (_, r) => {
+      Array.from({ length: 6 }, (_request, r) => {
         const events = Array.from({ length: 40 }, (_, i) => ({ time: now - 1000, dataset: 'retried', sampleRate: 1, fields: { r, i } }));
         return store.ingest(eventsRecord(events), events);
       }),
