@@ -66,6 +66,7 @@ class KeyInfo {
     if (this.owner !== cols) {
       this.owner = cols;
       this.col = cols.column(this.key);
+      resolved.push(this);
     }
     return this.col!;
   }
@@ -73,6 +74,9 @@ class KeyInfo {
 
 /** Spans decoded straight to columns, and spans that took the general mapping (for tests). */
 export const decodeStats = { spans: 0, generalSpans: 0 };
+
+/** Keys whose column was looked up in the request being decoded: forgotten at its end, so no key keeps it alive. */
+const resolved: KeyInfo[] = [];
 
 /** Attribute keys seen; emptied between requests once it holds more than MAX_KEYS (keys are data). */
 const keyInfos = new Map<string, KeyInfo>();
@@ -582,6 +586,12 @@ export function decodeSpansToColumns(body: Uint8Array): EventColumns | undefined
   } catch (error) {
     if (error instanceof OtlpDecodeError) return undefined;
     throw error;
+  } finally {
+    for (const info of resolved) {
+      info.owner = undefined;
+      info.col = undefined;
+    }
+    resolved.length = 0;
   }
   return cols;
 }
