@@ -1,4 +1,7 @@
-import { decodeTraceRequest, encodeTraceRequest, type AnyValue, type Span, type TracesData } from '@waggle/otlp';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { decodeTraceRequest, encodeSpans, encodeTraceRequest, type AnyValue, type Span, type TracesData } from '@waggle/otlp';
 import { describe, expect, it } from 'vitest';
 import { toScalar, type PendingColumn } from '../src/column-batch.js';
 import { EventColumns } from '../src/event-columns.js';
@@ -245,6 +248,35 @@ describe('OTLP protobuf decoded straight to columns maps spans exactly as the ge
     const fast = expectSameAsGeneral(body);
     expect(fast.datasets).toEqual(['late', 'late', 'late', 'late']);
     expect(fast.columns.get('dup')!.kinds).toBe(1);
+  });
+
+  it('spans from the OpenTelemetry SDK: every attribute type, events, an exception, links, status, two scopes', async () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new TracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'sdk-svc', 'host.cores': 2, 'deployment.environment.name': 'test' }),
+      spanProcessors: [new SimpleSpanProcessor({ exporter })],
+    });
+    const http = provider.getTracer('http', '1.0.0');
+    const db = provider.getTracer('db');
+    for (let i = 0; i < 20; i++) {
+      const server = http.startSpan('GET /users/:id', {
+        kind: SpanKind.SERVER,
+        attributes: { 'http.route': '/users/:id', 'http.response.status_code': 200 + i, ok: i % 2 === 0, ratio: i / 3, tags: ['a', 'b'], ids: [1, 2, i] },
+      });
+      server.addEvent('cache miss', { key: `user:${i}` });
+      if (i % 5 === 0) server.recordException(new TypeError(`bad ${i}`));
+      if (i % 3 === 0) server.setStatus({ code: SpanStatusCode.ERROR, message: 'failed' });
+      const query = db.startSpan('SELECT users', { kind: SpanKind.CLIENT, attributes: { 'db.system': 'postgresql' }, links: [{ context: server.spanContext(), attributes: { why: 'batch' } }] });
+      query.end();
+      server.end();
+    }
+    await provider.forceFlush();
+    const before = { ...decodeStats };
+    expectSameAsGeneral(encodeSpans(exporter.getFinishedSpans(), 'protobuf'));
+    // The spans with an exception took the general mapping (4 of them); the rest did not.
+    expect(decodeStats.generalSpans - before.generalSpans).toBe(4);
+    expect(decodeStats.spans - before.spans).toBe(36);
+    await provider.shutdown();
   });
 
   it('requests it does not take whole go to the general path with the same answer', () => {
