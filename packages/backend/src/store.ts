@@ -56,32 +56,13 @@ interface Batch {
 /** One commit's share of the queue: its parts, how many queued requests it completes, and the log position. */
 interface Selection {
   parts: Part[];
-  /** Queued requests it takes whole (from the first one it takes). */
+  /** Queued requests it takes whole. */
   whole: number;
   /** Events of the request after them that it takes (the request's first ones), or 0. */
   partial: number;
   taken: number;
   applied: Applied;
 }
-
-/** A commit whose COMMIT is running. */
-interface InFlight extends Selection {
-  done: { done: Promise<void> };
-  /** Whether it committed, once its bookkeeping ran. */
-  ok: boolean | undefined;
-  result: Promise<boolean> | undefined;
-}
-
-/** A commit's data chunks, filled and not yet appended. */
-interface Prepared {
-  chunks: duckdb.DataChunk[];
-  arena: StringArena;
-  traceIds: CommitColumn | undefined;
-  times: Float64Array;
-}
-
-/** Thrown to abandon a prepared commit after the commit in flight failed (that failure is recorded already). */
-const RETRY = new Error('retry');
 
 /** Rows `from` .. `to` of one request's events, as one commit takes them. */
 interface Part {
@@ -165,8 +146,6 @@ export class Store {
   private kick: (() => void) | undefined;
   /** Serialises maintenance (retention) with writes on the writer connection. */
   private exclusive: Promise<unknown> = Promise.resolve();
-  /** Settles when the COMMIT last started has (maintenance waits for it: it runs on the same connection). */
-  private inflightDone: Promise<void> = Promise.resolve();
 
   private constructor(dbPath: string, instance: DuckDBInstance, writer: DuckDBConnection, readers: DuckDBConnection[]) {
     this.dbPath = dbPath;
@@ -426,62 +405,24 @@ export class Store {
     this.waiters = left;
   }
 
-  /**
-   * Commits queued events, one row group at a time, pipelined: while DuckDB runs one commit's COMMIT (compressing and
-   * writing the row group on its own threads), the next commit's columns and data chunks are built on the event loop.
-   * A commit's bookkeeping (the applied position, waking readers) happens in order, once its COMMIT succeeded; if it
-   * failed, the next commit's prepared chunks are dropped and both are retried.
-   */
   private async drain(): Promise<void> {
-    let inflight: InFlight | undefined;
-    // Events of the queue that the commit in flight took (its bookkeeping runs as soon as its COMMIT is done).
-    const skip = (): number => (inflight !== undefined && inflight.ok === undefined ? inflight.taken : 0);
     try {
       while (this.queue.length > 0) {
-        if (this.pendingEvents > skip()) await this.waitForFullBatch(skip);
-        let retry = false;
-        if (inflight?.ok !== undefined) {
-          retry = !inflight.ok;
-          inflight = undefined;
-        }
-        const next = !retry && this.pendingEvents > skip() ? this.select(inflight) : undefined;
-        await this.runExclusive(async () => {
-          let prepared: Prepared | undefined;
-          if (next) {
-            try {
-              prepared = await this.prepare(next.parts, async () => {
-                // A schema change needs the writer connection: let the COMMIT in flight finish first.
-                const ok = inflight === undefined || (await this.finish(inflight));
-                inflight = undefined;
-                if (!ok) throw RETRY;
-              });
-            } catch (error) {
-              retry = true;
-              if (error !== RETRY) {
-                if (inflight) await this.finish(inflight);
-                inflight = undefined;
-                this.commitFailed(error as Error);
-              }
-            }
-          }
-          if (inflight) {
-            const ok = await this.finish(inflight);
-            inflight = undefined;
-            if (!ok) retry = true;
-          }
-          if (prepared && next && !retry) {
-            try {
-              const started: InFlight = { ...next, done: await this.apply(prepared, next.applied), ok: undefined, result: undefined };
-              this.inflightDone = started.done.done.catch(() => undefined);
-              void this.finish(started);
-              inflight = started;
-            } catch (error) {
-              retry = true;
-              this.commitFailed(error as Error);
-            }
-          }
-        });
-        if (retry) {
+        await this.waitForFullBatch();
+        const { parts, whole, partial, taken, applied } = this.select();
+        try {
+          await this.runExclusive(() => this.commit(parts, applied));
+          this.failure = undefined;
+          this.applied = applied;
+          this.queue.splice(0, whole);
+          if (partial > 0) this.queue[0]!.done = partial;
+          this.pendingEvents -= taken;
+          this.committed += whole;
+          this.log.release(applied.at, true);
+          this.wake(false);
+          this.wakeRoom();
+        } catch (error) {
+          this.commitFailed(error as Error);
           if (this.closed) return;
           await new Promise((r) => setTimeout(r, RETRY_MS));
         }
@@ -492,57 +433,27 @@ export class Store {
   }
 
   /**
-   * The next commit's share of the queue: up to one row group, whole requests and the first part of the next one if
-   * it does not fit, starting after what the commit in flight took.
+   * The next commit's share of the queue: up to one row group, whole requests and the first part of the next one if it
+   * does not fit.
    */
-  private select(after: Selection | undefined): Selection {
+  private select(): Selection {
     let taken = 0;
     let whole = 0;
     let partial = 0;
     const parts: Part[] = [];
-    const first = after ? after.whole : 0;
-    for (let i = first; i < this.queue.length; i++) {
-      const b = this.queue[i]!;
-      const done = i === first && after && after.partial > 0 ? after.partial : b.done;
-      const take = Math.min(b.events.length - done, this.batchEvents - taken);
-      parts.push({ events: b.events, from: done, to: done + take });
+    for (const b of this.queue) {
+      const take = Math.min(b.events.length - b.done, this.batchEvents - taken);
+      parts.push({ events: b.events, from: b.done, to: b.done + take });
       taken += take;
-      if (done + take < b.events.length) {
-        partial = done + take;
+      if (b.done + take < b.events.length) {
+        partial = b.done + take;
         break;
       }
       whole++;
       if (taken === this.batchEvents) break;
     }
-    const before = after ? after.applied.at : this.applied.at;
-    const applied: Applied = { at: whole > 0 ? this.queue[first + whole - 1]!.end : before, partial };
+    const applied: Applied = { at: whole > 0 ? this.queue[whole - 1]!.end : this.applied.at, partial };
     return { parts, whole, partial, taken, applied };
-  }
-
-  /** Waits for a commit's COMMIT; then records (once) what DuckDB holds now, or the failure. False if it failed. */
-  private finish(f: InFlight): Promise<boolean> {
-    return (f.result ??= this.settleCommit(f));
-  }
-
-  private async settleCommit(f: InFlight): Promise<boolean> {
-    try {
-      await f.done.done;
-    } catch (error) {
-      this.commitFailed(error as Error);
-      f.ok = false;
-      return false;
-    }
-    f.ok = true;
-    this.failure = undefined;
-    this.applied = f.applied;
-    this.queue.splice(0, f.whole);
-    if (f.partial > 0) this.queue[0]!.done = f.partial;
-    this.pendingEvents -= f.taken;
-    this.committed += f.whole;
-    this.log.release(f.applied.at, true);
-    this.wake(false);
-    this.wakeRoom();
-    return true;
   }
 
   /** Acknowledged events are in the log: they stay queued and are retried; new ingest is refused meanwhile. */
@@ -555,11 +466,11 @@ export class Store {
   }
 
   /** Waits while a fuller batch is coming: until a row group's worth, a reader, a pause in ingest or the time limit. */
-  private async waitForFullBatch(skip: () => number): Promise<void> {
+  private async waitForFullBatch(): Promise<void> {
     const started = Date.now();
     let seen = -1;
     while (
-      this.pendingEvents - skip() < this.batchEvents &&
+      this.pendingEvents < this.batchEvents &&
       this.pendingEvents !== seen &&
       this.waiters.length === 0 &&
       !this.closed &&
@@ -639,23 +550,13 @@ export class Store {
     }
   }
 
-  /** Commits events (replay): {@link prepare}, {@link apply}, then the COMMIT. */
-  private async commit(parts: Part[], applied: Applied): Promise<void> {
-    const { done } = await this.apply(await this.prepare(parts), applied);
-    await done;
-  }
-
   private runExclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.exclusive.then(fn, fn);
     this.exclusive = run.catch(() => undefined);
     return run;
   }
 
-  /**
-   * Gathers the parts' columns, evolves the schema (after `beforeSchemaChange`, when it changes) and fills the data
-   * chunks for DuckDB, yielding to the event loop between slices; nothing is appended yet.
-   */
-  private async prepare(parts: Part[], beforeSchemaChange?: () => Promise<void>): Promise<Prepared> {
+  private async commit(parts: Part[], applied: Applied): Promise<void> {
     let n = 0;
     for (const part of parts) n += part.to - part.from;
     const pending = new Map<string, CommitColumn>();
@@ -718,7 +619,6 @@ export class Store {
       }
     }
 
-    if (beforeSchemaChange && this.changesSchema(pending, newDatasetColumns)) await beforeSchemaChange();
     await this.evolveSchema(pending, newDatasetColumns);
 
     const physicalIndex = new Map(this.tableColumns.map((c, i) => [c.physical, i]));
@@ -737,68 +637,47 @@ export class Store {
       return p.same && p.count === n ? constantValue(coerce(p.first(), c.type), c.type) : undefined;
     });
     const logicalTypes = this.tableColumns.map((c) => duckdb.create_logical_type(RAW_TYPES[c.type]));
-    // Strings longer than 12 bytes live in the arena until the chunks pointing to them are appended.
-    const arena = new StringArena();
-    const chunks: duckdb.DataChunk[] = [];
-    for (let start = 0; start < n; start += CHUNK_ROWS) {
-      const rows = Math.min(CHUNK_ROWS, n - start);
-      const chunk = duckdb.create_data_chunk(logicalTypes);
-      duckdb.data_chunk_set_size(chunk, rows);
-      for (let c = 0; c < this.tableColumns.length; c++) {
-        const vector = duckdb.data_chunk_get_vector(chunk, c);
-        const constant = constants[c];
-        const p = byIndex[c];
-        if (constant !== undefined) duckdb.vector_reference_value(vector, constant);
-        else if (p !== undefined) writeVector(vector, this.tableColumns[c]!.type, p, start, rows, arena);
-        else {
-          const source = this.tableColumns[c]!.physical === 'ts' ? times : rates;
-          duckdb.copy_data_to_vector(vector, 0, source.buffer, start * 8, rows * 8);
-        }
-      }
-      chunks.push(chunk);
-      if (chunks.length % CHUNKS_PER_SLICE === 0) await yieldToEventLoop();
-    }
-    return { chunks, arena, traceIds: pending.get('trace.trace_id'), times };
-  }
-
-  /**
-   * Appends prepared chunks in a transaction with the applied log position and starts its COMMIT, which then runs on
-   * DuckDB's threads while the event loop goes on (reading requests, preparing the next commit). Resolves once the
-   * COMMIT is under way, with its outcome (wrapped, so that awaiting this does not wait for it).
-   */
-  private async apply(prepared: Prepared, applied: Applied): Promise<{ done: Promise<void> }> {
     const appender = this.appender!;
+    const arena = new StringArena();
+    // Appends run inside an explicit transaction so the COMMIT (WAL write + fsync) happens on DuckDB's
+    // threads while the event loop goes on reading the next requests, which then join the next commit.
     await this.writer.run('BEGIN TRANSACTION');
     try {
-      for (let i = 0; i < prepared.chunks.length; i++) {
-        appender.appendDataChunk(new DuckDBDataChunk(prepared.chunks[i]!));
+      for (let start = 0; start < n; start += CHUNK_ROWS) {
+        const rows = Math.min(CHUNK_ROWS, n - start);
+        const chunk = duckdb.create_data_chunk(logicalTypes);
+        duckdb.data_chunk_set_size(chunk, rows);
+        for (let c = 0; c < this.tableColumns.length; c++) {
+          const vector = duckdb.data_chunk_get_vector(chunk, c);
+          const constant = constants[c];
+          const p = byIndex[c];
+          if (constant !== undefined) duckdb.vector_reference_value(vector, constant);
+          else if (p !== undefined) writeVector(vector, this.tableColumns[c]!.type, p, start, rows, arena);
+          else {
+            const source = this.tableColumns[c]!.physical === 'ts' ? times : rates;
+            duckdb.copy_data_to_vector(vector, 0, source.buffer, start * 8, rows * 8);
+          }
+        }
+        appender.appendDataChunk(new DuckDBDataChunk(chunk));
+        // The appender copied the chunk, strings included: the arena's bytes are no longer pointed to.
+        arena.release();
         // A row group takes a while to write: let requests in meanwhile (after handing DuckDB what is appended, which
         // would otherwise all be moved into the table at once at the end).
-        if (i % CHUNKS_PER_SLICE === CHUNKS_PER_SLICE - 1) {
+        if ((start / CHUNK_ROWS) % CHUNKS_PER_SLICE === CHUNKS_PER_SLICE - 1) {
           appender.flushSync();
           await yieldToEventLoop();
         }
       }
       appender.flushSync();
-      // The appender copied the chunks, strings included: the arena's bytes are no longer pointed to.
-      prepared.arena.release();
-      prepared.chunks.length = 0;
-      this.appendTraceIndex(prepared.traceIds, prepared.times);
+      this.appendTraceIndex(pending.get('trace.trace_id'), times);
       const { segment, offset } = applied.at;
       const position = applied.partial > 0 ? `${segment}:${offset}:${applied.partial}` : `${segment}:${offset}`;
       await this.writer.run("INSERT OR REPLACE INTO waggle_meta VALUES ('ingest_log_applied', $1)", [position]);
+      await this.writer.run('COMMIT');
     } catch (error) {
       await this.writer.run('ROLLBACK').catch(() => undefined);
       throw error;
     }
-    const done = this.writer.run('COMMIT').then(
-      () => undefined,
-      async (error: unknown) => {
-        await this.writer.run('ROLLBACK').catch(() => undefined);
-        throw error;
-      },
-    );
-    return { done };
   }
 
   private noteLastWritten(dataset: string, time: number): void {
@@ -863,16 +742,6 @@ export class Store {
     }
   }
 
-  /** Whether {@link evolveSchema} has anything to write. */
-  private changesSchema(pending: Map<string, CommitColumn>, newDatasetColumns: [string, string][]): boolean {
-    if (newDatasetColumns.length > 0) return true;
-    for (const [key, p] of pending) {
-      const col = this.columns.get(key);
-      if (!col || (!col.pinned && p.typeFor(col.type) !== col.type)) return true;
-    }
-    return false;
-  }
-
   /**
    * Adds columns for new keys and widens columns whose new values do not fit, in one transaction.
    * Memory (the key catalog, per-dataset columns) changes only after it committed, so a concurrent query
@@ -934,7 +803,6 @@ export class Store {
   /** Deletes events older than `maxAgeHours` and, past `maxBytes`, the oldest events until under it. */
   async applyRetention(opts: { maxAgeHours?: number; maxBytes?: number }): Promise<{ deleted: number }> {
     return this.runExclusive(async () => {
-      await this.inflightDone;
       let deleted = 0;
       if (opts.maxAgeHours && opts.maxAgeHours > 0) {
         const cutoff = Date.now() - opts.maxAgeHours * 3_600_000;

@@ -152,10 +152,10 @@ describe('the ingest log', () => {
     }
   });
 
-  it('back-to-back commits (the next one prepared while the last one commits) store every request once, with retention running between them', async () => {
+  it('back-to-back commits of requests split across them store every request once, with retention running between them', async () => {
     const dataDir = tempDir('waggle-pipeline-');
     dirs.push(dataDir);
-    // Commits of 64 events and requests of 40: most commits take one request in part, and several are under way at once.
+    // Commits of 64 events and requests of 40: most commits take one request in part.
     const store = await Store.open(dataDir, { batchEvents: 64 });
     const now = Date.now();
     const requests = Array.from({ length: 30 }, (_request, r) =>
@@ -183,7 +183,7 @@ describe('the ingest log', () => {
     }
   });
 
-  it('a failed COMMIT is retried, with the commit prepared behind it; every acknowledged event is stored once', async () => {
+  it('a failed COMMIT is retried and new ingest refused meanwhile; every acknowledged event is stored once', async () => {
     const dataDir = tempDir('waggle-commit-fails-');
     dirs.push(dataDir);
     const store = await Store.open(dataDir, { batchEvents: 50 });
