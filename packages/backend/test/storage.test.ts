@@ -183,7 +183,7 @@ describe('the ingest log', () => {
     }
   });
 
-  it('a failed COMMIT is retried and new ingest refused meanwhile; every acknowledged event is stored once', async () => {
+  it('a failed COMMIT is retried; every acknowledged event is stored once', async () => {
     const dataDir = tempDir('waggle-commit-fails-');
     dirs.push(dataDir);
     const store = await Store.open(dataDir, { batchEvents: 50 });
