@@ -1,7 +1,9 @@
 import { decodeTraceRequest, type OtlpFormat } from '@waggle/otlp';
+import { EventColumns } from './event-columns.js';
 import type { LogRecord } from './ingest-log.js';
 import type { IngestEvent } from './internal-types.js';
 import { spansToEvents } from './mapping.js';
+import { decodeSpansToColumns } from './otlp-columns.js';
 
 /** An OTLP/HTTP traces request body (decompressed); meta is its format. Replayed by decoding it again. */
 export const RECORD_OTLP = 1;
@@ -18,13 +20,28 @@ export function eventsRecord(events: IngestEvent[]): LogRecord {
 }
 
 /** The events a logged record stands for, exactly as they were when it was acknowledged. */
-export function recordEvents(record: LogRecord): IngestEvent[] {
+export function recordColumns(record: LogRecord): EventColumns {
   switch (record.kind) {
     case RECORD_OTLP:
-      return spansToEvents(decodeTraceRequest(record.body, record.meta as OtlpFormat, { onInvalidSpan: () => undefined }));
+      return otlpColumns(record.body, record.meta as OtlpFormat, () => undefined);
     case RECORD_EVENTS:
-      return JSON.parse(Buffer.from(record.body.buffer, record.body.byteOffset, record.body.byteLength).toString('utf8')) as IngestEvent[];
+      return EventColumns.of(
+        JSON.parse(Buffer.from(record.body.buffer, record.body.byteOffset, record.body.byteLength).toString('utf8')) as IngestEvent[],
+      );
     default:
       throw new Error(`WAGGLE_BACKEND_LOG_CORRUPT: unknown ingest log record kind ${record.kind}`);
   }
+}
+
+/**
+ * An OTLP request's events as columns. Protobuf is decoded straight into columns; a request that decoder does not
+ * take whole (malformed, or with spans to reject) goes through the general decoder and mapping, which give the
+ * errors and partial-success problems. Throws OtlpDecodeError for a malformed request.
+ */
+export function otlpColumns(body: Uint8Array, format: OtlpFormat, onInvalidSpan: (problem: string) => void): EventColumns {
+  if (format === 'protobuf') {
+    const columns = decodeSpansToColumns(body);
+    if (columns !== undefined) return columns;
+  }
+  return EventColumns.of(spansToEvents(decodeTraceRequest(body, format, { onInvalidSpan })));
 }

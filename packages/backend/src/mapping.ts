@@ -1,7 +1,7 @@
-import type { AnyValue, Attributes, Span, TracesData } from '@waggle/otlp';
+import type { AnyValue, Attributes, InstrumentationScope, Resource, Span, TracesData } from '@waggle/otlp';
 import type { IngestEvent } from './internal-types.js';
 
-const SPAN_KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'] as const;
+export const SPAN_KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'] as const;
 
 /** Exception fields copied from a span's first `exception` event onto the span itself. */
 const EXCEPTION_FIELDS = ['exception.message', 'exception.type', 'exception.stacktrace', 'exception.escaped'];
@@ -17,25 +17,40 @@ export const UNKNOWN_SERVICE_DATASET = 'unknown_service';
 export function spansToEvents(data: TracesData): IngestEvent[] {
   const out: IngestEvent[] = [];
   for (const rs of data.resourceSpans) {
-    const resourceFields: Record<string, AnyValue> = {};
-    flattenInto(resourceFields, rs.resource.attributes);
-    const serviceName = resourceFields['service.name'];
-    const dataset =
-      typeof serviceName === 'string' && serviceName.trim() !== '' ? serviceName.trim() : UNKNOWN_SERVICE_DATASET;
+    const { dataset, resourceFields } = resourceContext(rs.resource);
     for (const ss of rs.scopeSpans) {
-      const shared: Record<string, AnyValue> = { ...resourceFields };
-      if (ss.scope.name) shared['library.name'] = ss.scope.name;
-      if (ss.scope.version) shared['library.version'] = ss.scope.version;
-      flattenInto(shared, ss.scope.attributes);
-      // A sample rate on the resource or scope applies to every span under it, unless the span has its own.
-      const sharedRate = 'sampleRate' in shared || 'SampleRate' in shared ? takeSampleRate(shared) : undefined;
+      const { shared, sharedRate } = scopeContext(resourceFields, ss.scope);
       for (const span of ss.spans) mapSpan(span, shared, sharedRate, dataset, out);
     }
   }
   return out;
 }
 
-function mapSpan(
+/** A resource's flattened attributes and the dataset its spans go to. */
+export function resourceContext(resource: Resource): { dataset: string; resourceFields: Record<string, AnyValue> } {
+  const resourceFields: Record<string, AnyValue> = {};
+  flattenInto(resourceFields, resource.attributes);
+  const serviceName = resourceFields['service.name'];
+  const dataset =
+    typeof serviceName === 'string' && serviceName.trim() !== '' ? serviceName.trim() : UNKNOWN_SERVICE_DATASET;
+  return { dataset, resourceFields };
+}
+
+/** The fields every span of a scope shares (resource, `library.*`, scope attributes) and their sample rate. */
+export function scopeContext(
+  resourceFields: Record<string, AnyValue>,
+  scope: InstrumentationScope,
+): { shared: Record<string, AnyValue>; sharedRate: number | undefined } {
+  const shared: Record<string, AnyValue> = { ...resourceFields };
+  if (scope.name) shared['library.name'] = scope.name;
+  if (scope.version) shared['library.version'] = scope.version;
+  flattenInto(shared, scope.attributes);
+  // A sample rate on the resource or scope applies to every span under it, unless the span has its own.
+  const sharedRate = 'sampleRate' in shared || 'SampleRate' in shared ? takeSampleRate(shared) : undefined;
+  return { shared, sharedRate };
+}
+
+export function mapSpan(
   span: Span,
   shared: Record<string, AnyValue>,
   sharedRate: number | undefined,
@@ -128,7 +143,7 @@ export function normaliseSampleRate(raw: unknown): number {
   return Math.min(Math.floor(n), 2 ** 31 - 1);
 }
 
-function nanosToMillis(ns: bigint): number {
+export function nanosToMillis(ns: bigint): number {
   // Split so the sub-millisecond part survives the conversion to a double.
   const ms = ns / 1_000_000n;
   return Number(ms) + Number(ns - ms * 1_000_000n) / 1e6;

@@ -6,7 +6,6 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import {
   contentTypeOf,
-  decodeTraceRequest,
   encodeExportTraceResponse,
   encodeRpcStatus,
   formatFromContentType,
@@ -15,10 +14,9 @@ import {
 import { bubbleUp } from './bubbleup.js';
 import { gapsReport } from './gaps-query.js';
 import { IncidentLog } from './incident-log.js';
-import { eventsRecord, otlpRecord } from './ingest-records.js';
+import { eventsRecord, otlpColumns, otlpRecord } from './ingest-records.js';
 import { runQuery, type QueryData } from './engine.js';
 import { parseBatch, parseEventTime } from './events-api.js';
-import { spansToEvents } from './mapping.js';
 import { createMarker, listMarkers } from './markers.js';
 import { SpecError, validateSpec, type ValidSpec } from './spec.js';
 import type { Store } from './store.js';
@@ -207,7 +205,7 @@ export function createServer(config: ServerConfig): http.Server {
     // Spans the codec cannot read (bad ids, malformed fields) are skipped and reported as partial success.
     const problems: string[] = [];
     try {
-      events = spansToEvents(decodeTraceRequest(body, format, { onInvalidSpan: (problem) => problems.push(problem) }));
+      events = otlpColumns(body, format, (problem) => problems.push(problem));
     } catch (error) {
       if (error instanceof OtlpDecodeError) return status(400, 3, `malformed OTLP ${format} request: ${error.message}`);
       throw error;

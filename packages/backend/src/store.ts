@@ -3,10 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
-import type { AnyValue } from '@waggle/otlp';
-import { coerce, constantValue, PendingColumn, StringArena, writeVector, type Scalar } from './column-batch.js';
+import { coerce, CommitColumn, constantValue, PendingColumn, StringArena, writeVector } from './column-batch.js';
+import { EventColumns } from './event-columns.js';
 import { IngestLog, type LogPosition, type LogRecord } from './ingest-log.js';
-import { recordEvents } from './ingest-records.js';
+import { recordColumns } from './ingest-records.js';
 import type { ColumnInfo, ColumnType, IngestEvent } from './internal-types.js';
 import { quoteIdent } from './sql.js';
 
@@ -46,11 +46,29 @@ const RAW_TYPES: Record<ColumnType, duckdb.Type> = {
 };
 
 interface Batch {
-  events: IngestEvent[];
+  events: EventColumns;
   /** Where the request's record ends in the ingest log. */
   end: LogPosition;
   /** How many of the events (the first ones) DuckDB already holds: a commit took only part of the request. */
   done: number;
+}
+
+/** One commit's share of the queue: its parts, how many queued requests it completes, and the log position. */
+interface Selection {
+  parts: Part[];
+  /** Queued requests it takes whole. */
+  whole: number;
+  /** Events of the request after them that it takes (the request's first ones), or 0. */
+  partial: number;
+  taken: number;
+  applied: Applied;
+}
+
+/** Rows `from` .. `to` of one request's events, as one commit takes them. */
+interface Part {
+  events: EventColumns;
+  from: number;
+  to: number;
 }
 
 /** How far DuckDB holds the ingest log: every record up to `at`, plus the first `partial` events of the next one. */
@@ -121,6 +139,8 @@ export class Store {
   private enqueued = 0;
   private committed = 0;
   private waiters: { target: number; resolve: () => void }[] = [];
+  /** Requests waiting for room in the queue ({@link MAX_PENDING_BATCHES}). */
+  private roomWaiters: (() => void)[] = [];
   private applied: Applied = { at: { segment: 0, offset: 0 }, partial: 0 };
   /** Wakes the writer from its wait for a fuller batch. */
   private kick: (() => void) | undefined;
@@ -342,10 +362,13 @@ export class Store {
    * Logs a request's record and queues its events for DuckDB; resolves once the record is on disk, which is when
    * the request may be acknowledged. Rejects (nothing acknowledged) if the log write fails or commits are failing.
    */
-  async ingest(record: LogRecord, events: IngestEvent[]): Promise<void> {
+  async ingest(record: LogRecord, input: IngestEvent[] | EventColumns): Promise<void> {
     if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
-    if (events.length === 0) return;
-    while (this.pendingEvents >= MAX_PENDING_BATCHES * this.batchEvents && !this.failure && !this.closed) await this.settle();
+    if (input.length === 0) return;
+    const events = input instanceof EventColumns ? input : EventColumns.of(input);
+    // Waiting for room (the next commit), not for everything queued to be committed: a waiting reader would make the
+    // writer commit what it has at once, and the requests that filled the queue would then come in as small commits.
+    while (this.pendingEvents >= MAX_PENDING_BATCHES * this.batchEvents && !this.failure && !this.closed) await this.room();
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
     const end = await this.log.append(record);
@@ -354,6 +377,15 @@ export class Store {
     this.enqueued++;
     this.writing ??= this.drain();
     if (this.pendingEvents >= this.batchEvents) this.kick?.();
+  }
+
+  /** Resolves at the next commit's end (or failure, or close). */
+  private room(): Promise<void> {
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  private wakeRoom(): void {
+    for (const resolve of this.roomWaiters.splice(0)) resolve();
   }
 
   /** Resolves once every event acknowledged before the call is in DuckDB (or the commit carrying it failed). */
@@ -377,40 +409,20 @@ export class Store {
     try {
       while (this.queue.length > 0) {
         await this.waitForFullBatch();
-        // Up to one row group: whole requests, and the first part of the next one if it does not fit.
-        let taken = 0;
-        let whole = 0;
-        const parts: IngestEvent[][] = [];
-        let partial = 0;
-        for (const b of this.queue) {
-          const take = Math.min(b.events.length - b.done, this.batchEvents - taken);
-          parts.push(b.done === 0 && take === b.events.length ? b.events : b.events.slice(b.done, b.done + take));
-          taken += take;
-          if (b.done + take < b.events.length) {
-            partial = b.done + take;
-            break;
-          }
-          whole++;
-          if (taken === this.batchEvents) break;
-        }
-        const events = parts.length === 1 ? parts[0]! : parts.flat();
-        const applied: Applied = { at: whole > 0 ? this.queue[whole - 1]!.end : this.applied.at, partial };
+        const { parts, whole, partial, taken, applied } = this.select();
         try {
-          await this.runExclusive(() => this.commit(events, applied));
+          await this.runExclusive(() => this.commit(parts, applied));
           this.failure = undefined;
           this.applied = applied;
           this.queue.splice(0, whole);
           if (partial > 0) this.queue[0]!.done = partial;
           this.pendingEvents -= taken;
           this.committed += whole;
-          this.log.release(applied.at);
+          this.log.release(applied.at, true);
           this.wake(false);
+          this.wakeRoom();
         } catch (error) {
-          // Acknowledged events are in the log: keep them queued and retry; refuse new ingest meanwhile.
-          this.appender?.clear();
-          this.traceAppender?.clear();
-          this.failure = new Error(`could not store events: ${(error as Error).message}`);
-          this.wake(true);
+          this.commitFailed(error as Error);
           if (this.closed) return;
           await new Promise((r) => setTimeout(r, RETRY_MS));
         }
@@ -418,6 +430,39 @@ export class Store {
     } finally {
       this.writing = undefined;
     }
+  }
+
+  /**
+   * The next commit's share of the queue: up to one row group, whole requests and the first part of the next one if it
+   * does not fit.
+   */
+  private select(): Selection {
+    let taken = 0;
+    let whole = 0;
+    let partial = 0;
+    const parts: Part[] = [];
+    for (const b of this.queue) {
+      const take = Math.min(b.events.length - b.done, this.batchEvents - taken);
+      parts.push({ events: b.events, from: b.done, to: b.done + take });
+      taken += take;
+      if (b.done + take < b.events.length) {
+        partial = b.done + take;
+        break;
+      }
+      whole++;
+      if (taken === this.batchEvents) break;
+    }
+    const applied: Applied = { at: whole > 0 ? this.queue[whole - 1]!.end : this.applied.at, partial };
+    return { parts, whole, partial, taken, applied };
+  }
+
+  /** Acknowledged events are in the log: they stay queued and are retried; new ingest is refused meanwhile. */
+  private commitFailed(error: Error): void {
+    this.appender?.clear();
+    this.traceAppender?.clear();
+    this.failure = new Error(`could not store events: ${error.message}`);
+    this.wake(true);
+    this.wakeRoom();
   }
 
   /** Waits while a fuller batch is coming: until a row group's worth, a reader, a pause in ingest or the time limit. */
@@ -454,23 +499,21 @@ export class Store {
       from = { segment: segment!, offset: offset! };
       partial = done ?? 0;
     }
-    let batch: { events: IngestEvent[]; end: LogPosition }[] = [];
+    let batch: { part: Part; end: LogPosition }[] = [];
     let count = 0;
     for (const entry of this.log.replay(from)) {
-      let events: IngestEvent[];
+      let events: EventColumns;
       try {
-        events = recordEvents(entry.record);
+        events = recordColumns(entry.record);
       } catch (error) {
         partial = 0;
         warnSkipped(entry.end, error as Error);
         continue;
       }
-      if (partial > 0) {
-        events = events.slice(partial);
-        partial = 0;
-      }
-      batch.push({ events, end: entry.end });
-      count += events.length;
+      const part = { events, from: Math.min(partial, events.length), to: events.length };
+      partial = 0;
+      batch.push({ part, end: entry.end });
+      count += part.to - part.from;
       if (count >= REPLAY_BATCH_EVENTS) {
         await this.commitReplayed(batch);
         batch = [];
@@ -486,10 +529,10 @@ export class Store {
    * Commits replayed records together; if that fails, one by one, skipping (with a warning) any record DuckDB
    * refuses, so one bad record cannot keep the backend from starting.
    */
-  private async commitReplayed(batch: { events: IngestEvent[]; end: LogPosition }[]): Promise<void> {
+  private async commitReplayed(batch: { part: Part; end: LogPosition }[]): Promise<void> {
     try {
       await this.commit(
-        batch.flatMap((b) => b.events),
+        batch.map((b) => b.part),
         { at: batch.at(-1)!.end, partial: 0 },
       );
     } catch {
@@ -497,7 +540,7 @@ export class Store {
       this.traceAppender?.clear();
       for (const b of batch) {
         try {
-          await this.commit(b.events, { at: b.end, partial: 0 });
+          await this.commit([b.part], { at: b.end, partial: 0 });
         } catch (error) {
           this.appender?.clear();
           this.traceAppender?.clear();
@@ -513,68 +556,85 @@ export class Store {
     return run;
   }
 
-  private async commit(events: IngestEvent[], applied: Applied): Promise<void> {
-    const n = events.length;
-    const pending = new Map<string, PendingColumn>();
+  private async commit(parts: Part[], applied: Applied): Promise<void> {
+    let n = 0;
+    for (const part of parts) n += part.to - part.from;
+    const pending = new Map<string, CommitColumn>();
     const newDatasetColumns: [string, string][] = [];
-    const sharedEntries = new Map<object, [PendingColumn, Scalar][]>();
     const queued = new Set<string>();
     const times = new Float64Array(n);
     const rates = new Float64Array(n);
     const datasets = new PendingColumn();
-    // The keys already known for the current event's dataset (events come in runs of one dataset).
-    let knownFor: string | undefined;
-    let known: Set<string> | undefined;
-    let latest = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < n; i++) {
-      if (i % SLICE_EVENTS === SLICE_EVENTS - 1) await yieldToEventLoop();
-      const ev = events[i]!;
-      const dataset = ev.dataset;
-      if (dataset !== knownFor) {
-        if (knownFor !== undefined) this.noteLastWritten(knownFor, latest);
-        knownFor = dataset;
-        known = this.datasetColumns.get(knownFor);
-        latest = Number.NEGATIVE_INFINITY;
-      }
-      times[i] = ev.time;
-      if (ev.time > latest) latest = ev.time;
-      rates[i] = ev.sampleRate;
-      if (ev.sampleRate !== 1 && !this.sampledDatasets.has(dataset)) this.sampledDatasets.add(dataset);
-      datasets.add(i, dataset);
-      if (ev.shared) {
-        let entries = sharedEntries.get(ev.shared);
-        if (!entries) sharedEntries.set(ev.shared, (entries = this.resolveShared(ev.shared, dataset, pending, newDatasetColumns, queued)));
-        for (const [p, v] of entries) p.add(i, v);
-      }
-      const fields = ev.fields;
-      for (const key in fields) {
-        const raw = fields[key];
-        if (raw === undefined || raw === null) continue;
-        let p = pending.get(key);
-        if (p === undefined) pending.set(key, (p = new PendingColumn()));
-        p.add(i, typeof raw === 'string' ? raw : toScalar(raw));
-        if (p.checkedDataset !== dataset) {
-          p.checkedDataset = dataset;
-          if (known?.has(key) !== true && this.isNewDatasetColumn(dataset, key, queued)) newDatasetColumns.push([dataset, key]);
+    let base = 0;
+    let sliced = 0;
+    for (const { events, from, to } of parts) {
+      // Rows, times and rates; the latest time per dataset (rows come in runs of one dataset).
+      let dataset: string | undefined;
+      let latest = Number.NEGATIVE_INFINITY;
+      for (let i = from; i < to; i++) {
+        const row = base + i - from;
+        const ds = events.datasets[i]!;
+        if (ds !== dataset) {
+          if (dataset !== undefined) this.noteLastWritten(dataset, latest);
+          dataset = ds;
+          latest = Number.NEGATIVE_INFINITY;
         }
+        const time = events.times[i]!;
+        times[row] = time;
+        if (time > latest) latest = time;
+        const rate = events.rates[i]!;
+        rates[row] = rate;
+        if (rate !== 1 && !this.sampledDatasets.has(ds)) this.sampledDatasets.add(ds);
+        datasets.add(row, ds);
+      }
+      if (dataset !== undefined) this.noteLastWritten(dataset, latest);
+      const whole = from === 0 && to === events.length;
+      for (const [key, col] of events.columns) {
+        let segment = col;
+        let offset = base;
+        if (!whole) {
+          // Part of a request (split across two commits): only its rows count, for types and datasets too.
+          segment = new PendingColumn();
+          offset = 0;
+          const { rows, values } = col;
+          for (let c = 0; c < rows.length; c++) {
+            const row = rows[c]!;
+            if (row < from) continue;
+            if (row >= to) break;
+            segment.addIn(base + row - from, values[c]!, events.datasets[row]!);
+          }
+        }
+        // A column exists here only for keys with a value in the commit (it may widen or add a column).
+        if (segment.count === 0) continue;
+        let p = pending.get(key);
+        if (p === undefined) pending.set(key, (p = new CommitColumn()));
+        p.append(segment, offset);
+        for (const ds of segment.datasets) this.checkDatasetColumn(p, ds, key, newDatasetColumns, queued);
+      }
+      base += to - from;
+      sliced += to - from;
+      if (sliced >= SLICE_EVENTS) {
+        sliced = 0;
+        await yieldToEventLoop();
       }
     }
-    if (knownFor !== undefined) this.noteLastWritten(knownFor, latest);
 
     await this.evolveSchema(pending, newDatasetColumns);
 
     const physicalIndex = new Map(this.tableColumns.map((c, i) => [c.physical, i]));
-    const byIndex: (PendingColumn | undefined)[] = Array.from({ length: this.tableColumns.length });
+    const byIndex: (CommitColumn | undefined)[] = Array.from({ length: this.tableColumns.length });
     for (const [key, p] of pending) {
       const col = this.columns.get(key)!;
       byIndex[physicalIndex.get(col.physical)!] = p;
     }
-    byIndex[physicalIndex.get('dataset')!] = datasets;
+    const datasetColumn = new CommitColumn();
+    datasetColumn.append(datasets, 0);
+    byIndex[physicalIndex.get('dataset')!] = datasetColumn;
     // A key with the same value in every event (resource attributes, the dataset) is one constant vector per chunk.
     const constants = this.tableColumns.map((c, i) => {
       const p = byIndex[i];
       if (p === undefined) return c.physical === 'ts' || c.physical === 'sample_rate' ? undefined : duckdb.create_null_value();
-      return p.same && p.rows.length === n ? constantValue(coerce(p.values[0]!, c.type), c.type) : undefined;
+      return p.same && p.count === n ? constantValue(coerce(p.first(), c.type), c.type) : undefined;
     });
     const logicalTypes = this.tableColumns.map((c) => duckdb.create_logical_type(RAW_TYPES[c.type]));
     const appender = this.appender!;
@@ -626,19 +686,17 @@ export class Store {
   }
 
   /** Adds one (trace id, first time, last time) row per trace in the commit. */
-  private appendTraceIndex(traceIds: PendingColumn | undefined, times: Float64Array): void {
+  private appendTraceIndex(traceIds: CommitColumn | undefined, times: Float64Array): void {
     if (!traceIds) return;
     const ranges = new Map<string, [number, number]>();
-    const { rows, values } = traceIds;
-    for (let c = 0; c < rows.length; c++) {
-      const v = values[c]!;
+    traceIds.forEach((row, v) => {
       const id = typeof v === 'string' ? v : String(v);
-      const t = times[rows[c]!]!;
+      const t = times[row]!;
       const range = ranges.get(id);
       if (!range) ranges.set(id, [t, t]);
       else if (t < range[0]) range[0] = t;
       else if (t > range[1]) range[1] = t;
-    }
+    });
     this.appendTraceRanges(ranges);
   }
 
@@ -669,24 +727,19 @@ export class Store {
     this.traceAppender!.flushSync();
   }
 
-  /** Resolves a shared field object once: its columns' pending values and the scalar to put in each row. */
-  private resolveShared(
-    shared: Record<string, AnyValue>,
+  /** Queues (dataset, key) for the dataset catalog if the dataset has not had the key yet. */
+  private checkDatasetColumn(
+    p: CommitColumn,
     dataset: string,
-    pending: Map<string, PendingColumn>,
+    key: string,
     newDatasetColumns: [string, string][],
     queued: Set<string>,
-  ): [PendingColumn, Scalar][] {
-    const entries: [PendingColumn, Scalar][] = [];
-    for (const key in shared) {
-      const raw = shared[key];
-      if (raw === undefined || raw === null) continue;
-      let p = pending.get(key);
-      if (p === undefined) pending.set(key, (p = new PendingColumn()));
-      entries.push([p, toScalar(raw)]);
-      if (this.isNewDatasetColumn(dataset, key, queued)) newDatasetColumns.push([dataset, key]);
+  ): void {
+    if (p.checkedDataset === dataset) return;
+    p.checkedDataset = dataset;
+    if (this.datasetColumns.get(dataset)?.has(key) !== true && this.isNewDatasetColumn(dataset, key, queued)) {
+      newDatasetColumns.push([dataset, key]);
     }
-    return entries;
   }
 
   /**
@@ -694,7 +747,7 @@ export class Store {
    * Memory (the key catalog, per-dataset columns) changes only after it committed, so a concurrent query
    * never sees a column that does not exist yet.
    */
-  private async evolveSchema(pending: Map<string, PendingColumn>, newDatasetColumns: [string, string][]): Promise<void> {
+  private async evolveSchema(pending: Map<string, CommitColumn>, newDatasetColumns: [string, string][]): Promise<void> {
     const apply: (() => void)[] = [];
     const ddl: string[] = [];
     const params: DuckDBValue[][] = [];
@@ -791,6 +844,7 @@ export class Store {
     if (this.closed) return;
     this.closed = true;
     this.kick?.();
+    this.wakeRoom();
     while (this.writing) await this.writing;
     await this.exclusive;
     await this.log.close(this.committed >= this.enqueued && this.queue.length === 0);
@@ -832,22 +886,4 @@ export function traceKey(id: string): bigint {
   const words = new Uint32Array(2);
   traceKeyWords(id, words, 0);
   return BigInt.asIntN(64, (BigInt(words[1]!) << 32n) | BigInt(words[0]!));
-}
-
-/** Flattens a value to what a column can hold: arrays and maps become JSON, bytes base64. */
-function toScalar(v: AnyValue): string | number | boolean {
-  switch (typeof v) {
-    case 'string':
-    case 'boolean':
-      return v;
-    case 'number':
-      return Number.isFinite(v) ? v : String(v);
-    case 'bigint':
-      return Number(v);
-    default:
-      if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
-      return JSON.stringify(v, (_k, x: unknown) =>
-        x instanceof Uint8Array ? Buffer.from(x).toString('base64') : typeof x === 'bigint' ? Number(x) : x,
-      );
-  }
 }

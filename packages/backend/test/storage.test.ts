@@ -152,6 +152,79 @@ describe('the ingest log', () => {
     }
   });
 
+  it('back-to-back commits of requests split across them store every request once, with retention running between them', async () => {
+    const dataDir = tempDir('waggle-pipeline-');
+    dirs.push(dataDir);
+    // Commits of 64 events and requests of 40: most commits take one request in part.
+    const store = await Store.open(dataDir, { batchEvents: 64 });
+    const now = Date.now();
+    const requests = Array.from({ length: 30 }, (_request, r) =>
+      Array.from({ length: 40 }, (_, i) => ({ time: now - 1000, dataset: 'pipeline', sampleRate: 1, fields: { r, i, [`key${r % 7}`]: r } })),
+    );
+    const retention = (async () => {
+      for (let i = 0; i < 5; i++) await store.applyRetention({ maxAgeHours: 1 });
+    })();
+    await Promise.all(requests.map((events) => store.ingest(eventsRecord(events), events)));
+    await retention;
+    await store.settle();
+    const applied = (await store.reader().runAndReadAll("SELECT value FROM waggle_meta WHERE key = 'ingest_log_applied'")).getRowObjectsJS()[0]?.value;
+    await store.close();
+
+    const reopened = await Store.open(dataDir, { batchEvents: 64 });
+    try {
+      const r = quoteIdent(reopened.column('r')!.physical);
+      const i = quoteIdent(reopened.column('i')!.physical);
+      const rows = (await reopened.reader().runAndReadAll(`SELECT count(*) AS n, count(DISTINCT (${r}, ${i})) AS distinct_events FROM events`)).getRowObjectsJS();
+      expect(rows).toEqual([{ n: 1200n, distinct_events: 1200n }]);
+      // The last commit recorded the end of the last request: nothing was replayed.
+      expect(applied).toMatch(/^\d+:\d+$/);
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it('a failed COMMIT is retried; every acknowledged event is stored once', async () => {
+    const dataDir = tempDir('waggle-commit-fails-');
+    dirs.push(dataDir);
+    const store = await Store.open(dataDir, { batchEvents: 50 });
+    // The first data COMMIT (the one after the applied position is written) fails.
+    const writer = (store as unknown as { writer: { run: (sql: string, values?: unknown) => Promise<unknown> } }).writer;
+    const run = writer.run.bind(writer);
+    let last = '';
+    let failures = 1;
+    writer.run = (sql, values) => {
+      const after = last;
+      last = sql;
+      if (sql === 'COMMIT' && after.includes('ingest_log_applied') && failures > 0) {
+        failures--;
+        return Promise.reject(new Error('disk on fire'));
+      }
+      return run(sql, values);
+    };
+    const now = Date.now();
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 6 }, (_request, r) => {
+        const events = Array.from({ length: 40 }, (_, i) => ({ time: now - 1000, dataset: 'retried', sampleRate: 1, fields: { r, i } }));
+        return store.ingest(eventsRecord(events), events);
+      }),
+    );
+    const acknowledged = outcomes.filter((o) => o.status === 'fulfilled').length;
+    expect(acknowledged).toBeGreaterThan(0);
+    try {
+      const count = async (): Promise<bigint> =>
+        (await store.reader().runAndReadAll("SELECT count(*) AS n FROM events WHERE dataset = 'retried'")).getRowObjectsJS()[0]!.n as bigint;
+      // Retries come every second: wait for them to store everything acknowledged.
+      for (let i = 0; i < 100 && (await count()) < BigInt(acknowledged * 40); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(failures).toBe(0);
+      const r = quoteIdent(store.column('r')!.physical);
+      const i = quoteIdent(store.column('i')!.physical);
+      const rows = (await store.reader().runAndReadAll(`SELECT count(*) AS n, count(DISTINCT (${r}, ${i})) AS distinct_events FROM events`)).getRowObjectsJS();
+      expect(rows).toEqual([{ n: BigInt(acknowledged * 40), distinct_events: BigInt(acknowledged * 40) }]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('text of every length and script survives storage (short ASCII values are written inline)', async () => {
     const dataDir = tempDir('waggle-strings-');
     dirs.push(dataDir);

@@ -317,7 +317,7 @@ function readKeyValueInto(r: Reader, end: number, attrs: Attributes, depth: numb
   setAttribute(attrs, key, value);
 }
 
-function readAnyValue(r: Reader, end: number, depth: number): AnyValue {
+export function readAnyValue(r: Reader, end: number, depth: number): AnyValue {
   let value: AnyValue = null;
   while (r.pos < end) {
     const t = r.tag(end, 'AnyValue');
@@ -389,7 +389,7 @@ function readAttribute(r: Reader, end: number, attrs: Attributes, message: strin
   readKeyValueInto(r, e, attrs, 0);
 }
 
-function readResource(r: Reader, end: number): Resource {
+export function readResource(r: Reader, end: number): Resource {
   const resource: Resource = { attributes: {}, droppedAttributesCount: 0 };
   while (r.pos < end) {
     const t = r.tag(end, 'Resource');
@@ -409,7 +409,7 @@ function readResource(r: Reader, end: number): Resource {
   return resource;
 }
 
-function readScope(r: Reader, end: number): InstrumentationScope {
+export function readScope(r: Reader, end: number): InstrumentationScope {
   const scope: InstrumentationScope = { name: '', version: '', attributes: {} };
   while (r.pos < end) {
     const t = r.tag(end, 'InstrumentationScope');
@@ -528,7 +528,7 @@ const SPAN_WIRE = [
   WIRE_LEN, WIRE_VARINT, WIRE_LEN, WIRE_VARINT, WIRE_LEN, WIRE_VARINT, WIRE_LEN, WIRE_I32,
 ];
 
-function readSpan(r: Reader, end: number): Span {
+export function readSpan(r: Reader, end: number): Span {
   const span: Span = {
     traceId: '',
     spanId: '',
