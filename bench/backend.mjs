@@ -444,9 +444,11 @@ const rows = [
   ['trace fetch (8 spans)', f(traceApi), f(traceHand), ratio(traceApi, traceHand), '< 20 ms at 10M'],
 ];
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+// One section per data size (the issue asks for 1M and 10M), each replaced by the next run of that size.
+const size = TOTAL % 1_000_000 === 0 ? `${TOTAL / 1_000_000}M` : String(TOTAL);
 const section = [
-  '<!-- @waggle/backend:start -->',
-  '## @waggle/backend',
+  `<!-- @waggle/backend ${size}:start -->`,
+  `## @waggle/backend — ${size} spans`,
   '',
   `Run ${new Date().toISOString()} — \`node bench/backend.mjs --spans ${TOTAL}\` — ${ingested.toLocaleString('en-US')} spans, concurrency ${CONCURRENCY}, ` +
     `${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load average ${startLoad.toFixed(1)} at start (${endLoad.toFixed(1)} after ingest), Node ${process.version}, DuckDB ${version}.`,
@@ -458,13 +460,13 @@ const section = [
   '| measure | Waggle | hand SQL | ratio | target |',
   '|---|---|---|---|---|',
   ...rows.map((r) => `| ${r.join(' | ')} |`),
-  '<!-- @waggle/backend:end -->',
+  `<!-- @waggle/backend ${size}:end -->`,
 ].join('\n');
 console.log(`\n${section}\n`);
 if (!args['no-write']) {
   const file = path.join(here, 'RESULTS.md');
   let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-  const re = /<!-- @waggle\/backend:start -->[\s\S]*?<!-- @waggle\/backend:end -->/;
+  const re = new RegExp(`<!-- @waggle/backend ${size}:start -->[\\s\\S]*?<!-- @waggle/backend ${size}:end -->`);
   text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
   writeFileSync(file, text);
   console.log(`wrote ${file}`);
