@@ -187,7 +187,7 @@ function typeFor(col: ColumnSummary, current: ColumnType | undefined): ColumnTyp
   return 'VARCHAR';
 }
 
-export function isNumericString(s: string): boolean {
+function isNumericString(s: string): boolean {
   if (s.trim() === '') return false;
   return Number.isFinite(Number(s));
 }
