@@ -94,13 +94,15 @@ export async function bubbleUp(store: Store, dataset: string, body: unknown, now
   const ts = selectionSql(tp);
   const tw = scopeSql(dataset, startTime, endTime, filters, combination, tp);
   const totals = await conn.runAndReadAll(
-    `SELECT coalesce(sum(sample_rate) FILTER (WHERE ${ts}), 0) AS sel, coalesce(sum(sample_rate) FILTER (WHERE NOT ${ts}), 0) AS base
+    `SELECT coalesce(sum(sample_rate) FILTER (WHERE ${ts}), 0) AS sel, coalesce(sum(sample_rate) FILTER (WHERE NOT ${ts}), 0) AS base,
+       count(*) FILTER (WHERE ${ts}) AS sel_events
      FROM ${EVENTS_TABLE} WHERE ${tw}`,
     tp.values,
   );
   const t = totals.getRowObjectsJS()[0]!;
   const selTotal = Number(t.sel);
   const baseTotal = Number(t.base);
+  const selectedEvents = Number(t.sel_events);
 
   const ep = new Params();
   const es = selectionSql(ep);
@@ -137,10 +139,14 @@ export async function bubbleUp(store: Store, dataset: string, body: unknown, now
     };
     await Promise.all(store.readers().map(worker));
   }
-  // Equal scores: a categorical column names a thing (a version, a host, a route) that can be the cause; a
-  // numeric gauge that moves with it (heap, event-loop delay of the same process) is more often an effect.
-  const categoricalFirst = (c: BubbleUpColumn): number => (c.type === 'number' ? 1 : 0);
-  out.sort((a, b) => (Math.abs(b.score - a.score) > 1e-9 ? b.score - a.score : categoricalFirst(a) - categoricalFirst(b) || (a.column < b.column ? -1 : 1)));
+  // Scores closer than one selected event's share are a tie the selection cannot break (with 40 selected events, one
+  // event moves a score by 0.025, and a numeric column's buckets move it by such amounts). In a tie a categorical
+  // column names a thing (a version, a host, a route) that can be the cause; a numeric gauge that moves with it
+  // (heap, event-loop delay of the same process, time spent in queries slowed by it) is more often an effect. So a
+  // numeric column ranks above a categorical one only if it scores higher by more than one selected event.
+  const tie = selectedEvents > 0 ? 1 / selectedEvents : 0;
+  const rank = (c: BubbleUpColumn): number => c.score + (c.type === 'number' ? 0 : tie);
+  out.sort((a, b) => rank(b) - rank(a) || (a.column < b.column ? -1 : 1));
   return { selection: { count: selTotal }, baseline: { count: baseTotal }, columns: out, example_trace_ids: exampleIds };
 }
 
