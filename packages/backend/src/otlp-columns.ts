@@ -10,6 +10,10 @@ import {
   readResource,
   readScope,
   readSpan,
+  WIRE_I32,
+  WIRE_I64,
+  WIRE_LEN,
+  WIRE_VARINT,
   ZERO_SPAN_ID,
   ZERO_TRACE_ID,
   type AnyValue,
@@ -20,11 +24,6 @@ import { toScalar, type PendingColumn, type Scalar } from './column-batch.js';
 import { addShared, EventColumns, type SharedEntries } from './event-columns.js';
 import type { IngestEvent } from './internal-types.js';
 import { mapSpan, normaliseSampleRate, resourceContext, scopeContext, SPAN_KINDS } from './mapping.js';
-
-const WIRE_VARINT = 0;
-const WIRE_I64 = 1;
-const WIRE_LEN = 2;
-const WIRE_I32 = 5;
 
 /** The key is one of the fields mapSpan sets on a span (an attribute of that name takes the general path). */
 const RESERVED_SPAN = 1;

@@ -249,29 +249,30 @@ describe('query API', () => {
     for (const id of body.example_trace_ids) expect(Number(id.slice(1)) % 10).toBe(0);
   });
 
+  // 40 selected (slow) events, all on version v2 with a 500 MB heap; of 60 baseline events, `v2Base` are on v2
+  // and `bigHeapBase` have the large heap. Scores: version 1 - v2Base/60, heap_mb 1 - bigHeapBase/60.
+  const bubbleRanking = async (dataset: string, v2Base: number, bigHeapBase: number) => {
+    const events = Array.from({ length: 100 }, (_, i) => {
+      const selected = i < 40;
+      const b = i - 40;
+      const data = { duration_ms: selected ? 900 : 10, version: selected || b < v2Base ? 'v2' : 'v1', heap_mb: selected || b < bigHeapBase ? 500 : 100 };
+      return { data, time: new Date((START + 60 + i) * 1000).toISOString() };
+    });
+    expect((await postJson(`${backend.url}/1/batch/${dataset}`, events)).status).toBe(200);
+    const res = await postJson(`${backend.url}/api/bubbleup/${dataset}`, {
+      start_time: START,
+      end_time: END,
+      selection: { filters: [{ column: 'duration_ms', op: '>=', value: 100 }] },
+    });
+    const body = res.body as import('../src/index.js').BubbleUpResult;
+    return body.columns.map((c) => `${c.column} ${c.score.toFixed(3)}`);
+  };
+
   it('BubbleUp ranks a categorical column above a numeric one that scores higher by less than one selected event', async () => {
-    // 40 selected (slow) events, all on version v2 with a 500 MB heap; of 60 baseline events, `v2Base` are on v2
-    // and `bigHeapBase` have the large heap. Scores: version 1 - v2Base/60, heap_mb 1 - bigHeapBase/60.
-    const rank = async (dataset: string, v2Base: number, bigHeapBase: number) => {
-      const events = Array.from({ length: 100 }, (_, i) => {
-        const selected = i < 40;
-        const b = i - 40;
-        const data = { duration_ms: selected ? 900 : 10, version: selected || b < v2Base ? 'v2' : 'v1', heap_mb: selected || b < bigHeapBase ? 500 : 100 };
-        return { data, time: new Date((START + 60 + i) * 1000).toISOString() };
-      });
-      expect((await postJson(`${backend.url}/1/batch/${dataset}`, events)).status).toBe(200);
-      const res = await postJson(`${backend.url}/api/bubbleup/${dataset}`, {
-        start_time: START,
-        end_time: END,
-        selection: { filters: [{ column: 'duration_ms', op: '>=', value: 100 }] },
-      });
-      const body = res.body as import('../src/index.js').BubbleUpResult;
-      return body.columns.map((c) => `${c.column} ${c.score.toFixed(3)}`);
-    };
     // heap_mb 0.917 vs version 0.900: closer than 1/40 = 0.025, so the version leads.
-    expect(await rank('tie', 6, 5)).toEqual(['version 0.900', 'heap_mb 0.917']);
+    expect(await bubbleRanking('tie', 6, 5)).toEqual(['version 0.900', 'heap_mb 0.917']);
     // heap_mb 1.000 vs version 0.900: a real difference, so the gauge leads.
-    expect(await rank('clear', 6, 0)).toEqual(['heap_mb 1.000', 'version 0.900']);
+    expect(await bubbleRanking('clear', 6, 0)).toEqual(['heap_mb 1.000', 'version 0.900']);
   });
 
   it('BubbleUp accepts a heatmap box (time range + duration range) and rejects an empty selection', async () => {

@@ -11,7 +11,7 @@ export {
 export type { ExportTraceResponse, OtlpFormat, RpcStatus } from './response.js';
 export type { DecodeOptions } from './proto-reader.js';
 // Building blocks of the protobuf decoder, for decoders that map spans straight to their own layout (the backend).
-export { Reader, readAnyValue, readResource, readScope, readSpan, ZERO_SPAN_ID, ZERO_TRACE_ID } from './proto-reader.js';
+export { Reader, readAnyValue, readResource, readScope, readSpan, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, ZERO_SPAN_ID, ZERO_TRACE_ID } from './proto-reader.js';
 export { SpanRecordEncoder, TraceRequestBuilder } from './span-records.js';
 export type { ResourceLike, ScopeLike } from './span-records.js';
 export type { AttributesLike, HrTimeLike, ReadableSpanLike, SpanContextLike } from './encode-spans.js';

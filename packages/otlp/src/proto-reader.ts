@@ -17,10 +17,11 @@ import type {
   TracesData,
 } from './types.js';
 
-const WIRE_VARINT = 0;
-const WIRE_I64 = 1;
-const WIRE_LEN = 2;
-const WIRE_I32 = 5;
+/** Protobuf wire types (the low 3 bits of a field's tag). */
+export const WIRE_VARINT = 0;
+export const WIRE_I64 = 1;
+export const WIRE_LEN = 2;
+export const WIRE_I32 = 5;
 const TWO_32 = 4294967296;
 /** Nesting limit for arrays/kvlists inside AnyValue: deeper input is hostile, not telemetry. */
 export const MAX_ANY_VALUE_DEPTH = 32;
