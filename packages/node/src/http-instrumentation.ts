@@ -11,7 +11,7 @@ import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
 import { AsyncResource } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { WAGGLE_ROOT_CONTEXT } from './context-manager.js';
 import { reportOnce } from './diagnostics.js';
 import { api, core, instrumentation } from './otel.js';
@@ -42,7 +42,6 @@ const requestSetter = {
   },
 };
 
-const socketSetTimeout = Socket.prototype.setTimeout;
 /**
  * The socket whose response is finishing, from Node's http.server.response.finish message until the end of that
  * 'finish' emit: Node publishes the message just before it arms the connection's keep-alive timer.
@@ -64,9 +63,11 @@ let outsideRequests: AsyncResource | undefined;
  * listeners still run in the request's context: only the timer is armed outside it.
  */
 function setTimeoutOutsideRequest(this: Socket, ...args: Parameters<Socket['setTimeout']>): Socket {
-  if (finishingSocket !== this || outsideRequests === undefined) return socketSetTimeout.apply(this, args);
+  // The method the socket would have without this one, looked up now: a later patch of Socket#setTimeout still applies.
+  const inherited = (Object.getPrototypeOf(this) as Socket).setTimeout;
+  if (finishingSocket !== this || outsideRequests === undefined) return inherited.apply(this, args);
   finishingSocket = undefined;
-  return outsideRequests.runInAsyncScope(socketSetTimeout, this, ...args);
+  return outsideRequests.runInAsyncScope(inherited, this, ...args);
 }
 
 export interface HttpChannelConfig extends InstrumentationConfig {

@@ -133,10 +133,10 @@ describe('HTTP over diagnostics channels', () => {
   });
 });
 
-describe('contexts around a keep-alive connection', () => {
-  /** What a callback saw as the active span: its name, or 'none'. */
-  const activeName = () => (trace.getActiveSpan() as unknown as { name?: string } | undefined)?.name ?? 'none';
+/** What a callback saw as the active span: its name, or 'none'. */
+const activeName = () => (trace.getActiveSpan() as unknown as { name?: string } | undefined)?.name ?? 'none';
 
+describe('contexts around a keep-alive connection', () => {
   it('the keep-alive timer armed after a response runs outside the request, while the app\'s finish and close listeners run inside it', async () => {
     const seen: Record<string, string> = {};
     const keepAlive = createServer((req, res) => {
