@@ -284,53 +284,35 @@ export function writeVector(
   // same bytes as 32-bit words, which avoid a BigInt per value.
   const validity = scratchValidity.subarray(0, Math.ceil(rows / 64) * 2).fill(0);
   let present = 0;
-  let data: Uint8Array<ArrayBuffer> | Float64Array<ArrayBuffer>;
-  if (type === 'VARCHAR') {
-    const slots = scratchSlots.subarray(0, rows * STRING_SLOT).fill(0);
-    let longRows: number[] | undefined;
-    let longValues: string[] | undefined;
-    for (; segment < segments.length; segment++, index = 0) {
-      const { sparse, list, value0, count } = segments[segment]!;
-      const offset = col.offsets[segment]! - start;
-      const dense = segments[segment]!.first + offset;
-      for (; index < count; index++) {
-        const r = sparse === undefined ? dense + index : sparse[index]! + offset;
-        if (r >= rows) break;
-        const v = list === undefined ? value0 : list[index]!;
-        const s = natural ? (v as string) : typeof v === 'string' ? v : String(v);
-        validity[r >>> 5]! |= 1 << (r & 31);
-        present++;
-        if (!inlineAscii(slots, r * STRING_SLOT, s)) {
+  const slots = type === 'VARCHAR' ? scratchSlots.subarray(0, rows * STRING_SLOT).fill(0) : undefined;
+  const doubles = type === 'DOUBLE' ? scratchDoubles.subarray(0, rows).fill(0) : undefined;
+  const bools = type === 'BOOLEAN' ? scratchBools.subarray(0, rows).fill(0) : undefined;
+  let longRows: number[] | undefined;
+  let longValues: string[] | undefined;
+  for (; segment < segments.length; segment++, index = 0) {
+    const { sparse, list, value0, count } = segments[segment]!;
+    const offset = col.offsets[segment]! - start;
+    const dense = segments[segment]!.first + offset;
+    for (; index < count; index++) {
+      const r = sparse === undefined ? dense + index : sparse[index]! + offset;
+      if (r >= rows) break;
+      const raw = list === undefined ? value0 : list[index]!;
+      const v = natural ? raw : coerce(raw, type);
+      if (v === null) continue;
+      if (slots !== undefined) {
+        if (!inlineAscii(slots, r * STRING_SLOT, v as string)) {
           (longRows ??= []).push(r);
-          (longValues ??= []).push(s);
+          (longValues ??= []).push(v as string);
         }
-      }
-      if (index < count) break;
+      } else if (doubles !== undefined) doubles[r] = v as number;
+      else bools![r] = v ? 1 : 0;
+      validity[r >>> 5]! |= 1 << (r & 31);
+      present++;
     }
-    if (longRows) writeLongStrings(slots, longRows, longValues!, arena);
-    data = slots;
-  } else {
-    const doubles = type === 'DOUBLE' ? scratchDoubles.subarray(0, rows).fill(0) : undefined;
-    const bools = doubles ? undefined : scratchBools.subarray(0, rows).fill(0);
-    for (; segment < segments.length; segment++, index = 0) {
-      const { sparse, list, value0, count } = segments[segment]!;
-      const offset = col.offsets[segment]! - start;
-      const dense = segments[segment]!.first + offset;
-      for (; index < count; index++) {
-        const r = sparse === undefined ? dense + index : sparse[index]! + offset;
-        if (r >= rows) break;
-        const raw = list === undefined ? value0 : list[index]!;
-        const v = natural ? raw : coerce(raw, type);
-        if (v === null) continue;
-        if (doubles) doubles[r] = v as number;
-        else bools![r] = v ? 1 : 0;
-        validity[r >>> 5]! |= 1 << (r & 31);
-        present++;
-      }
-      if (index < count) break;
-    }
-    data = doubles ?? bools!;
+    if (index < count) break;
   }
+  if (longRows) writeLongStrings(slots!, longRows, longValues!, arena);
+  const data = slots ?? doubles ?? bools!;
   col.segment = segment;
   col.index = index;
   if (present === 0) {
