@@ -142,40 +142,15 @@ const linkAttrs: number[] = [];
 let rateKeys = 0;
 let rateRaw: AnyValue = null;
 
-/** Set by readScalar when the value was not a plain string, bool, int or double. */
+/** Set by readScalar when the value was an array or bytes (turned into text), not a string, bool or number. */
 let generalValue = false;
 const UNUSUAL: unique symbol = Symbol('unusual');
 
 /** Reads an AnyValue as the scalar a column holds; UNUSUAL for an empty value or a key/value list (flattened). */
 function readScalar(r: Reader, end: number): Scalar | typeof UNUSUAL {
-  const start = r.pos;
-  generalValue = false;
-  if (start < end) {
-    const t = r.tag(end, 'AnyValue');
-    let v: Scalar | undefined;
-    switch (t) {
-      case (1 << 3) | WIRE_LEN:
-        v = r.string(end, 'AnyValue.string_value');
-        break;
-      case (2 << 3) | WIRE_VARINT:
-        v = r.int64(end) !== 0;
-        break;
-      case (3 << 3) | WIRE_VARINT:
-        v = r.int64(end);
-        break;
-      case (4 << 3) | WIRE_I64: {
-        const d = r.double(end, 'AnyValue.double_value');
-        v = Number.isFinite(d) ? d : String(d);
-        break;
-      }
-    }
-    if (v !== undefined && r.pos === end) return v;
-  }
-  // Anything else (arrays, bytes, several values): the general reader, then the mapping's conversion.
-  r.pos = start;
-  generalValue = true;
   const any = readAnyValue(r, end, 0);
-  if (any === null || (typeof any === 'object' && !Array.isArray(any) && !(any instanceof Uint8Array))) return UNUSUAL;
+  generalValue = typeof any === 'object';
+  if (any === null || (generalValue && !Array.isArray(any) && !(any instanceof Uint8Array))) return UNUSUAL;
   return toScalar(any);
 }
 
