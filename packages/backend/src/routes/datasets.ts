@@ -1,0 +1,71 @@
+import { datasetParam, HttpError, sendJson } from '../http-util.js';
+import type { Route } from '../router.js';
+import type { RouteDeps } from './deps.js';
+import { requireDataset } from './queries.js';
+
+/** Honeycomb's column type names. */
+function honeycombType(t: string): string {
+  return t === 'DOUBLE' ? 'float' : t === 'BOOLEAN' ? 'boolean' : 'string';
+}
+
+/** `/1/auth`, `/1/datasets` and `/1/columns` in Honeycomb's shapes. */
+export function datasetRoutes(deps: RouteDeps): Route[] {
+  const { store, keys } = deps;
+  const datasets = () =>
+    store.datasets().map((d) => ({
+      name: d.name,
+      slug: d.name,
+      description: '',
+      regular_columns_count: d.columns,
+      last_written_at: d.lastWritten === undefined ? null : new Date(d.lastWritten).toISOString(),
+      created_at: null,
+    }));
+  return [
+    {
+      method: 'GET',
+      pattern: '/1/auth',
+      kind: 'read',
+      handler({ res }) {
+        sendJson(res, 200, {
+          id: keys.size > 0 ? 'configured-key' : 'local',
+          type: 'configuration',
+          api_key_access: { events: true, markers: true, triggers: false, boards: false, queries: true, columns: true, createDatasets: true },
+          environment: { name: 'local', slug: 'local' },
+          team: { name: 'local', slug: 'local' },
+        });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/1/datasets',
+      kind: 'read',
+      handler({ res }) {
+        sendJson(res, 200, datasets());
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/1/datasets/:dataset',
+      kind: 'read',
+      handler({ res, params }) {
+        const one = datasets().find((d) => d.slug === datasetParam(params.dataset!));
+        if (!one) throw new HttpError(404, `dataset ${JSON.stringify(params.dataset)} not found`);
+        sendJson(res, 200, one);
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/1/columns/:dataset',
+      kind: 'read',
+      handler({ res, params }) {
+        const dataset = datasetParam(params.dataset!);
+        requireDataset(deps, dataset);
+        sendJson(
+          res,
+          200,
+          store.columnsOf(dataset).map((c) => ({ id: c.physical, key_name: c.key, type: honeycombType(c.type), hidden: false, description: '' })),
+        );
+      },
+    },
+  ];
+}

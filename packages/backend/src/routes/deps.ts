@@ -1,0 +1,10 @@
+import type { Store } from '../store.js';
+
+/** What route modules share: the store and the server's configuration. */
+export interface RouteDeps {
+  store: Store;
+  keys: Set<string>;
+  bodyLimitBytes: number;
+  /** Where the CLI keeps incident timelines; served read-only at /api/incident. */
+  incidentDir: string;
+}

@@ -1,0 +1,59 @@
+import { bubbleUp } from '../bubbleup.js';
+import { gapsReport } from '../gaps-query.js';
+import { datasetParam, HttpError, parseJson, readBody, requireJson, sendJson } from '../http-util.js';
+import { IncidentLog } from '../incident-log.js';
+import type { Route } from '../router.js';
+import { fetchTrace, isValidTraceId } from '../traces.js';
+import type { RouteDeps } from './deps.js';
+import { requireDataset } from './queries.js';
+
+/** Waggle's own read APIs beside Honeycomb's: traces, BubbleUp, gaps and the open incident. */
+export function exploreRoutes(deps: RouteDeps): Route[] {
+  const { store, bodyLimitBytes } = deps;
+  return [
+    {
+      method: 'GET',
+      pattern: '/api/traces/:traceId',
+      kind: 'read',
+      async handler({ res, params }) {
+        const traceId = decodeURIComponent(params.traceId!);
+        if (!isValidTraceId(traceId)) throw new HttpError(400, 'trace id must be 1-128 characters of [0-9a-zA-Z._-]');
+        const spans = await fetchTrace(store, traceId);
+        if (spans.length === 0) throw new HttpError(404, `trace ${JSON.stringify(traceId)} not found`);
+        sendJson(res, 200, { trace_id: traceId, spans });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: '/api/bubbleup/:dataset',
+      kind: 'read',
+      async handler({ req, res, params }) {
+        requireJson(req);
+        const dataset = datasetParam(params.dataset!);
+        requireDataset(deps, dataset);
+        const body = parseJson(await readBody(req, bodyLimitBytes));
+        sendJson(res, 200, await bubbleUp(store, dataset, body, Date.now() / 1000));
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/api/gaps',
+      kind: 'read',
+      async handler({ res, url }) {
+        const since = Number(url.searchParams.get('since') ?? 1800);
+        if (!Number.isFinite(since) || since <= 0) throw new HttpError(400, 'since must be a positive number of seconds');
+        sendJson(res, 200, await gapsReport(store, since));
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/api/incident',
+      kind: 'read',
+      async handler({ res }) {
+        const log = new IncidentLog(deps.incidentDir);
+        const incident = await log.latest();
+        sendJson(res, 200, { incident: incident ?? null, entries: incident ? await log.entries(incident.id) : [] });
+      },
+    },
+  ];
+}

@@ -1,0 +1,111 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  contentTypeOf,
+  encodeExportTraceResponse,
+  encodeRpcStatus,
+  formatFromContentType,
+  OtlpDecodeError,
+} from '@waggle/otlp';
+import { parseBatch, parseEventTime } from '../events-api.js';
+import { datasetParam, HttpError, mediaType, parseJson, readBody, requireJson, sendError, sendJson } from '../http-util.js';
+import { eventsRecord, otlpColumns, otlpRecord } from '../ingest-records.js';
+import { normaliseSampleRate } from '../mapping.js';
+import type { Route } from '../router.js';
+import type { RouteDeps } from './deps.js';
+
+/**
+ * OTLP/HTTP trace export. It answers in OTLP's own shapes (an RpcStatus on errors, in the request's format), so it
+ * checks its key itself instead of through the API's JSON 401.
+ */
+export async function otlpTraces(deps: RouteDeps, authorised: boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const format = formatFromContentType(req.headers['content-type']);
+  if (!format) {
+    req.resume();
+    sendError(res, 415, `content-type ${JSON.stringify(mediaType(req))} is not supported; send application/x-protobuf or application/json`);
+    return;
+  }
+  const status = (code: number, grpc: number, message: string): void => {
+    const body = encodeRpcStatus({ code: grpc, message }, format);
+    res.writeHead(code, { 'content-type': contentTypeOf(format) });
+    res.end(body);
+  };
+  if (!authorised) {
+    req.resume();
+    status(401, 16, 'unknown API key in x-honeycomb-team');
+    return;
+  }
+  let body: Buffer;
+  try {
+    body = await readBody(req, deps.bodyLimitBytes);
+  } catch (error) {
+    if (error instanceof HttpError) return status(error.status, error.status === 413 ? 8 : 3, error.message);
+    throw error;
+  }
+  let events;
+  // Spans the codec cannot read (bad ids, malformed fields) are skipped and reported as partial success.
+  const problems: string[] = [];
+  try {
+    events = otlpColumns(body, format, (problem) => problems.push(problem));
+  } catch (error) {
+    if (error instanceof OtlpDecodeError) return status(400, 3, `malformed OTLP ${format} request: ${error.message}`);
+    throw error;
+  }
+  try {
+    await deps.store.ingest(otlpRecord(body, format), events);
+  } catch (error) {
+    return status(503, 14, `could not store spans, retry later: ${(error as Error).message}`);
+  }
+  const response = encodeExportTraceResponse(
+    problems.length === 0
+      ? {}
+      : { rejectedSpans: problems.length, errorMessage: `${problems.length} span(s) rejected; first: ${problems[0]}` },
+    format,
+  );
+  res.writeHead(200, { 'content-type': contentTypeOf(format) });
+  res.end(response);
+}
+
+/** Honeycomb's Events API: `/1/batch/:dataset` and `/1/events/:dataset`. */
+export function ingestRoutes(deps: RouteDeps): Route[] {
+  const { store, bodyLimitBytes } = deps;
+  return [
+    {
+      method: 'POST',
+      pattern: '/1/batch/:dataset',
+      kind: 'ingest',
+      async handler({ req, res, params }) {
+        requireJson(req);
+        const dataset = datasetParam(params.dataset!);
+        const parsed = parseBatch(parseJson(await readBody(req, bodyLimitBytes)), dataset, Date.now());
+        if ('error' in parsed) return sendError(res, 400, parsed.error);
+        await store.ingest(eventsRecord(parsed.events), parsed.events);
+        sendJson(res, 200, parsed.statuses);
+      },
+    },
+    {
+      method: 'POST',
+      pattern: '/1/events/:dataset',
+      kind: 'ingest',
+      async handler({ req, res, params }) {
+        requireJson(req);
+        const dataset = datasetParam(params.dataset!);
+        const body = parseJson(await readBody(req, bodyLimitBytes));
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+          throw new HttpError(400, 'request body must be a JSON object of event fields');
+        }
+        const timeHeader = req.headers['x-honeycomb-event-time'];
+        let time = Date.now();
+        if (typeof timeHeader === 'string') {
+          const t = parseEventTime(timeHeader);
+          if (t === undefined) throw new HttpError(400, 'X-Honeycomb-Event-Time must be an RFC 3339 timestamp or epoch seconds');
+          time = t;
+        }
+        const rateHeader = req.headers['x-honeycomb-samplerate'];
+        const events = [{ time, dataset, sampleRate: normaliseSampleRate(rateHeader ?? 1), fields: body as Record<string, never> }];
+        await store.ingest(eventsRecord(events), events);
+        res.writeHead(200, { 'content-length': 0 });
+        res.end();
+      },
+    },
+  ];
+}
