@@ -158,6 +158,10 @@ const MULTIPLICATIVE: Record<string, string> = { '*': 'MUL', '/': 'DIV', '%': 'M
 /** Operators whose chains mean the same as one call with every operand. */
 const FLATTENED = new Set(['SUM', 'MUL', 'AND', 'OR']);
 
+function isOp(tok: Token, ...ops: string[]): boolean {
+  return tok.t === 'op' && ops.includes(tok.value);
+}
+
 function describe(tok: Token): string {
   switch (tok.t) {
     case 'end':
@@ -188,7 +192,6 @@ export function parseExpression(src: string): ExprNode {
   let depth = 0;
   const peek = (): Token => tokens[at]!;
   const next = (): Token => tokens[at++]!;
-  const isOp = (tok: Token, ...ops: string[]) => tok.t === 'op' && ops.includes(tok.value);
   const expect = (op: string, after: string): void => {
     const tok = next();
     if (!isOp(tok, op)) throw new ExpressionError(tok.pos, `expected "${op}" ${after}, found ${describe(tok)}`);

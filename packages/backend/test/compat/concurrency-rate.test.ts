@@ -66,11 +66,13 @@ describe('CONCURRENCY', () => {
   });
 });
 
+/** Two hosts report a packets-dropped counter every 60 s; host b's counter resets after minute 6. */
+const counter = (host: 'a' | 'b', m: number) => (host === 'a' ? 1000 + m * m * 10 : m <= 6 ? 500 + m * 7 : (m - 6) * 3);
+const diffs = (xs: number[]) => [null, ...xs.slice(1).map((x, i) => x - xs[i]!)];
+
 describe('RATE_SUM, RATE_AVG, RATE_MAX', () => {
   let backend: Backend;
-  // Two hosts report a packets-dropped counter every 60 s; host b's counter resets after minute 6.
   const minutes = 10;
-  const counter = (host: 'a' | 'b', m: number) => (host === 'a' ? 1000 + m * m * 10 : m <= 6 ? 500 + m * 7 : (m - 6) * 3);
   beforeAll(async () => {
     backend = await freshBackend();
     const batch = [];
@@ -86,8 +88,6 @@ describe('RATE_SUM, RATE_AVG, RATE_MAX', () => {
   });
 
   const perMinute = (agg: (a: number, b: number) => number) => Array.from({ length: minutes }, (_, m) => agg(counter('a', m), counter('b', m)));
-  const diffs = (xs: number[]) => [null, ...xs.slice(1).map((x, i) => x - xs[i]!)];
-
   for (const [op, agg] of [
     ['RATE_SUM', (a: number, b: number) => a + b],
     ['RATE_AVG', (a: number, b: number) => (a + b) / 2],

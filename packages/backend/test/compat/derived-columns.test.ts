@@ -22,6 +22,8 @@ async function getJson(url: string): Promise<{ status: number; body: any }> {
   return { status: res.status, body: res.status === 204 ? undefined : await res.json() };
 }
 
+const byBreakdown = (rows: { data: Record<string, any> }[], key: string) => Object.fromEntries(rows.map((r) => [r.data[key], r.data.COUNT]));
+
 async function send(url: string, method: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
@@ -123,12 +125,13 @@ describe('calculated field expressions', () => {
     });
   }
 
+  const bad = async (expression: string) => {
+    const r = await postJson(`${backend.url}/1/queries/fx`, { time_range: 3600, calculated_fields: [{ name: 'f', expression }], breakdowns: ['f'] });
+    expect(r.status).toBe(400);
+    return r.body.error as string;
+  };
+
   it('a bad expression is a 400 naming the field, the position and the problem', async () => {
-    const bad = async (expression: string) => {
-      const r = await postJson(`${backend.url}/1/queries/fx`, { time_range: 3600, calculated_fields: [{ name: 'f', expression }], breakdowns: ['f'] });
-      expect(r.status).toBe(400);
-      return r.body.error as string;
-    };
     expect(await bad('IF(GTE($n, 1), "slow"')).toBe(
       'calculated_fields[0].expression: WAGGLE_BACKEND_EXPRESSION_INVALID at position 22: expected "," or ")" in the arguments of IF, found the end of the expression',
     );
@@ -168,6 +171,7 @@ describe('IF(GTE($duration_ms, 1000), "slow", "fast")', () => {
   }));
   const weight = (pred: (s: (typeof spans)[number]) => boolean) => spans.filter(pred).reduce((a, s) => a + s.rate, 0);
   const slow = weight((s) => s.duration_ms >= 1000);
+  const slowMs = (route: string) => spans.filter((s) => s.route === route && s.duration_ms >= 1000).reduce((a, s) => a + s.duration_ms * s.rate, 0);
   const fast = weight((s) => s.duration_ms < 1000);
 
   beforeAll(async () => {
@@ -182,8 +186,6 @@ describe('IF(GTE($duration_ms, 1000), "slow", "fast")', () => {
   afterAll(async () => {
     await backend.close();
   });
-
-  const byBreakdown = (rows: { data: Record<string, any> }[], key: string) => Object.fromEntries(rows.map((r) => [r.data[key], r.data.COUNT]));
 
   it('inline in a query: a breakdown, a filter and the COUNT of each value, through /1/queries', async () => {
     const inline = { calculated_fields: [{ name: 'speed', expression: SPEED }], time_range: 3600 };
@@ -228,8 +230,7 @@ describe('IF(GTE($duration_ms, 1000), "slow", "fast")', () => {
       havings: [{ calculate_op: 'SUM', column: 'slow_ms', op: '>', value: 0 }],
       orders: [{ op: 'SUM', column: 'slow_ms', order: 'descending' }],
     });
-    const expected = (route: string) => spans.filter((s) => s.route === route && s.duration_ms >= 1000).reduce((a, s) => a + s.duration_ms * s.rate, 0);
-    expect(Object.fromEntries(sum.results.map((r) => [r.data.route, r.data['SUM(slow_ms)']]))).toEqual({ '/a': expected('/a'), '/b': expected('/b') });
+    expect(Object.fromEntries(sum.results.map((r) => [r.data.route, r.data['SUM(slow_ms)']]))).toEqual({ '/a': slowMs('/a'), '/b': slowMs('/b') });
     expect(sum.results.map((r) => r.data['COUNT_DISTINCT(speed)'])).toEqual([2, 2]);
   });
 });
