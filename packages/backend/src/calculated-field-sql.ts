@@ -181,12 +181,20 @@ class Compiler {
     return node.value;
   }
 
-  /** SUM, SUB, MUL: a missing operand counts as 0, but an event missing every operand gets no value (NULL). */
-  variadicMath(args: ExprNode[], combine: (terms: string[]) => string): Value {
+  /**
+   * SUM, SUB, MUL: a missing operand counts as 0, but an event missing every operand gets no value (NULL). Sums of
+   * nested expressions use list_sum, which skips NULLs and is NULL when all are: each operand appears once without
+   * the cost of binding it through a lambda.
+   */
+  variadicMath(args: ExprNode[], op: '+' | '-' | '*'): Value {
     const terms = args.map((a) => this.operand(this.expr(a)));
+    if (op !== '*' && !terms.every((t) => SIMPLE.test(t))) {
+      const signed = op === '-' ? [terms[0]!, `-(${terms[1]})`] : terms;
+      return { sql: `list_sum([${signed.join(', ')}])`, kind: 'number' };
+    }
     const sql = this.once(terms, (xs) => {
       const allMissing = xs.map((x) => `${x} IS NULL`).join(' AND ');
-      return `CASE WHEN ${allMissing} THEN NULL ELSE ${combine(xs.map((x) => `coalesce(${x}, 0)`))} END`;
+      return `CASE WHEN ${allMissing} THEN NULL ELSE (${xs.map((x) => `coalesce(${x}, 0)`).join(` ${op} `)}) END`;
     });
     return { sql, kind: 'number' };
   }
@@ -321,9 +329,9 @@ const FUNCTIONS: Record<string, FunctionDef> = {
   OR: { min: 1, max: Infinity, compile: (c, args) => ({ sql: `(${args.map((a) => c.truthy(c.expr(a))).join(' OR ')})`, kind: 'bool' }) },
   NOT: { min: 1, max: 1, compile: (c, args) => ({ sql: `(NOT ${c.truthy(c.expr(args[0]!))})`, kind: 'bool' }) },
   EXISTS: { min: 1, max: 1, compile: (c, args) => ({ sql: `(${c.expr(args[0]!).sql} IS NOT NULL)`, kind: 'bool' }) },
-  SUM: { min: 1, max: Infinity, compile: (c, args) => c.variadicMath(args, (xs) => `(${xs.join(' + ')})`) },
-  SUB: { min: 2, max: 2, compile: (c, args) => c.variadicMath(args, ([a, b]) => `(${a} - ${b})`) },
-  MUL: { min: 1, max: Infinity, compile: (c, args) => c.variadicMath(args, (xs) => `(${xs.join(' * ')})`) },
+  SUM: { min: 1, max: Infinity, compile: (c, args) => c.variadicMath(args, '+') },
+  SUB: { min: 2, max: 2, compile: (c, args) => c.variadicMath(args, '-') },
+  MUL: { min: 1, max: Infinity, compile: (c, args) => c.variadicMath(args, '*') },
   DIV: {
     min: 2,
     max: 2,
