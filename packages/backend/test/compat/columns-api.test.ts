@@ -3,13 +3,7 @@
 // any event carries it), update (hidden, description, type), delete (the column and its data).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/index.js';
-import { freshBackend, postJson, runQuery } from '../helpers.js';
-
-async function send(url: string, method: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+import { freshBackend, postJson, request as send, runQuery } from '../helpers.js';
 
 describe('the Columns API', () => {
   let backend: Backend;

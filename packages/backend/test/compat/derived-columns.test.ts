@@ -4,7 +4,7 @@
 // saved through the Calculated Fields API (`/1/derived_columns`, shapes as in its OpenAPI description).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, type Backend } from '../../src/index.js';
-import { freshBackend, postJson, runQuery, tempDir } from '../helpers.js';
+import { freshBackend, postJson, request as send, runQuery, tempDir } from '../helpers.js';
 
 const NOW = Math.floor(Date.now() / 1000);
 const T0 = (NOW - 600) * 1000 + 500; // half a second past a whole second: EVENT_TIMESTAMP keeps the fraction
@@ -17,18 +17,7 @@ const EVENTS: Record<string, unknown>[] = [
   { id: 'e4' },
 ];
 
-async function getJson(url: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(url);
-  return { status: res.status, body: res.status === 204 ? undefined : await res.json() };
-}
-
 const byBreakdown = (rows: { data: Record<string, any> }[], key: string) => Object.fromEntries(rows.map((r) => [r.data[key], r.data.COUNT]));
-
-async function send(url: string, method: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
 
 describe('calculated field expressions', () => {
   let backend: Backend;
@@ -242,7 +231,7 @@ describe('the Calculated Fields API', () => {
     try {
       const base = `${backend.url}/1/derived_columns/api`;
       await postJson(`${backend.url}/1/batch/api`, [{ data: { duration_ms: 1500 } }, { data: { duration_ms: 20 } }]);
-      expect((await getJson(`${backend.url}/1/derived_columns/missing`)).status).toBe(404);
+      expect((await send(`${backend.url}/1/derived_columns/missing`, 'GET')).status).toBe(404);
       const one = await postJson(base, { alias: 'one', expression: 'INT(1)' });
       expect(one.status).toBe(201);
       expect(one.body).toMatchObject({ alias: 'one', expression: 'INT(1)', description: '' });
@@ -252,10 +241,10 @@ describe('the Calculated Fields API', () => {
       expect((await postJson(base, { alias: 'x', expression: 'GT($nope, 1)' })).body.error).toBe(
         'expression: WAGGLE_BACKEND_EXPRESSION_INVALID at position 4: unknown column "nope"',
       );
-      expect((await getJson(base)).body).toEqual([one.body]);
-      expect((await getJson(`${base}/${one.body.id}`)).body).toEqual(one.body);
-      expect((await getJson(`${base}?alias=one`)).body).toEqual(one.body);
-      expect((await getJson(`${base}?alias=two`)).status).toBe(404);
+      expect((await send(base, 'GET')).body).toEqual([one.body]);
+      expect((await send(`${base}/${one.body.id}`, 'GET')).body).toEqual(one.body);
+      expect((await send(`${base}?alias=one`, 'GET')).body).toEqual(one.body);
+      expect((await send(`${base}?alias=two`, 'GET')).status).toBe(404);
       const updated = await send(`${base}/${one.body.id}`, 'PUT', { alias: 'one', expression: 'BOOL(0)', description: 'now false' });
       expect(updated.status).toBe(200);
       expect(updated.body).toMatchObject({ id: one.body.id, alias: 'one', expression: 'BOOL(0)', description: 'now false', created_at: one.body.created_at });
@@ -271,14 +260,14 @@ describe('the Calculated Fields API', () => {
       await backend.close();
       backend = await startBackend({ port: 0, dataDir });
       const after = `${backend.url}/1/derived_columns/api`;
-      expect((await getJson(after)).body.map((d: { alias: string }) => d.alias).toSorted()).toEqual(['one', 'two']);
+      expect((await send(after, 'GET')).body.map((d: { alias: string }) => d.alias).toSorted()).toEqual(['one', 'two']);
       const data = await runQuery(backend.url, 'api', { time_range: 3600, breakdowns: ['two', 'is_slow'], orders: [{ column: 'is_slow', order: 'ascending' }] });
       expect(data.results.map((r) => [r.data.two, r.data.is_slow, r.data.COUNT])).toEqual([
         [true, false, 1],
         [true, true, 1],
       ]);
       expect((await send(`${after}/${two.body.id}`, 'DELETE')).status).toBe(204);
-      expect((await getJson(`${after}/${two.body.id}`)).status).toBe(404);
+      expect((await send(`${after}/${two.body.id}`, 'GET')).status).toBe(404);
       expect((await postJson(`${backend.url}/1/queries/api`, { breakdowns: ['two'] })).body.error).toBe('breakdowns[0]: unknown column "two"');
     } finally {
       await backend.close();
