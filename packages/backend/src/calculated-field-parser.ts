@@ -306,9 +306,3 @@ function deepestNode(node: ExprNode): { depth: number; pos: number } {
   return { depth: best.depth + 1, pos: best.pos };
 }
 
-/** The `$column` names an expression refers to, in order of first appearance. */
-export function referencedColumns(node: ExprNode, out: string[] = []): string[] {
-  if (node.type === 'column' && !out.includes(node.name)) out.push(node.name);
-  if (node.type === 'call') for (const a of node.args) referencedColumns(a, out);
-  return out;
-}

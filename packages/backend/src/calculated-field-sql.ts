@@ -441,9 +441,6 @@ const FUNCTIONS: Record<string, FunctionDef> = {
   STRING: cast('string', (c, v) => `coalesce(${c.text(v)}, '')`),
 };
 
-/** The documented functions this compiler knows, for error messages and the README. */
-export const FUNCTION_NAMES = Object.keys(FUNCTIONS);
-
 /** Compiles a parsed expression to SQL for one event's value; its literals are bound into `p`. */
 export function compileExpression(node: ExprNode, p: Params, scope: CompileScope): { sql: string; kind: ValueKind } {
   const v = new Compiler(p, scope).expr(node);

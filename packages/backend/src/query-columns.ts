@@ -77,6 +77,3 @@ export function declaredColumn(key: string, declared: HoneycombType): QueryColum
 export function honeycombType(info: ColumnInfo): HoneycombType {
   return info.type === 'DOUBLE' ? 'float' : info.type === 'BOOLEAN' ? 'boolean' : 'string';
 }
-
-/** Resolves a name in a query to a column, or undefined when the dataset has no such column or calculated field. */
-export type ColumnLookup = (name: string) => QueryColumn | undefined;

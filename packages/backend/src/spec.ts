@@ -1,4 +1,4 @@
-import type { ColumnLookup, QueryColumn } from './query-columns.js';
+import type { QueryColumn } from './query-columns.js';
 import type { QuerySpec } from './types.js';
 
 /** A query spec that broke a rule; becomes a 400 naming the field and the rule. */
@@ -170,15 +170,10 @@ export interface InlineCalculatedField {
  */
 export type ColumnResolver = (inline: InlineCalculatedField[]) => (field: string, name: string) => QueryColumn | undefined;
 
-/** A resolver over fixed columns, for callers without calculated fields. */
-export function fixedColumns(lookup: ColumnLookup): ColumnResolver {
-  return () => (_field, name) => lookup(name);
-}
-
 /** Honeycomb's limit on calculated field names. */
 const MAX_NAME_LENGTH = 255;
 
-export function inlineCalculatedFields(spec: Record<string, unknown>): InlineCalculatedField[] {
+function inlineCalculatedFields(spec: Record<string, unknown>): InlineCalculatedField[] {
   return asArray(spec, 'calculated_fields').map((f, i) => {
     const field = `calculated_fields[${i}]`;
     if (!isObject(f)) throw new SpecError(field, 'must be an object with "name" and "expression"');
@@ -316,7 +311,7 @@ export function validateSpec(input: unknown, resolve: ColumnResolver, nowSeconds
 }
 
 /** A string that reads as a finite number, as a number; else undefined. */
-export function numericText(v: string): number | undefined {
+function numericText(v: string): number | undefined {
   if (v.trim() === '') return undefined;
   const n = Number(v);
   return Number.isFinite(n) ? n : undefined;
