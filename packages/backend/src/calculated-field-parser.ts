@@ -229,7 +229,8 @@ export function parseExpression(src: string): ExprNode {
       if (tok.t !== 'op' || (tok.value !== '=' && tok.value !== '!=')) return left;
       next();
       const right = ordering();
-      left = tok.value === '=' ? call('EQUALS', tok.pos, left, right) : call('NOT', tok.pos, call('EQUALS', tok.pos, left, right));
+      const equals = { ...call('EQUALS', tok.pos, left, right), infix: true };
+      left = tok.value === '=' ? equals : { ...call('NOT', tok.pos, equals), infix: true };
     }
   };
   const ordering = (): ExprNode => binary(plus, ORDERING);
@@ -240,7 +241,7 @@ export function parseExpression(src: string): ExprNode {
     const tok = peek();
     if (isOp(tok, '!')) {
       next();
-      return nest(tok.pos, () => call('NOT', tok.pos, unary()));
+      return nest(tok.pos, () => ({ ...call('NOT', tok.pos, unary()), infix: true }));
     }
     return primary();
   };

@@ -7,7 +7,7 @@ import { calculatedColumn, expressionPatterns } from './calculated-field-sql.js'
 import { HttpError } from './http-util.js';
 import type { ColumnInfo } from './internal-types.js';
 import { declaredColumn, honeycombType, storedColumn, type HoneycombType, type QueryColumn } from './query-columns.js';
-import { columnOf, SpecError, validateSpec, type ColumnResolver, type InlineCalculatedField, type ValidSpec } from './spec.js';
+import { columnOf, inlineCalculatedFields, SpecError, validateSpec, type ColumnResolver, type InlineCalculatedField, type ValidSpec } from './spec.js';
 import type { Store } from './store.js';
 
 /** A calculated field in the Calculated Fields API's shape. */
@@ -181,15 +181,26 @@ export class Schema {
   async validateQuery(dataset: string, body: unknown, nowSeconds = Date.now() / 1000): Promise<ValidSpec> {
     await this.load();
     const spec = validateSpec(body, this.resolver(dataset), nowSeconds);
-    const inline = (spec.raw as { calculated_fields?: InlineCalculatedField[] }).calculated_fields ?? [];
-    for (const [i, f] of inline.entries()) await this.checkPatterns(parseExpression(f.expression), `calculated_fields[${i}].expression`);
+    await this.checkInline(spec.raw as Record<string, unknown>);
     return spec;
   }
 
-  /** Validates filters (BubbleUp's) against `dataset`'s columns and calculated fields. */
-  async columnsFor(dataset: string): Promise<(field: string, v: unknown) => QueryColumn> {
+  /**
+   * The columns a request's filters may name (BubbleUp's): the dataset's columns, its calculated fields and the
+   * request's own `calculated_fields`.
+   */
+  async columnsFor(dataset: string, body: unknown): Promise<(field: string, v: unknown) => QueryColumn> {
     await this.load();
-    return columnOf(this.resolver(dataset)([]));
+    const request = isObject(body) ? body : {};
+    const lookup = columnOf(this.resolver(dataset)(inlineCalculatedFields(request)));
+    await this.checkInline(request);
+    return lookup;
+  }
+
+  private async checkInline(request: Record<string, unknown>): Promise<void> {
+    for (const [i, f] of inlineCalculatedFields(request).entries()) {
+      await this.checkPatterns(parseExpression(f.expression), `calculated_fields[${i}].expression`);
+    }
   }
 
   /** RE2 is linear-time, so patterns are safe to run; DuckDB (RE2 too, like Honeycomb's Go) tells whether they compile. */

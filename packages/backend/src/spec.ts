@@ -173,8 +173,9 @@ export type ColumnResolver = (inline: InlineCalculatedField[]) => (field: string
 /** Honeycomb's limit on calculated field names. */
 const MAX_NAME_LENGTH = 255;
 
-function inlineCalculatedFields(spec: Record<string, unknown>): InlineCalculatedField[] {
-  return asArray(spec, 'calculated_fields').map((f, i) => {
+/** The query's own calculated fields (`calculated_fields`), checked for shape and unique names. */
+export function inlineCalculatedFields(spec: Record<string, unknown>): InlineCalculatedField[] {
+  const fields = asArray(spec, 'calculated_fields').map((f, i) => {
     const field = `calculated_fields[${i}]`;
     if (!isObject(f)) throw new SpecError(field, 'must be an object with "name" and "expression"');
     if (typeof f.name !== 'string' || f.name === '' || f.name.length > MAX_NAME_LENGTH) {
@@ -183,6 +184,10 @@ function inlineCalculatedFields(spec: Record<string, unknown>): InlineCalculated
     if (typeof f.expression !== 'string') throw new SpecError(`${field}.expression`, 'must be a calculated field expression');
     return { name: f.name, expression: f.expression };
   });
+  const names = fields.map((f) => f.name);
+  const repeated = names.find((n, i) => names.indexOf(n) !== i);
+  if (repeated !== undefined) throw new SpecError('calculated_fields', `repeats the name ${JSON.stringify(repeated)}`);
+  return fields;
 }
 
 /** Turns a column name of a spec into its column, or a SpecError naming the field. */
@@ -202,11 +207,7 @@ export function columnOf(lookup: ReturnType<ColumnResolver>): (field: string, v:
 export function validateSpec(input: unknown, resolve: ColumnResolver, nowSeconds: number): ValidSpec {
   if (!isObject(input)) throw new SpecError('query', 'must be a JSON object');
   const spec = input;
-  const inline = inlineCalculatedFields(spec);
-  const names = inline.map((f) => f.name);
-  const repeated = names.find((n, i) => names.indexOf(n) !== i);
-  if (repeated !== undefined) throw new SpecError('calculated_fields', `repeats the name ${JSON.stringify(repeated)}`);
-  const column = columnOf(resolve(inline));
+  const column = columnOf(resolve(inlineCalculatedFields(spec)));
 
   const calculations: ValidCalculation[] = [];
   const rawCalcs = asArray(spec, 'calculations');

@@ -190,6 +190,18 @@ describe('IF(GTE($duration_ms, 1000), "slow", "fast")', () => {
     });
   });
 
+  it("BubbleUp takes the query's calculated fields in its filters and selection", async () => {
+    const res = await postJson(`${backend.url}/api/bubbleup/svc`, {
+      time_range: 3600,
+      calculated_fields: [{ name: 'speed', expression: SPEED }],
+      filters: [{ column: 'speed', op: 'exists' }],
+      selection: { filters: [{ column: 'speed', op: '=', value: 'slow' }] },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.selection.count).toBe(slow);
+    expect(res.body.baseline.count).toBe(fast);
+  });
+
   it('saved through /1/derived_columns and used by alias in breakdowns, filters, calculations, orders and havings', async () => {
     const created = await postJson(`${backend.url}/1/derived_columns/svc`, { alias: 'speed', expression: SPEED, description: 'slow or fast' });
     expect(created.status).toBe(201);
