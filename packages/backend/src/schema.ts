@@ -92,31 +92,36 @@ export class Schema {
 
   /** Creates the tables if needed and reads them once; every method that reads the cache waits for it. */
   load(): Promise<void> {
-    this.loading ??= (async () => {
-      const conn = this.store.reader();
-      await conn.run(`CREATE TABLE IF NOT EXISTS waggle_derived_columns (id VARCHAR PRIMARY KEY, dataset VARCHAR NOT NULL,
-        alias VARCHAR NOT NULL, expression VARCHAR NOT NULL, description VARCHAR NOT NULL, created_at VARCHAR NOT NULL,
-        updated_at VARCHAR NOT NULL)`);
-      await conn.run(`CREATE TABLE IF NOT EXISTS waggle_column_settings (dataset VARCHAR NOT NULL, key VARCHAR NOT NULL,
-        hidden BOOLEAN NOT NULL, description VARCHAR NOT NULL, type VARCHAR, created_at VARCHAR NOT NULL,
-        updated_at VARCHAR NOT NULL, PRIMARY KEY (dataset, key))`);
-      for (const r of (await conn.runAndReadAll('SELECT * FROM waggle_derived_columns')).getRowObjectsJS()) {
-        const d = r as unknown as Omit<SavedDerived, 'node'>;
-        // Saved expressions parsed when they were saved; a future grammar change must not stop the backend.
-        try {
-          this.derived.set(d.id, { ...d, node: parseExpression(d.expression) });
-        } catch (error) {
-          process.emitWarning(`calculated field ${JSON.stringify(d.alias)} no longer parses and is ignored: ${(error as Error).message}`, {
-            code: 'WAGGLE_BACKEND_EXPRESSION_INVALID',
-          });
-        }
-      }
-      for (const r of (await conn.runAndReadAll('SELECT * FROM waggle_column_settings')).getRowObjectsJS()) {
-        const s = r as unknown as ColumnSettings & { type: HoneycombType | null };
-        this.settings.set(settingsKey(s.dataset, s.key), { ...s, type: s.type ?? undefined });
-      }
-    })();
+    this.loading ??= this.read().catch((error: unknown) => {
+      this.loading = undefined; // let the next request try again
+      throw error;
+    });
     return this.loading;
+  }
+
+  private async read(): Promise<void> {
+    const conn = this.store.reader();
+    await conn.run(`CREATE TABLE IF NOT EXISTS waggle_derived_columns (id VARCHAR PRIMARY KEY, dataset VARCHAR NOT NULL,
+      alias VARCHAR NOT NULL, expression VARCHAR NOT NULL, description VARCHAR NOT NULL, created_at VARCHAR NOT NULL,
+      updated_at VARCHAR NOT NULL)`);
+    await conn.run(`CREATE TABLE IF NOT EXISTS waggle_column_settings (dataset VARCHAR NOT NULL, key VARCHAR NOT NULL,
+      hidden BOOLEAN NOT NULL, description VARCHAR NOT NULL, type VARCHAR, created_at VARCHAR NOT NULL,
+      updated_at VARCHAR NOT NULL, PRIMARY KEY (dataset, key))`);
+    for (const r of (await conn.runAndReadAll('SELECT * FROM waggle_derived_columns')).getRowObjectsJS()) {
+      const d = r as unknown as Omit<SavedDerived, 'node'>;
+      // Saved expressions parsed when they were saved; a future grammar change must not stop the backend.
+      try {
+        this.derived.set(d.id, { ...d, node: parseExpression(d.expression) });
+      } catch (error) {
+        process.emitWarning(`calculated field ${JSON.stringify(d.alias)} no longer parses and is ignored: ${(error as Error).message}`, {
+          code: 'WAGGLE_BACKEND_EXPRESSION_INVALID',
+        });
+      }
+    }
+    for (const r of (await conn.runAndReadAll('SELECT * FROM waggle_column_settings')).getRowObjectsJS()) {
+      const s = r as unknown as ColumnSettings & { type: HoneycombType | null };
+      this.settings.set(settingsKey(s.dataset, s.key), { ...s, type: s.type ?? undefined });
+    }
   }
 
   // ---- resolving names in queries ----
