@@ -120,6 +120,18 @@ describe('calculated field expressions', () => {
     return r.body.error as string;
   };
 
+  it("a query's calculated fields may use each other", async () => {
+    const data = await runQuery(backend.url, 'fx', {
+      time_range: 3600,
+      calculated_fields: [
+        { name: 'g', expression: 'COALESCE($mixed, "0") > COALESCE($num_text, "0")' },
+        { name: 'f', expression: 'IF($g, CONCAT($g, "-", COALESCE($s, "?")), "no")' },
+      ],
+      breakdowns: ['id', 'f'],
+    });
+    expect(Object.fromEntries(data.results.map((r) => [r.data.id, r.data.f]))).toEqual({ e1: 'true-Hello World', e2: 'no', e3: 'true-?', e4: 'no' });
+  });
+
   it('a bad expression is a 400 naming the field, the position and the problem', async () => {
     expect(await bad('IF(GTE($n, 1), "slow"')).toBe(
       'calculated_fields[0].expression: WAGGLE_BACKEND_EXPRESSION_INVALID at position 22: expected "," or ")" in the arguments of IF, found the end of the expression',
