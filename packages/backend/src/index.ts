@@ -5,11 +5,12 @@ import { incidentDir } from './incident-log.js';
 import { Store } from './store.js';
 import type { Backend, BackendOptions } from './types.js';
 
-export type { Backend, BackendOptions, QueryCalculation, QueryFilter, QueryHaving, QueryOrder, QuerySpec, RetentionOptions } from './types.js';
+export type { Backend, BackendOptions, QueryCalculatedField, QueryCalculation, QueryFilter, QueryHaving, QueryOrder, QuerySpec, RetentionOptions } from './types.js';
 export type { BubbleUpBucket, BubbleUpColumn, BubbleUpResult, BubbleUpValue } from './bubbleup.js';
 export type { HeatmapValue, QueryData } from './engine.js';
 export type { TraceEntry } from './traces.js';
 export type { Marker } from './markers.js';
+export type { ColumnView, DerivedColumn } from './schema.js';
 export { computeGaps } from './gaps.js';
 export { IncidentLog, incidentDir } from './incident-log.js';
 export type { IncidentEntry, IncidentInfo } from './incident-log.js';

@@ -1,12 +1,15 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { HttpError, sendError } from './http-util.js';
 import { Router } from './router.js';
+import { columnRoutes } from './routes/columns.js';
 import { datasetRoutes } from './routes/datasets.js';
+import { derivedColumnRoutes } from './routes/derived-columns.js';
 import type { RouteDeps } from './routes/deps.js';
 import { exploreRoutes } from './routes/explore.js';
 import { ingestRoutes, otlpTraces } from './routes/ingest.js';
 import { markerRoutes } from './routes/markers.js';
 import { queryRoutes } from './routes/queries.js';
+import { Schema } from './schema.js';
 import { SpecError } from './spec.js';
 import type { Store } from './store.js';
 import { serveUi } from './ui-static.js';
@@ -23,9 +26,9 @@ export interface ServerConfig {
 /** Creates the HTTP server: ingest, Honeycomb-shaped APIs (`/1/…`), Waggle's `/api/…` extensions and the UI. */
 export function createServer(config: ServerConfig): http.Server {
   const { store, keys } = config;
-  const deps: RouteDeps = { store, keys, bodyLimitBytes: config.bodyLimitBytes, incidentDir: config.incidentDir };
+  const deps: RouteDeps = { store, schema: new Schema(store), keys, bodyLimitBytes: config.bodyLimitBytes, incidentDir: config.incidentDir };
   const router = new Router();
-  for (const routes of [ingestRoutes, datasetRoutes, markerRoutes, queryRoutes, exploreRoutes]) {
+  for (const routes of [ingestRoutes, datasetRoutes, columnRoutes, derivedColumnRoutes, markerRoutes, queryRoutes, exploreRoutes]) {
     for (const r of routes(deps)) router.add(r);
   }
 

@@ -359,6 +359,27 @@ export class Store {
   }
 
   /**
+   * Deletes a key's values from one dataset and drops it from the dataset's columns (the Columns API's delete). The
+   * physical column stays for other datasets; a later event with the key brings the column back.
+   */
+  async deleteDatasetColumn(dataset: string, key: string): Promise<void> {
+    const col = this.columns.get(key);
+    if (!col) return;
+    await this.runExclusive(async () => {
+      await this.writer.run('BEGIN TRANSACTION');
+      try {
+        await this.writer.run(`UPDATE ${EVENTS_TABLE} SET ${quoteIdent(col.physical)} = NULL WHERE dataset = $1`, [dataset]);
+        await this.writer.run('DELETE FROM waggle_dataset_columns WHERE dataset = $1 AND key = $2', [dataset, key]);
+        await this.writer.run('COMMIT');
+      } catch (error) {
+        await this.writer.run('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+      this.datasetColumns.get(dataset)?.delete(key);
+    });
+  }
+
+  /**
    * Logs a request's record and queues its events for DuckDB; resolves once the record is on disk, which is when
    * the request may be acknowledged. Rejects (nothing acknowledged) if the log write fails or commits are failing.
    */

@@ -62,9 +62,17 @@ export interface QueryHaving {
   value: number;
 }
 
+/** A calculated field defined in a query spec, visible only to that query. */
+export interface QueryCalculatedField {
+  name: string;
+  /** Honeycomb's expression language, e.g. `IF(GTE($duration_ms, 1000), "slow", "fast")`. */
+  expression: string;
+}
+
 /** A query spec, as accepted by `POST /1/queries/:dataset`. */
 export interface QuerySpec {
   calculations?: QueryCalculation[];
+  calculated_fields?: QueryCalculatedField[];
   filters?: QueryFilter[];
   filter_combination?: 'AND' | 'OR';
   breakdowns?: string[];

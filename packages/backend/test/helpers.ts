@@ -71,3 +71,10 @@ export function weightedPercentile(values: number[], weights: number[], p: numbe
 export function byKey<T extends { data: Record<string, any> }>(rows: T[], key: string): Map<unknown, Record<string, any>> {
   return new Map(rows.map((r) => [r.data[key], r.data]));
 }
+
+/** Any method, JSON body in and out (`body` undefined for 204 and empty answers). */
+export async function request(url: string, method: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}

@@ -184,14 +184,14 @@ describe('query API', () => {
     expect(data.results[0]!.data.CONCURRENCY).toBeCloseTo(busy / 3_600_000, 9);
   });
 
-  it('RATE_MAX is the change of the per-bucket MAX per second', async () => {
-    // A counter that grows by 120 per 60-second bucket: rate 2/s.
+  it("RATE_MAX is the difference of each bucket's MAX from the previous bucket's; the total is the change over the window", async () => {
+    // A counter that grows by 120 per 60-second bucket.
     const events = Array.from({ length: 10 }, (_, i) => ({ data: { counter: 1000 + i * 120 }, time: new Date((START + 5 + i * 60) * 1000).toISOString() }));
     await postJson(`${backend.url}/1/batch/rates`, events);
     const data = await runQuery(backend.url, 'rates', { start_time: START, end_time: END, calculations: [{ op: 'RATE_MAX', column: 'counter' }], granularity: 60 });
-    expect(data.results[0]!.data['RATE_MAX(counter)']).toBe(2);
+    expect(data.results[0]!.data['RATE_MAX(counter)']).toBe(9 * 120);
     const rates = data.series.map((s) => s.data['RATE_MAX(counter)']);
-    expect(rates).toEqual([null, ...Array(9).fill(2)]);
+    expect(rates).toEqual([null, ...Array(9).fill(120)]);
   });
 
   it('/1/events takes one event with X-Honeycomb-Event-Time and X-Honeycomb-Samplerate', async () => {

@@ -1,7 +1,7 @@
 import { runQuery, type QueryData } from '../engine.js';
 import { datasetParam, HttpError, newId, parseJson, readBody, requireJson, sendJson } from '../http-util.js';
 import type { Route } from '../router.js';
-import { SpecError, validateSpec, type ValidSpec } from '../spec.js';
+import { SpecError, type ValidSpec } from '../spec.js';
 import type { RouteDeps } from './deps.js';
 
 /** How many saved query specs and results are kept (oldest dropped first). */
@@ -35,7 +35,7 @@ export function queryRoutes(deps: RouteDeps): Route[] {
   const { store, bodyLimitBytes } = deps;
   const queries = new Map<string, SavedQuery>();
   const results = new Map<string, SavedResult>();
-  const validate = (body: unknown): ValidSpec => validateSpec(body, (key) => store.column(key), Date.now() / 1000);
+  const validate = (dataset: string, body: unknown): Promise<ValidSpec> => deps.schema.validateQuery(dataset, body);
   const withLinks = (r: SavedResult, dataset: string): unknown => ({
     ...r,
     links: { query_url: `/?dataset=${encodeURIComponent(dataset)}&query=${r.query_id}`, graph_image_url: '' },
@@ -50,7 +50,7 @@ export function queryRoutes(deps: RouteDeps): Route[] {
         requireJson(req);
         const dataset = datasetParam(params.dataset!);
         requireDataset(deps, dataset);
-        const spec = validate(parseJson(await readBody(req, bodyLimitBytes)));
+        const spec = await validate(dataset, parseJson(await readBody(req, bodyLimitBytes)));
         const id = newId();
         boundedSet(queries, id, { id, dataset, spec });
         sendJson(res, 200, { id, ...spec.raw });
@@ -109,7 +109,7 @@ export function queryRoutes(deps: RouteDeps): Route[] {
         const dataset = datasetParam(params.dataset!);
         requireDataset(deps, dataset);
         const raw = parseJson(await readBody(req, bodyLimitBytes)) as Record<string, unknown>;
-        const spec = validate(raw);
+        const spec = await validate(dataset, raw);
         const data = await runQuery(store.reader(), dataset, spec, {
           series: raw?.disable_series !== true,
           unweighted: !store.hasSampledEvents(dataset),
