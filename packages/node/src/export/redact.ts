@@ -1,6 +1,6 @@
 // Default redaction rules, applied to a span's attributes when it ends, before it is queued for export.
 import type { AttributeValue, Attributes } from '@opentelemetry/api';
-import { sqlDialect, stripSqlLiterals } from './sql-literals.js';
+import { sqlDialect, stripSqlLiterals, type SqlDialect } from './sql-literals.js';
 import type { RedactionOptions } from './types.js';
 
 export const REDACTED = '[REDACTED]';
@@ -39,7 +39,7 @@ export interface Redactor {
 }
 
 function stripUserInfo(value: string): string {
-  return value.replace(USER_INFO, `$1${REDACTED}:${REDACTED}@`);
+  return value.includes('@') ? value.replace(USER_INFO, `$1${REDACTED}:${REDACTED}@`) : value;
 }
 
 function redactQuery(value: string, wholeValueIsQuery: boolean, params: Set<string>): string {
@@ -83,6 +83,12 @@ type KeyRule = 'keep' | 'redact' | 'url' | 'url-query' | 'sql' | 'connection-str
  * from data), rules are still applied, just worked out again for each new key.
  */
 const MAX_CACHED_KEYS = 2048;
+/**
+ * Statements repeat (an app or ORM sends the same parameterised text again and again), so their stripped form is
+ * remembered: a lookup instead of a scan. Bounded in count and length; a full cache starts over.
+ */
+const MAX_CACHED_STATEMENTS = 256;
+const MAX_CACHED_STATEMENT_LENGTH = 1024;
 
 export function createRedactor(options: RedactionOptions = {}): Redactor {
   const defaults = !options.disableDefaults;
@@ -105,6 +111,20 @@ export function createRedactor(options: RedactionOptions = {}): Redactor {
   // Every attribute of every span passes here; the rule depends on the key only, so it is worked out once per key
   // (a regex and several prefix checks were ~2 µs of a traced request).
   const rules = new Map<string, KeyRule>();
+  const statements = new Map<SqlDialect, Map<string, string>>();
+  const stripStatement = (text: string, system: unknown): string => {
+    const dialect = sqlDialect(system);
+    if (text.length > MAX_CACHED_STATEMENT_LENGTH) return stripSqlLiterals(text, dialect);
+    let cache = statements.get(dialect);
+    if (cache === undefined) statements.set(dialect, (cache = new Map()));
+    let stripped = cache.get(text);
+    if (stripped === undefined) {
+      stripped = stripSqlLiterals(text, dialect);
+      if (cache.size >= MAX_CACHED_STATEMENTS) cache.clear();
+      cache.set(text, stripped);
+    }
+    return stripped;
+  };
 
   return (key, value, attributes) => {
     let rule = rules.get(key);
@@ -127,7 +147,7 @@ export function createRedactor(options: RedactionOptions = {}): Redactor {
       case 'url-query':
         return typeof value === 'string' ? redactQuery(value, rule === 'url-query', params) : value;
       case 'sql':
-        return typeof value === 'string' ? stripSqlLiterals(value, sqlDialect(attributes?.['db.system.name'] ?? attributes?.['db.system'])) : value;
+        return typeof value === 'string' ? stripStatement(value, attributes?.['db.system.name'] ?? attributes?.['db.system']) : value;
       case 'connection-string':
         return typeof value === 'string' ? redactUrlsIn(value, params).replace(CONNECTION_STRING_PASSWORD, `$1${REDACTED}`) : value;
       case 'drop':

@@ -193,6 +193,17 @@ describe('SQL literals by dialect (db.system.name)', () => {
     expect(statement(undefined, `SELECT "hunter2", 'a\\'b hunter3', $$hunter4$$ # hunter5`)).toBe('SELECT ?, ?, ?');
   });
 
+  it('statements seen before are answered from a bounded cache; past its size every statement is still stripped', () => {
+    const redact = createRedactor();
+    const pgSpan = { 'db.system.name': 'postgresql' };
+    for (let i = 0; i < 1000; i++) {
+      expect(redact('db.query.text', `SELECT * FROM t${i} WHERE a = 'v${i}'`, pgSpan)).toBe(`SELECT * FROM t${i} WHERE a = ?`);
+      expect(redact('db.query.text', 'SELECT * FROM t WHERE id = $1', pgSpan)).toBe('SELECT * FROM t WHERE id = $1');
+    }
+    const long = `SELECT '${'x'.repeat(5000)}'`;
+    expect(redact('db.query.text', long, pgSpan)).toBe('SELECT ?');
+  });
+
   it('the rule is remembered per key while the dialect is read from each span', () => {
     for (let round = 0; round < 3; round++) {
       expect(statement('postgresql', 'SELECT "a" FROM t')).toBe('SELECT "a" FROM t');
