@@ -107,6 +107,60 @@ describe('SQL literals as SQLite reads them (node:sqlite)', () => {
   });
 });
 
+/** Deterministic strings full of the characters that end strings and start comments in some dialect. */
+function randomValues(seed: number, count: number): string[] {
+  let state = seed;
+  const next = (): number => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const alphabet = ["'", '"', '\\', '$', '$$', '$q$', '*/', '/*', '--', '#', '\n', '`', '?', ';', ' ', 'x', '7', 'é', '\u202e'];
+  return Array.from({ length: count }, () => Array.from({ length: 1 + Math.floor(next() * 12) }, () => alphabet[Math.floor(next() * alphabet.length)]).join(''));
+}
+
+describe('statements built by the drivers\' own escaping (pg.escapeLiteral, mysql2.format)', () => {
+  const seed = 20;
+  const values = randomValues(seed, 500);
+
+  it(`PostgreSQL: every escaped value is one literal, every escaped name is kept (seed ${seed})`, () => {
+    // escapeLiteral writes " E'…'" (with a leading space) for a value with a backslash.
+    const placeholder = (literal: string): string => (literal.startsWith(' ') ? ' ?' : '?');
+    for (let i = 0; i < values.length; i += 2) {
+      const name = pg.escapeIdentifier(values[i + 1]!);
+      const [a, c] = [pg.escapeLiteral(values[i]!), pg.escapeLiteral(values[i + 1]!)];
+      const sql = `SELECT ${a} AS ${name} FROM t WHERE c = ${c}`;
+      expect(stripSqlLiterals(sql, sqlDialect('postgresql'))).toBe(`SELECT ${placeholder(a)} AS ${name} FROM t WHERE c = ${placeholder(c)}`);
+    }
+  });
+
+  it(`MySQL: every escaped value is one literal, every escaped name is kept (seed ${seed})`, () => {
+    for (let i = 0; i < values.length; i += 2) {
+      const name = mysql.escapeId(values[i + 1]!);
+      const sql = mysql.format('SELECT ? AS ?? FROM t WHERE c = ?', [values[i], values[i + 1], values[i + 1]]);
+      expect(stripSqlLiterals(sql, sqlDialect('mysql'))).toBe(`SELECT ? AS ${name} FROM t WHERE c = ?`);
+    }
+  });
+
+  it.skipIf(!pgUp || !mariadbUp)('the servers read those statements back as the same values', async () => {
+    const client = new pg.Client({ host: '127.0.0.1', user: 'postgres', database: 'test' });
+    await client.connect();
+    const connection = await mysql.createConnection({ host: '127.0.0.1', user: 'root', database: 'test' });
+    try {
+      for (const value of values.slice(0, 40)) {
+        const { rows } = await client.query(`SELECT ${pg.escapeLiteral(value)} AS v`);
+        expect(rows[0].v).toBe(value);
+        const [mysqlRows] = await connection.query(mysql.format('SELECT ? AS v', [value]));
+        expect((mysqlRows as Array<{ v: string }>)[0]!.v).toBe(value);
+      }
+    } finally {
+      await client.end();
+      await connection.end();
+    }
+  });
+});
+
 describe.skipIf(!pgUp || !mariadbUp)('db.query.text from the pg and mysql2 instrumentations', () => {
   it('is exported with each dialect\'s literals removed, by db.system.name', async () => {
     const receiver = await startReceiver();
