@@ -1,7 +1,7 @@
 // Replaces the values in a SQL statement with `?`: a one-pass lexer for the PostgreSQL, MySQL/MariaDB and SQLite
 // dialects (SQL Server and the ANSI databases share their rules). It knows where each dialect's strings, quoted
 // identifiers, comments and numbers start and end, so a value can neither hide a quote from it nor swallow the
-// statement's shape. Runs once per database span as it ends: no regex backtracking, no allocation but the output.
+// statement's shape. Runs once per database span as it ends, in one pass without backtracking.
 
 /** How a dialect lexes the parts of a statement that can hold a value. */
 export interface SqlDialect {
@@ -47,9 +47,9 @@ const SQLITE: SqlDialect = { ...POSTGRESQL, backtickIdentifiers: true, bracketId
 const ANSI: SqlDialect = { ...POSTGRESQL, dollarQuotes: false, nestedComments: false };
 /**
  * No or an unknown db.system: where dialects disagree, the reading that hides more wins ("…" and `\'` as in
- * MySQL, dollar quotes, `#` comments), so a value is never exported because the dialect was guessed wrong.
+ * MySQL, dollar quotes, `#` comments, every /*! … *\/ removed), so a wrong guess errs towards hiding a name.
  */
-export const UNKNOWN_DIALECT: SqlDialect = { ...MYSQL, dollarQuotes: true };
+export const UNKNOWN_DIALECT: SqlDialect = { ...MYSQL, dollarQuotes: true, executableComments: false };
 
 /** db.system / db.system.name values (old and current semantic conventions) → their lexical rules. */
 const DIALECTS = new Map<string, SqlDialect>([

@@ -162,7 +162,8 @@ describe('statements built by the drivers\' own escaping (pg.escapeLiteral, mysq
 });
 
 describe.skipIf(!pgUp || !mariadbUp)('db.query.text from the pg and mysql2 instrumentations', () => {
-  it('is exported with each dialect\'s literals removed, by db.system.name', async () => {
+  /** Runs the fixture app under @waggle/node and returns the exported db.query.text by db.system.name. */
+  async function exportedStatements(env: Record<string, string> = {}): Promise<Record<string, unknown>> {
     const receiver = await startReceiver();
     try {
       const app = runNode({
@@ -170,16 +171,21 @@ describe.skipIf(!pgUp || !mariadbUp)('db.query.text from the pg and mysql2 instr
         nodeOptions: ['--import', '@waggle/node/register'],
         cwd: FIXTURES,
         receiver,
-        env: { OTEL_SERVICE_NAME: 'sql-literals', PG_STATEMENT: POSTGRESQL_CASES[1]!.sql, MYSQL_STATEMENT: MYSQL_CASES[1]!.sql },
+        env: { OTEL_SERVICE_NAME: 'sql-literals', PG_STATEMENT: POSTGRESQL_CASES[1]!.sql, MYSQL_STATEMENT: MYSQL_CASES[1]!.sql, ...env },
       });
       expect(await app.waitForExit({ timeoutMs: 60_000 })).toEqual({ code: 0, signal: null });
       expect(app.stdout).toContain('s3cr3t'); // both servers returned the planted value
       const spans = await receiver.waitForSpans((all) => all.filter((s) => s.attributes['db.query.text'] !== undefined).length >= 2);
-      const bySystem = Object.fromEntries(spans.filter((s) => s.attributes['db.query.text'] !== undefined).map((s) => [s.attributes['db.system.name'], s.attributes['db.query.text']]));
-      // The same text read as the other dialect would leak: PostgreSQL's 'C:\' is a whole string, MySQL's is not.
-      expect(bySystem).toEqual({ postgresql: POSTGRESQL_CASES[1]!.stripped, mysql: MYSQL_CASES[1]!.stripped });
+      return Object.fromEntries(spans.filter((s) => s.attributes['db.query.text'] !== undefined).map((s) => [s.attributes['db.system.name'], s.attributes['db.query.text']]));
     } finally {
       await receiver.close();
     }
+  }
+
+  it('is exported with each dialect\'s literals removed, by db.system.name', async () => {
+    // The instrumentations record the statement as sent (shown with redaction off)…
+    expect(await exportedStatements({ WAGGLE_RECORD_DB_PARAMETERS: 'true' })).toEqual({ postgresql: POSTGRESQL_CASES[1]!.sql, mysql: MYSQL_CASES[1]!.sql });
+    // …and by default each is read in its own dialect: read as the other one, either would leak s3cr3t.
+    expect(await exportedStatements()).toEqual({ postgresql: POSTGRESQL_CASES[1]!.stripped, mysql: MYSQL_CASES[1]!.stripped });
   });
 });
