@@ -120,13 +120,16 @@ function randomValues(seed: number, count: number): string[] {
   return Array.from({ length: count }, () => Array.from({ length: 1 + Math.floor(next() * 12) }, () => alphabet[Math.floor(next() * alphabet.length)]).join(''));
 }
 
+/** What a pg.escapeLiteral result becomes: it writes " E'…'" (with a leading space) for a value with a backslash. */
+function placeholder(literal: string): string {
+  return literal.startsWith(' ') ? ' ?' : '?';
+}
+
 describe('statements built by the drivers\' own escaping (pg.escapeLiteral, mysql2.format)', () => {
   const seed = 20;
   const values = randomValues(seed, 500);
 
   it(`PostgreSQL: every escaped value is one literal, every escaped name is kept (seed ${seed})`, () => {
-    // escapeLiteral writes " E'…'" (with a leading space) for a value with a backslash.
-    const placeholder = (literal: string): string => (literal.startsWith(' ') ? ' ?' : '?');
     for (let i = 0; i < values.length; i += 2) {
       const name = pg.escapeIdentifier(values[i + 1]!);
       const [a, c] = [pg.escapeLiteral(values[i]!), pg.escapeLiteral(values[i + 1]!)];
@@ -161,27 +164,27 @@ describe('statements built by the drivers\' own escaping (pg.escapeLiteral, mysq
   });
 });
 
-describe.skipIf(!pgUp || !mariadbUp)('db.query.text from the pg and mysql2 instrumentations', () => {
-  /** Runs the fixture app under @waggle/node and returns the exported db.query.text by db.system.name. */
-  async function exportedStatements(env: Record<string, string> = {}): Promise<Record<string, unknown>> {
-    const receiver = await startReceiver();
-    try {
-      const app = runNode({
-        script: `${FIXTURES}sql-statements.mjs`,
-        nodeOptions: ['--import', '@waggle/node/register'],
-        cwd: FIXTURES,
-        receiver,
-        env: { OTEL_SERVICE_NAME: 'sql-literals', PG_STATEMENT: POSTGRESQL_CASES[1]!.sql, MYSQL_STATEMENT: MYSQL_CASES[1]!.sql, ...env },
-      });
-      expect(await app.waitForExit({ timeoutMs: 60_000 })).toEqual({ code: 0, signal: null });
-      expect(app.stdout).toContain('s3cr3t'); // both servers returned the planted value
-      const spans = await receiver.waitForSpans((all) => all.filter((s) => s.attributes['db.query.text'] !== undefined).length >= 2);
-      return Object.fromEntries(spans.filter((s) => s.attributes['db.query.text'] !== undefined).map((s) => [s.attributes['db.system.name'], s.attributes['db.query.text']]));
-    } finally {
-      await receiver.close();
-    }
+/** Runs the fixture app under @waggle/node and returns the exported db.query.text by db.system.name. */
+async function exportedStatements(env: Record<string, string> = {}): Promise<Record<string, unknown>> {
+  const receiver = await startReceiver();
+  try {
+    const app = runNode({
+      script: `${FIXTURES}sql-statements.mjs`,
+      nodeOptions: ['--import', '@waggle/node/register'],
+      cwd: FIXTURES,
+      receiver,
+      env: { OTEL_SERVICE_NAME: 'sql-literals', PG_STATEMENT: POSTGRESQL_CASES[1]!.sql, MYSQL_STATEMENT: MYSQL_CASES[1]!.sql, ...env },
+    });
+    expect(await app.waitForExit({ timeoutMs: 60_000 })).toEqual({ code: 0, signal: null });
+    expect(app.stdout).toContain('s3cr3t'); // both servers returned the planted value
+    const spans = await receiver.waitForSpans((all) => all.filter((s) => s.attributes['db.query.text'] !== undefined).length >= 2);
+    return Object.fromEntries(spans.filter((s) => s.attributes['db.query.text'] !== undefined).map((s) => [s.attributes['db.system.name'], s.attributes['db.query.text']]));
+  } finally {
+    await receiver.close();
   }
+}
 
+describe.skipIf(!pgUp || !mariadbUp)('db.query.text from the pg and mysql2 instrumentations', () => {
   it('is exported with each dialect\'s literals removed, by db.system.name', async () => {
     // The instrumentations record the statement as sent (shown with redaction off)…
     expect(await exportedStatements({ WAGGLE_RECORD_DB_PARAMETERS: 'true' })).toEqual({ postgresql: POSTGRESQL_CASES[1]!.sql, mysql: MYSQL_CASES[1]!.sql });
