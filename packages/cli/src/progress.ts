@@ -1,7 +1,10 @@
 // Anything slower than ~300 ms shows progress on stderr: a spinner on a TTY, one line otherwise.
+import { terminalText } from './render/terminal-text.js';
+
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
-export async function withProgress<T>(label: string, work: Promise<T>, stream: NodeJS.WriteStream = process.stderr): Promise<T> {
+export async function withProgress<T>(text: string, work: Promise<T>, stream: NodeJS.WriteStream = process.stderr): Promise<T> {
+  const label = terminalText(text);
   let frame = 0;
   let interval: NodeJS.Timeout | undefined;
   const start = setTimeout(() => {

@@ -5,6 +5,7 @@ import { withProgress } from '../progress.js';
 import { parseDuration } from '../query-syntax.js';
 import { bar, formatValue } from '../render/format.js';
 import { renderTable } from '../render/table.js';
+import { forTerminal, jsonText } from '../render/terminal-text.js';
 import type { Style } from '../style.js';
 
 const HELP = `waggle gaps — where tracing has gaps
@@ -69,7 +70,8 @@ function toGapSpan(d: Record<string, unknown>, timeMs: number): GapSpan {
   };
 }
 
-export function renderGaps(report: GapsReport, style: Style, sinceLabel: string): string {
+export function renderGaps(data: GapsReport, style: Style, sinceLabel: string): string {
+  const report = forTerminal(data);
   const out: string[] = [
     style.bold(`Tracing gaps, last ${sinceLabel}`) + ` — ${report.spans} spans, ${report.traces} settled traces`,
   ];
@@ -136,7 +138,7 @@ export const gapsCommand: Command = {
         ? target.request<GapsReport>('GET', `/api/gaps?since=${seconds}&dataset=${encodeURIComponent(dataset)}`)
         : gapsFromHoneycomb(target, dataset, seconds),
     );
-    if (v.json) ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    if (v.json) ctx.stdout.write(`${jsonText(report)}\n`);
     else ctx.stdout.write(`${renderGaps(report, ctx.style, v.since)}\n`);
     return { summary: summarizeGaps(report) };
   },

@@ -3,6 +3,7 @@ import { parseFlags, TARGET_FLAGS, TARGET_HELP, targetName, type Command } from 
 import { UsageError } from '../errors.js';
 import { parseTime } from '../query-syntax.js';
 import { renderTable } from '../render/table.js';
+import { forTerminal, jsonText, terminalText } from '../render/terminal-text.js';
 
 const HELP = `waggle marker — record a deploy or other event on the charts (Honeycomb markers API)
 
@@ -40,10 +41,10 @@ export const markerCommand: Command = {
     const dataset = v.dataset ?? target.defaultDataset(ctx.env);
     if (v.list) {
       const markers = await target.listMarkers(dataset);
-      if (v.json) ctx.stdout.write(`${JSON.stringify(markers, null, 2)}\n`);
+      if (v.json) ctx.stdout.write(`${jsonText(markers)}\n`);
       else {
         const rows = markers.map((m) => [m.start_time ? new Date(m.start_time * 1000).toISOString() : '-', m.type ?? '', m.message ?? '', m.url ?? '']);
-        ctx.stdout.write(`${renderTable([{ header: 'time' }, { header: 'type' }, { header: 'message' }, { header: 'url' }], rows)}\n`);
+        ctx.stdout.write(`${renderTable([{ header: 'time' }, { header: 'type' }, { header: 'message' }, { header: 'url' }], forTerminal(rows))}\n`);
       }
       return { summary: `${markers.length} markers` };
     }
@@ -56,8 +57,8 @@ export const markerCommand: Command = {
       start_time: v.start ? parseTime(v.start, '--start') : Math.floor(Date.now() / 1000),
       ...(v.end ? { end_time: parseTime(v.end, '--end') } : {}),
     });
-    if (v.json) ctx.stdout.write(`${JSON.stringify(marker, null, 2)}\n`);
-    else ctx.stdout.write(`marker ${marker.id ?? ''} added to ${dataset}: [${marker.type ?? v.type}] ${marker.message ?? message}\n`);
+    if (v.json) ctx.stdout.write(`${jsonText(marker)}\n`);
+    else ctx.stdout.write(`${terminalText(`marker ${marker.id ?? ''} added to ${dataset}: [${marker.type ?? v.type}] ${marker.message ?? message}`)}\n`);
     return { summary: `marker added: [${v.type}] ${message}` };
   },
 };

@@ -1,11 +1,13 @@
 import type { Style } from '../style.js';
 import type { TraceView } from '../trace-data.js';
 import { formatValue, pad } from './format.js';
+import { forTerminal } from './terminal-text.js';
 
 const BAR_WIDTH = 40;
 
 /** service · indented span name · a bar on the trace's shared time axis · duration; errors in red. */
-export function renderWaterfall(trace: TraceView, style: Style): string {
+export function renderWaterfall(data: TraceView, style: Style): string {
+  const trace = forTerminal(data);
   const { spans } = trace;
   if (spans.length === 0) return `trace ${trace.traceId}: no spans found`;
   const starts = spans.map((s) => s.startMs).filter((t): t is number => t !== null);
