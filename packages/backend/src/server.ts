@@ -1,4 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { canonicalSegment } from './dataset-names.js';
 import { HttpError, sendError } from './http-util.js';
 import { Router } from './router.js';
 import { datasetRoutes } from './routes/datasets.js';
@@ -60,6 +61,8 @@ export function createServer(config: ServerConfig): http.Server {
     }
     // Everything but ingest reads: let it see every event acknowledged before this request.
     if (match.route.kind !== 'ingest') await store.settle();
+    // Dataset names are case-insensitive (Honeycomb's rule): handlers see the dataset's display name.
+    if (match.params.dataset !== undefined) match.params.dataset = canonicalSegment(store.names, match.params.dataset);
     await match.route.handler({ req, res, url, params: match.params });
   }
 
