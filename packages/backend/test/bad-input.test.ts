@@ -144,7 +144,7 @@ describe('bad input gets a clear 4xx and never takes the backend down', () => {
     expect((await postJson(`${backend.url}/1/batch/x`, { data: {} })).status).toBe(400);
     const notJson = await postJson(`${backend.url}/1/batch/x`, '[{"data":');
     expect(notJson.status).toBe(400);
-    expect(notJson.body.error).toMatch(/not valid JSON/);
+    expect(notJson.body.error).toMatch(/^Request body is malformed and cannot be read\. \(JSON: /);
   });
 
   it('invalid query specs → 400 naming the field and the rule', async () => {
