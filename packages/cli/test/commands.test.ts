@@ -127,6 +127,21 @@ describe('waggle trace, bubbleup, gaps and marker against a real backend', () =>
     expect(list).toContainEqual(expect.objectContaining({ message: 'deploy api v42', type: 'deploy' }));
   });
 
+  it('marker --delete removes a marker --list showed', async () => {
+    await runCli(['marker', 'canary api v43', '--type', 'canary', '--dataset', 'api'], local);
+    const table = (await runCli(['marker', '--list', '--dataset', 'api'], local)).stdout;
+    const id = /^(\S+)\s+\S+\s+canary\s+canary api v43/m.exec(table)?.[1];
+    expect(id).toMatch(/^[0-9a-f]+$/);
+    const del = await runCli(['marker', '--delete', id!, '--dataset', 'api'], local);
+    expect(del.code).toBe(0);
+    expect(del.stdout).toBe(`marker ${id} deleted from api: [canary] canary api v43\n`);
+    const after = JSON.parse((await runCli(['marker', '--list', '--dataset', 'api', '--json'], local)).stdout);
+    expect(after.map((m: { id: string }) => m.id)).not.toContain(id);
+    const again = await runCli(['marker', '--delete', id!, '--dataset', 'api'], local);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/404/);
+  });
+
   it('while an incident is open, each command is logged with a one-line summary of its answer', async () => {
     const env = { ...local, WAGGLE_INCIDENT_DIR: join(dataDir, 'incident-summaries') };
     await runCli(['incident', 'start', 'slow users page'], env);
