@@ -19,12 +19,14 @@ export interface ServerConfig {
   uiDir: string | undefined;
   /** Where the CLI keeps incident timelines; served read-only at /api/incident. */
   incidentDir: string;
+  /** The backend's URL for links in answers; undefined: each request's Host. */
+  publicUrl?: string | undefined;
 }
 
 /** Creates the HTTP server: ingest, Honeycomb-shaped APIs (`/1/…`), Waggle's `/api/…` extensions and the UI. */
 export function createServer(config: ServerConfig): http.Server {
   const { store, keys } = config;
-  const deps: RouteDeps = { store, keys, bodyLimitBytes: config.bodyLimitBytes, incidentDir: config.incidentDir };
+  const deps: RouteDeps = { store, keys, bodyLimitBytes: config.bodyLimitBytes, incidentDir: config.incidentDir, publicUrl: config.publicUrl };
   const router = new Router();
   for (const routes of [ingestRoutes, datasetRoutes, markerRoutes, queryRoutes, exploreRoutes]) {
     for (const r of routes(deps)) router.add(r);

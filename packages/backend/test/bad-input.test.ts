@@ -160,7 +160,7 @@ describe('bad input gets a clear 4xx and never takes the backend down', () => {
       [{ filters: [{ column: 's', op: '=' }] }, /^filters\[0\]\.value: is required for =/],
       [{ filter_combination: 'XOR' }, /^filter_combination: must be "AND" or "OR"/],
       [{ breakdowns: 'n' }, /^breakdowns: must be an array/],
-      [{ limit: 0 }, /^limit: must be an integer from 1 to 10000/],
+      [{ limit: 0 }, /^limit: must be an integer from 1 to 1000$/],
       [{ time_range: -5 }, /^time_range: must be a non-negative integer/],
       [{ start_time: 100, end_time: 50 }, /^end_time: must be after start_time/],
       [{ time_range: 86400, granularity: 10 }, /^granularity: must be at least time range \/ 1000/],
