@@ -40,9 +40,24 @@ function settings(handler: (ctx: RouteContext) => Promise<void>): (ctx: RouteCon
   };
 }
 
-function found<T>(value: T | undefined, what: string, id: string | undefined): T {
-  if (value === undefined) throw new HttpError(404, `${what} ${JSON.stringify(id)} not found`);
-  return value;
+/** A route on one marker or marker setting: 200 with what `act` returns, 404 when the dataset has no such id. */
+function byId(
+  method: 'PUT' | 'DELETE',
+  pattern: string,
+  what: string,
+  act: (ctx: RouteContext, dataset: string, id: string) => Promise<object | undefined>,
+): Route {
+  return {
+    method,
+    pattern,
+    kind: 'write',
+    handler: settings(async (ctx) => {
+      const id = ctx.params.id!;
+      const value = await act(ctx, datasetParam(ctx.params.dataset!), id);
+      if (value === undefined) throw new HttpError(404, `${what} ${JSON.stringify(id)} not found`);
+      sendJson(ctx.res, 200, value);
+    }),
+  };
 }
 
 /** Honeycomb's Markers API (create, list, update, delete) and Marker Settings API (a color per marker type). */
@@ -69,24 +84,8 @@ export function markerRoutes(deps: RouteDeps): Route[] {
         sendJson(res, 200, await listMarkers(store, datasetParam(params.dataset!)));
       },
     },
-    {
-      method: 'PUT',
-      pattern: '/1/markers/:dataset/:id',
-      kind: 'write',
-      async handler(ctx) {
-        const { dataset, id } = ctx.params;
-        const marker = await updateMarker(store, datasetParam(dataset!), id!, await body(ctx));
-        sendJson(ctx.res, 200, found(marker, 'marker', id));
-      },
-    },
-    {
-      method: 'DELETE',
-      pattern: '/1/markers/:dataset/:id',
-      kind: 'write',
-      async handler({ res, params }) {
-        sendJson(res, 200, found(await deleteMarker(store, datasetParam(params.dataset!), params.id!), 'marker', params.id));
-      },
-    },
+    byId('PUT', '/1/markers/:dataset/:id', 'marker', async (ctx, dataset, id) => updateMarker(store, dataset, id, await body(ctx))),
+    byId('DELETE', '/1/markers/:dataset/:id', 'marker', (_ctx, dataset, id) => deleteMarker(store, dataset, id)),
     {
       method: 'POST',
       pattern: '/1/marker_settings/:dataset',
@@ -107,24 +106,9 @@ export function markerRoutes(deps: RouteDeps): Route[] {
         sendJson(res, 200, await listMarkerSettings(store, dataset));
       },
     },
-    {
-      method: 'PUT',
-      pattern: '/1/marker_settings/:dataset/:id',
-      kind: 'write',
-      handler: settings(async (ctx) => {
-        const { dataset, id } = ctx.params;
-        const setting = await updateMarkerSetting(store, datasetParam(dataset!), id!, await body(ctx));
-        sendJson(ctx.res, 200, found(setting, 'marker setting', id));
-      }),
-    },
-    {
-      method: 'DELETE',
-      pattern: '/1/marker_settings/:dataset/:id',
-      kind: 'write',
-      async handler({ res, params }) {
-        const setting = await deleteMarkerSetting(store, datasetParam(params.dataset!), params.id!);
-        sendJson(res, 200, found(setting, 'marker setting', params.id));
-      },
-    },
+    byId('PUT', '/1/marker_settings/:dataset/:id', 'marker setting', async (ctx, dataset, id) =>
+      updateMarkerSetting(store, dataset, id, await body(ctx)),
+    ),
+    byId('DELETE', '/1/marker_settings/:dataset/:id', 'marker setting', (_ctx, dataset, id) => deleteMarkerSetting(store, dataset, id)),
   ];
 }

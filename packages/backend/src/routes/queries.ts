@@ -43,22 +43,24 @@ function resultLimit(body: Record<string, unknown>): number | undefined {
   return limit;
 }
 
+/** A query result in Honeycomb's shape, its links built on `base`. */
+function answer(r: SavedResult, base: string): unknown {
+  const ds = encodeURIComponent(r.dataset);
+  const spec = encodeURIComponent(JSON.stringify(linkSpec(r.query)));
+  return {
+    id: r.id,
+    query_id: r.query_id,
+    query: r.query,
+    complete: true,
+    data: r.data,
+    links: { query_url: `${base}/#/query?dataset=${ds}&spec=${spec}`, graph_image_url: '' },
+  };
+}
+
 /** Honeycomb's Query Data API (`/1/queries`, `/1/query_results`), persisted in the data directory, and Waggle's one-step `/api/query`. */
 export function queryRoutes(deps: RouteDeps): Route[] {
   const { store, bodyLimitBytes } = deps;
   const validate = (body: unknown): ValidSpec => validateSpec(body, (key) => store.column(key), Date.now() / 1000);
-  const answer = (r: SavedResult, base: string): unknown => {
-    const ds = encodeURIComponent(r.dataset);
-    const spec = encodeURIComponent(JSON.stringify(linkSpec(r.query)));
-    return {
-      id: r.id,
-      query_id: r.query_id,
-      query: r.query,
-      complete: true,
-      data: r.data,
-      links: { query_url: `${base}/#/query?dataset=${ds}&spec=${spec}`, graph_image_url: '' },
-    };
-  };
   const run = (dataset: string, spec: ValidSpec, series: boolean): Promise<QueryData> =>
     runQuery(store.reader(), dataset, spec, { series, unweighted: !store.hasSampledEvents(dataset) });
 

@@ -22,6 +22,8 @@ const zstd = promisify(zlib.zstdCompress);
  */
 const LIBHONEY_GO_BATCH = readFileSync(new URL('../fixtures/libhoney-go-1.27.1-batch.msgpack.zst', import.meta.url));
 const BATCH_START_S = Date.UTC(2025, 10, 26, 4, 20, 0) / 1000;
+/** The sample rate of the fixture's event i. */
+const weight = (i: number): number => (i % 3 === 0 ? 10 : 1);
 
 async function post(url: string, body: Uint8Array | string, headers: Record<string, string>): Promise<{ status: number; body: any }> {
   const res = await fetch(url, { method: 'POST', headers, body });
@@ -63,7 +65,6 @@ describe('Events API compatibility', () => {
     // op-0 holds events 0, 4, …, 28: those divisible by 3 (0, 12, 24) weigh 10 each.
     const expected = ['op-0', 'op-1', 'op-2', 'op-3'].map((name, k) => {
       const events = Array.from({ length: 30 }, (_, i) => i).filter((i) => i % 4 === k);
-      const weight = (i: number): number => (i % 3 === 0 ? 10 : 1);
       return {
         name,
         COUNT: events.reduce((a, i) => a + weight(i), 0),
