@@ -60,7 +60,8 @@ function answer(r: SavedResult, base: string): unknown {
 /** Honeycomb's Query Data API (`/1/queries`, `/1/query_results`), persisted in the data directory, and Waggle's one-step `/api/query`. */
 export function queryRoutes(deps: RouteDeps): Route[] {
   const { store, bodyLimitBytes } = deps;
-  const validate = (body: unknown): ValidSpec => validateSpec(body, (key) => store.column(key), Date.now() / 1000);
+  // Async and per dataset, as validation against a dataset's calculated fields needs it to be.
+  const validate = async (_dataset: string, body: unknown): Promise<ValidSpec> => validateSpec(body, (key) => store.column(key), Date.now() / 1000);
   const run = (dataset: string, spec: ValidSpec, series: boolean): Promise<QueryData> =>
     runQuery(store.reader(), dataset, spec, { series, unweighted: !store.hasSampledEvents(dataset) });
 
@@ -73,7 +74,7 @@ export function queryRoutes(deps: RouteDeps): Route[] {
         requireJson(req);
         const dataset = datasetParam(params.dataset!);
         requireDataset(deps, dataset);
-        const spec = validate(parseJson(await readBody(req, bodyLimitBytes)));
+        const spec = await validate(dataset, parseJson(await readBody(req, bodyLimitBytes)));
         const id = newId();
         await (await SavedQueries.of(store)).saveQuery({ id, dataset, spec: spec.raw });
         sendJson(res, 200, { id, ...spec.raw });
@@ -106,7 +107,7 @@ export function queryRoutes(deps: RouteDeps): Route[] {
         if (!q || q.dataset !== dataset) throw new HttpError(404, `query ${JSON.stringify(queryId)} not found for this dataset`);
         requireDataset(deps, dataset);
         // A relative time range means "the last N seconds" each time the query runs, as on Honeycomb.
-        let spec = validate(q.spec);
+        let spec = await validate(dataset, q.spec);
         if (spec.endTime - spec.startTime > RESULT_MAX_RANGE_S) {
           throw new SpecError('time_range', `a query result covers at most 7 days (${RESULT_MAX_RANGE_S} s); this query covers ${spec.endTime - spec.startTime} s`);
         }
@@ -141,7 +142,7 @@ export function queryRoutes(deps: RouteDeps): Route[] {
         const dataset = datasetParam(params.dataset!);
         requireDataset(deps, dataset);
         const raw = parseJson(await readBody(req, bodyLimitBytes)) as Record<string, unknown>;
-        const spec = validate(raw);
+        const spec = await validate(dataset, raw);
         const data = await run(dataset, spec, raw?.disable_series !== true);
         sendJson(res, 200, { query: spec.raw, complete: true, data });
       },
