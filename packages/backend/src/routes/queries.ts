@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { datasetSlug } from '../dataset-names.js';
 import { runQuery, type QueryData } from '../engine.js';
 import { datasetParam, HttpError, newId, parseJson, readBody, requireJson, sendJson } from '../http-util.js';
 import type { Route } from '../router.js';
@@ -45,7 +46,7 @@ function resultLimit(body: Record<string, unknown>): number | undefined {
 
 /** A query result in Honeycomb's shape, its links built on `base`. */
 function answer(r: SavedResult, base: string): unknown {
-  const ds = encodeURIComponent(r.dataset);
+  const ds = encodeURIComponent(datasetSlug(r.dataset));
   const spec = encodeURIComponent(JSON.stringify(linkSpec(r.query)));
   return {
     id: r.id,
@@ -118,7 +119,7 @@ export function queryRoutes(deps: RouteDeps): Route[] {
         const result: SavedResult = { id: newId(), query_id: q.id, dataset, query, data };
         await saved.saveResult(result);
         const base = baseUrl(deps, req);
-        res.setHeader('location', `${base}/1/query_results/${encodeURIComponent(dataset)}/${result.id}`);
+        res.setHeader('location', `${base}/1/query_results/${encodeURIComponent(datasetSlug(dataset))}/${result.id}`);
         sendJson(res, 201, answer(result, base));
       },
     },

@@ -17,9 +17,9 @@ describe('Query Data API', () => {
   let backend: Backend;
   beforeAll(async () => {
     backend = await freshBackend();
-    // 1,500 distinct users, one event each, over the last 20 minutes.
+    // 1,500 distinct users, one event each, over the last 20 minutes, in "Shop" (slug `shop`).
     const events = Array.from({ length: 1500 }, (_, i) => ({ data: { user: `u${i}`, ms: i }, time: new Date((NOW_S - 1200 + (i % 1200)) * 1000).toISOString() }));
-    expect((await postJson(`${backend.url}/1/batch/shop`, events)).status).toBe(200);
+    expect((await postJson(`${backend.url}/1/batch/Shop`, events)).status).toBe(200);
   });
   afterAll(async () => {
     await backend.close();
