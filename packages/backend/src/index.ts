@@ -20,6 +20,16 @@ const DEFAULT_PORT = 4318;
 const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024;
 const DEFAULT_MAX_AGE_HOURS = 168;
 
+/** A public URL without its trailing slash; refuses anything but an http(s) URL. */
+function publicUrlOption(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new RangeError(`WAGGLE_BACKEND_CONFIG_INVALID: publicUrl must be an http(s) URL such as https://waggle.example.com, got ${JSON.stringify(value)}`);
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
 /**
  * Starts the embedded Honeycomb-compatible backend.
  *
@@ -32,6 +42,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
   const host = options.host ?? '127.0.0.1';
   const dataDir = path.resolve(options.dataDir ?? process.env.WAGGLE_DATA_DIR ?? '.waggle');
   const bodyLimitBytes = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
+  const publicUrl = publicUrlOption(options.publicUrl ?? process.env.WAGGLE_PUBLIC_URL);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`WAGGLE_BACKEND_CONFIG_INVALID: port must be an integer from 0 to 65535, got ${port}`);
   }
@@ -51,6 +62,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     bodyLimitBytes,
     uiDir: options.uiDir,
     incidentDir: options.incidentDir ?? incidentDir(),
+    publicUrl,
   });
   try {
     await new Promise<void>((resolve, reject) => {

@@ -23,7 +23,7 @@ import {
 import { toScalar, type PendingColumn, type Scalar } from './column-batch.js';
 import { addShared, EventColumns, type SharedEntries } from './event-columns.js';
 import type { IngestEvent } from './internal-types.js';
-import { mapSpan, normaliseSampleRate, resourceContext, scopeContext, SPAN_KINDS } from './mapping.js';
+import { honeycombTraceId, mapSpan, normaliseSampleRate, resourceContext, scopeContext, SPAN_KINDS } from './mapping.js';
 
 /** The key is one of the fields mapSpan sets on a span (an attribute of that name takes the general path). */
 const RESERVED_SPAN = 1;
@@ -239,7 +239,7 @@ function readLink(r: Reader, end: number): boolean {
     const t = r.tag(end, 'Span.Link');
     switch (t) {
       case (1 << 3) | WIRE_LEN:
-        linkTraceId[i] = r.id(end, 16, 'Span.Link.trace_id', false);
+        linkTraceId[i] = honeycombTraceId(r.id(end, 16, 'Span.Link.trace_id', false));
         break;
       case (2 << 3) | WIRE_LEN:
         linkSpanId[i] = r.id(end, 8, 'Span.Link.span_id', false);
@@ -383,6 +383,7 @@ function readSpanColumns(r: Reader, end: number, cols: EventColumns, scope: Scop
     }
   }
   if (traceId === '' || spanId === '' || traceId === ZERO_TRACE_ID || spanId === ZERO_SPAN_ID) r.fail('invalid span id');
+  traceId = honeycombTraceId(traceId);
   if (parentSpanId === ZERO_SPAN_ID) parentSpanId = '';
 
   const { dataset, entries } = scope;

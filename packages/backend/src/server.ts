@@ -1,4 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { canonicalSegment } from './dataset-names.js';
 import { HttpError, sendError } from './http-util.js';
 import { Router } from './router.js';
 import { columnRoutes } from './routes/columns.js';
@@ -21,12 +22,21 @@ export interface ServerConfig {
   uiDir: string | undefined;
   /** Where the CLI keeps incident timelines; served read-only at /api/incident. */
   incidentDir: string;
+  /** The backend's URL for links in answers; undefined: each request's Host. */
+  publicUrl?: string | undefined;
 }
 
 /** Creates the HTTP server: ingest, Honeycomb-shaped APIs (`/1/…`), Waggle's `/api/…` extensions and the UI. */
 export function createServer(config: ServerConfig): http.Server {
   const { store, keys } = config;
-  const deps: RouteDeps = { store, schema: new Schema(store), keys, bodyLimitBytes: config.bodyLimitBytes, incidentDir: config.incidentDir };
+  const deps: RouteDeps = {
+    store,
+    schema: new Schema(store),
+    keys,
+    bodyLimitBytes: config.bodyLimitBytes,
+    incidentDir: config.incidentDir,
+    publicUrl: config.publicUrl,
+  };
   const router = new Router();
   for (const routes of [ingestRoutes, datasetRoutes, columnRoutes, derivedColumnRoutes, markerRoutes, queryRoutes, exploreRoutes]) {
     for (const r of routes(deps)) router.add(r);
@@ -63,6 +73,8 @@ export function createServer(config: ServerConfig): http.Server {
     }
     // Everything but ingest reads: let it see every event acknowledged before this request.
     if (match.route.kind !== 'ingest') await store.settle();
+    // Dataset names are case-insensitive (Honeycomb's rule): handlers see the dataset's display name.
+    if (match.params.dataset !== undefined) match.params.dataset = canonicalSegment(store.names, match.params.dataset);
     await match.route.handler({ req, res, url, params: match.params });
   }
 

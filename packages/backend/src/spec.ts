@@ -64,7 +64,9 @@ export type FilterOp = (typeof FILTER_OPS)[number];
 
 export const DEFAULT_TIME_RANGE_S = 7200;
 export const DEFAULT_LIMIT = 1000;
-export const MAX_LIMIT = 10_000;
+/** Honeycomb: a query's `limit` is at most 1,000; a `disable_series` query result may raise it to 10,000. */
+export const MAX_LIMIT = 1000;
+export const RESULT_LIMIT_MAX = 10_000;
 export const MAX_BUCKETS = 1000;
 
 /** A filter value as the column compares it: numbers for number columns (and numeric values on mixed ones). */
@@ -134,14 +136,16 @@ export function resolveTime(
       throw new SpecError(field, 'must be a non-negative integer number of seconds');
     }
   }
-  const r = range as number | undefined;
-  const s = start as number | undefined;
-  const e = end as number | undefined;
+  const r = (range ?? undefined) as number | undefined;
+  const s = (start ?? undefined) as number | undefined;
+  const e = (end ?? undefined) as number | undefined;
   if (r !== undefined && r <= 0) throw new SpecError('time_range', 'must be greater than 0');
+  if (r !== undefined && s !== undefined && e !== undefined) {
+    throw new SpecError('time_range', 'specify at most two of time_range, start_time and end_time');
+  }
   let startTime: number;
   let endTime: number;
   if (s !== undefined && e !== undefined) {
-    if (r !== undefined && e - s !== r) throw new SpecError('time_range', 'must equal end_time - start_time when all three are given');
     startTime = s;
     endTime = e;
   } else if (s !== undefined) {
@@ -254,6 +258,7 @@ export function validateSpec(input: unknown, resolve: ColumnResolver, nowSeconds
   const orders = asArray(spec, 'orders').map((o, i) => {
     const f = `orders[${i}]`;
     if (!isObject(o)) throw new SpecError(f, 'must be an object with "op" and/or "column"');
+    if (o.op === 'HEATMAP') throw new SpecError(`${f}.op`, 'HEATMAP cannot be used in orders');
     const order = o.order ?? 'descending';
     if (order !== 'ascending' && order !== 'descending') throw new SpecError(`${f}.order`, 'must be "ascending" or "descending"');
     let key: string;
@@ -286,10 +291,14 @@ export function validateSpec(input: unknown, resolve: ColumnResolver, nowSeconds
   const limit = spec.limit ?? DEFAULT_LIMIT;
   if (!isInt(limit) || limit < 1 || limit > MAX_LIMIT) throw new SpecError('limit', `must be an integer from 1 to ${MAX_LIMIT}`);
 
+  if (spec.compare_time_offset_seconds !== undefined && spec.compare_time_offset_seconds !== null) {
+    throw new SpecError('compare_time_offset_seconds', 'is not supported by this backend (time comparison queries run on Honeycomb only)');
+  }
   const { startTime, endTime } = resolveTime(spec, nowSeconds);
   const range = endTime - startTime;
   let granularity = spec.granularity;
-  if (granularity === undefined || granularity === null) granularity = Math.max(1, Math.ceil(range / 100));
+  // 0 means "automatic", as Honeycomb's query builder exports it.
+  if (granularity === undefined || granularity === null || granularity === 0) granularity = Math.max(1, Math.ceil(range / 100));
   if (!isInt(granularity) || granularity < 1) throw new SpecError('granularity', 'must be a positive integer number of seconds');
   if (granularity > range) throw new SpecError('granularity', 'must not exceed the time range');
   if (range / granularity > MAX_BUCKETS) {
@@ -354,6 +363,7 @@ export function validateFilter(
   switch (op as FilterOp) {
     case 'exists':
     case 'does-not-exist':
+      if (value !== undefined && value !== null) throw new SpecError(vf, `${op} does not take a value`);
       return { column: col, op: op as FilterOp, value: undefined };
     case 'in':
     case 'not-in': {

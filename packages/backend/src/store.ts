@@ -4,6 +4,7 @@ import path from 'node:path';
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { coerce, CommitColumn, constantValue, PendingColumn, StringArena, writeVector } from './column-batch.js';
+import { DatasetNames } from './dataset-names.js';
 import { EventColumns } from './event-columns.js';
 import { IngestLog, type LogPosition, type LogRecord } from './ingest-log.js';
 import { recordColumns } from './ingest-records.js';
@@ -36,8 +37,11 @@ export const EVENTS_TABLE = 'events';
 
 const WAL_AUTOCHECKPOINT = '256MB';
 
-/** Layout version of the database file, kept in `waggle_meta` (2: 64-bit trace index keys without the id text). */
-const SCHEMA_VERSION = 2;
+/**
+ * Layout version of the database file, kept in `waggle_meta` (2: 64-bit trace index keys without the id text;
+ * 3: `waggle_datasets`, events stored under each dataset's display name).
+ */
+const SCHEMA_VERSION = 3;
 
 const RAW_TYPES: Record<ColumnType, duckdb.Type> = {
   VARCHAR: duckdb.Type.VARCHAR,
@@ -128,6 +132,8 @@ export class Store {
   private readonly lastWritten = new Map<string, number>();
   /** Datasets holding any event with a sample rate other than 1 (kept conservatively: never shrinks). */
   private readonly sampledDatasets = new Set<string>();
+  /** Dataset slugs and display names: events are stored under the display name, whatever spelling they came with. */
+  readonly names = new DatasetNames();
   private log!: IngestLog;
   private queue: Batch[] = [];
   private pendingEvents = 0;
@@ -199,6 +205,7 @@ export class Store {
         type VARCHAR, url VARCHAR, start_time BIGINT NOT NULL, end_time BIGINT, created_at VARCHAR NOT NULL)`,
     );
     await this.initTraceIndex();
+    await this.names.open(this.readersList[0]!);
     this.traceAppender = await this.writer.createAppender('waggle_trace_index');
     for (const c of PINNED_COLUMNS) this.columns.set(c.key, { ...c, pinned: true });
     const catalog = await this.writer.runAndReadAll('SELECT key, physical, type FROM waggle_columns');
@@ -387,6 +394,7 @@ export class Store {
     if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
     if (input.length === 0) return;
     const events = input instanceof EventColumns ? input : EventColumns.of(input);
+    await this.names.canonicalize(events);
     // Waiting for room (the next commit), not for everything queued to be committed: a waiting reader would make the
     // writer commit what it has at once, and the requests that filled the queue would then come in as small commits.
     while (this.pendingEvents >= MAX_PENDING_BATCHES * this.batchEvents && !this.failure && !this.closed) await this.room();
@@ -526,6 +534,7 @@ export class Store {
       let events: EventColumns;
       try {
         events = recordColumns(entry.record);
+        await this.names.canonicalize(events);
       } catch (error) {
         partial = 0;
         warnSkipped(entry.end, error as Error);

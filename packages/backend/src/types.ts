@@ -16,6 +16,11 @@ export interface BackendOptions {
   uiDir?: string;
   /** Incident timelines written by `waggle incident` (default WAGGLE_INCIDENT_DIR or ~/.waggle/incidents); served at /api/incident. */
   incidentDir?: string;
+  /**
+   * The URL clients reach the backend at (behind a proxy, say), for absolute links in answers (`query_url`, `Location`);
+   * default `WAGGLE_PUBLIC_URL`, else `http://` + each request's Host.
+   */
+  publicUrl?: string;
 }
 
 export interface RetentionOptions {

@@ -61,12 +61,13 @@ describe('durability', () => {
 
     const second = await startChild(dataDir);
     try {
-      const data = await runQuery(second.url, 'durable', {
-        time_range: 7200,
-        breakdowns: ['trace.span_id'],
-        calculations: [{ op: 'COUNT' }],
-        limit: 10_000,
-      });
+      const data = await runQuery(
+        second.url,
+        'durable',
+        { time_range: 7200, breakdowns: ['trace.span_id'], calculations: [{ op: 'COUNT' }] },
+        {},
+        { disable_series: true, limit: 10_000 },
+      );
       const stored = new Set(data.results.map((r) => r.data['trace.span_id'] as string));
       const missing = acknowledged.filter((id) => !stored.has(id));
       expect(missing).toEqual([]);

@@ -1,3 +1,4 @@
+import { datasetSlug } from '../dataset-names.js';
 import { datasetParam, HttpError, sendJson } from '../http-util.js';
 import type { Route } from '../router.js';
 import type { RouteDeps } from './deps.js';
@@ -8,11 +9,12 @@ export function datasetRoutes(deps: RouteDeps): Route[] {
   const datasets = () =>
     store.datasets().map((d) => ({
       name: d.name,
-      slug: d.name,
+      slug: datasetSlug(d.name),
       description: '',
+      expand_json_depth: 0,
       regular_columns_count: d.columns,
       last_written_at: d.lastWritten === undefined ? null : new Date(d.lastWritten).toISOString(),
-      created_at: null,
+      created_at: store.names.createdAt(d.name) ?? null,
     }));
   return [
     {
@@ -42,7 +44,8 @@ export function datasetRoutes(deps: RouteDeps): Route[] {
       pattern: '/1/datasets/:dataset',
       kind: 'read',
       handler({ res, params }) {
-        const one = datasets().find((d) => d.slug === datasetParam(params.dataset!));
+        const name = datasetParam(params.dataset!);
+        const one = datasets().find((d) => d.name === name);
         if (!one) throw new HttpError(404, `dataset ${JSON.stringify(params.dataset)} not found`);
         sendJson(res, 200, one);
       },

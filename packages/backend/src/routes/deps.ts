@@ -10,4 +10,6 @@ export interface RouteDeps {
   bodyLimitBytes: number;
   /** Where the CLI keeps incident timelines; served read-only at /api/incident. */
   incidentDir: string;
+  /** The backend's URL for links (`query_url`, `Location`); undefined: built from each request's Host. */
+  publicUrl?: string | undefined;
 }

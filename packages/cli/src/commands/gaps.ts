@@ -36,7 +36,7 @@ async function gapsFromHoneycomb(target: Target, dataset: string, seconds: numbe
     breakdowns: HONEYCOMB_COLUMNS,
     filters: [{ column: 'meta.annotation_type', op: 'does-not-exist' }],
     time_range: seconds,
-    granularity: Math.max(1, Math.floor(seconds / 1000)),
+    granularity: Math.max(1, Math.ceil(seconds / 1000)),
     limit: 1000,
   });
   const firstSeen = new Map<string, number>();

@@ -9,12 +9,14 @@ const HELP = `waggle marker — record a deploy or other event on the charts (Ho
 
 Usage: waggle marker "deploy v42" [--type deploy] [--url URL] [--dataset D] [--start T] [--end T]
        waggle marker --list [--dataset D]
+       waggle marker --delete ID [--dataset D]
 
   --type TYPE     marker type (default deploy)
   --url URL       link shown with the marker (release notes, PR)
   --start/--end   ISO time or epoch seconds (default now)
   --dataset D     dataset (default __all__: every dataset)
-  --list          list markers
+  --list          list markers (with their ids and colors)
+  --delete ID     delete the marker with this id (from --list)
 ${TARGET_HELP}`;
 
 const OPTIONS = {
@@ -25,6 +27,7 @@ const OPTIONS = {
   start: { type: 'string' },
   end: { type: 'string' },
   list: { type: 'boolean', default: false },
+  delete: { type: 'string' },
   'base-url': { type: 'string' },
 } as const;
 
@@ -43,10 +46,23 @@ export const markerCommand: Command = {
       const markers = await target.listMarkers(dataset);
       if (v.json) ctx.stdout.write(`${jsonText(markers)}\n`);
       else {
-        const rows = markers.map((m) => [m.start_time ? new Date(m.start_time * 1000).toISOString() : '-', m.type ?? '', m.message ?? '', m.url ?? '']);
-        ctx.stdout.write(`${renderTable([{ header: 'time' }, { header: 'type' }, { header: 'message' }, { header: 'url' }], forTerminal(rows))}\n`);
+        const rows = markers.map((m) => [
+          m.id ?? '',
+          m.start_time ? new Date(m.start_time * 1000).toISOString() : '-',
+          m.type ?? '',
+          m.message ?? '',
+          m.url ?? '',
+        ]);
+        const columns = [{ header: 'id' }, { header: 'time' }, { header: 'type' }, { header: 'message' }, { header: 'url' }];
+        ctx.stdout.write(`${renderTable(columns, forTerminal(rows))}\n`);
       }
       return { summary: `${markers.length} markers` };
+    }
+    if (v.delete !== undefined) {
+      const deleted = await target.deleteMarker(dataset, v.delete);
+      if (v.json) ctx.stdout.write(`${JSON.stringify(deleted, null, 2)}\n`);
+      else ctx.stdout.write(`marker ${v.delete} deleted from ${dataset}: [${deleted?.type ?? ''}] ${deleted?.message ?? ''}\n`);
+      return { summary: `marker ${v.delete} deleted` };
     }
     const message = positionals.join(' ').trim();
     if (!message) throw new UsageError('waggle marker needs a message, for example: waggle marker "deploy v42"');
