@@ -1,7 +1,8 @@
 import { Target } from '../client.js';
-import { parseFlags, TARGET_FLAGS, TARGET_HELP, targetName, type Command } from '../command.js';
+import { parseFlags, TARGET_FLAGS, targetHelp, targetName, type Command } from '../command.js';
 import { UsageError } from '../errors.js';
 import { parseTime } from '../query-syntax.js';
+import { plural } from '../render/format.js';
 import { renderTable } from '../render/table.js';
 import { forTerminal, jsonText, terminalText } from '../render/terminal-text.js';
 
@@ -15,7 +16,7 @@ Usage: waggle marker "deploy v42" [--type deploy] [--url URL] [--dataset D] [--s
   --start/--end   ISO time or epoch seconds (default now)
   --dataset D     dataset (default __all__: every dataset)
   --list          list markers
-${TARGET_HELP}`;
+${targetHelp('--base-url')}`;
 
 const OPTIONS = {
   ...TARGET_FLAGS,
@@ -46,7 +47,7 @@ export const markerCommand: Command = {
         const rows = markers.map((m) => [m.start_time ? new Date(m.start_time * 1000).toISOString() : '-', m.type ?? '', m.message ?? '', m.url ?? '']);
         ctx.stdout.write(`${renderTable([{ header: 'time' }, { header: 'type' }, { header: 'message' }, { header: 'url' }], forTerminal(rows))}\n`);
       }
-      return { summary: `${markers.length} markers` };
+      return { summary: plural(markers.length, 'marker') };
     }
     const message = positionals.join(' ').trim();
     if (!message) throw new UsageError('waggle marker needs a message, for example: waggle marker "deploy v42"');
