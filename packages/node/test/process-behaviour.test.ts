@@ -1,4 +1,5 @@
 // Must show 1 (continued): how the distro behaves as part of a process — signals, warnings, bad settings.
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runNode, serviceAvailable, startReceiver, type OtlpReceiver } from '@waggle/testing';
 import { FIXTURES, NO_EXPORT_ENV, startApp, type App } from './helpers/child.js';
@@ -71,18 +72,17 @@ describe('exit without a signal', () => {
   });
 });
 
-describe('spans that could not be sent are reported when the process ends', () => {
-  /** A URL nothing listens on: a port the kernel handed out and took back. */
-  async function closedEndpoint(): Promise<string> {
-    const { createServer } = await import('node:net');
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    return `http://127.0.0.1:${port}`;
-  }
-  const lossLines = (stderr: string) => stderr.split('\n').filter((l) => l.includes('WAGGLE_EXPORT_LOSS'));
+/** A URL nothing listens on: a port the kernel handed out and took back. */
+async function closedEndpoint(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
+const lossLines = (stderr: string) => stderr.split('\n').filter((l) => l.includes('WAGGLE_EXPORT_LOSS'));
 
+describe('spans that could not be sent are reported when the process ends', () => {
   it('SIGTERM after 5 requests to an app whose endpoint refuses connections: one loss line with the count and the endpoint', async () => {
     const endpoint = await closedEndpoint();
     // Only the http instrumentation, so the 5 server spans are all there is to lose.
