@@ -147,7 +147,7 @@ describe('query API', () => {
     const counts = new Map(['/a', '/b', '/api/c', '/api/d'].map((rt) => [rt, weight((r) => r.route === rt)]));
     const expected = [...counts]
       .filter(([, c]) => c > counts.get('/b')!)
-      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .toSorted(([a], [b]) => (a < b ? -1 : 1))
       .slice(0, 2)
       .map(([route, COUNT]) => ({ data: { route, COUNT } }));
     expect(data.results).toEqual(expected);
@@ -317,7 +317,7 @@ describe('query API', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatch(/^start_time: must be epoch seconds/);
     const list = (await (await fetch(`${backend.url}/1/markers/q`)).json()) as { message: string; id: string }[];
-    expect(list.map((m) => m.message).sort()).toEqual(['deploy 42', 'env-wide']);
+    expect(list.map((m) => m.message).toSorted()).toEqual(['deploy 42', 'env-wide']);
     expect(list.every((m) => typeof m.id === 'string')).toBe(true);
   });
 });

@@ -95,7 +95,7 @@ export function buildTrace(traceId: string, events: Array<{ data: Row; time?: un
   }
   const ordered: TraceSpan[] = [];
   const visit = (parent: string | null, depth: number) => {
-    const list = (children.get(parent) ?? []).sort((a, b) => (a.startMs ?? 0) - (b.startMs ?? 0));
+    const list = (children.get(parent) ?? []).toSorted((a, b) => (a.startMs ?? 0) - (b.startMs ?? 0));
     for (const s of list) {
       s.depth = depth;
       ordered.push(s);

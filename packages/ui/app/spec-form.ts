@@ -18,15 +18,17 @@ export function specFromParams(params: URLSearchParams, fallback: QuerySpec = DE
   }
 }
 
+/** One typed filter value: booleans and numbers as such, anything else as text. */
+function filterValue(t: string): FilterValue {
+  const s = t.trim();
+  if (s === 'true') return true;
+  if (s === 'false') return false;
+  return s !== '' && !Number.isNaN(Number(s)) ? Number(s) : s;
+}
+
 export function parseFilterValue(op: string, text: string): FilterValue | FilterValue[] | undefined {
   if (op === 'exists' || op === 'does-not-exist') return undefined;
-  const one = (t: string): FilterValue => {
-    const s = t.trim();
-    if (s === 'true') return true;
-    if (s === 'false') return false;
-    return s !== '' && !Number.isNaN(Number(s)) ? Number(s) : s;
-  };
-  return op === 'in' || op === 'not-in' ? text.split(',').map(one) : one(text);
+  return op === 'in' || op === 'not-in' ? text.split(',').map(filterValue) : filterValue(text);
 }
 
 function select(options: string[], value: string, cls: string): HTMLSelectElement {

@@ -63,7 +63,7 @@ export function renderBubbleUp(data: BubbleUpResult, selectionText: string, top:
 export function summarizeBubbleUp(result: BubbleUpResult): string {
   const first = result.columns.find((c) => c.score > 0);
   if (!first) return 'no differing column';
-  const top = bubbleUpRows(first, formatValue).sort((a, b) => b.selection - b.baseline - (a.selection - a.baseline))[0];
+  const top = bubbleUpRows(first, formatValue).toSorted((a, b) => b.selection - b.baseline - (a.selection - a.baseline))[0];
   return `top column ${first.column} (score ${formatValue(first.score)})${top ? `: ${top.label} in ${pct(top.selection)} of selection vs ${pct(top.baseline)} of baseline` : ''}`;
 }
 

@@ -3,7 +3,7 @@ import { Target } from '../client.js';
 import { parseFlags, TARGET_FLAGS, TARGET_HELP, targetName, type Command } from '../command.js';
 import { withProgress } from '../progress.js';
 import { parseDuration } from '../query-syntax.js';
-import { bar, formatValue } from '../render/format.js';
+import { bar, formatValue, plural } from '../render/format.js';
 import { renderTable } from '../render/table.js';
 import { forTerminal, jsonText } from '../render/terminal-text.js';
 import type { Style } from '../style.js';
@@ -73,7 +73,7 @@ function toGapSpan(d: Record<string, unknown>, timeMs: number): GapSpan {
 export function renderGaps(data: GapsReport, style: Style, sinceLabel: string): string {
   const report = forTerminal(data);
   const out: string[] = [
-    style.bold(`Tracing gaps, last ${sinceLabel}`) + ` — ${report.spans} spans, ${report.traces} settled traces`,
+    style.bold(`Tracing gaps, last ${sinceLabel}`) + ` — ${plural(report.spans, 'span')}, ${plural(report.traces, 'settled trace')}`,
   ];
   const none = report.missingHops.length === 0 && report.orphanSpans.length === 0 && report.rootlessTraces.count === 0 && report.silentServices.length === 0;
   if (report.missingHops.length) {

@@ -39,6 +39,11 @@ function describe(entry: IncidentEntry, markdown: boolean): [string, string] {
   }
 }
 
+/** Text for one Markdown table cell: pipes escaped, on one line. */
+function cell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
 export function renderTimeline(incident: IncidentInfo, log: IncidentEntry[], markdown: boolean): string {
   // Titles, notes and answers hold data (span names, values): escaped for the terminal, and in Markdown too.
   const info = forTerminal(incident);
@@ -47,7 +52,6 @@ export function renderTimeline(incident: IncidentInfo, log: IncidentEntry[], mar
     ? `${info.startedAt} → ${info.endedAt} (${Math.round((Date.parse(info.endedAt) - Date.parse(info.startedAt)) / 60000)} min)`
     : `${info.startedAt} → ongoing`;
   if (markdown) {
-    const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
     const lines = [`# Incident: ${info.title}`, '', span, '', '| time (UTC) | what | answer |', '|---|---|---|'];
     for (const e of entries) {
       const [what, answer] = describe(e, true);

@@ -1,7 +1,8 @@
 import { Target } from '../client.js';
-import { parseFlags, TARGET_FLAGS, TARGET_HELP, targetName, type Command } from '../command.js';
+import { parseFlags, TARGET_FLAGS, targetHelp, targetName, type Command } from '../command.js';
 import { UsageError } from '../errors.js';
 import { parseTime } from '../query-syntax.js';
+import { plural } from '../render/format.js';
 import { renderTable } from '../render/table.js';
 import { forTerminal, jsonText, terminalText } from '../render/terminal-text.js';
 
@@ -17,7 +18,7 @@ Usage: waggle marker "deploy v42" [--type deploy] [--url URL] [--dataset D] [--s
   --dataset D     dataset (default __all__: every dataset)
   --list          list markers (with their ids and colors)
   --delete ID     delete the marker with this id (from --list)
-${TARGET_HELP}`;
+${targetHelp('--base-url')}`;
 
 const OPTIONS = {
   ...TARGET_FLAGS,
@@ -56,11 +57,11 @@ export const markerCommand: Command = {
         const columns = [{ header: 'id' }, { header: 'time' }, { header: 'type' }, { header: 'message' }, { header: 'url' }];
         ctx.stdout.write(`${renderTable(columns, forTerminal(rows))}\n`);
       }
-      return { summary: `${markers.length} markers` };
+      return { summary: plural(markers.length, 'marker') };
     }
     if (v.delete !== undefined) {
       const deleted = await target.deleteMarker(dataset, v.delete);
-      if (v.json) ctx.stdout.write(`${JSON.stringify(deleted, null, 2)}\n`);
+      if (v.json) ctx.stdout.write(`${jsonText(deleted)}\n`);
       else ctx.stdout.write(`marker ${v.delete} deleted from ${dataset}: [${deleted?.type ?? ''}] ${deleted?.message ?? ''}\n`);
       return { summary: `marker ${v.delete} deleted` };
     }

@@ -106,7 +106,7 @@ export function renderQueryResult(querySpec: QuerySpec, data: QueryResult): stri
   const trendOf = plain[0];
   const trends = new Map<string, Array<number | null>>();
   if (trendOf) {
-    const times = [...new Set(series.map((s) => s.time))].sort();
+    const times = [...new Set(series.map((s) => s.time))].toSorted();
     const index = new Map(times.map((t, i) => [t, i]));
     for (const point of series) {
       const key = groupKey(point.data);

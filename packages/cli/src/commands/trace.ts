@@ -2,6 +2,7 @@ import { Target } from '../client.js';
 import { parseFlags, TARGET_FLAGS, TARGET_HELP, targetName, type Command } from '../command.js';
 import { CommandError, UsageError } from '../errors.js';
 import { withProgress } from '../progress.js';
+import { plural } from '../render/format.js';
 import { jsonText } from '../render/terminal-text.js';
 import { renderWaterfall } from '../render/waterfall.js';
 import { fetchTrace } from '../trace-data.js';
@@ -34,6 +35,6 @@ export const traceCommand: Command = {
     else ctx.stdout.write(`${renderWaterfall(trace, ctx.style)}\n`);
     const services = new Set(trace.spans.map((s) => s.service)).size;
     const errors = trace.spans.filter((s) => s.error).length;
-    return { summary: `${trace.spans.length} spans across ${services} services, ${errors} errors` };
+    return { summary: `${plural(trace.spans.length, 'span')} across ${plural(services, 'service')}, ${plural(errors, 'error')}` };
   },
 };
