@@ -130,11 +130,42 @@ describe('waggle trace, bubbleup, gaps and marker against a real backend', () =>
     const result = await runCli(['gaps', '--since', '30m', '--json'], local);
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
-    expect(report.missingHops).toEqual([expect.objectContaining({ service: 'api', peer: 'legacy:8080', kind: 'client', count: 40 })]);
+    expect(report.uninstrumentedHops).toEqual([expect.objectContaining({ service: 'api', peer: 'legacy:8080', kind: 'client', count: 40 })]);
     expect(report.edges).toContainEqual(expect.objectContaining({ from: 'proxy', to: 'api', calls: 20, covered: 20, coveragePercent: 100 }));
     const text = await runCli(['gaps', '--since', '30m'], local);
     expect(text.stdout).toMatch(/Uninstrumented hops/);
     expect(text.stdout).toMatch(/api\s+legacy:8080\s+client\s+40/);
+  });
+
+  it('gaps --dataset reports only that dataset\'s spans; a missing dataset is a clear error naming the datasets', async () => {
+    const api = JSON.parse((await runCli(['gaps', '--since', '30m', '--dataset', 'api', '--json'], local)).stdout);
+    // 100 /users/:id + 40 /orders + 20 proxied requests on api, two spans each.
+    expect(api.dataset).toBe('api');
+    expect(api.spans).toBe(320);
+    expect(api.uninstrumentedHops).toEqual([expect.objectContaining({ service: 'api', peer: 'legacy:8080' })]);
+    expect(api.edges.map((e: { from: string }) => e.from)).toEqual(['api']);
+    const proxy = JSON.parse((await runCli(['gaps', '--since', '30m', '--dataset', 'proxy', '--json'], local)).stdout);
+    expect(proxy.spans).toBe(40);
+    expect(proxy.uninstrumentedHops).toEqual([]);
+    // proxy's calls are judged against api's spans, which live in the api dataset.
+    expect(proxy.edges).toEqual([expect.objectContaining({ from: 'proxy', to: 'api', coveragePercent: 100 })]);
+    const missing = await runCli(['gaps', '--since', '30m', '--dataset', 'nope'], local);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/dataset "nope" not found; datasets: (api, proxy|proxy, api) \(omit --dataset for all\)/);
+  });
+
+  it('gaps --target honeycomb computes the same classes from breakdown queries', async () => {
+    const honeycomb = { HONEYCOMB_API_KEY: KEY, HONEYCOMB_API_ENDPOINT: backend.url, WAGGLE_INCIDENT_DIR: local.WAGGLE_INCIDENT_DIR! };
+    const viaHoneycomb = JSON.parse((await runCli(['gaps', '--since', '30m', '--target', 'honeycomb', '--json'], honeycomb)).stdout);
+    const viaLocal = JSON.parse((await runCli(['gaps', '--since', '30m', '--json'], local)).stdout);
+    // Example traces may differ (Honeycomb returns groups in its own order); the findings may not.
+    const withoutExamples = (list: Array<Record<string, unknown>>) => list.map(({ exampleTraceId: _, ...rest }) => rest);
+    expect(viaHoneycomb.uninstrumentedHops).toHaveLength(1);
+    expect(withoutExamples(viaHoneycomb.uninstrumentedHops)).toEqual(withoutExamples(viaLocal.uninstrumentedHops));
+    expect(withoutExamples(viaHoneycomb.edges)).toEqual(withoutExamples(viaLocal.edges));
+    const proxyOnly = JSON.parse((await runCli(['gaps', '--since', '30m', '--target', 'honeycomb', '--dataset', 'proxy', '--json'], honeycomb)).stdout);
+    expect(proxyOnly.uninstrumentedHops).toEqual([]);
+    expect(proxyOnly.spans).toBe(40);
   });
 
   it('marker adds a deploy marker that --list shows', async () => {
