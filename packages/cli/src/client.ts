@@ -135,6 +135,12 @@ export class Target {
   listColumns(dataset: string): Promise<Array<{ key_name: string; type?: string }>> {
     return this.request('GET', `/1/columns/${encodeURIComponent(dataset)}`);
   }
+
+  /** The columns of `wanted` the dataset has: a query that names a column never seen is rejected. */
+  async existingColumns(dataset: string, wanted: readonly string[]): Promise<string[]> {
+    const columns = new Set((await this.listColumns(dataset)).map((c) => c.key_name));
+    return wanted.filter((column) => columns.has(column));
+  }
 }
 
 function causeOf(error: unknown): string {

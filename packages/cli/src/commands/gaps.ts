@@ -36,11 +36,10 @@ const OPTIONS = { ...TARGET_FLAGS, since: { type: 'string', default: '30m' }, da
  */
 async function gapsFromHoneycomb(target: Target, dataset: string, seconds: number): Promise<GapsReport> {
   const query = async (queried: string) => {
-    // Honeycomb rejects a breakdown on a column it has never seen (an environment without messaging spans).
-    const columns = new Set((await target.listColumns(queried)).map((c) => c.key_name));
     return target.runQuery(queried, {
       calculations: [{ op: 'COUNT' }, { op: 'MAX', column: 'duration_ms' }],
-      breakdowns: GAP_FIELDS.filter((field) => columns.has(field)),
+      // An environment without messaging spans has no messaging column to break down by.
+      breakdowns: await target.existingColumns(queried, GAP_FIELDS),
       filters: [{ column: 'meta.annotation_type', op: 'does-not-exist' }],
       time_range: seconds,
       granularity: Math.max(1, Math.ceil(seconds / 1000)),
@@ -124,8 +123,9 @@ export function renderGaps(data: GapsReport, style: Style, sinceLabel: string): 
   return out.join('\n');
 }
 
+const total = (list: Array<{ count: number }>) => list.reduce((n, x) => n + x.count, 0);
+
 export function summarizeGaps(report: GapsReport): string {
-  const total = (list: Array<{ count: number }>) => list.reduce((n, x) => n + x.count, 0);
   const parts = [
     report.uninstrumentedHops.length ? `${report.uninstrumentedHops.length} uninstrumented hop(s): ${report.uninstrumentedHops.map((h) => `${h.service}→${h.peer}`).join(', ')}` : '',
     report.contextLost.length ? `context lost: ${report.contextLost.map((c) => `${c.service} ${c.name} ×${c.count}`).join(', ')}` : '',
