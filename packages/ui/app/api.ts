@@ -13,6 +13,8 @@ export interface QuerySpec {
   orders?: Array<{ op?: string; column?: string; order: 'ascending' | 'descending' }>;
   limit?: number;
   time_range?: number;
+  start_time?: number;
+  end_time?: number;
   granularity?: number;
 }
 export interface ResultRow { data: Record<string, unknown> }

@@ -94,7 +94,7 @@ export function gapSections(report: GapsReport): HTMLElement[] {
   };
   section('uninstrumented-hops', 'Uninstrumented hops', 'Calls answered by something that sent no server or consumer span: instrument the callee.', ['service', 'calls to', 'kind', 'count', 'example'],
     report.uninstrumentedHops.map((m) => [m.service, m.peer, m.kind, m.count, traceLink(m.exampleTraceId)]));
-  section('context-lost', 'Context lost', 'Outgoing calls that started a trace of their own while the process was serving a request or job.', ['service', 'kind', 'span', 'count', 'of', 'when', 'example'],
+  section('context-lost', 'Context lost', 'Outgoing calls that started a trace of their own while the process was serving a request or job, or in a service whose work is never traced.', ['service', 'kind', 'span', 'count', 'of', 'when', 'example'],
     report.contextLost.map((c) => [c.service, c.kind, c.name, c.count, c.total, c.cause === 'no_entry_spans' ? 'service sends no server/consumer spans' : 'while serving', traceLink(c.exampleTraceId)]));
   section('untraced-libraries', 'Untraced libraries', 'Installed libraries or versions the SDK reported it does not trace.', ['service', 'library', 'version', 'why', 'processes', 'example'],
     report.untracedLibraries.map((u) => [u.service, u.library, u.version, u.note, u.processes, traceLink(u.exampleTraceId)]));
