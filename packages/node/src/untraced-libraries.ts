@@ -25,44 +25,40 @@ export const UNINSTRUMENTED_LIBRARIES: readonly string[] = [
  * instrumentations: one the user turned off is a choice, not a gap.
  */
 export function findUntracedLibraries(entries: readonly InstrumentationEntry[], fromDirs: string[]): string[] {
-  const declared = declaredDependencies(fromDirs);
-  if (declared.size === 0) return [];
-  const untraced: string[] = [];
-  const covered = new Set<string>();
-  for (const entry of entries) {
-    for (const library of entry.libraries) {
-      covered.add(library);
-      if (!declared.has(library)) continue;
-      const version = installedVersion(library, fromDirs);
-      if (version === undefined) continue;
-      const range = entry.versions?.[library];
-      if (range !== undefined && !satisfies(version, range)) untraced.push(`${library}@${version} (Waggle traces ${range})`);
-      else if (entry.optional && installedManifest(entry.packageName, fromDirs) === undefined) {
-        untraced.push(`${library}@${version} (install ${entry.packageName} to trace it)`);
+  const untraced = new Set<string>();
+  // Each directory's own package.json, with versions resolved from there, as the app's imports resolve them.
+  for (const dir of fromDirs) {
+    const declared = declaredDependencies(dir);
+    if (declared.size === 0) continue;
+    for (const entry of entries) {
+      for (const library of entry.libraries) {
+        const version = declared.has(library) ? installedVersion(library, dir) : undefined;
+        if (version === undefined) continue;
+        const range = entry.versions?.[library];
+        if (range !== undefined && !satisfies(version, range)) untraced.add(`${library}@${version} (Waggle traces ${range})`);
+        else if (entry.optional && installedManifest(entry.packageName, fromDirs) === undefined) {
+          untraced.add(`${library}@${version} (install ${entry.packageName} to trace it)`);
+        }
       }
     }
+    for (const library of UNINSTRUMENTED_LIBRARIES) {
+      const version = declared.has(library) ? installedVersion(library, dir) : undefined;
+      if (version !== undefined) untraced.add(`${library}@${version} (no Waggle instrumentation)`);
+    }
   }
-  for (const library of UNINSTRUMENTED_LIBRARIES) {
-    if (covered.has(library) || !declared.has(library)) continue;
-    const version = installedVersion(library, fromDirs);
-    if (version !== undefined) untraced.push(`${library}@${version} (no Waggle instrumentation)`);
-  }
-  return untraced;
+  return [...untraced];
 }
 
 /**
- * Dependencies named in the app's own package.json (the nearest one above each app directory). Only these count:
- * in a hoisted node_modules, a library that is merely installed may belong to a dependency the app never calls.
+ * Dependencies named in the app's own package.json (the nearest one above the directory). Only these count: in a
+ * hoisted node_modules, a library that is merely installed may belong to a dependency the app never calls.
  */
-function declaredDependencies(fromDirs: string[]): Set<string> {
+function declaredDependencies(dir: string): Set<string> {
+  const manifest = nearestManifest(dir);
+  const pkg = manifest === undefined ? undefined : (readJson(manifest) as Record<string, Record<string, string> | undefined> | undefined);
   const names = new Set<string>();
-  for (const start of fromDirs) {
-    const manifest = nearestManifest(start);
-    if (manifest === undefined) continue;
-    const pkg = readJson(manifest) as Record<string, Record<string, string> | undefined> | undefined;
-    for (const field of ['dependencies', 'optionalDependencies', 'devDependencies', 'peerDependencies']) {
-      for (const name of Object.keys(pkg?.[field] ?? {})) names.add(name);
-    }
+  for (const field of ['dependencies', 'optionalDependencies', 'devDependencies', 'peerDependencies']) {
+    for (const name of Object.keys(pkg?.[field] ?? {})) names.add(name);
   }
   return names;
 }
@@ -78,8 +74,8 @@ function nearestManifest(start: string): string | undefined {
   }
 }
 
-function installedVersion(name: string, fromDirs: string[]): string | undefined {
-  const manifest = installedManifest(name, fromDirs);
+function installedVersion(name: string, dir: string): string | undefined {
+  const manifest = installedManifest(name, [dir]);
   const version = manifest === undefined ? undefined : (readJson(manifest) as { version?: unknown } | undefined)?.version;
   return typeof version === 'string' ? version : undefined;
 }
