@@ -94,13 +94,23 @@ export function tellStory<S extends StorySpan>(requested: string, traces: Readon
     const t = byId.get(traceId);
     if (!t || emitted.has(traceId)) return;
     emitted.add(traceId);
-    t.spans.forEach((span, i) => {
-      rows.push({ span, traceId, depth: base + span.depth, ...(i === 0 && join ? { join } : {}) });
-      for (const child of hanging.get(spanKey(traceId, span.spanId)) ?? []) {
-        const { via } = hangsUnder.get(child)!;
-        emit(child, base + span.depth + 1, { viaSpanId: via.spanId, toTraceId: traceId, toSpanId: span.spanId, waitMs: waitBetween(span, via) });
+    // A linked trace follows the whole subtree of the span it hangs under (the send's own SQL first, then the job).
+    const open: S[] = [];
+    const close = (depth: number) => {
+      while (open.length > 0 && open.at(-1)!.depth >= depth) {
+        const span = open.pop()!;
+        for (const child of hanging.get(spanKey(traceId, span.spanId)) ?? []) {
+          const { via } = hangsUnder.get(child)!;
+          emit(child, base + span.depth + 1, { viaSpanId: via.spanId, toTraceId: traceId, toSpanId: span.spanId, waitMs: waitBetween(span, via) });
+        }
       }
+    };
+    t.spans.forEach((span, i) => {
+      close(span.depth);
+      rows.push({ span, traceId, depth: base + span.depth, ...(i === 0 && join ? { join } : {}) });
+      open.push(span);
     });
+    close(-1);
   };
   emit(top, 0, undefined);
   for (const t of traces) {

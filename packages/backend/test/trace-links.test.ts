@@ -46,6 +46,21 @@ describe('linked traces as one story', () => {
     expect(shape(tellStory('F', [followUp, job, request]))).toEqual(STORY);
   });
 
+  it('a linked trace follows the whole subtree of the span it links to', () => {
+    const sendWithSql: StoryTrace<Span> = {
+      traceId: 'R',
+      spans: [s('r1', 'POST /orders', 0, 0, 50), s('r3', 'send emails', 1, 20, 5), s('r5', 'INSERT job', 2, 21, 3), s('r4', 'SELECT 1', 1, 30, 2)],
+    };
+    expect(shape(tellStory('R', [sendWithSql, job]))).toEqual([
+      'POST /orders',
+      '  send emails',
+      '    INSERT job',
+      '    process emails [J via j1 → r3, 70ms]',
+      '      add receipts',
+      '  SELECT 1',
+    ]);
+  });
+
   it('without a recorded queue wait, the wait runs from the end of the send to the start of the job', () => {
     const unrecorded = { ...job, spans: [{ ...job.spans[0]!, queueWaitMs: null }, job.spans[1]!] };
     const join = tellStory('R', [request, unrecorded]).find((r) => r.join)!.join!;
