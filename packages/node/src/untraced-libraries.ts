@@ -16,8 +16,9 @@ export const UNTRACED_LIBRARIES_ATTRIBUTE = 'waggle.untraced_libraries';
 
 /** Libraries that carry calls or jobs between services and that no Waggle instrumentation covers. */
 export const UNINSTRUMENTED_LIBRARIES: readonly string[] = [
-  'bull', 'bee-queue', 'kue', 'agenda', 'mongodb', 'nats', 'mqtt', '@grpc/grpc-js', 'mysql', 'tedious', 'cassandra-driver',
-  'memcached', '@aws-sdk/client-sqs', 'node-rdkafka', '@confluentinc/kafka-javascript', 'rhea', '@google-cloud/pubsub', '@azure/service-bus',
+  'bull', 'bee-queue', 'kue', 'agenda', 'mongodb', 'mongoose', '@prisma/client', 'nats', 'mqtt', '@grpc/grpc-js', 'mysql', 'tedious',
+  'cassandra-driver', 'memcached', 'nodemailer', '@aws-sdk/client-sqs', 'node-rdkafka', '@confluentinc/kafka-javascript', 'rhea',
+  '@google-cloud/pubsub', '@azure/service-bus',
 ];
 
 /**
