@@ -161,3 +161,43 @@ export async function collectLinkedTraces<T extends StoryTrace<StorySpan>>(
   }
   return { traces, truncated };
 }
+
+/** How long after a trace its jobs are looked for. */
+const LINKED_WITHIN_SECONDS = 86_400;
+
+/** A Query Data API spec, typed narrowly so each client's own spec type accepts it. */
+export interface LinkingQuery {
+  calculations: Array<{ op: string }>;
+  filters: Array<{ column: string; op: string; value: string }>;
+  breakdowns: string[];
+  start_time: number;
+  end_time: number;
+  granularity: number;
+  limit: number;
+}
+
+/**
+ * The query (on dataset `__all__`, either target) that finds traces whose spans link to `trace`: its link
+ * annotations, by `trace.link.trace_id`, from when the trace started to a day later. Undefined without start times.
+ */
+export function linkingQuery(trace: StoryTrace<StorySpan>, limit: number, nowMs = Date.now()): LinkingQuery | undefined {
+  const starts = trace.spans.map((s) => s.startMs).filter((t): t is number => t !== null);
+  if (starts.length === 0) return undefined;
+  const from = Math.floor(Math.min(...starts) / 1000) - 60;
+  const to = Math.min(Math.floor(nowMs / 1000) + 60, from + LINKED_WITHIN_SECONDS);
+  return {
+    calculations: [{ op: 'COUNT' }],
+    filters: [{ column: 'trace.link.trace_id', op: '=', value: trace.traceId }],
+    breakdowns: ['trace.trace_id'],
+    start_time: from,
+    end_time: to,
+    // Honeycomb allows at most 1000 buckets.
+    granularity: Math.ceil((to - from) / 1000),
+    limit,
+  };
+}
+
+/** The trace ids in a result of {@link linkingQuery}, other than the trace itself. */
+export function linkingTraceIds(traceId: string, results: ReadonlyArray<{ data: Record<string, unknown> }>): string[] {
+  return results.map((r) => String(r.data['trace.trace_id'] ?? '')).filter((id) => id !== '' && id !== traceId);
+}

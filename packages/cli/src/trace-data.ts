@@ -1,7 +1,7 @@
 // A trace as the waterfall needs it, from either target: the local backend's trace endpoint returns every
 // event; on Honeycomb the Query Data API returns aggregates only, so spans come from a breakdown query and
 // start times are known only to the query's granularity.
-import { collectLinkedTraces, tellStory, type StoryRow } from '@waggle/backend/trace-links';
+import { collectLinkedTraces, linkingQuery, linkingTraceIds, tellStory, type StoryRow } from '@waggle/backend/trace-links';
 import type { Target } from './client.js';
 import { CommandError } from './errors.js';
 
@@ -168,28 +168,17 @@ export interface StoryView {
 export async function fetchStory(target: Target, first: TraceView, dataset: string): Promise<StoryView> {
   const { traces, truncated } = await collectLinkedTraces(first, {
     fetch: (id) => fetchTrace(target, id, dataset),
-    linkingTo: (trace, limit) => tracesLinkingTo(target, trace, dataset, limit),
+    linkingTo: (trace, limit) => tracesLinkingTo(target, trace, limit),
   });
   return { traceId: first.traceId, traces, rows: tellStory(first.traceId, traces), truncated };
 }
 
-/** Ids of traces with a span that links to a span of `trace`, within a day after it. */
-async function tracesLinkingTo(target: Target, trace: TraceView, dataset: string, limit: number): Promise<string[]> {
-  const starts = trace.spans.map((s) => s.startMs).filter((t): t is number => t !== null);
-  if (starts.length === 0) return [];
-  const from = Math.floor(Math.min(...starts) / 1000) - 60;
-  const to = Math.min(Math.floor(Date.now() / 1000) + 60, from + 86_400);
+/** Ids of traces with a span that links to a span of `trace` (in any dataset). */
+async function tracesLinkingTo(target: Target, trace: TraceView, limit: number): Promise<string[]> {
+  const spec = linkingQuery(trace, limit);
+  if (spec === undefined) return [];
   try {
-    const result = await target.runQuery(dataset, {
-      calculations: [{ op: 'COUNT' }],
-      filters: [{ column: 'trace.link.trace_id', op: '=', value: trace.traceId }],
-      breakdowns: ['trace.trace_id'],
-      start_time: from,
-      end_time: to,
-      granularity: Math.ceil((to - from) / 1000),
-      limit,
-    });
-    return (result.data?.results ?? []).map((r) => str(r.data['trace.trace_id'])).filter((id) => id && id !== trace.traceId);
+    return linkingTraceIds(trace.traceId, (await target.runQuery('__all__', spec)).data?.results ?? []);
   } catch (error) {
     // A backend that has never seen a link has no trace.link.trace_id column to filter on (400): no linked traces.
     if (error instanceof CommandError && / 400 /.test(error.message)) return [];

@@ -1,4 +1,4 @@
-/* oxlint-disable no-underscore-dangle -- InstrumentationBase's own API is _wrap, _unwrap and _diag; the private patch helpers follow its naming */
+/* oxlint-disable no-underscore-dangle -- InstrumentationBase's own API is _wrap and _unwrap; the private patch helpers follow its naming */
 import { context, createContextKey, propagation, ROOT_CONTEXT, trace, type Context, type SpanContext } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import {
@@ -35,20 +35,6 @@ const SENDER = createContextKey('@waggle/instrumentation-pg-boss sender');
 export class PgBossInstrumentation extends InstrumentationBase<PgBossInstrumentationConfig> {
   constructor(config: PgBossInstrumentationConfig = {}) {
     super(PACKAGE_NAME, PACKAGE_VERSION, config);
-    // the base constructor stores config without setConfig; validate it the same way
-    this.setConfig(config);
-  }
-
-  override setConfig(config: PgBossInstrumentationConfig = {}): void {
-    const { consumerContext } = config ?? {};
-    if (consumerContext != null && consumerContext !== 'link' && consumerContext !== 'parent') {
-      // A bad option must not stop the app: say what is accepted and fall back to the default.
-      this._diag?.warn(
-        `WAGGLE_CONFIG_INVALID: consumerContext must be 'link' or 'parent', got ${JSON.stringify(consumerContext)}; using 'link'`,
-      );
-      config = { ...config, consumerContext: 'link' };
-    }
-    super.setConfig(config);
   }
 
   protected init() {

@@ -1,7 +1,7 @@
 // Trace waterfall: spans on the trace's time axis, colour per service, errors and span events marked,
 // attributes shown on click. Span links are followed both ways: a job that ran in a trace of its own is shown
 // under the span that enqueued it, in a block that folds away.
-import { collectLinkedTraces, tellStory, type StoryRow, type StoryTrace } from '@waggle/backend/trace-links';
+import { collectLinkedTraces, linkingQuery, linkingTraceIds, tellStory, type StoryRow, type StoryTrace } from '@waggle/backend/trace-links';
 import { ApiError, getTrace, runQuery } from '../api.js';
 import { errorBox, formatValue, h, SERVICE_COLORS, traceLink } from '../dom.js';
 import { setParams } from '../main.js';
@@ -60,21 +60,12 @@ async function loadTrace(traceId: string): Promise<StoryTrace<WaterfallSpan>> {
   return { traceId, spans: toWaterfall((await getTrace(traceId)).spans) };
 }
 
-/** Traces whose spans link to this one (consumers of the jobs it enqueued), within a day after it. */
+/** Traces whose spans link to this one (consumers of the jobs it enqueued). */
 async function tracesLinkingTo(trace: StoryTrace<WaterfallSpan>, limit: number): Promise<string[]> {
-  const from = Math.floor(Math.min(...trace.spans.map((s) => s.startMs)) / 1000) - 60;
-  const to = Math.min(Math.floor(Date.now() / 1000) + 60, from + 86_400);
+  const spec = linkingQuery(trace, limit);
+  if (spec === undefined) return [];
   try {
-    const data = await runQuery('__all__', {
-      calculations: [{ op: 'COUNT' }],
-      filters: [{ column: 'trace.link.trace_id', op: '=', value: trace.traceId }],
-      breakdowns: ['trace.trace_id'],
-      start_time: from,
-      end_time: to,
-      granularity: Math.ceil((to - from) / 1000),
-      limit,
-    });
-    return data.results.map((r) => str(r.data['trace.trace_id'])).filter((id) => id && id !== trace.traceId);
+    return linkingTraceIds(trace.traceId, (await runQuery('__all__', spec)).results);
   } catch (error) {
     // A backend that has never stored a link has no trace.link.trace_id column (400): nothing links here.
     if (error instanceof ApiError && error.message.startsWith('400')) return [];
