@@ -136,9 +136,19 @@ export class Target {
     return this.request('GET', `/1/columns/${encodeURIComponent(dataset)}`);
   }
 
-  /** The columns of `wanted` the dataset has: a query that names a column never seen is rejected. */
+  /**
+   * The columns of `wanted` the dataset has: a query that names a column never seen is rejected. Honeycomb lists no
+   * columns for `__all__`; then every wanted column is tried.
+   */
   async existingColumns(dataset: string, wanted: readonly string[]): Promise<string[]> {
-    const columns = new Set((await this.listColumns(dataset)).map((c) => c.key_name));
+    let listed: Array<{ key_name: string }>;
+    try {
+      listed = await this.listColumns(dataset);
+    } catch (error) {
+      if (error instanceof CommandError && / 40[04] /.test(error.message)) return [...wanted];
+      throw error;
+    }
+    const columns = new Set(listed.map((c) => c.key_name));
     return wanted.filter((column) => columns.has(column));
   }
 }
