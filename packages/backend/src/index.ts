@@ -12,8 +12,8 @@ export type { TraceEntry } from './traces.js';
 export type { Marker } from './markers.js';
 export type { ColumnView, DerivedColumn } from './schema.js';
 export { computeGaps, GAP_FIELDS, gapSpanFromFields } from './gaps.js';
-export { collectLinkedTraces, linkedTraceIds, linkingQuery, linkingTraceIds, MAX_LINKED_TRACES, tellStory } from './trace-links.js';
-export type { LinkingQuery, StoryJoin, StoryLink, StoryRow, StorySource, StorySpan, StoryTrace } from './trace-links.js';
+export { collectLinkedTraces, linkedTraceIds, linkingQuery, linkingTraceIds, MAX_LINKED_TRACES, tellStory } from './linked-traces.js';
+export type { LinkingQuery, StoryJoin, StoryLink, StoryRow, StorySource, StorySpan, StoryTrace } from './linked-traces.js';
 export { IncidentLog, incidentDir } from './incident-log.js';
 export type { IncidentEntry, IncidentInfo } from './incident-log.js';
 export type {

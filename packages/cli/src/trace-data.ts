@@ -1,7 +1,7 @@
 // A trace as the waterfall needs it, from either target: the local backend's trace endpoint returns every
 // event; on Honeycomb the Query Data API returns aggregates only, so spans come from a breakdown query and
 // start times are known only to the query's granularity.
-import { collectLinkedTraces, linkingQuery, linkingTraceIds, tellStory, type StoryRow } from '@waggle/backend/trace-links';
+import { collectLinkedTraces, linkingQuery, linkingTraceIds, tellStory, type StoryRow } from '@waggle/backend/linked-traces';
 import type { Target } from './client.js';
 import { CommandError } from './errors.js';
 

@@ -1,7 +1,7 @@
 // Trace waterfall: spans on the trace's time axis, colour per service, errors and span events marked,
 // attributes shown on click. Span links are followed both ways: a job that ran in a trace of its own is shown
 // under the span that enqueued it, in a block that folds away.
-import { collectLinkedTraces, linkingQuery, linkingTraceIds, tellStory, type StoryRow, type StoryTrace } from '@waggle/backend/trace-links';
+import { collectLinkedTraces, linkingQuery, linkingTraceIds, tellStory, type StoryRow, type StoryTrace } from '@waggle/backend/linked-traces';
 import { ApiError, getTrace, runQuery } from '../api.js';
 import { errorBox, formatValue, h, SERVICE_COLORS, traceLink } from '../dom.js';
 import { setParams } from '../main.js';

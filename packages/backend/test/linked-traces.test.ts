@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { collectLinkedTraces, tellStory, type StorySpan, type StoryTrace } from '../src/trace-links.js';
+import { collectLinkedTraces, tellStory, type StorySpan, type StoryTrace } from '../src/linked-traces.js';
 
 interface Span extends StorySpan {
   name: string;
