@@ -245,9 +245,9 @@ function untracedOf(value: unknown): { untracedLibraries?: string[] } {
   return Array.isArray(list) && list.length > 0 ? { untracedLibraries: list.map(String) } : {};
 }
 
-/** Start times of the server and consumer spans of one process, to ask whether it was serving anything at a moment. */
+/** When the server and consumer spans of one process ran, to ask whether it was serving anything at a moment. */
 class BusyTimes {
-  private readonly spans: Array<{ start: number; end: number }> = [];
+  private spans: Array<{ start: number; end: number }> = [];
   private starts: number[] = [];
   private maxEnds: number[] = [];
 
@@ -255,9 +255,9 @@ class BusyTimes {
     this.spans.push({ start, end });
   }
 
-  /** Sorts once; then each question is a binary search. */
+  /** Sorts once by start; then each question is a binary search. */
   seal(): void {
-    this.spans.toSorted((a, b) => a.start - b.start);
+    this.spans = this.spans.toSorted((a, b) => a.start - b.start);
     this.starts = this.spans.map((s) => s.start);
     let max = -Infinity;
     this.maxEnds = this.spans.map((s) => (max = Math.max(max, s.end)));

@@ -176,6 +176,16 @@ describe('gaps report: context lost', () => {
     expect(report.contextLost).toEqual([{ service: 'api', kind: 'producer', name: 'add emails', count: 1, total: 1, cause: 'request_in_flight', exampleTraceId: lostTrace }]);
   });
 
+  it('whether a request was in flight does not depend on the order spans arrive in', () => {
+    // Requests read out of time order (early, late, then the one in flight): the lost call is inside the last.
+    const [long] = apiRequest({ kind: 'client', name: 'SELECT', peer: 'pg:5432', external: true }, 'host-a/100', T0);
+    const [early] = apiRequest({ kind: 'client', name: 'SELECT', peer: 'pg:5432', external: true }, 'host-a/100', T0 - 10_000);
+    const [late] = apiRequest({ kind: 'client', name: 'SELECT', peer: 'pg:5432', external: true }, 'host-a/100', T0 + 10_000);
+    const lost = span(traceId(), { service: 'api', kind: 'producer', name: 'add emails', peer: 'emails', process: 'host-a/100', timeMs: T0 + 90 });
+    const report = computeGaps([early!, late!, lost, long!], window);
+    expect(report.contextLost).toEqual([expect.objectContaining({ name: 'add emails', count: 1 })]);
+  });
+
   it('a local-root call made at startup (nothing in flight) or while another process of the service was busy is not', () => {
     const [server] = apiRequest({ kind: 'client', name: 'SELECT', peer: 'pg:5432', external: true }, 'host-a/100');
     const startup = span(traceId(), { service: 'api', kind: 'client', name: 'SELECT information_schema.tables', external: true, peer: 'pg:5432', process: 'host-a/100', timeMs: T0 - 30_000 });
