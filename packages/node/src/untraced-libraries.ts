@@ -27,9 +27,13 @@ export const UNINSTRUMENTED_LIBRARIES: readonly string[] = [
  */
 export function findUntracedLibraries(entries: readonly InstrumentationEntry[], fromDirs: string[]): string[] {
   const untraced = new Set<string>();
-  // Each directory's own package.json, with versions resolved from there, as the app's imports resolve them.
+  const manifests = new Set<string>();
+  // Each directory's own package.json (once), with versions resolved from there, as the app's imports resolve them.
   for (const dir of fromDirs) {
-    const declared = declaredDependencies(dir);
+    const manifest = nearestManifest(dir);
+    if (manifest === undefined || manifests.has(manifest)) continue;
+    manifests.add(manifest);
+    const declared = declaredDependencies(manifest);
     if (declared.size === 0) continue;
     for (const entry of entries) {
       for (const library of entry.libraries) {
@@ -51,12 +55,11 @@ export function findUntracedLibraries(entries: readonly InstrumentationEntry[], 
 }
 
 /**
- * Dependencies named in the app's own package.json (the nearest one above the directory). Only these count: in a
+ * Dependencies named in the app's own package.json (the nearest one above an app directory). Only these count: in a
  * hoisted node_modules, a library that is merely installed may belong to a dependency the app never calls.
  */
-function declaredDependencies(dir: string): Set<string> {
-  const manifest = nearestManifest(dir);
-  const pkg = manifest === undefined ? undefined : (readJson(manifest) as Record<string, Record<string, string> | undefined> | undefined);
+function declaredDependencies(manifest: string): Set<string> {
+  const pkg = readJson(manifest) as Record<string, Record<string, string> | undefined> | undefined;
   const names = new Set<string>();
   for (const field of ['dependencies', 'optionalDependencies', 'devDependencies', 'peerDependencies']) {
     for (const name of Object.keys(pkg?.[field] ?? {})) names.add(name);
