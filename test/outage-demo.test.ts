@@ -46,6 +46,7 @@ describe('npm run demo (short mode, embedded PostgreSQL)', () => {
     expect(report.error).toBeUndefined();
     expect(output).toMatch(/\$ waggle bubbleup --dataset api --selection 'duration_ms > 80'/);
     expect(output).toMatch(/\$ waggle gaps --since \d+s/);
+    expect(output).toMatch(/\$ waggle trace [0-9a-f]{32}/);
     expect(output).toMatch(/The backend and UI \(http:\/\/127\.0\.0\.1:\d+\/\) stop with the demo; .*npm run demo -- --keep-running/);
     expect(output).toMatch(/Incident: Replay of the 4 Nov 2019 outage/);
   });
@@ -79,12 +80,32 @@ describe('npm run demo (short mode, embedded PostgreSQL)', () => {
     expect(rows(errors).find((r: Record<string, unknown>) => r['error.type'] === 'pool_acquire_timeout')?.COUNT).toBeGreaterThan(0);
   });
 
-  it('the uninstrumented legacy hop is reported, then gone once legacy is instrumented', () => {
-    const legacyPeer = `127.0.0.1:${report.ports.legacy}`;
+  it('the first gaps report lists only legacy as an uninstrumented hop; the crash-looping API\'s refused calls are callee unreachable', () => {
+    const legacyPeer = `localhost:${report.ports.legacy}`;
     const before = report.scenarios['gap-before']![0]!.data;
-    expect(before.missingHops).toContainEqual(expect.objectContaining({ service: 'api', peer: legacyPeer, kind: 'client' }));
+    expect(before.uninstrumentedHops).toEqual([expect.objectContaining({ service: 'api', peer: legacyPeer, kind: 'client' })]);
+    expect(before.calleeUnreachable).toContainEqual(expect.objectContaining({ service: 'proxy', peer: `localhost:${report.ports.api}`, callee: 'api', reason: 'refused' }));
+    expect(before.edges).toContainEqual(expect.objectContaining({ from: 'api', to: legacyPeer, coveragePercent: 0 }));
+    // Every library the demo uses is one Waggle traces; every class is in the report.
+    expect(before.untracedLibraries).toEqual([]);
+    for (const key of ['contextLost', 'lostCalleeSpans', 'orphanSpans', 'silentServices']) expect(Array.isArray(before[key]), key).toBe(true);
     const after = report.scenarios['gap-after']![0]!.data;
-    expect(after.missingHops.filter((h: { peer: string }) => h.peer === legacyPeer)).toEqual([]);
+    expect(after.uninstrumentedHops).toEqual([]);
     expect(after.edges).toContainEqual(expect.objectContaining({ from: 'api', to: 'legacy', peer: legacyPeer, coveragePercent: 100 }));
+  });
+
+  it('waggle trace on an order shows the worker\'s job, a trace of its own, inline under the span that queued it', () => {
+    const [linked] = report.scenarios['linked-trace']!;
+    expect(output).toMatch(/⤷ linked trace [0-9a-f]{32} — waited [\d.]+ ms/);
+    const story = linked!.data.story as Array<{ traceId: string; spanId: string; service: string; name: string; depth: number; join?: { toSpanId: string } }>;
+    const send = story.findIndex((r) => r.service === 'api' && r.name === 'send emails');
+    const job = story.findIndex((r) => r.service === 'worker' && r.name === 'process emails');
+    expect(send).toBeGreaterThanOrEqual(0);
+    expect(job).toBeGreaterThan(send);
+    expect(story[job]!.traceId).not.toBe(linked!.data.traceId);
+    expect(story[job]!.depth).toBe(story[send]!.depth + 1);
+    expect(story[job]!.join?.toSpanId).toBe(story[send]!.spanId);
+    // Between them only the send's own children: the job is under the producer span.
+    expect(story.slice(send + 1, job).every((r) => r.depth > story[send]!.depth)).toBe(true);
   });
 });

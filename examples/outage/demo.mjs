@@ -271,6 +271,17 @@ try {
     await sleep(phaseMs / 2 + 6000);
     // After the restart only: a call the old, uninstrumented legacy answered while it stopped is a missing hop.
     await answer('gap-after', ['gaps', '--since', sinceAfter(t2)]);
+
+    // The worker runs each e-mail job in a trace of its own, linked to the send (WAGGLE_QUEUE_CONTEXT=link): a
+    // long-retried job does not stretch the request. `waggle trace` follows the link and shows one story.
+    // An order from at least 5 s ago, so its job has run.
+    const window = ['--from', new Date(t2).toISOString(), '--to', new Date(Date.now() - 5000).toISOString()];
+    const sent = await waggle(['query', '--dataset', 'api', '--where', 'name = send emails', '--calc', 'COUNT', '--group-by', 'trace.trace_id', ...window, '--limit', '1', '--json'], { quiet: true, record: false });
+    const orderTrace = JSON.parse(sent.stdout || '{}').data?.results?.[0]?.data?.['trace.trace_id'];
+    if (orderTrace) {
+      console.log(bold('\n(5) One order, three services, two traces: the job inline under the request that queued it'));
+      await answer('linked-trace', ['trace', orderTrace]);
+    }
   }
 
   await traffic.stop();

@@ -1,52 +1,36 @@
-// Reads the span identity columns for a time window and runs the gaps report over them. Gaps are judged
-// across every dataset: a caller's missing callee lives in another service's dataset.
-import { computeGaps, type GapLink, type GapSpan, type GapsReport } from './gaps.js';
+// Reads the span fields of a time window and runs the gaps report over them. Gaps are judged across every
+// dataset (a caller's missing callee lives in another service's dataset); `dataset` limits what is reported.
+import { computeGaps, GAP_FIELDS, gapSpanFromFields, type GapField, type GapLink, type GapsReport } from './gaps.js';
 import { colExpr } from './engine.js';
 import { EVENTS_TABLE, type Store } from './store.js';
-
-const OPTIONAL = ['server.address', 'server.port', 'messaging.destination.name', 'db.system', 'db.system.name', 'client.address', 'http.request.method', 'http.response.status_code'] as const;
 
 /** How far before the window the rest of a trace that reaches into it is read, so its parents are found. */
 const LOOKBACK_MS = 5 * 60_000;
 
-export async function gapsReport(store: Store, sinceSeconds: number, nowMs = Date.now()): Promise<GapsReport> {
+export async function gapsReport(store: Store, sinceSeconds: number, options: { nowMs?: number; dataset?: string } = {}): Promise<GapsReport> {
+  const nowMs = options.nowMs ?? Date.now();
   const startMs = nowMs - sinceSeconds * 1000;
-  const optional = OPTIONAL.map((key) => ({ key, column: store.column(key) }));
-  const selectOptional = optional.map(({ column }, i) => (column ? `CAST(${colExpr(column)} AS VARCHAR) AS o${i}` : `NULL AS o${i}`));
+  // Raw values, not text: a port read from a DOUBLE column is the number 8080, which prints as `8080`.
+  const select = GAP_FIELDS.map((field, i) => {
+    const column = store.column(field);
+    return column ? `${colExpr(column)} AS f${i}` : `NULL AS f${i}`;
+  });
+  const durationColumn = store.column('duration_ms');
   const reader = await store.reader().runAndReadAll(
-    `SELECT trace_id, span_id, parent_id, service_name, span_kind, name, ts, ${selectOptional.join(', ')}
+    `SELECT ts, dataset, ${durationColumn ? colExpr(durationColumn) : 'NULL'} AS duration, ${select.join(', ')}
      FROM ${EVENTS_TABLE}
      WHERE ts >= $3 AND ts <= $2 AND annotation_type IS NULL AND span_id IS NOT NULL
        AND trace_id IN (SELECT DISTINCT trace_id FROM ${EVENTS_TABLE} WHERE ts >= $1 AND ts <= $2 AND trace_id IS NOT NULL)`,
     [startMs, nowMs, startMs - LOOKBACK_MS],
   );
-  const index = Object.fromEntries(OPTIONAL.map((key, i) => [key, `o${i}`]));
-  const spans: GapSpan[] = reader.getRowObjectsJS().map((row) => {
-    const opt = (key: (typeof OPTIONAL)[number]) => {
-      const v = row[index[key]!];
-      if (v === null || v === undefined) return '';
-      // Ports arrive from numeric columns: `8080`, not `8080.0`.
-      const n = Number(v);
-      return typeof v !== 'string' || (Number.isInteger(n) && /^\d+\.0+$/.test(v)) ? String(Number.isInteger(n) ? n : v) : v;
-    };
-    const kind = String(row.span_kind ?? '');
-    const address = opt('server.address');
-    const peer = kind === 'producer' || kind === 'consumer' ? opt('messaging.destination.name') : address ? (opt('server.port') ? `${address}:${opt('server.port')}` : address) : '';
-    return {
-      traceId: String(row.trace_id),
-      spanId: String(row.span_id),
-      parentId: row.parent_id ? String(row.parent_id) : null,
-      service: String(row.service_name ?? ''),
-      kind,
-      name: String(row.name ?? ''),
+  const index = new Map<GapField, string>(GAP_FIELDS.map((field, i) => [field, `f${i}`]));
+  const spans = reader.getRowObjectsJS().map((row) =>
+    gapSpanFromFields((field) => row[index.get(field)!], {
       timeMs: Number(row.ts),
-      peer: peer || null,
-      caller: opt('client.address') || null,
-      external: Boolean(opt('db.system') || opt('db.system.name')),
-      // An HTTP call that got no response never reached a server, so no server span can be missing for it.
-      reached: !(opt('http.request.method') && !opt('http.response.status_code')),
-    };
-  });
+      durationMs: row.duration === null ? undefined : Number(row.duration),
+      dataset: String(row.dataset),
+    }),
+  );
   const linkTarget = store.column('trace.link.span_id');
   const links: GapLink[] = [];
   if (linkTarget) {
@@ -59,5 +43,5 @@ export async function gapsReport(store: Store, sinceSeconds: number, nowMs = Dat
       if (row.target) links.push({ fromService: String(row.service_name ?? ''), toSpanId: String(row.target) });
     }
   }
-  return computeGaps(spans, { startMs, endMs: nowMs }, links);
+  return computeGaps(spans, { startMs, endMs: nowMs, ...(options.dataset === undefined ? {} : { dataset: options.dataset }) }, links);
 }

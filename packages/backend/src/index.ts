@@ -11,10 +11,27 @@ export type { HeatmapValue, QueryData } from './engine.js';
 export type { TraceEntry } from './traces.js';
 export type { Marker } from './markers.js';
 export type { ColumnView, DerivedColumn } from './schema.js';
-export { computeGaps } from './gaps.js';
+export { computeGaps, GAP_FIELDS, gapSpanFromFields } from './gaps.js';
+export { collectLinkedTraces, linkedTraceIds, linkingQuery, linkingTraceIds, MAX_LINKED_TRACES, tellStory } from './linked-traces.js';
+export type { LinkingQuery, StoryJoin, StoryLink, StoryRow, StorySource, StorySpan, StoryTrace } from './linked-traces.js';
 export { IncidentLog, incidentDir } from './incident-log.js';
 export type { IncidentEntry, IncidentInfo } from './incident-log.js';
-export type { EdgeCoverage, GapLink, GapSpan, GapsOptions, GapsReport, MissingHop, OrphanGroup, SilentService } from './gaps.js';
+export type {
+  ContextLost,
+  EdgeCoverage,
+  GapField,
+  GapLink,
+  GapSpan,
+  GapsOptions,
+  GapsReport,
+  LostCalleeSpans,
+  OrphanGroup,
+  SilentService,
+  UninstrumentedHop,
+  UnreachableCallee,
+  UnreachableReason,
+  UntracedLibrary,
+} from './gaps.js';
 
 const DEFAULT_PORT = 4318;
 const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024;

@@ -135,6 +135,22 @@ export class Target {
   listColumns(dataset: string): Promise<Array<{ key_name: string; type?: string }>> {
     return this.request('GET', `/1/columns/${encodeURIComponent(dataset)}`);
   }
+
+  /**
+   * The columns of `wanted` the dataset has: a query that names a column never seen is rejected. Honeycomb lists no
+   * columns for `__all__`; then every wanted column is tried.
+   */
+  async existingColumns(dataset: string, wanted: readonly string[]): Promise<string[]> {
+    let listed: Array<{ key_name: string }>;
+    try {
+      listed = await this.listColumns(dataset);
+    } catch (error) {
+      if (error instanceof CommandError && / 40[04] /.test(error.message)) return [...wanted];
+      throw error;
+    }
+    const columns = new Set(listed.map((c) => c.key_name));
+    return wanted.filter((column) => columns.has(column));
+  }
 }
 
 function causeOf(error: unknown): string {

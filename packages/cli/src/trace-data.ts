@@ -1,7 +1,9 @@
 // A trace as the waterfall needs it, from either target: the local backend's trace endpoint returns every
 // event; on Honeycomb the Query Data API returns aggregates only, so spans come from a breakdown query and
 // start times are known only to the query's granularity.
+import { collectLinkedTraces, linkingQuery, linkingTraceIds, tellStory, type StoryRow } from '@waggle/backend/linked-traces';
 import type { Target } from './client.js';
+import { CommandError } from './errors.js';
 
 export interface TraceEvent { name: string; offsetMs: number | null }
 export interface TraceLink { traceId: string; spanId: string }
@@ -19,6 +21,8 @@ export interface TraceSpan {
   events: TraceEvent[];
   links: TraceLink[];
   depth: number;
+  /** `waggle.queue.wait_ms` of a consumer span. */
+  queueWaitMs: number | null;
   attributes: Record<string, unknown>;
 }
 
@@ -73,6 +77,7 @@ export function buildTrace(traceId: string, events: Array<{ data: Row; time?: un
       events: [],
       links: [],
       depth: 0,
+      queueWaitMs: typeof d['waggle.queue.wait_ms'] === 'number' ? d['waggle.queue.wait_ms'] : null,
       attributes,
     });
   }
@@ -116,7 +121,7 @@ export async function fetchTrace(target: Target, traceId: string, dataset: strin
     const body = await target.request<{ spans: Array<{ time: number; data: Row }> }>('GET', `/api/traces/${encodeURIComponent(traceId)}`);
     return buildTrace(traceId, body.spans);
   }
-  const breakdowns = ['trace.span_id', 'trace.parent_id', 'name', 'service.name', 'span.kind', 'error', 'meta.annotation_type', 'trace.link.trace_id', 'trace.link.span_id'];
+  const breakdowns = ['trace.span_id', 'trace.parent_id', 'name', 'service.name', 'span.kind', 'error', 'meta.annotation_type', 'trace.link.trace_id', 'trace.link.span_id', 'waggle.queue.wait_ms'];
   const filters = [{ column: 'trace.trace_id', op: '=', value: traceId }];
   // Honeycomb refuses a granularity below time range / 1000, so a week-long search cannot place spans to the second:
   // first find the 605 s buckets the trace is in, then ask for its spans over just those, to the second.
@@ -128,7 +133,7 @@ export async function fetchTrace(target: Target, traceId: string, dataset: strin
   const result = await target.runQuery(dataset, {
     calculations: [{ op: 'MAX', column: 'duration_ms' }],
     filters,
-    breakdowns,
+    breakdowns: await target.existingColumns(dataset, breakdowns),
     start_time: start,
     end_time: end,
     granularity: Math.max(1, Math.ceil((end - start) / 1000)),
@@ -145,4 +150,38 @@ export async function fetchTrace(target: Target, traceId: string, dataset: strin
     time: firstSeen.get(str(r.data['trace.span_id'])),
   }));
   return buildTrace(traceId, events, true);
+}
+
+/** A trace with the traces linked to and from it (queue consumers that started traces of their own), in story order. */
+export interface StoryView {
+  traceId: string;
+  traces: TraceView[];
+  rows: Array<StoryRow<TraceSpan>>;
+  /** More linked traces exist than were followed. */
+  truncated: boolean;
+}
+
+/**
+ * Follows span links both ways from the trace: the traces its spans link to (the producer of a job it ran) and the
+ * traces whose spans link to it (found by a query on `trace.link.trace_id`, on either target).
+ */
+export async function fetchStory(target: Target, first: TraceView, dataset: string): Promise<StoryView> {
+  const { traces, truncated } = await collectLinkedTraces(first, {
+    fetch: (id) => fetchTrace(target, id, dataset),
+    linkingTo: (trace, limit) => tracesLinkingTo(target, trace, limit),
+  });
+  return { traceId: first.traceId, traces, rows: tellStory(first.traceId, traces), truncated };
+}
+
+/** Ids of traces with a span that links to a span of `trace` (in any dataset). */
+async function tracesLinkingTo(target: Target, trace: TraceView, limit: number): Promise<string[]> {
+  const spec = linkingQuery(trace, limit);
+  if (spec === undefined) return [];
+  try {
+    return linkingTraceIds(trace.traceId, (await target.runQuery('__all__', spec)).data?.results ?? []);
+  } catch (error) {
+    // A backend that has never seen a link has no trace.link.trace_id column to filter on (400): no linked traces.
+    if (error instanceof CommandError && / 400 /.test(error.message)) return [];
+    throw error;
+  }
 }

@@ -3,10 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBackend, type Backend } from '@waggle/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { incidentScenario, send, type Scenario } from './fixtures.js';
+import { incidentScenario, linkedScenario, send, type Scenario } from './fixtures.js';
 import { runCli } from './run-cli.js';
 
 const KEY = 'cli-test-key-0123456789abcdef0123';
+
+function withoutExamples(list: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
+  return list.map((finding) => Object.fromEntries(Object.entries(finding).filter(([k]) => k !== 'exampleTraceId')));
+}
 let backend: Backend;
 let dataDir: string;
 let scenario: Scenario;
@@ -130,11 +134,42 @@ describe('waggle trace, bubbleup, gaps and marker against a real backend', () =>
     const result = await runCli(['gaps', '--since', '30m', '--json'], local);
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
-    expect(report.missingHops).toEqual([expect.objectContaining({ service: 'api', peer: 'legacy:8080', kind: 'client', count: 40 })]);
+    expect(report.uninstrumentedHops).toEqual([expect.objectContaining({ service: 'api', peer: 'legacy:8080', kind: 'client', count: 40 })]);
     expect(report.edges).toContainEqual(expect.objectContaining({ from: 'proxy', to: 'api', calls: 20, covered: 20, coveragePercent: 100 }));
     const text = await runCli(['gaps', '--since', '30m'], local);
     expect(text.stdout).toMatch(/Uninstrumented hops/);
     expect(text.stdout).toMatch(/api\s+legacy:8080\s+client\s+40/);
+  });
+
+  it('gaps --dataset reports only that dataset\'s spans; a missing dataset is a clear error naming the datasets', async () => {
+    const api = JSON.parse((await runCli(['gaps', '--since', '30m', '--dataset', 'api', '--json'], local)).stdout);
+    // 100 /users/:id + 40 /orders + 20 proxied requests on api, two spans each.
+    expect(api.dataset).toBe('api');
+    expect(api.spans).toBe(320);
+    expect(api.uninstrumentedHops).toEqual([expect.objectContaining({ service: 'api', peer: 'legacy:8080' })]);
+    expect(api.edges.map((e: { from: string }) => e.from)).toEqual(['api']);
+    const proxy = JSON.parse((await runCli(['gaps', '--since', '30m', '--dataset', 'proxy', '--json'], local)).stdout);
+    expect(proxy.spans).toBe(40);
+    expect(proxy.uninstrumentedHops).toEqual([]);
+    // proxy's calls are judged against api's spans, which live in the api dataset.
+    expect(proxy.edges).toEqual([expect.objectContaining({ from: 'proxy', to: 'api', coveragePercent: 100 })]);
+    const missing = await runCli(['gaps', '--since', '30m', '--dataset', 'nope'], local);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/dataset "nope" not found; datasets: .+ \(omit --dataset for all\)/);
+    expect(missing.stderr.match(/datasets: (.+) \(omit/)![1]!.split(', ')).toEqual(expect.arrayContaining(['api', 'proxy']));
+  });
+
+  it('gaps --target honeycomb computes the same classes from breakdown queries', async () => {
+    const honeycomb = { HONEYCOMB_API_KEY: KEY, HONEYCOMB_API_ENDPOINT: backend.url, WAGGLE_INCIDENT_DIR: local.WAGGLE_INCIDENT_DIR! };
+    const viaHoneycomb = JSON.parse((await runCli(['gaps', '--since', '30m', '--target', 'honeycomb', '--json'], honeycomb)).stdout);
+    const viaLocal = JSON.parse((await runCli(['gaps', '--since', '30m', '--json'], local)).stdout);
+    // Example traces may differ (Honeycomb returns groups in its own order); the findings may not.
+    expect(viaHoneycomb.uninstrumentedHops).toHaveLength(1);
+    expect(withoutExamples(viaHoneycomb.uninstrumentedHops)).toEqual(withoutExamples(viaLocal.uninstrumentedHops));
+    expect(withoutExamples(viaHoneycomb.edges)).toEqual(withoutExamples(viaLocal.edges));
+    const proxyOnly = JSON.parse((await runCli(['gaps', '--since', '30m', '--target', 'honeycomb', '--dataset', 'proxy', '--json'], honeycomb)).stdout);
+    expect(proxyOnly.uninstrumentedHops).toEqual([]);
+    expect(proxyOnly.spans).toBe(40);
   });
 
   it('marker adds a deploy marker that --list shows', async () => {
@@ -171,5 +206,52 @@ describe('waggle trace, bubbleup, gaps and marker against a real backend', () =>
     expect(commands[0].text).toBe("waggle bubbleup --dataset api --selection 'duration_ms > 500' --since 30m");
     expect(commands[0].summary).toMatch(/^top column service\.version .*: v42 in 100\.0% of selection/);
     expect(commands[1].summary).toBe('1 uninstrumented hop(s): api→legacy:8080');
+  });
+});
+
+describe('waggle trace follows span links', () => {
+  const linked = linkedScenario();
+  beforeAll(async () => {
+    await send(backend.url, linked.data, { 'x-honeycomb-team': KEY });
+  });
+
+  it('the job that ran in a trace of its own is shown inline under the span that enqueued it, with its wait', async () => {
+    const result = await runCli(['trace', linked.requestTraceId], local);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(lines[0]).toContain(`trace ${linked.requestTraceId} — 4 spans, 2 services`);
+    expect(lines[0]).toContain('1 linked trace');
+    // Names are indented two columns per level of the story.
+    const column = lines[2]!.indexOf('POST /checkout');
+    expect(lines[2]).toMatch(/^shop\s/);
+    expect(lines[3]!.indexOf('add emails')).toBe(column + 2);
+    expect(lines[4]!.indexOf(`⤷ linked trace ${linked.jobTraceId} — waited 250 ms`)).toBe(column + 4);
+    expect(lines[5]).toMatch(/^mailer\s/);
+    expect(lines[5]!.indexOf('process emails')).toBe(column + 4);
+    expect(lines[6]!.indexOf('POST')).toBe(column + 6);
+    const json = JSON.parse((await runCli(['trace', linked.requestTraceId, '--json'], local)).stdout);
+    expect(json.story.map((r: { name: string; depth: number; traceId: string }) => [r.name, r.depth, r.traceId === linked.jobTraceId])).toEqual([
+      ['POST /checkout', 0, false],
+      ['add emails', 1, false],
+      ['process emails', 2, true],
+      ['POST', 3, true],
+    ]);
+    expect(json.story[2].join).toMatchObject({ toTraceId: linked.requestTraceId, waitMs: 250 });
+  });
+
+  it('asking for the job\'s trace tells the same story from the request down; --no-links shows the job alone', async () => {
+    const fromJob = JSON.parse((await runCli(['trace', linked.jobTraceId, '--json'], local)).stdout);
+    expect(fromJob.traceId).toBe(linked.jobTraceId);
+    expect(fromJob.story.map((r: { name: string }) => r.name)).toEqual(['POST /checkout', 'add emails', 'process emails', 'POST']);
+    const alone = await runCli(['trace', linked.jobTraceId, '--no-links'], local);
+    expect(alone.stdout).not.toContain('POST /checkout');
+    expect(alone.stdout).toContain(`↪ link to trace ${linked.requestTraceId}`);
+    expect(JSON.parse((await runCli(['trace', linked.jobTraceId, '--no-links', '--json'], local)).stdout).linkedTraces).toEqual([]);
+  });
+
+  it('--target honeycomb follows the same links through breakdown queries', async () => {
+    const honeycomb = { HONEYCOMB_API_KEY: KEY, HONEYCOMB_API_ENDPOINT: backend.url, WAGGLE_INCIDENT_DIR: local.WAGGLE_INCIDENT_DIR! };
+    const json = JSON.parse((await runCli(['trace', linked.requestTraceId, '--target', 'honeycomb', '--json'], honeycomb)).stdout);
+    expect(json.story.map((r: { name: string; depth: number }) => `${r.depth}:${r.name}`)).toEqual(['0:POST /checkout', '1:add emails', '2:process emails', '3:POST']);
   });
 });

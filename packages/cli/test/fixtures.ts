@@ -15,6 +15,8 @@ interface SpanInput {
   durationMs: number;
   attributes?: Record<string, AnyValue>;
   error?: boolean;
+  /** Spans this one links to (a queue consumer's link to the send). */
+  links?: Span[];
 }
 
 export function span(s: SpanInput): Span {
@@ -33,7 +35,7 @@ export function span(s: SpanInput): Span {
     droppedAttributesCount: 0,
     events: [],
     droppedEventsCount: 0,
-    links: [],
+    links: (s.links ?? []).map((l) => ({ traceId: l.traceId, spanId: l.spanId, traceState: '', attributes: {}, droppedAttributesCount: 0, flags: 1 })),
     droppedLinksCount: 0,
     status: { code: s.error ? 2 : 0, message: '' },
   };
@@ -42,13 +44,15 @@ export function span(s: SpanInput): Span {
 export interface ServiceSpans {
   service: string;
   version?: string;
+  /** More resource attributes (the SDK's untraced-library report, process identity). */
+  resource?: Record<string, AnyValue>;
   spans: Span[];
 }
 
 export function tracesData(groups: ServiceSpans[]): TracesData {
   return {
     resourceSpans: groups.map((g) => ({
-      resource: { attributes: { 'service.name': g.service, ...(g.version ? { 'service.version': g.version } : {}) }, droppedAttributesCount: 0 },
+      resource: { attributes: { 'service.name': g.service, ...(g.version ? { 'service.version': g.version } : {}), ...g.resource }, droppedAttributesCount: 0 },
       schemaUrl: '',
       scopeSpans: [{ scope: { name: 'fixture', version: '1', attributes: {} }, schemaUrl: '', spans: g.spans }],
     })),
@@ -112,5 +116,29 @@ export function incidentScenario(now = Date.now()): Scenario {
     fullTraceId,
     // api server spans per route, weighted by SampleRate
     counts: { '/users/:id': 120, '/orders': 80 },
+  };
+}
+
+export interface LinkedScenario {
+  data: TracesData;
+  /** shop: POST /checkout → add emails (PRODUCER). */
+  requestTraceId: string;
+  /** mailer: process emails (CONSUMER, a trace of its own) linked to the add span, 250 ms later. */
+  jobTraceId: string;
+}
+
+/** A request that enqueues a job, and the job run in a trace of its own linked to the send (BullMQ's default). */
+export function linkedScenario(now = Date.now()): LinkedScenario {
+  const requestTraceId = newTraceId();
+  const startMs = now - 120_000;
+  const server = span({ traceId: requestTraceId, name: 'POST /checkout', kind: 2, startMs, durationMs: 40, attributes: { 'http.route': '/checkout', 'http.response.status_code': 201 } });
+  const add = span({ traceId: requestTraceId, parent: server, name: 'add emails', kind: 4, startMs: startMs + 10, durationMs: 5, attributes: { 'messaging.system': 'bullmq', 'messaging.destination.name': 'emails' } });
+  const jobTraceId = newTraceId();
+  const process = span({ traceId: jobTraceId, name: 'process emails', kind: 5, startMs: startMs + 265, durationMs: 30, links: [add], attributes: { 'messaging.system': 'bullmq', 'messaging.destination.name': 'emails', 'waggle.queue.wait_ms': 250 } });
+  const smtp = span({ traceId: jobTraceId, parent: process, name: 'POST', kind: 3, startMs: startMs + 270, durationMs: 20, attributes: { 'server.address': 'smtp.example', 'server.port': 443, 'http.request.method': 'POST', 'http.response.status_code': 250 } });
+  return {
+    data: tracesData([{ service: 'shop', spans: [server, add] }, { service: 'mailer', spans: [process, smtp] }]),
+    requestTraceId,
+    jobTraceId,
   };
 }

@@ -1,7 +1,7 @@
 // What a newcomer reads: help text, counts in words, and no progress leftovers in captured output.
 import { describe, expect, it } from 'vitest';
 import { withProgress } from '../src/progress.js';
-import { renderWaterfall } from '../src/render/waterfall.js';
+import { renderWaterfall, storyOf } from '../src/render/waterfall.js';
 import { createStyle } from '../src/style.js';
 import { runCli } from './run-cli.js';
 
@@ -44,8 +44,8 @@ describe('help text', () => {
 
 describe('counts in words', () => {
   it('a one-span trace reads "1 span, 1 service"', () => {
-    const span = { spanId: 'a'.repeat(16), parentId: null, name: 'GET /', service: 'api', kind: 'server', startMs: 1000, durationMs: 5, error: false, events: [], links: [], depth: 0, attributes: {} };
-    const first = renderWaterfall({ traceId: 'b'.repeat(32), spans: [span], approximateTimes: false }, createStyle(false)).split('\n')[0];
+    const span = { spanId: 'a'.repeat(16), parentId: null, name: 'GET /', service: 'api', kind: 'server', startMs: 1000, durationMs: 5, error: false, events: [], links: [], depth: 0, attributes: {}, queueWaitMs: null };
+    const first = renderWaterfall(storyOf({ traceId: 'b'.repeat(32), spans: [span], approximateTimes: false }), createStyle(false)).split('\n')[0];
     expect(first).toContain('— 1 span, 1 service, 5 ms');
   });
 });

@@ -103,7 +103,7 @@ describe('every command prints data escaped (real backend)', () => {
     expect(rawControls(text.stdout)).toEqual([]);
     expect(text.stdout).toContain('legacy\\x1b]8;;https://evil.test\\x1b\\click');
     const json = JSON.parse((await runCli(['gaps', '--since', '30m', '--json'], env)).stdout);
-    expect(json.missingHops.map((h: { peer: string }) => h.peer)).toContain(`${PEER}:8080`);
+    expect(json.uninstrumentedHops.map((h: { peer: string }) => h.peer)).toContain(`${PEER}:8080`);
   });
 
   it('waggle bubbleup: column names and values print escaped', async () => {

@@ -1,4 +1,5 @@
-import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+/* oxlint-disable no-underscore-dangle -- InstrumentationBase's own API is _wrap and _unwrap; the private patch helpers follow its naming */
+import { context, createContextKey, propagation, ROOT_CONTEXT, trace, type Context, type SpanContext } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import {
   InstrumentationBase,
@@ -20,10 +21,16 @@ import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
 const PATCHED = ['start', 'work'] as const;
 
+/** Set on the context of a work() loop whose jobs start traces of their own (consumerContext 'link'). */
+const LINK_JOBS = createContextKey('@waggle/instrumentation-pg-boss link jobs');
+/** The sender's span context, kept on a job's context in link mode for the handler to link to. */
+const SENDER = createContextKey('@waggle/instrumentation-pg-boss sender');
+
 /**
  * Builds on pg-boss's own OpenTelemetry spans (pg-boss 12.38 emits `send` PRODUCER and `process`
  * CONSUMER spans with the messaging conventions): adds attempts, queue wait, outcome and expiry
- * ("stalled") to each process span, and keeps pg-boss's polling and supervision out of traces.
+ * ("stalled") to each process span, keeps pg-boss's polling and supervision out of traces, and by
+ * default starts each job's trace anew with a link to its send.
  */
 export class PgBossInstrumentation extends InstrumentationBase<PgBossInstrumentationConfig> {
   constructor(config: PgBossInstrumentationConfig = {}) {
@@ -41,20 +48,39 @@ export class PgBossInstrumentation extends InstrumentationBase<PgBossInstrumenta
           for (const method of PATCHED) if (isWrapped(proto[method])) this._unwrap(proto, method);
           this._wrap(proto, 'start', ((original: AnyFunction) => this._patchStart(original, this)) as never);
           this._wrap(proto, 'work', ((original: AnyFunction) => this._patchWork(original, this)) as never);
+          if (isWrapped(propagation.extract)) this._unwrap(propagation, 'extract');
+          this._wrap(propagation, 'extract', ((original: AnyFunction) => this._patchExtract(original)) as never);
           return moduleExports;
         },
         (moduleExports: PgBossModuleLike) => {
           const proto = moduleExports?.PgBoss?.prototype;
           if (!proto) return;
           for (const method of PATCHED) if (isWrapped(proto[method])) this._unwrap(proto, method);
+          if (isWrapped(propagation.extract)) this._unwrap(propagation, 'extract');
         },
       ),
     ];
   }
 
   /** The base context for pg-boss's own loops: detached from the caller, and quiet by default. */
-  private _loopContext() {
-    return this.getConfig().suppressInternalOperations === false ? ROOT_CONTEXT : suppressTracing(ROOT_CONTEXT);
+  private _loopContext(linkJobs = false): Context {
+    const base = this.getConfig().suppressInternalOperations === false ? ROOT_CONTEXT : suppressTracing(ROOT_CONTEXT);
+    return linkJobs ? base.setValue(LINK_JOBS, true) : base;
+  }
+
+  /**
+   * pg-boss makes a single job's `process` span a child of whatever its propagator extracts from the job's
+   * stored context (through the global `propagation` API unless given one of its own). Inside a link-mode work()
+   * loop the extracted context keeps its baggage but loses the span, so the process span starts a trace of its
+   * own, and the sender's span context is kept on it for the handler to link to. Everywhere else: unchanged.
+   */
+  private _patchExtract(original: AnyFunction): AnyFunction {
+    return function extract(this: unknown) {
+      const extracted = original.apply(this, arguments as never) as Context;
+      if (context.active().getValue(LINK_JOBS) !== true) return extracted;
+      const sender = trace.getSpanContext(extracted);
+      return sender ? trace.deleteSpan(extracted).setValue(SENDER, sender) : extracted;
+    };
   }
 
   /** start() launches supervision, maintenance, scheduling and queue-cache timers. */
@@ -78,7 +104,9 @@ export class PgBossInstrumentation extends InstrumentationBase<PgBossInstrumenta
         options = { ...options, includeMetadata: true };
       }
       const wrapped = instrumentation._wrapHandler(handler as AnyFunction, options);
-      return context.with(instrumentation._loopContext(), () => original.call(this, name, options, wrapped));
+      // A batch already starts its own trace with a link per job (pg-boss's choice); only single jobs need it.
+      const linkJobs = instrumentation.getConfig().consumerContext !== 'parent' && !(typeof options.batchSize === 'number' && options.batchSize > 1);
+      return context.with(instrumentation._loopContext(linkJobs), () => original.call(this, name, options, wrapped));
     };
   }
 
@@ -90,6 +118,8 @@ export class PgBossInstrumentation extends InstrumentationBase<PgBossInstrumenta
       const single = Array.isArray(jobs) && jobs.length === 1 ? (jobs[0] as PgBossJobLike) : undefined;
       if (span) {
         try {
+          const sender = context.active().getValue(SENDER) as SpanContext | undefined;
+          if (sender) span.addLink({ context: sender });
           span.setAttribute(ATTR_WAGGLE_WORKER_CONCURRENCY, concurrency);
           if (single) {
             span.setAttributes(jobAttributes(single));

@@ -14,4 +14,13 @@ export interface PgBossInstrumentationConfig extends InstrumentationConfig {
    * receive the extra job fields pg-boss documents for `includeMetadata`.
    */
   fetchMetadata?: boolean;
+  /**
+   * How a single job's `process` span relates to the `send` span (needs pg-boss's
+   * `openTelemetry: { propagateContext: true }`, which stores the sender's context on the job).
+   * `'link'` (default): a trace of its own with a link to the send, so a job retried for an hour
+   * does not stretch the request's trace. `'parent'`: a child in the sender's trace (pg-boss's own
+   * choice). Batches always start their own trace with a link per job. Anything but `'parent'` is
+   * `'link'` (under `@waggle/node`, WAGGLE_QUEUE_CONTEXT is checked and a bad value reported).
+   */
+  consumerContext?: 'link' | 'parent';
 }

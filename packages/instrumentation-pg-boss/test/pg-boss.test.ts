@@ -51,7 +51,7 @@ describe.runIf(hasPostgres)('pg-boss', () => {
     return name;
   }
 
-  it('a processed job continues the send trace and records attempt, max attempts and queue wait', async () => {
+  it('a processed job starts a trace of its own linked to the send, and records attempt, max attempts and queue wait', async () => {
     const name = await newQueue('basic', { retryLimit: 2 });
     const parent = trace.getTracer('test').startSpan('request');
     const id = await context.with(trace.setSpan(context.active(), parent), () => boss.send(name, { n: 1 }));
@@ -63,7 +63,9 @@ describe.runIf(hasPostgres)('pg-boss', () => {
     expect(send!.kind).toBe(SpanKind.PRODUCER);
     expect(send!.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
     expect(process!.kind).toBe(SpanKind.CONSUMER);
-    expect(process!.spanContext().traceId).toBe(send!.spanContext().traceId);
+    expect(process!.parentSpanContext).toBeUndefined();
+    expect(process!.spanContext().traceId).not.toBe(send!.spanContext().traceId);
+    expect(process!.links.map((l) => l.context.spanId)).toEqual([send!.spanContext().spanId]);
     expect(process!.attributes).toMatchObject({
       'messaging.system': 'pg-boss',
       'messaging.destination.name': name,
@@ -77,6 +79,21 @@ describe.runIf(hasPostgres)('pg-boss', () => {
     const waitMs = process!.attributes['waggle.queue.wait_ms'] as number;
     expect(waitMs).toBeGreaterThanOrEqual(0);
     expect(waitMs).toBeLessThan(30_000);
+  });
+
+  it('with consumerContext "parent" the process span continues the send trace, as pg-boss itself does', async () => {
+    instrumentation.setConfig({ consumerContext: 'parent' });
+    try {
+      const name = await newQueue('parent');
+      await boss.send(name, {});
+      await boss.work(name, { pollingIntervalSeconds: 0.5 }, async () => 'ok');
+      const [process] = await waitFor('process span', () => spansNamed(`process ${name}`).length > 0 && spansNamed(`process ${name}`));
+      const [send] = spansNamed(`send ${name}`);
+      expect(process!.parentSpanContext?.spanId).toBe(send!.spanContext().spanId);
+      expect(process!.links).toEqual([]);
+    } finally {
+      instrumentation.setConfig({});
+    }
   });
 
   it('a job that fails twice then succeeds has attempts 1, 2, 3 with will_retry, will_retry, completed', async () => {

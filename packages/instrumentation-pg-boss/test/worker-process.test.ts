@@ -49,7 +49,7 @@ describe.runIf(hasPostgres)('pg-boss with the worker in a separate process', () 
     return queue;
   }
 
-  it('an HTTP request that sends a job and the job run in the worker process are one connected trace', async () => {
+  it('the job run in the worker process is a trace of its own linked to the send of the HTTP request that enqueued it', async () => {
     const queue = await newQueue('http');
     await apps.startWorker(queue);
     const jobId = await apps.enqueue(queue, 'normal');
@@ -70,8 +70,9 @@ describe.runIf(hasPostgres)('pg-boss with the worker in a separate process', () 
     expect(send.kindName).toBe('producer');
     expect(send.parentSpanId).toBe(server.spanId);
     expect(process!.serviceName).toBe('pg-boss-worker');
-    expect(process!.traceId).toBe(server.traceId);
-    expect(process!.parentSpanId).toBe(send.spanId);
+    expect(process!.traceId).not.toBe(server.traceId);
+    expect(process!.parentSpanId).toBe('');
+    expect(process!.links.map((l) => l.spanId)).toEqual([send.spanId]);
     expect(query.parentSpanId).toBe(process!.spanId);
     const waitMs = process!.attributes['waggle.queue.wait_ms'] as number;
     expect(waitMs).toBeGreaterThanOrEqual(0);
@@ -91,8 +92,9 @@ describe.runIf(hasPostgres)('pg-boss with the worker in a separate process', () 
       [2, 'will_retry'],
       [3, 'completed'],
     ]);
-    // every attempt continues the request's trace
-    expect(new Set(attempts.map((s) => s.traceId)).size).toBe(1);
+    // every attempt is a trace of its own, linked to the same send
+    expect(new Set(attempts.map((s) => s.traceId)).size).toBe(3);
+    expect(new Set(attempts.map((s) => s.links[0]?.spanId)).size).toBe(1);
   });
 
   it('killing a worker mid-job (kill -9) yields a stalled event when the expired job runs again', async () => {

@@ -39,6 +39,8 @@ export interface ResolvedConfig {
   propagateTraceFields: string[];
   rollups: boolean;
   frameworkSpans: boolean;
+  /** How queue consumers (BullMQ, pg-boss, amqplib) relate to the producer. */
+  queueContext: 'link' | 'parent';
   /** Export pipeline settings other than the destination: code options over environment, per sub-object. */
   exportOptions: Omit<ExportPipelineOptions, 'destination' | 'sampling'>;
 }
@@ -150,6 +152,7 @@ export function resolveConfig(options: WaggleOptions = {}, env: Env = process.en
     propagateTraceFields: options.propagateTraceFields ?? list(read('WAGGLE_PROPAGATE_TRACE_FIELDS')) ?? [],
     rollups: options.rollups ?? bool(read, 'WAGGLE_ROLLUPS', true),
     frameworkSpans: options.frameworkSpans ?? bool(read, 'WAGGLE_FRAMEWORK_SPANS', false),
+    queueContext: queueContextFrom(options.queueContext, read),
     exportOptions,
   };
 }
@@ -186,6 +189,14 @@ function optionalPositiveInt(read: Read, name: string): number | undefined {
   if (Number.isInteger(n) && n > 0) return n;
   reportInvalidSetting(name, raw, 'a positive whole number', 'using the default');
   return undefined;
+}
+
+function queueContextFrom(option: unknown, read: Read): 'link' | 'parent' {
+  const [name, raw] = option !== undefined && option !== null ? ['queueContext option', option] : ['WAGGLE_QUEUE_CONTEXT', read('WAGGLE_QUEUE_CONTEXT')];
+  if (raw === undefined) return 'link';
+  if (raw === 'link' || raw === 'parent') return raw;
+  reportInvalidSetting(name, raw, 'link or parent', 'using link');
+  return 'link';
 }
 
 function protocolFrom(read: Read): Protocol {

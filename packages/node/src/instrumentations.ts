@@ -22,6 +22,8 @@ export interface InstrumentationDeps {
   enterWith?: (ctx: Context) => void;
   /** Spans for each framework layer (express/koa middleware, routers, handlers); off by default. */
   frameworkSpans?: boolean;
+  /** How queue consumers relate to the producer: a linked trace of their own (default) or a child. */
+  queueContext?: 'link' | 'parent';
 }
 
 // Route capture still happens with layers ignored: the koa instrumentation records the matched route on the request
@@ -59,6 +61,12 @@ export interface InstrumentationEntry {
   spanProcessorExport?: string;
   /** A Waggle package that improves on `packageName` (e.g. wraps it); used instead when installed. */
   prefer?: { packageName: string; exportName: string };
+  /**
+   * The versions of each library the instrumentation patches (its module definitions' ranges, `||` between
+   * definitions), so an installed version outside them is reported at start without loading the instrumentation.
+   * A test checks these against the instrumentations' own definitions.
+   */
+  versions?: Record<string, string>;
   config?: (deps: InstrumentationDeps) => Record<string, unknown>;
 }
 
@@ -90,6 +98,7 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     packageName: '@opentelemetry/instrumentation-express',
     exportName: 'ExpressInstrumentation',
     builtin: (deps) => (deps.frameworkSpans ? undefined : new ExpressRouteInstrumentation()),
+    versions: { express: '>=4.0.0 <6' },
   },
   {
     name: 'fastify',
@@ -106,16 +115,19 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     packageName: '@opentelemetry/instrumentation-koa',
     exportName: 'KoaInstrumentation',
     config: (deps) => (deps.frameworkSpans ? {} : { ignoreLayersType: ALL_KOA_LAYERS }),
+    versions: { koa: '>=2.0.0 <4' },
   },
-  { name: 'pg', libraries: ['pg'], modules: ['pg-pool'], packageName: '@opentelemetry/instrumentation-pg', exportName: 'PgInstrumentation' },
-  { name: 'mysql2', libraries: ['mysql2'], packageName: '@opentelemetry/instrumentation-mysql2', exportName: 'MySQL2Instrumentation' },
-  { name: 'ioredis', libraries: ['ioredis'], packageName: '@opentelemetry/instrumentation-ioredis', exportName: 'IORedisInstrumentation' },
+  { name: 'pg', libraries: ['pg'], modules: ['pg-pool'], packageName: '@opentelemetry/instrumentation-pg', exportName: 'PgInstrumentation', versions: { pg: '>=8.0.3 <9' } },
+  { name: 'mysql2', libraries: ['mysql2'], packageName: '@opentelemetry/instrumentation-mysql2', exportName: 'MySQL2Instrumentation', versions: { mysql2: '>=1.4.2 <4' } },
+  { name: 'ioredis', libraries: ['ioredis'], packageName: '@opentelemetry/instrumentation-ioredis', exportName: 'IORedisInstrumentation', versions: { ioredis: '>=2.0.0 <7' } },
   {
     name: 'redis',
     libraries: ['redis', '@redis/client'],
     modules: ['@node-redis/client'],
     packageName: '@opentelemetry/instrumentation-redis',
     exportName: 'RedisInstrumentation',
+    // redis 4+ is traced through the @redis/client it depends on, so only that one's version says.
+    versions: { '@redis/client': '^1.0.0 || ^5.0.0 || ^6.0.0' },
   },
   {
     name: 'amqplib',
@@ -123,11 +135,13 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     packageName: '@opentelemetry/instrumentation-amqplib',
     exportName: 'AmqplibInstrumentation',
     prefer: { packageName: '@waggle/instrumentation-amqplib', exportName: 'AmqplibInstrumentation' },
+    config: (deps) => ({ consumerContext: deps.queueContext, useLinksForConsume: deps.queueContext !== 'parent' }),
+    versions: { amqplib: '>=0.5.5 <3' },
   },
-  { name: 'kafkajs', libraries: ['kafkajs'], packageName: '@opentelemetry/instrumentation-kafkajs', exportName: 'KafkaJsInstrumentation' },
-  { name: 'graphql', libraries: ['graphql'], packageName: '@opentelemetry/instrumentation-graphql', exportName: 'GraphQLInstrumentation' },
-  { name: 'pino', libraries: ['pino'], packageName: '@opentelemetry/instrumentation-pino', exportName: 'PinoInstrumentation' },
-  { name: 'winston', libraries: ['winston'], packageName: '@opentelemetry/instrumentation-winston', exportName: 'WinstonInstrumentation' },
+  { name: 'kafkajs', libraries: ['kafkajs'], packageName: '@opentelemetry/instrumentation-kafkajs', exportName: 'KafkaJsInstrumentation', versions: { kafkajs: '>=0.3.0 <3' } },
+  { name: 'graphql', libraries: ['graphql'], packageName: '@opentelemetry/instrumentation-graphql', exportName: 'GraphQLInstrumentation', versions: { graphql: '>=14.0.0 <17' } },
+  { name: 'pino', libraries: ['pino'], packageName: '@opentelemetry/instrumentation-pino', exportName: 'PinoInstrumentation', versions: { pino: '>=5.14.0 <11' } },
+  { name: 'winston', libraries: ['winston'], packageName: '@opentelemetry/instrumentation-winston', exportName: 'WinstonInstrumentation', versions: { winston: '>=3 <4 || >=1 <3' } },
   {
     name: 'proxy',
     libraries: ['http-proxy', 'http-proxy-middleware', '@fastify/reply-from', 'p-retry', 'async-retry'],
@@ -135,6 +149,7 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     packageName: '@waggle/instrumentation-proxy',
     exportName: 'ProxyInstrumentation',
     optional: true,
+    versions: { 'http-proxy': '>=1.18.0 <2', '@fastify/reply-from': '>=12.0.0 <13', 'p-retry': '>=9.0.0 <10', 'async-retry': '>=1.3.0 <2' },
   },
   {
     name: 'sequelize',
@@ -142,9 +157,26 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     packageName: '@waggle/instrumentation-sequelize',
     exportName: 'SequelizeInstrumentation',
     optional: true,
+    versions: { sequelize: '>=6.0.0 <7' },
   },
-  { name: 'bullmq', libraries: ['bullmq'], packageName: '@waggle/instrumentation-bullmq', exportName: 'BullMQInstrumentation', optional: true },
-  { name: 'pg-boss', libraries: ['pg-boss'], packageName: '@waggle/instrumentation-pg-boss', exportName: 'PgBossInstrumentation', optional: true },
+  {
+    name: 'bullmq',
+    libraries: ['bullmq'],
+    packageName: '@waggle/instrumentation-bullmq',
+    exportName: 'BullMQInstrumentation',
+    optional: true,
+    config: (deps) => ({ consumerContext: deps.queueContext }),
+    versions: { bullmq: '>=5.0.0 <7' },
+  },
+  {
+    name: 'pg-boss',
+    libraries: ['pg-boss'],
+    packageName: '@waggle/instrumentation-pg-boss',
+    exportName: 'PgBossInstrumentation',
+    optional: true,
+    config: (deps) => ({ consumerContext: deps.queueContext }),
+    versions: { 'pg-boss': '>=12.38.0 <13' },
+  },
   {
     name: 'runtime',
     libraries: [],
@@ -205,16 +237,22 @@ export function appDirectories(): string[] {
  * directory, as Node's resolver does. Cheap stat calls at startup only; no package code is loaded.
  */
 export function isInstalled(name: string, fromDirs: string[]): boolean {
+  return installedManifest(name, fromDirs) !== undefined;
+}
+
+/** The package.json of `name` that the app would load (the nearest node_modules walking up), if any. */
+export function installedManifest(name: string, fromDirs: string[]): string | undefined {
   for (const start of fromDirs) {
     let dir = start;
     for (;;) {
-      if (existsSync(join(dir, 'node_modules', name, 'package.json'))) return true;
+      const manifest = join(dir, 'node_modules', name, 'package.json');
+      if (existsSync(manifest)) return manifest;
       const parent = dirname(dir);
       if (parent === dir) break;
       dir = parent;
     }
   }
-  return false;
+  return undefined;
 }
 
 type InstrumentationClass = new (config?: Record<string, unknown>) => Instrumentation;

@@ -15,6 +15,8 @@ import { LocalRootTracker } from './local-roots.js';
 import { createPropagator } from './propagation.js';
 import { RollupSpanProcessor, TraceFieldRegistry, TraceFieldSpanProcessor } from './span-processors.js';
 import { TraceLinkSpanProcessor } from './trace-links.js';
+import { findUntracedLibraries, UNTRACED_LIBRARIES_ATTRIBUTE } from './untraced-libraries.js';
+import { reportOnce } from './diagnostics.js';
 import { resources } from './otel.js';
 
 const { defaultResource, resourceFromAttributes } = resources;
@@ -58,9 +60,13 @@ export function buildPieces(config: ResolvedConfig, options: BuildOptions = {}):
   const loaded = loadInstrumentations(
     entries,
     dirs,
-    { enterWith: (ctx) => contextManager.enterWith(ctx), frameworkSpans: config.frameworkSpans },
+    { enterWith: (ctx) => contextManager.enterWith(ctx), frameworkSpans: config.frameworkSpans, queueContext: config.queueContext },
     triggers,
   );
+  const untraced = findUntracedLibraries(entries, dirs);
+  if (untraced.length > 0) {
+    reportOnce('untraced-libraries', 'WAGGLE_UNTRACED_LIBRARY', `not traced, so their calls will be missing from traces: ${untraced.join(', ')}`);
+  }
   installEsmHook(loaded.hookedModules, triggers === undefined ? undefined : (specifier) => triggers.fire(specifier));
 
   const traceFields = new TraceFieldRegistry();
@@ -87,7 +93,7 @@ export function buildPieces(config: ResolvedConfig, options: BuildOptions = {}):
     spanProcessors,
     exportProcessor,
     sampler: createSampler(config.sampling),
-    resource: createResource(config),
+    resource: createResource(config, untraced),
     contextManager,
     textMapPropagator: createPropagator(config.propagators, traceFields, config.propagateTraceFields),
     traceFields,
@@ -95,8 +101,9 @@ export function buildPieces(config: ResolvedConfig, options: BuildOptions = {}):
   };
 }
 
-// Static attributes only: resource detectors (cloud, container) are not loaded, they cost startup time.
-function createResource(config: ResolvedConfig): Resource {
+// Static attributes only: resource detectors (cloud, container) are not loaded, they cost startup time. The untraced
+// libraries ride on every span so `waggle gaps` can name them per service (on Honeycomb too).
+function createResource(config: ResolvedConfig, untraced: string[]): Resource {
   return defaultResource().merge(
     resourceFromAttributes({
       'host.name': hostname(),
@@ -105,6 +112,7 @@ function createResource(config: ResolvedConfig): Resource {
       'process.runtime.version': process.versions.node,
       'telemetry.distro.name': '@waggle/node',
       'telemetry.distro.version': DISTRO_VERSION,
+      ...(untraced.length > 0 ? { [UNTRACED_LIBRARIES_ATTRIBUTE]: untraced } : {}),
       ...config.resourceAttributes,
       'service.name': config.serviceName,
     }),

@@ -61,4 +61,10 @@ export interface WaggleOptions {
   frameworkSpans?: boolean;
   /** Root-span rollups `rollup.<kind>.count` / `.duration_ms` (WAGGLE_ROLLUPS, default true). */
   rollups?: boolean;
+  /**
+   * How a queue consumer's span (BullMQ, pg-boss, amqplib) relates to the span that sent the job
+   * (WAGGLE_QUEUE_CONTEXT): `link` (default) starts a trace of its own linked to the send, so a job retried for an
+   * hour does not stretch the request's trace; `parent` makes it a child in the request's trace.
+   */
+  queueContext?: 'link' | 'parent';
 }

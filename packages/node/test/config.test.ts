@@ -101,6 +101,15 @@ describe('invalid values', () => {
     expect(stderr()).toBe('waggle: WAGGLE_CONFIG_INVALID OTEL_EXPORTER_OTLP_PROTOCOL="grpc" is not valid; accepted: http/protobuf or http/json; using http/protobuf\n');
   });
 
+  it('WAGGLE_QUEUE_CONTEXT chooses link (default) or parent; the start() option wins; anything else is reported', () => {
+    expect(resolveConfig({}, {}).queueContext).toBe('link');
+    expect(resolveConfig({}, { WAGGLE_QUEUE_CONTEXT: 'parent' }).queueContext).toBe('parent');
+    expect(resolveConfig({ queueContext: 'link' }, { WAGGLE_QUEUE_CONTEXT: 'parent' }).queueContext).toBe('link');
+    const stderr = captureStderr();
+    expect(resolveConfig({}, { WAGGLE_QUEUE_CONTEXT: 'child' }).queueContext).toBe('link');
+    expect(stderr()).toBe('waggle: WAGGLE_CONFIG_INVALID WAGGLE_QUEUE_CONTEXT="child" is not valid; accepted: link or parent; using link\n');
+  });
+
   it('a malformed endpoint URL is ignored and the next source is used', () => {
     captureStderr();
     expect(resolveConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' }).tracesUrl).toBe('http://127.0.0.1:4318/v1/traces');

@@ -13,6 +13,8 @@ export interface QuerySpec {
   orders?: Array<{ op?: string; column?: string; order: 'ascending' | 'descending' }>;
   limit?: number;
   time_range?: number;
+  start_time?: number;
+  end_time?: number;
   granularity?: number;
 }
 export interface ResultRow { data: Record<string, unknown> }
@@ -90,8 +92,8 @@ export function bubbleUp(dataset: string, body: QuerySpec & { selection: { filte
   return request('POST', `/api/bubbleup/${encodeURIComponent(dataset)}`, body);
 }
 
-export function getGaps(sinceSeconds: number): Promise<GapsReport> {
-  return request('GET', `/api/gaps?since=${sinceSeconds}`);
+export function getGaps(sinceSeconds: number, dataset = '__all__'): Promise<GapsReport> {
+  return request('GET', `/api/gaps?since=${sinceSeconds}&dataset=${encodeURIComponent(dataset)}`);
 }
 
 export interface IncidentEntry { time: string; kind: string; text: string; summary?: string; failed?: boolean }

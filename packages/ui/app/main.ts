@@ -43,7 +43,7 @@ async function render(): Promise<void> {
   );
   root.replaceChildren(nav, main);
   const page = route.path.startsWith('/trace/')
-    ? renderTracePage(main, decodeURIComponent(route.path.slice('/trace/'.length)))
+    ? renderTracePage(main, decodeURIComponent(route.path.slice('/trace/'.length)), route.params)
     : route.path === '/heatmap'
       ? renderHeatmapPage(main, route)
       : route.path === '/gaps'

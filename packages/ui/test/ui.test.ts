@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { startBackend, type Backend } from '@waggle/backend';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { incidentScenario, send, type Scenario } from '../../cli/test/fixtures.js';
+import { incidentScenario, linkedScenario, newTraceId, send, span, tracesData, type Scenario } from '../../cli/test/fixtures.js';
 import { uiDirectory } from '../src/index.js';
 
 const OUT = fileURLToPath(new URL('../test-output/', import.meta.url));
@@ -16,6 +16,7 @@ let dataDir: string;
 let browser: Browser;
 let page: Page;
 let scenario: Scenario;
+const linked = linkedScenario();
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
@@ -24,6 +25,7 @@ beforeAll(async () => {
   backend = await startBackend({ port: 0, dataDir, uiDir: uiDirectory(), incidentDir: join(dataDir, 'incidents') });
   scenario = incidentScenario();
   await send(backend.url, scenario.data);
+  await send(backend.url, linked.data);
   await fetch(`${backend.url}/1/markers/api`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: 'deploy v42', type: 'deploy', start_time: Math.floor(Date.now() / 1000) - 245 }) });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -168,8 +170,49 @@ describe('the web UI', () => {
     expect(await page.getAttribute('g.node[data-node="legacy:8080"]', 'class')).toContain('untraced');
     expect(await page.getAttribute('g.edge[data-from="api"][data-to="legacy:8080"]', 'class')).toContain('missing');
     expect(await page.getAttribute('g.edge[data-from="proxy"][data-to="api"]', 'class')).not.toContain('missing');
-    expect(await page.textContent('#missing-hops')).toContain('legacy:8080');
+    expect(await page.textContent('#uninstrumented-hops')).toContain('legacy:8080');
     await page.screenshot({ path: join(OUT, 'gaps.png'), fullPage: true });
+  });
+
+  it('the gaps page has a table per class with counts and example traces, and a dataset choice', async () => {
+    // A worker on BullMQ 1.15: its jobs are untraced, so each outgoing call starts a trace; one call is refused.
+    const now = Date.now();
+    const calls = [0, 1, 2].map((i) => span({ traceId: newTraceId(), name: 'GET', kind: 3, startMs: now - 100_000 + i * 1000, durationMs: 5, attributes: { 'server.address': 'legacy', 'server.port': 8080, 'http.request.method': 'GET', ...(i === 2 ? { 'error.type': 'ECONNREFUSED' } : { 'http.response.status_code': 200 }) } }));
+    await send(backend.url, tracesData([{ service: 'worker', resource: { 'waggle.untraced_libraries': ['bullmq@1.15.1 (Waggle traces >=2.0.0 <7)'], 'host.name': 'w1', 'process.pid': 7 }, spans: calls }]));
+    await open('#/gaps?since=1800');
+    await page.waitForSelector('#gaps-map');
+    const rows = async (id: string) => page.$$eval(`#${id} tbody tr`, (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(await rows('context-lost')).toEqual([['worker', 'client', 'GET', '3', '3', 'service sends no server/consumer spans', calls[0]!.traceId]]);
+    expect(await rows('untraced-libraries')).toEqual([['worker', 'bullmq', '1.15.1', 'Waggle traces >=2.0.0 <7', '1', calls[0]!.traceId]]);
+    expect(await rows('callee-unreachable')).toEqual([['worker', 'legacy:8080', 'unknown', 'refused', '1', calls[2]!.traceId]]);
+    expect((await rows('uninstrumented-hops')).map((r) => r.slice(0, 4))).toEqual([['api', 'legacy:8080', 'client', '40'], ['worker', 'legacy:8080', 'client', '2'], ['mailer', 'smtp.example:443', 'client', '1']]);
+    await page.screenshot({ path: join(OUT, 'gaps-classes.png'), fullPage: true });
+    await page.selectOption('#gaps-dataset', 'worker');
+    await page.waitForFunction(() => document.querySelector('#page p')?.textContent?.includes('of worker'));
+    expect(await page.$('#context-lost')).not.toBeNull();
+    expect((await rows('uninstrumented-hops')).map((r) => r[0])).toEqual(['worker']);
+    expect(new URL(page.url()).hash).toContain('dataset=worker');
+  });
+
+  it('the waterfall follows span links: the job\'s trace folds out under the span that enqueued it', async () => {
+    await open(`#/trace/${linked.requestTraceId}`);
+    await page.waitForSelector('#waterfall .link-row');
+    const labels = await page.$$eval('#waterfall > div', (els) => els.map((el) => (el.classList.contains('link-row') ? `link:${el.getAttribute('data-linked-trace')}` : el.querySelector('.span-label')!.textContent)));
+    expect(labels).toEqual(['shop POST /checkout', 'shop add emails', `link:${linked.jobTraceId}`, 'mailer process emails', 'mailer POST']);
+    expect(await page.textContent('.link-row')).toContain('waited 250 ms');
+    expect(await page.textContent('#trace-summary')).toContain('1 linked trace');
+    await page.screenshot({ path: join(OUT, 'trace-linked.png'), fullPage: true });
+    await page.click('.link-row .fold');
+    expect(await page.$$eval('.span-row[data-trace-id]', (els) => els.filter((el) => !(el as HTMLElement).hidden).map((el) => el.getAttribute('data-trace-id')))).toEqual([linked.requestTraceId, linked.requestTraceId]);
+    await page.click('.link-row .fold');
+    expect(await page.$$eval('.span-row:not([hidden])', (els) => els.length)).toBe(4);
+    // From the job's trace, the same story from the request down; unticking "follow span links" shows the job alone.
+    await open(`#/trace/${linked.jobTraceId}`);
+    await page.waitForSelector('#waterfall .link-row');
+    expect(await page.$$eval('.span-row .span-label', (els) => els.map((el) => el.textContent))).toEqual(['shop POST /checkout', 'shop add emails', 'mailer process emails', 'mailer POST']);
+    await page.click('#follow-links');
+    await page.waitForFunction(() => document.querySelectorAll('.span-row').length === 2);
+    expect(await page.$('.link-row')).toBeNull();
   });
 
   it('shows the incident timeline written by the CLI', async () => {

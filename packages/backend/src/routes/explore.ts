@@ -1,4 +1,5 @@
 import { bubbleUp } from '../bubbleup.js';
+import { canonicalSegment } from '../dataset-names.js';
 import { gapsReport } from '../gaps-query.js';
 import { datasetParam, HttpError, parseJson, readBody, requireJson, sendJson } from '../http-util.js';
 import { IncidentLog } from '../incident-log.js';
@@ -42,7 +43,10 @@ export function exploreRoutes(deps: RouteDeps): Route[] {
       async handler({ res, url }) {
         const since = Number(url.searchParams.get('since') ?? 1800);
         if (!Number.isFinite(since) || since <= 0) throw new HttpError(400, 'since must be a positive number of seconds');
-        sendJson(res, 200, await gapsReport(store, since));
+        // As a :dataset segment would be: any spelling of a known dataset finds it.
+        const dataset = datasetParam(canonicalSegment(store.names, encodeURIComponent(url.searchParams.get('dataset') || '__all__')));
+        requireDataset(deps, dataset);
+        sendJson(res, 200, await gapsReport(store, since, dataset === '__all__' ? {} : { dataset }));
       },
     },
     {

@@ -1,5 +1,6 @@
-// Service map from the gaps report: edges coloured by tracing coverage, missing hops highlighted.
-import { getGaps, type GapsReport } from '../api.js';
+// Service map from the gaps report: edges coloured by tracing coverage, uninstrumented hops highlighted; then one
+// table per class of gap, each row with its count and an example trace.
+import { getGaps, listDatasets, type GapsReport } from '../api.js';
 import { errorBox, h, traceLink } from '../dom.js';
 import { setParams, type Route } from '../main.js';
 import { TIME_RANGES } from '../spec-form.js';
@@ -48,7 +49,7 @@ function layout(nodes: string[], edges: Array<{ from: string; to: string }>): Ma
 export function renderMap(report: GapsReport): SVGSVGElement {
   const edges = report.edges.map((e) => ({ from: e.from, to: e.to, label: `${e.coveragePercent}% of ${e.calls}`, color: coverageColor(e.coveragePercent), missing: e.covered === 0, peer: e.peer }));
   const nodes = [...new Set(edges.flatMap((e) => [e.from, e.to]))];
-  const untraced = new Set(report.missingHops.map((m) => m.peer));
+  const untraced = new Set(report.uninstrumentedHops.map((m) => m.peer));
   const pos = layout(nodes, edges);
   const width = Math.max(500, ...[...pos.values()].map((p) => p.x + 120));
   const height = Math.max(200, ...[...pos.values()].map((p) => p.y + 60));
@@ -77,34 +78,65 @@ export function renderMap(report: GapsReport): SVGSVGElement {
   return root;
 }
 
-function table(id: string, headers: string[], rows: Array<Array<string | number | Node>>): HTMLTableElement {
+const REASONS: Record<string, string> = { refused: 'refused', reset: 'reset', timeout: 'timed out', dns: 'DNS failure', unreachable: 'host unreachable', no_response: 'no response' };
+
+type Cell = string | number | Node;
+
+function table(id: string, headers: string[], rows: Cell[][]): HTMLTableElement {
   return h('table', { id }, h('thead', {}, h('tr', {}, ...headers.map((x) => h('th', {}, x)))), h('tbody', {}, ...rows.map((r) => h('tr', {}, ...r.map((c) => h('td', {}, c))))));
+}
+
+/** One section per class of finding, in the order a reader acts on them; empty classes are left out. */
+export function gapSections(report: GapsReport): HTMLElement[] {
+  const sections: HTMLElement[] = [];
+  const section = (id: string, title: string, why: string, headers: string[], rows: Cell[][]) => {
+    if (rows.length) sections.push(h('section', { class: 'gap-class', 'data-class': id }, h('h2', {}, title, ' ', h('small', {}, `${rows.length}`)), h('p', { class: 'why' }, why), table(id, headers, rows)));
+  };
+  section('uninstrumented-hops', 'Uninstrumented hops', 'Calls answered by something that sent no server or consumer span: instrument the callee.', ['service', 'calls to', 'kind', 'count', 'example'],
+    report.uninstrumentedHops.map((m) => [m.service, m.peer, m.kind, m.count, traceLink(m.exampleTraceId)]));
+  section('context-lost', 'Context lost', 'Outgoing calls that started a trace of their own while the process was serving a request or job, or in a service whose work is never traced.', ['service', 'kind', 'span', 'count', 'of', 'when', 'example'],
+    report.contextLost.map((c) => [c.service, c.kind, c.name, c.count, c.total, c.cause === 'no_entry_spans' ? 'service sends no server/consumer spans' : 'while serving', traceLink(c.exampleTraceId)]));
+  section('untraced-libraries', 'Untraced libraries', 'Installed libraries or versions the SDK reported it does not trace.', ['service', 'library', 'version', 'why', 'processes', 'example'],
+    report.untracedLibraries.map((u) => [u.service, u.library, u.version, u.note, u.processes, traceLink(u.exampleTraceId)]));
+  section('orphans', 'Spans whose parent never arrived', 'The caller propagated context but its span is missing.', ['service', 'span', 'caller', 'count', 'example'],
+    report.orphanSpans.map((o) => [o.service, o.name, o.caller ?? 'unknown', o.count, traceLink(o.exampleTraceId)]));
+  if (report.rootlessTraces.count) sections.push(h('p', { id: 'rootless' }, `${report.rootlessTraces.count} traces without a root, e.g. `, ...report.rootlessTraces.exampleTraceIds.slice(0, 3).flatMap((t) => [traceLink(t), ' '])));
+  section('lost-callee-spans', 'Lost callee spans', 'The callee is instrumented but sent no span for these calls: it crashed, dropped them or sampled them apart.', ['service', 'calls to', 'callee', 'count', 'example'],
+    report.lostCalleeSpans.map((l) => [l.service, l.peer, l.callee, l.count, traceLink(l.exampleTraceId)]));
+  section('callee-unreachable', 'Callee unreachable', 'No answer at all: the callee was down or unreachable. An outage, not a gap in tracing.', ['service', 'calls to', 'callee', 'why', 'count', 'example'],
+    report.calleeUnreachable.map((u) => [u.service, u.peer, u.callee ?? 'unknown', REASONS[u.reason] ?? u.reason, u.count, traceLink(u.exampleTraceId)]));
+  section('silent', 'Services that stopped reporting', '', ['service', 'last seen', 'spans'], report.silentServices.map((s) => [s.service, s.lastSeen, s.spans]));
+  return sections;
 }
 
 export async function renderGapsPage(main: HTMLElement, route: Route): Promise<void> {
   const since = Number(route.params.get('since') ?? 1800);
+  const dataset = route.params.get('dataset') ?? '__all__';
   const range = h('select', { id: 'gaps-range' }, ...TIME_RANGES.map(([s, label]) => h('option', { value: String(s), selected: s === since }, label)));
-  range.addEventListener('change', () => {
-    const params = new URLSearchParams({ since: range.value });
+  const datasets = await listDatasets().catch(() => [] as string[]);
+  const datasetSelect = h('select', { id: 'gaps-dataset' }, ...['__all__', ...datasets.filter((d) => d !== '__all__')].map((d) => h('option', { value: d, selected: d === dataset }, d === '__all__' ? 'every dataset' : d)));
+  const rerender = () => {
+    const params = new URLSearchParams({ since: range.value, ...(datasetSelect.value === '__all__' ? {} : { dataset: datasetSelect.value }) });
     setParams('/gaps', params);
     void renderGapsPage(main, { path: '/gaps', params });
-  });
-  main.replaceChildren(h('h1', {}, 'Tracing gaps'), range, h('p', { class: 'loading' }, 'Loading…'));
+  };
+  range.addEventListener('change', rerender);
+  datasetSelect.addEventListener('change', rerender);
+  const controls = h('div', { class: 'controls' }, range, ' ', datasetSelect);
+  main.replaceChildren(h('h1', {}, 'Tracing gaps'), controls, h('p', { class: 'loading' }, 'Loading…'));
   let report: GapsReport;
   try {
-    report = await getGaps(since);
+    report = await getGaps(since, dataset);
   } catch (error) {
-    main.replaceChildren(h('h1', {}, 'Tracing gaps'), range, errorBox(error));
+    main.replaceChildren(h('h1', {}, 'Tracing gaps'), controls, errorBox(error));
     return;
   }
   const sections: HTMLElement[] = [
-    h('p', {}, `${report.spans} spans in ${report.traces} settled traces. Edge colours: green fully traced, amber partly, red untraced.`),
+    h('p', {}, `${report.spans} spans in ${report.traces} settled traces${report.dataset ? ` of ${report.dataset}` : ''}. Edge colours: green fully traced, amber partly, red untraced.`),
     h('div', { class: 'map' }, renderMap(report)),
+    ...gapSections(report),
   ];
-  if (report.missingHops.length) sections.push(h('h2', {}, 'Uninstrumented hops'), table('missing-hops', ['service', 'calls to', 'kind', 'count', 'example'], report.missingHops.map((m) => [m.service, m.peer, m.kind, m.count, traceLink(m.exampleTraceId)])));
-  if (report.orphanSpans.length) sections.push(h('h2', {}, 'Spans whose parent never arrived'), table('orphans', ['service', 'span', 'caller', 'count', 'example'], report.orphanSpans.map((o) => [o.service, o.name, o.caller ?? 'unknown', o.count, traceLink(o.exampleTraceId)])));
-  if (report.rootlessTraces.count) sections.push(h('p', { id: 'rootless' }, `${report.rootlessTraces.count} traces without a root.`));
-  if (report.silentServices.length) sections.push(h('h2', {}, 'Services that stopped reporting'), table('silent', ['service', 'last seen', 'spans'], report.silentServices.map((s) => [s.service, s.lastSeen, s.spans])));
-  if (!report.missingHops.length && !report.orphanSpans.length && !report.rootlessTraces.count && !report.silentServices.length) sections.push(h('p', { id: 'no-gaps', class: 'ok' }, 'No gaps: every hop was traced end to end.'));
-  main.replaceChildren(h('h1', {}, 'Tracing gaps'), range, ...sections);
+  const gaps = report.uninstrumentedHops.length + report.contextLost.length + report.untracedLibraries.length + report.orphanSpans.length + report.lostCalleeSpans.length + report.silentServices.length + report.rootlessTraces.count;
+  if (!gaps) sections.push(h('p', { id: 'no-gaps', class: 'ok' }, 'No gaps: every hop was traced end to end.'));
+  main.replaceChildren(h('h1', {}, 'Tracing gaps'), controls, ...sections);
 }
