@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CrashCapture } from './crash.js';
 import type { RuntimeCore } from './core.js';
-import type { RestartStateFile, RunRecord } from './internal-types.js';
+import type { ResolvedConfig, RestartStateFile, RunRecord } from './internal-types.js';
 import {
   ATTR_PROCESS_CRASH_COUNT,
   ATTR_PROCESS_CRASH_LOOP,
@@ -16,11 +16,13 @@ import {
   ATTR_PROCESS_PREVIOUS_MEMORY_PRESSURE,
   ATTR_PROCESS_PREVIOUS_SIGNAL,
   ATTR_PROCESS_PREVIOUS_UPTIME_S,
+  ATTR_PROCESS_PREVIOUS_VERSION,
   ATTR_PROCESS_RESTART_COUNT,
   ATTR_PROCESS_RESTART_WINDOW_S,
   SPAN_PROCESS_START,
 } from './semconv.js';
 import { stateFileName } from './utils.js';
+import { claimVersionChange } from './version-changes.js';
 
 /** Runs kept in the state file; older ones never matter for a window of minutes. */
 const MAX_RUNS = 50;
@@ -100,6 +102,7 @@ export class RestartTracker {
     const inWindow = state.runs.filter((r) => now - r.startedAt <= config.windowMs);
     const crashes = inWindow.filter((r) => !endedCleanly(r)).length;
     const previous = state.runs.at(-1);
+    if (config.serviceVersion !== undefined) this._current.version = config.serviceVersion;
     const attributes: Attributes = {
       [ATTR_PROCESS_PID]: process.pid,
       [ATTR_PROCESS_RESTART_COUNT]: inWindow.length,
@@ -121,6 +124,7 @@ export class RestartTracker {
       if (previous.memoryPressure !== undefined) {
         attributes[ATTR_PROCESS_PREVIOUS_MEMORY_PRESSURE] = previous.memoryPressure;
       }
+      if (previous.version !== undefined) attributes[ATTR_PROCESS_PREVIOUS_VERSION] = previous.version;
     }
     try {
       const span = this._tracer().startSpan(SPAN_PROCESS_START, { root: true, attributes, startTime: now });
@@ -133,6 +137,21 @@ export class RestartTracker {
     this._writing = true;
     await this._writeAsync();
     this._writing = false;
+    const version = config.serviceVersion;
+    if (previous?.version !== undefined && version !== undefined && previous.version !== version && config.onVersionChange) {
+      await this._announceVersionChange(previous.version, version, config.onVersionChange);
+    }
+  }
+
+  /** One announcement per version change per service: the first instance to claim it in the state directory. */
+  private async _announceVersionChange(previousVersion: string, version: string, announce: NonNullable<ResolvedConfig['onVersionChange']>): Promise<void> {
+    const { serviceName, stateDir } = this._core.config;
+    try {
+      if (!(await claimVersionChange(stateDir, serviceName, { previousVersion, version }))) return;
+      await announce({ serviceName, previousVersion, version, time: this._current.startedAt });
+    } catch (err) {
+      diag.warn(`WAGGLE_RUNTIME_VERSION_CHANGE_FAILED: could not announce ${serviceName} ${previousVersion} → ${version}`, err);
+    }
   }
 
   /**
