@@ -1,8 +1,9 @@
 import type { Trigger, TriggerState } from '@waggle/backend';
+import { triggerCondition } from '@waggle/backend/trigger-condition';
 import { Target } from '../client.js';
 import { parseFlags, TARGET_FLAGS, TARGET_HELP, targetName, type Command } from '../command.js';
 import { UsageError } from '../errors.js';
-import { calculationKey, parseCalculation, parseDuration, parseFilter, type Filter } from '../query-syntax.js';
+import { parseCalculation, parseDuration, parseFilter, type Filter } from '../query-syntax.js';
 import { formatValue } from '../render/format.js';
 import { renderTable } from '../render/table.js';
 import { forTerminal, jsonText, terminalText } from '../render/terminal-text.js';
@@ -45,15 +46,6 @@ const OPTIONS = {
 /** Seconds from `90`, `90s`, `15m`, `1h`. */
 function seconds(text: string, flag: string): number {
   return /^\d+$/.test(text.trim()) ? Number(text) : parseDuration(text, flag);
-}
-
-/** `COUNT where name = retry_storm > 50`: the trigger's condition in one line. */
-export function describeCondition(t: Pick<Trigger, 'query' | 'threshold'>): string {
-  const calc = t.query.calculations?.[0] ?? { op: 'COUNT' };
-  const filters = (t.query.filters ?? []).map((f) => `${f.column} ${f.op}${f.value === undefined ? '' : ` ${Array.isArray(f.value) ? f.value.join(',') : String(f.value)}`}`);
-  const by = t.query.breakdowns?.length ? ` by ${t.query.breakdowns.join(', ')}` : '';
-  const where = filters.length ? ` where ${filters.join(t.query.filter_combination === 'OR' ? ' OR ' : ' AND ')}` : '';
-  return `${calculationKey(calc)}${where}${by} ${t.threshold.op} ${t.threshold.value}`;
 }
 
 function every(s: number): string {
@@ -111,8 +103,8 @@ export const triggerCommand: Command = {
         const answer = await target.request<Trigger>('POST', path(v.dataset), body);
         const created = forTerminal(answer);
         if (v.json) ctx.stdout.write(`${jsonText(answer)}\n`);
-        else ctx.stdout.write(`trigger ${created.id} added to ${created.dataset_slug ?? v.dataset}: ${JSON.stringify(created.name)} when ${describeCondition(created)}, every ${every(created.frequency)}\n`);
-        return { summary: `trigger ${JSON.stringify(name)} added: ${describeCondition(created)}` };
+        else ctx.stdout.write(`trigger ${created.id} added to ${created.dataset_slug ?? v.dataset}: ${JSON.stringify(created.name)} when ${triggerCondition(created)}, every ${every(created.frequency)}\n`);
+        return { summary: `trigger ${JSON.stringify(name)} added: ${triggerCondition(created)}` };
       }
       case 'list': {
         let rows: Array<{ trigger: Trigger; state?: TriggerState }>;
@@ -125,7 +117,7 @@ export const triggerCommand: Command = {
             t.id,
             t.name,
             t.dataset_slug ?? v.dataset ?? '',
-            describeCondition(t),
+            triggerCondition(t),
             every(t.frequency),
             t.disabled ? 'disabled' : t.triggered ? 'TRIGGERED' : 'ok',
             ...(v.dataset ? [] : [lastValue(state), state?.last_evaluated_at?.slice(11, 19) ?? '-']),
