@@ -98,6 +98,8 @@ export interface ReleaseComparison {
   bubbleup?: { selection: string; result: BubbleUpResult };
   /** Runtime fields missing from the dataset (the runtime instrumentation is not installed). */
   missingFields: string[];
+  /** The metrics that grew most, candidate ÷ baseline, largest first. */
+  largestChanges: Array<{ metric: Metric; change: number }>;
 }
 
 /**
@@ -266,7 +268,7 @@ export async function compareReleases(
   const base = stats(baseline);
   const cand = stats(candidate);
   const versions = Object.fromEntries([...main.values()].map((r) => [String(r['service.version']), Number(r.COUNT ?? 0)]));
-  const out: ReleaseComparison = { dataset, baseline: base, candidate: cand, versions, minEvents: req.minEvents, rules: [], verdict: 'pass', missingFields };
+  const out: ReleaseComparison = { dataset, baseline: base, candidate: cand, versions, minEvents: req.minEvents, rules: [], verdict: 'pass', missingFields, largestChanges: largestChanges(base, cand) };
   if (base.count < req.minEvents || cand.count < req.minEvents) {
     out.verdict = 'not_enough_data';
     return out;
@@ -299,8 +301,10 @@ export async function compareReleases(
   }
   try {
     const result = await bubbleUp([...scope, { column: 'service.version', op: 'in', value: [baseline, candidate] }], selection);
-    // The split itself, and what identifies a deployment rather than explains it, differ by construction.
-    result.columns = result.columns.filter((c) => !DEPLOYMENT_IDENTITY.test(c.column));
+    // The split itself and what identifies a deployment differ by construction; process-wide gauges (heap, event loop)
+    // are the same for every request of a process, so they separate the versions perfectly too, and the table above
+    // already compares them. What is left differs request by request.
+    result.columns = result.columns.filter((c) => !DEPLOYMENT_IDENTITY.test(c.column) && !PROCESS_GAUGE.test(c.column));
     out.bubbleup = { selection: selectionText, result };
   } catch {
     // The verdict stands without the explanation; the numbers above already say what regressed.
@@ -310,3 +314,16 @@ export async function compareReleases(
 
 /** Columns that name the deployment a request ran on: a canary runs on other instances by construction. */
 const DEPLOYMENT_IDENTITY = /^(service\.version|service\.instance\.id|host\.(name|id|ip)|container\.id|k8s\.pod\.(name|uid)|process\.pid)$/;
+/** The runtime instrumentation's process-wide samples (runtime.heap.*, runtime.eventloop.*, …); runtime.gc.pause_ms is per request. */
+const PROCESS_GAUGE = /^runtime\.(?!gc\.pause_ms$)/;
+
+/** The metrics that moved most, candidate ÷ baseline, largest first (ratios of 1 or less left out). */
+export function largestChanges(base: VersionStats, cand: VersionStats): Array<{ metric: Metric; change: number }> {
+  const metrics: Metric[] = ['p50', 'p95', 'p99', 'heap_ratio', 'loop_delay', 'log_ms'];
+  return metrics
+    .flatMap((metric) => {
+      const change = ratioOf(base.values[metric], cand.values[metric]);
+      return change !== undefined && change > 1 ? [{ metric, change }] : [];
+    })
+    .sort((a, b) => b.change - a.change);
+}

@@ -31,7 +31,8 @@ Usage: waggle release compare --dataset api --baseline v41 --candidate v42 [--si
 Compares the root/server spans (span.kind = server) of two service.version values in the same window: request
 count, error rate, P50/P95/P99 duration_ms, heap used ratio, event-loop delay and logger time per request (fields
 of @waggle/instrumentation-runtime), process starts and crashes; the candidate ÷ baseline change; then BubbleUp of
-the candidate's slow requests (slower than the baseline's P95) against the rest.
+the candidate's slow requests (slower than the baseline's P95) against the rest, by the columns that differ per
+request (deployment identity and the runtime's process-wide samples are left out: the table compares those).
 
   --fail-on RULES   comma-separated METRIC=LIMIT, replacing the defaults
                     (default ${DEFAULT_RULES});
@@ -131,6 +132,8 @@ export function renderComparison(data: ReleaseComparison, top: number, style: St
   );
   for (const r of c.rules) if (r.note) out.push(style.dim(`  ${r.metric}: ${r.note}`));
   if (c.missingFields.length) out.push(style.dim(`  not in the dataset: ${c.missingFields.join(', ')} (is @waggle/instrumentation-runtime installed?)`));
+  const grew = c.largestChanges.filter((x) => x.change >= 1.1).slice(0, 3);
+  if (c.verdict !== 'not_enough_data' && grew.length) out.push('', `${style.bold('Largest changes')}: ${grew.map((x) => `${METRICS[x.metric].label} ${showChange(x.metric, x.change, true)}`).join(', ')}`);
   if (c.bubbleup) {
     const { result, selection } = c.bubbleup;
     out.push('', `${style.bold('What sets them apart')}: ${selection} — ${formatValue(result.selection.count)} vs ${formatValue(result.baseline.count)} others (BubbleUp)`);
