@@ -130,7 +130,7 @@ describe('deploy markers on Honeycomb', () => {
     expect(request!.headers['x-honeycomb-team']).toBe('hcxik_envkey0123456789abcdef');
     expect(request!.headers['content-type']).toBe('application/json');
     const body = JSON.parse(request!.body);
-    expect(Object.keys(body).sort()).toEqual(['message', 'start_time', 'type']);
+    expect(Object.keys(body).toSorted()).toEqual(['message', 'start_time', 'type']);
     expect(body).toMatchObject({ message: 'payments: v41 → v42', type: 'deploy' });
     expect(Number.isInteger(body.start_time) && body.start_time >= before).toBe(true);
   });

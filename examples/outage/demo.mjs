@@ -62,6 +62,8 @@ const bold = (s) => (colour ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s) => (colour ? `\x1b[2m${s}\x1b[0m` : s);
 const step = (s) => console.log(`${dim(new Date().toISOString().slice(11, 19))} ${s}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** The API's environment for a release: its behaviour (RELEASE) and the service.version its spans carry. */
+const release = (version) => ({ RELEASE: version, OTEL_RESOURCE_ATTRIBUTES: `service.version=${version}` });
 
 /**
  * A port that is free now (the kernel's pick for port 0, released). Random ports in 53000-60000 sat in Linux's
@@ -157,7 +159,6 @@ try {
   const ports = { proxy: await freePort(), api: await freePort(), canary: await freePort(), legacy: await freePort() };
   const legacy = new Service('legacy', { script: 'services/legacy.mjs', traced: false, env: { ...common, OTEL_SERVICE_NAME: 'legacy', PORT: String(ports.legacy) }, ready: /listening/ });
   let apiRestarts = 0;
-  const release = (version) => ({ RELEASE: version, OTEL_RESOURCE_ATTRIBUTES: `service.version=${version}` });
   /** One API instance under its supervisor, which restarts it whenever it dies (as a process manager would). */
   const apiInstance = (name, port) => {
     const instance = { name, port, env: release('v41'), supervise: true, restarts: 0 };

@@ -109,7 +109,7 @@ export class TriggerRunner {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+    while (this.#pending.size > 0) await Promise.allSettled(this.#pending);
   }
 
   state(id: string): TriggerState {

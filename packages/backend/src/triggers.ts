@@ -164,13 +164,14 @@ function schedule(b: Record<string, unknown>): Pick<Trigger, 'evaluation_schedul
   return { evaluation_schedule_type: 'window', evaluation_schedule: { window } };
 }
 
+const minutesOfDay = (time: string) => Number(time.slice(0, 2)) * 60 + Number(time.slice(3));
+
 /** Whether a trigger's evaluation schedule lets it run at `now` (UTC; a window ending before it starts wraps midnight). */
 export function inSchedule(t: Pick<Trigger, 'evaluation_schedule_type' | 'evaluation_schedule'>, now: Date): boolean {
   const w = t.evaluation_schedule?.window;
   if (t.evaluation_schedule_type !== 'window' || !w) return true;
-  const minutes = (s: string) => Number(s.slice(0, 2)) * 60 + Number(s.slice(3));
   const m = now.getUTCHours() * 60 + now.getUTCMinutes();
-  const [start, end] = [minutes(w.start_time), minutes(w.end_time)];
+  const [start, end] = [minutesOfDay(w.start_time), minutesOfDay(w.end_time)];
   const today = DAYS[now.getUTCDay()]!;
   const yesterday = DAYS[(now.getUTCDay() + 6) % 7]!;
   if (start <= end) return w.days_of_week.includes(today) && m >= start && m < end;

@@ -31,9 +31,9 @@ async function until<T>(what: string, check: () => T | undefined | Promise<T | u
 
 /** Sends `perSecond` retry_storm events a second (in batches every 100 ms) until stopped. */
 function storm(perSecond: number): { stop(): Promise<void> } {
-  let running = true;
+  const stopped = new AbortController();
   const loop = (async () => {
-    while (running) {
+    while (!stopped.signal.aborted) {
       const now = new Date().toISOString();
       const batch = Array.from({ length: perSecond / 10 }, () => ({ data: { name: 'retry_storm', 'retry.amplification': 4.2 }, time: now }));
       await postJson(`${backend.url}/1/batch/proxy`, batch);
@@ -42,7 +42,7 @@ function storm(perSecond: number): { stop(): Promise<void> } {
   })();
   return {
     async stop() {
-      running = false;
+      stopped.abort();
       await loop;
     },
   };

@@ -2,9 +2,9 @@
 // deploy script fails on, and what sets the candidate's slow requests apart. Every number comes from Query Data API
 // queries, so it works on the local backend and on Honeycomb alike.
 import type { BubbleUpResult } from '@waggle/backend';
-import type { Target } from './client.js';
+import type { QueryResult, Target } from './client.js';
 import { UsageError } from './errors.js';
-import type { Filter, QuerySpec } from './query-syntax.js';
+import { calculationKey, type Filter, type QuerySpec } from './query-syntax.js';
 
 /** Fields the runtime instrumentation records on local root spans (see @waggle/instrumentation-runtime). */
 export const RUNTIME_FIELDS = {
@@ -199,6 +199,13 @@ export interface CompareRequest {
 
 const SERVER = { column: 'span.kind', op: '=', value: 'server' } as const;
 
+/** Result rows keyed by service.version (and the `extra` breakdowns), joined with NUL. */
+function perVersion(result: QueryResult, extra: string[] = []): Map<string, Record<string, unknown>> {
+  const rows = new Map<string, Record<string, unknown>>();
+  for (const { data } of result.data?.results ?? []) rows.set([data['service.version'], ...extra.map((e) => data[e])].map(String).join('\u0000'), data);
+  return rows;
+}
+
 /** Runs the queries and judges the rules; BubbleUp runs only with enough data. */
 export async function compareReleases(
   target: Target,
@@ -219,12 +226,6 @@ export async function compareReleases(
     ...(has(RUNTIME_FIELDS.loopDelay) ? [{ metric: 'loop_delay' as const, op: 'P95', column: RUNTIME_FIELDS.loopDelay }] : []),
     ...(has(RUNTIME_FIELDS.logMs) ? [{ metric: 'log_sum' as const, op: 'SUM', column: RUNTIME_FIELDS.logMs }] : []),
   ];
-  const key = (c: { op: string; column?: string }) => (c.column ? `${c.op}(${c.column})` : c.op);
-  const perVersion = (result: Awaited<ReturnType<Target['runQuery']>>, extra: string[] = []) => {
-    const rows = new Map<string, Record<string, unknown>>();
-    for (const { data } of result.data?.results ?? []) rows.set([data['service.version'], ...extra.map((e) => data[e])].map(String).join('\u0000'), data);
-    return rows;
-  };
   // Every version in the window, so a typo in --candidate shows the versions there are.
   const main = perVersion(
     await target.runQuery(dataset, { calculations: calcs.map(({ op, column }) => (column ? { op, column } : { op })), filters: scope, breakdowns: ['service.version'], ...req.time }),
@@ -255,7 +256,7 @@ export async function compareReleases(
     const errorCount = Number(errors.get(version)?.COUNT ?? 0);
     const values: Partial<Record<Metric, number>> = {};
     for (const c of calcs) {
-      const v = num(key(c));
+      const v = num(calculationKey(c));
       if (v === undefined || c.metric === 'count') continue;
       if (c.metric === 'log_sum') values.log_ms = count > 0 ? v / count : undefined;
       else values[c.metric] = v;
@@ -325,5 +326,5 @@ export function largestChanges(base: VersionStats, cand: VersionStats): Array<{ 
       const change = ratioOf(base.values[metric], cand.values[metric]);
       return change !== undefined && change > 1 ? [{ metric, change }] : [];
     })
-    .sort((a, b) => b.change - a.change);
+    .toSorted((a, b) => b.change - a.change);
 }

@@ -121,7 +121,7 @@ describe('waggle release compare', () => {
     expect(json.largestChanges[0].metric).toBe('log_ms');
     expect(text.stdout).toMatch(/^Largest changes: logger ms per request \d+×, /m);
     const columns = json.bubbleup.result.columns.map((c: { column: string }) => c.column);
-    expect(columns.slice(0, 2).sort()).toEqual(['log.bytes', 'log.duration_ms']);
+    expect(columns.slice(0, 2).toSorted()).toEqual(['log.bytes', 'log.duration_ms']);
     expect(columns).not.toContain('service.version');
     expect(columns.filter((c: string) => c.startsWith('runtime.heap') || c.startsWith('runtime.eventloop'))).toEqual([]);
     expect(text.stdout).toMatch(/What sets them apart: v42 requests slower than the v41 P95 \([\d.]+ ms\)/);

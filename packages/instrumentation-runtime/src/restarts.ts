@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { CrashCapture } from './crash.js';
 import type { RuntimeCore } from './core.js';
 import type { ResolvedConfig, RestartStateFile, RunRecord } from './internal-types.js';
+import type { VersionChange } from './types.js';
 import {
   ATTR_PROCESS_CRASH_COUNT,
   ATTR_PROCESS_CRASH_LOOP,
@@ -138,21 +139,11 @@ export class RestartTracker {
     await this._writeAsync();
     this._writing = false;
     const version = config.serviceVersion;
-    if (previous?.version !== undefined && version !== undefined && previous.version !== version && config.onVersionChange) {
-      await this._announceVersionChange(previous.version, version, config.onVersionChange);
+    if (previous?.version !== undefined && version !== undefined && previous.version !== version) {
+      await announceVersionChange(config, { serviceName: config.serviceName, previousVersion: previous.version, version, time: now });
     }
   }
 
-  /** One announcement per version change per service: the first instance to claim it in the state directory. */
-  private async _announceVersionChange(previousVersion: string, version: string, announce: NonNullable<ResolvedConfig['onVersionChange']>): Promise<void> {
-    const { serviceName, stateDir } = this._core.config;
-    try {
-      if (!(await claimVersionChange(stateDir, serviceName, { previousVersion, version }))) return;
-      await announce({ serviceName, previousVersion, version, time: this._current.startedAt });
-    } catch (err) {
-      diag.warn(`WAGGLE_RUNTIME_VERSION_CHANGE_FAILED: could not announce ${serviceName} ${previousVersion} → ${version}`, err);
-    }
-  }
 
   /**
    * Records memory pressure in the state file right away (async), because the likeliest end of such a
@@ -222,6 +213,17 @@ export class RestartTracker {
     } catch {
       // nothing more can be done while exiting
     }
+  }
+}
+
+/** One announcement per version change per service: the first instance to claim it in the state directory. */
+async function announceVersionChange(config: ResolvedConfig, change: VersionChange): Promise<void> {
+  if (!config.onVersionChange) return;
+  try {
+    if (!(await claimVersionChange(config.stateDir, config.serviceName, change))) return;
+    await config.onVersionChange(change);
+  } catch (err) {
+    diag.warn(`WAGGLE_RUNTIME_VERSION_CHANGE_FAILED: could not announce ${change.serviceName} ${change.previousVersion} → ${change.version}`, err);
   }
 }
 

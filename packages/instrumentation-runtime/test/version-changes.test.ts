@@ -55,7 +55,7 @@ describe('version changes', () => {
     expect(announced(log)).toHaveLength(1);
     await receiver.waitForSpans((spans) => spans.some((s) => s.resource['test.run'] === 'shop-v2' && s.name === 'process.start'));
     const starts = receiver.spans.filter((s) => s.resource['test.run'] === 'shop-v2' && s.name === 'process.start');
-    expect(starts.map((s) => s.attributes['process.previous.version']).sort()).toEqual(['v1', 'v2']);
+    expect(starts.map((s) => s.attributes['process.previous.version']).toSorted()).toEqual(['v1', 'v2']);
   }, 120_000);
 
   it('several instances starting with a new version at once announce it exactly once; a rollback is announced too', async () => {

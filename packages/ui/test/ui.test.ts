@@ -45,6 +45,17 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
+const post = (path: string, body: unknown) => fetch(`${backend.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+/** A trigger on the retry_storm events of dataset api, every minute over the last 4 minutes. */
+const stormTrigger = (name: string, value: number) => ({
+  name,
+  query: { calculations: [{ op: 'COUNT' }], filters: [{ column: 'name', op: '=', value: 'retry_storm' }], time_range: 240 },
+  frequency: 60,
+  threshold: { op: '>', value },
+  recipients: [{ type: 'email', target: 'oncall@example.com' }],
+});
+
 async function open(hash: string): Promise<void> {
   await page.goto(`${backend.url}/${hash}`);
   await page.waitForSelector('body[data-ready="true"]');
@@ -229,16 +240,8 @@ describe('the web UI', () => {
   });
 
   it('lists triggers with their state and last result', async () => {
-    const post = (path: string, body: unknown) => fetch(`${backend.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const trigger = (name: string, value: number) => ({
-      name,
-      query: { calculations: [{ op: 'COUNT' }], filters: [{ column: 'name', op: '=', value: 'retry_storm' }], time_range: 240 },
-      frequency: 60,
-      threshold: { op: '>', value },
-      recipients: [{ type: 'email', target: 'oncall@example.com' }],
-    });
-    expect((await post('/1/triggers/api', trigger('retry storm', 5))).status).toBe(201);
-    expect((await post('/1/triggers/api', trigger('huge storm', 1000))).status).toBe(201);
+    expect((await post('/1/triggers/api', stormTrigger('retry storm', 5))).status).toBe(201);
+    expect((await post('/1/triggers/api', stormTrigger('huge storm', 1000))).status).toBe(201);
     // Evaluated every second over the last 4 s (240 s scaled by the 1 s period): keep a storm of 12 events in it.
     const storm = () => post('/1/batch/api', Array.from({ length: 12 }, () => ({ data: { name: 'retry_storm' } })));
     for (let i = 0; i < 100; i++) {

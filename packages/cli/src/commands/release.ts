@@ -108,7 +108,7 @@ function describeColumn(col: BubbleUpColumn): string {
     const [s, b] = [mode('selection'), mode('baseline')];
     return `them mostly ${formatValue(s.lower)}–${formatValue(s.upper)} (${pct(s.selection)}), the others ${formatValue(b.lower)}–${formatValue(b.upper)} (${pct(b.baseline)})`;
   }
-  const row = bubbleUpRows(col, formatValue, 20).sort((a, b) => b.selection - b.baseline - (a.selection - a.baseline))[0];
+  const row = bubbleUpRows(col, formatValue, 20).toSorted((a, b) => b.selection - b.baseline - (a.selection - a.baseline))[0];
   return row ? `${row.label}: ${pct(row.selection)} of them vs ${pct(row.baseline)} of the others` : '';
 }
 

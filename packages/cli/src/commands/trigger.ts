@@ -48,6 +48,10 @@ function seconds(text: string, flag: string): number {
   return /^\d+$/.test(text.trim()) ? Number(text) : parseDuration(text, flag);
 }
 
+function path(dataset: string, id?: string): string {
+  return `/1/triggers/${encodeURIComponent(dataset)}${id ? `/${encodeURIComponent(id)}` : ''}`;
+}
+
 function every(s: number): string {
   return s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`;
 }
@@ -72,7 +76,6 @@ export const triggerCommand: Command = {
       return void ctx.stdout.write(`${HELP}\n`);
     }
     const target = new Target({ target: targetName(v.target), ...(v.url ? { url: v.url } : {}), env: ctx.env });
-    const path = (dataset: string, id?: string) => `/1/triggers/${encodeURIComponent(dataset)}${id ? `/${encodeURIComponent(id)}` : ''}`;
     switch (sub) {
       case 'add': {
         const name = rest.join(' ').trim();
