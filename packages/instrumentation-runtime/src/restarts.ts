@@ -133,17 +133,21 @@ export class RestartTracker {
     } catch (err) {
       diag.warn('WAGGLE_RUNTIME_START_SPAN_FAILED: could not record process.start', err);
     }
+    // A version change is claimed before this run is recorded: a process that dies in between leaves its previous
+    // run as the last one, so the next start sees the change again instead of losing it.
+    const version = config.serviceVersion;
+    const change: VersionChange | undefined =
+      previous?.version !== undefined && version !== undefined && previous.version !== version
+        ? { serviceName: config.serviceName, previousVersion: previous.version, version, time: now }
+        : undefined;
+    const claimed = change !== undefined && (await claimAnnouncement(config, change));
     state.runs = [...state.runs.filter((r) => now - r.startedAt <= config.windowMs), this._current].slice(-MAX_RUNS);
     this._state = state;
     this._writing = true;
     await this._writeAsync();
     this._writing = false;
-    const version = config.serviceVersion;
-    if (previous?.version !== undefined && version !== undefined && previous.version !== version) {
-      await announceVersionChange(config, { serviceName: config.serviceName, previousVersion: previous.version, version, time: now });
-    }
+    if (claimed) await announce(config, change);
   }
-
 
   /**
    * Records memory pressure in the state file right away (async), because the likeliest end of such a
@@ -216,12 +220,20 @@ export class RestartTracker {
   }
 }
 
-/** One announcement per version change per service: the first instance to claim it in the state directory. */
-async function announceVersionChange(config: ResolvedConfig, change: VersionChange): Promise<void> {
-  if (!config.onVersionChange) return;
+/** Whether this instance is the one to announce `change`: the first of its service to claim it in the state directory. */
+async function claimAnnouncement(config: ResolvedConfig, change: VersionChange): Promise<boolean> {
+  if (!config.onVersionChange) return false;
   try {
-    if (!(await claimVersionChange(config.stateDir, config.serviceName, change))) return;
-    await config.onVersionChange(change);
+    return await claimVersionChange(config.stateDir, config.serviceName, change);
+  } catch (err) {
+    diag.warn(`WAGGLE_RUNTIME_STATE_WRITE_FAILED: cannot claim ${change.serviceName} ${change.previousVersion} → ${change.version} in ${config.stateDir}`, err);
+    return false;
+  }
+}
+
+async function announce(config: ResolvedConfig, change: VersionChange): Promise<void> {
+  try {
+    await config.onVersionChange?.(change);
   } catch (err) {
     diag.warn(`WAGGLE_RUNTIME_VERSION_CHANGE_FAILED: could not announce ${change.serviceName} ${change.previousVersion} → ${change.version}`, err);
   }

@@ -31,7 +31,7 @@ async function run(service: string, version: string, extra: Record<string, strin
       OTEL_SERVICE_NAME: service,
       WAGGLE_TEST_RUN: `${service}-${version}`,
       APP_END: 'exit0',
-      END_AFTER_MS: '400',
+      END_AFTER_MS: '1000',
       WAGGLE_RUNTIME_TEST_CONFIG: JSON.stringify({ serviceName: service, serviceVersion: version, restarts: { stateDir } }),
       WAGGLE_TEST_VERSION_LOG: path.join(dir, `${service}.log`),
       ...extra,
