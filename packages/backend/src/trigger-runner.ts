@@ -116,24 +116,28 @@ export class TriggerRunner {
     return this.#slots.get(id)?.state ?? { exceeded_count: 0 };
   }
 
+  /** Keeps background work for stop() to wait on; a failure is a printed line, never an unhandled rejection. */
   #track(work: Promise<void>): void {
-    this.#pending.add(work);
-    void work.finally(() => this.#pending.delete(work));
+    const tracked: Promise<void> = work
+      .catch((error: unknown) => this.#print(`trigger evaluation failed: ${(error as Error)?.message ?? String(error)}`))
+      .finally(() => this.#pending.delete(tracked));
+    this.#pending.add(tracked);
   }
 
   #tick(): void {
-    if (this.#stopped) return;
-    const now = Date.now();
-    void this.triggers.all().then((all) => {
-      for (const t of all) {
-        const slot = this.#slots.get(t.id);
-        if (!slot || slot.running || slot.nextAt > now || t.disabled) continue;
-        slot.nextAt = now + this.#periodMs(t);
-        if (!inSchedule(t, new Date(now))) continue;
-        slot.running = true;
-        this.#track(this.#evaluate(t, slot).finally(() => (slot.running = false)));
-      }
-    });
+    if (!this.#stopped) this.#track(this.triggers.all().then((all) => this.#startDue(all, Date.now())));
+  }
+
+  /** Starts the evaluation of every enabled trigger whose time has come (one at a time per trigger). */
+  #startDue(all: Trigger[], now: number): void {
+    for (const t of all) {
+      const slot = this.#slots.get(t.id);
+      if (!slot || slot.running || slot.nextAt > now || t.disabled) continue;
+      slot.nextAt = now + this.#periodMs(t);
+      if (!inSchedule(t, new Date(now))) continue;
+      slot.running = true;
+      this.#track(this.#evaluate(t, slot).finally(() => (slot.running = false)));
+    }
   }
 
   async #evaluate(t: Trigger, slot: Slot): Promise<void> {

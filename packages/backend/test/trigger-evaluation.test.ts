@@ -157,4 +157,31 @@ describe('a trigger on COUNT where name = retry_storm > 50', () => {
       await new Promise<void>((r) => silent.close(() => r()));
     }
   }, 30_000);
+
+  it('a trigger whose query stops compiling reports the error in its state and one line; the backend keeps serving', async () => {
+    const field = await postJson(`${backend.url}/1/derived_columns/proxy`, { alias: 'is_storm', expression: 'EQUALS($name, "retry_storm")' });
+    expect(field.status).toBe(201);
+    const created = await postJson(`${backend.url}/1/triggers/proxy`, {
+      name: 'storm field',
+      query: { calculations: [{ op: 'COUNT' }], filters: [{ column: 'is_storm', op: '=', value: true }], time_range: 60 },
+      frequency: 60,
+      threshold: { op: '>', value: 1000 },
+    });
+    expect(created.status).toBe(201);
+    // The calculated field it filters on goes away.
+    expect((await request(`${backend.url}/1/derived_columns/proxy/${field.body.id}`, 'DELETE')).status).toBe(204);
+    const state = await until('the evaluation error', async () => {
+      const all = (await request(`${backend.url}/api/triggers`, 'GET')).body as Array<{ trigger: any; state: any }>;
+      const s = all.find((t) => t.trigger.id === created.body.id)!.state;
+      return s.last_error ? s : undefined;
+    });
+    expect(state.last_error).toBe('query.filters[0].column: unknown column "is_storm"');
+    await new Promise((r) => setTimeout(r, 2 * PERIOD_S * 1000));
+    // Said once, not at every evaluation.
+    expect(lines.filter((l) => l.startsWith('trigger "storm field" (proxy) could not be evaluated: '))).toEqual([
+      'trigger "storm field" (proxy) could not be evaluated: query.filters[0].column: unknown column "is_storm"',
+    ]);
+    expect((await postJson(`${backend.url}/1/batch/proxy`, [{ data: { name: 'GET /' } }])).status).toBe(200);
+    await request(`${backend.url}/1/triggers/proxy/${created.body.id}`, 'DELETE');
+  });
 });
