@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +62,8 @@ const bold = (s) => (colour ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s) => (colour ? `\x1b[2m${s}\x1b[0m` : s);
 const step = (s) => console.log(`${dim(new Date().toISOString().slice(11, 19))} ${s}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** The API's environment for a release: its behaviour (RELEASE) and the service.version its spans carry. */
+const release = (version) => ({ RELEASE: version, OTEL_RESOURCE_ATTRIBUTES: `service.version=${version}` });
 
 /**
  * A port that is free now (the kernel's pick for port 0, released). Random ports in 53000-60000 sat in Linux's
@@ -128,8 +131,11 @@ try {
   console.log(bold('Waggle outage replay') + dim(` — scenarios: ${chosen.join(', ')}; ${phaseMs / 1000}s per phase; work dir ${work}`));
 
   // 1. The local backend and UI.
-  const backend = new Service('backend', { script: cliBin, args: ['serve', '--port', flags.port], traced: false, ready: /listening on (http:\/\/\S+)/ });
-  await backend.start({ WAGGLE_DATA_DIR: join(work, 'data') });
+  // Triggers run on Honeycomb's schedule (the retry-storm one every minute over the last 4 minutes); the replay
+  // runs them 30× faster (every 2 s over the last 8 s) so a storm of a few seconds is caught. Firing and resolving
+  // triggers go to the demo's incident timeline.
+  const backend = new Service('backend', { script: cliBin, args: ['serve', '--port', flags.port, '--trigger-period', '2s'], traced: false, ready: /listening on (http:\/\/\S+)/ });
+  await backend.start({ WAGGLE_DATA_DIR: join(work, 'data'), WAGGLE_INCIDENT_DIR: join(work, 'incidents') });
   backendUrl = /listening on (http:\/\/\S+)/.exec(backend.output)[1];
   cleanups.push(() => backend.stop());
   step(`backend and UI at ${backendUrl}/`);
@@ -150,36 +156,47 @@ try {
 
   // 3. The services, each with one import of @waggle/node.
   const common = { OTEL_EXPORTER_OTLP_ENDPOINT: backendUrl, DATABASE_URL: databaseUrl, WAGGLE_RUNTIME_STATE_DIR: join(work, 'state') };
-  const ports = { proxy: await freePort(), api: await freePort(), legacy: await freePort() };
+  const ports = { proxy: await freePort(), api: await freePort(), canary: await freePort(), legacy: await freePort() };
   const legacy = new Service('legacy', { script: 'services/legacy.mjs', traced: false, env: { ...common, OTEL_SERVICE_NAME: 'legacy', PORT: String(ports.legacy) }, ready: /listening/ });
   let apiRestarts = 0;
-  let superviseApi = true;
-  let apiEnv = {};
-  const api = new Service('api', {
-    script: 'services/api.mjs',
-    nodeArgs: ['--max-old-space-size=128', '--max-semi-space-size=2'],
-    env: { ...common, OTEL_SERVICE_NAME: 'api', PORT: String(ports.api), LEGACY_URL: `http://127.0.0.1:${ports.legacy}`, WAGGLE_MEMORY_PRESSURE_THRESHOLD: '0.55' },
-    ready: /listening/,
-    // The supervisor: like a process manager, restart the API whenever it dies.
-    onExit: (code, signal) => {
-      if (!superviseApi || stopping) return;
-      apiRestarts++;
-      step(`api exited (${signal ?? `code ${code}`}); supervisor restarts it (#${apiRestarts})`);
-      setTimeout(() => void api.start(apiEnv).catch((e) => step(`api restart failed: ${e.message.split('\n')[0]}`)), 300);
-    },
-  });
-  const worker = new Service('worker', { script: 'services/worker.mjs', env: { ...common, OTEL_SERVICE_NAME: 'worker' }, ready: /worker ready/ });
-  const proxy = new Service('proxy', { script: 'services/proxy.mjs', env: { ...common, OTEL_SERVICE_NAME: 'proxy', PORT: String(ports.proxy), API_URL: `http://127.0.0.1:${ports.api}`, RETRIES: '5', RETRY_DELAY_MS: '0' }, ready: /listening/ });
-  const setRelease = (release) => {
-    apiEnv = { ...apiEnv, RELEASE: release, OTEL_RESOURCE_ATTRIBUTES: `service.version=${release}` };
+  /** One API instance under its supervisor, which restarts it whenever it dies (as a process manager would). */
+  const apiInstance = (name, port) => {
+    const instance = { name, port, env: release('v41'), supervise: true, restarts: 0 };
+    instance.service = new Service(name, {
+      script: 'services/api.mjs',
+      nodeArgs: ['--max-old-space-size=128', '--max-semi-space-size=2'],
+      // One service (dataset api), two instances: each keeps its restart state under its own key.
+      env: { ...common, OTEL_SERVICE_NAME: 'api', WAGGLE_RUNTIME_STATE_KEY: name, PORT: String(port), LEGACY_URL: `http://127.0.0.1:${ports.legacy}`, WAGGLE_MEMORY_PRESSURE_THRESHOLD: '0.55' },
+      ready: /listening/,
+      onExit: (code, signal) => {
+        if (!instance.supervise || stopping) return;
+        apiRestarts++;
+        instance.restarts++;
+        step(`${name} exited (${signal ?? `code ${code}`}); supervisor restarts it (#${instance.restarts})`);
+        setTimeout(() => void instance.service.start(instance.env).catch((e) => step(`${name} restart failed: ${e.message.split('\n')[0]}`)), 300);
+      },
+    });
+    /** Stops the instance and starts it again with `changes` to its environment: a deploy or a config change. */
+    instance.restart = async (changes) => {
+      instance.env = { ...instance.env, ...changes };
+      instance.supervise = false;
+      await instance.service.stop();
+      instance.supervise = true;
+      await instance.service.start(instance.env);
+    };
+    return instance;
   };
-  setRelease('v41');
+  const api = apiInstance('api-1', ports.api);
+  const canary = apiInstance('api-2', ports.canary);
+  const apis = [api, canary];
+  const worker = new Service('worker', { script: 'services/worker.mjs', env: { ...common, OTEL_SERVICE_NAME: 'worker' }, ready: /worker ready/ });
+  const proxy = new Service('proxy', { script: 'services/proxy.mjs', env: { ...common, OTEL_SERVICE_NAME: 'proxy', PORT: String(ports.proxy), API_URL: apis.map((a) => `http://127.0.0.1:${a.port}`).join(','), RETRIES: '5', RETRY_DELAY_MS: '0' }, ready: /listening/ });
   await legacy.start();
-  await api.start(apiEnv);
+  for (const a of apis) await a.service.start(a.env); // one at a time: each creates the tables it needs
   await worker.start();
   await proxy.start();
-  cleanups.push(() => proxy.stop(), () => worker.stop(), async () => { superviseApi = false; await api.stop(); }, () => legacy.stop());
-  step(`proxy :${ports.proxy} → api :${ports.api} (v41) → worker via pg-boss; api → legacy :${ports.legacy} (not instrumented)`);
+  cleanups.push(() => proxy.stop(), () => worker.stop(), ...apis.map((a) => async () => { a.supervise = false; await a.service.stop(); }), () => legacy.stop());
+  step(`proxy :${ports.proxy} → api-1 :${ports.api} and api-2 :${ports.canary} (v41) → worker via pg-boss; api → legacy :${ports.legacy} (not instrumented)`);
 
   await waggle(['incident', 'start', 'Replay of the 4 Nov 2019 outage'], { quiet: true });
   const proxyUrl = `http://127.0.0.1:${ports.proxy}`;
@@ -194,40 +211,76 @@ try {
   const trafficStart = Date.now();
   cleanups.push(() => traffic.stop());
   const since = (t) => `${Math.max(5, Math.ceil((Date.now() - t) / 1000))}s`;
+
+  // The pager: a webhook receiver for the retry-storm trigger (where PagerDuty or Slack would be).
+  const webhooks = [];
+  if (chosen.includes('retry-storm')) {
+    const pager = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        try {
+          const alert = JSON.parse(body);
+          webhooks.push({ receivedAt: Date.now(), ...alert });
+          step(`${bold(`pager: ${alert.summary}`)} — ${alert.description}`);
+        } catch {
+          // not a trigger notification
+        }
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise((r) => pager.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => pager.close(r)));
+    // A trigger needs its dataset: wait for the proxy's first spans.
+    for (let i = 0; i < 60 && !(await fetch(`${backendUrl}/1/datasets/proxy`).then((r) => r.ok, () => false)); i++) await sleep(500);
+    await waggle(['trigger', 'add', 'retry storm', '--dataset', 'proxy', '--calc', 'COUNT', '--where', 'name = retry_storm', '--threshold', '> 50', '--frequency', '1m', '--time-range', '4m', '--webhook', `http://127.0.0.1:${pager.address().port}/alerts`]);
+  }
   // Whole seconds that all come after `t` (since() rounds up, so its window can start up to a second before `t`).
   const sinceAfter = (t) => `${Math.max(1, Math.floor((Date.now() - t) / 1000))}s`;
 
   if (chosen.includes('release')) {
-    console.log(bold('\n(1) A release whose logger deep-clones every line'));
-    step('steady traffic on v41…');
+    console.log(bold('\n(1) A release whose logger deep-clones every line, staged: the canary first'));
+    step('steady traffic on v41, two API instances behind the proxy…');
     await sleep(phaseMs / 2);
     const t = Date.now();
-    await waggle(['marker', 'deploy api v42 (logging module upgrade)', '--type', 'deploy', '--dataset', 'api']);
-    setRelease('v42');
-    superviseApi = false;
-    await api.stop();
-    superviseApi = true;
-    await api.start(apiEnv);
-    step('api v42 deployed; traffic continues…');
+    step('deploy v42, stage 1 of 2: the canary api-2 only (the SDK records the deploy marker itself)');
+    await canary.restart(release('v42'));
+    step('the canary serves half of the traffic…');
     await sleep(phaseMs);
     await answer('release', ['bubbleup', '--dataset', 'api', '--selection', 'duration_ms > 80', '--where', 'span.kind = server', '--since', since(t - phaseMs / 2)]);
     await answer('release', ['query', '--dataset', 'api', '--where', 'name = memory_pressure', '--calc', 'COUNT', '--group-by', 'service.version', '--since', since(t)]);
-    step('rolling back to v41');
-    await waggle(['marker', 'rollback api v41', '--type', 'deploy', '--dataset', 'api'], { quiet: true });
-    setRelease('v41');
-    superviseApi = false;
-    await api.stop();
-    superviseApi = true;
-    await api.start(apiEnv);
+    // The deploy step's gate: exit 0 rolls out, 1 halts, 3 (not enough data yet) waits and asks again.
+    let gate;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await answer('release', ['release', 'compare', '--dataset', 'api', '--baseline', 'v41', '--candidate', 'v42', '--since', since(t - phaseMs / 2)]);
+      gate = report.scenarios.release.at(-1).code; // the exit code of the command shown
+      if (gate !== 3) break;
+      step('not enough canary traffic for a verdict yet; the deploy step waits…');
+      await sleep(phaseMs / 2);
+    }
+    report.rollout = gate === 0 ? 'completed' : 'halted';
+    if (gate === 0) {
+      step('release check passed: stage 2 of 2, api-1 to v42');
+      await api.restart(release('v42'));
+    } else {
+      step(bold(`deploy step: ${gate === 1 ? 'v42 failed the release check' : 'no verdict'} — rollout halted at the canary; api-1 stays on v41, api-2 rolls back`));
+      await canary.restart(release('v41'));
+    }
+    // The SDK's deploy markers: one per version change of the service (the canary's deploy, then its rollback).
+    for (let i = 0; i < 20 && (await fetch(`${backendUrl}/1/markers/api`).then((r) => r.json(), () => [])).filter((m) => m.type === 'deploy').length < 2; i++) await sleep(250);
+    await answer('release', ['marker', '--list', '--dataset', 'api']);
   }
 
   if (chosen.includes('retry-storm')) {
     console.log(bold('\n(2) A struggling API behind proxies that retry 5× without backoff'));
     const t = Date.now();
-    await fetch(`http://127.0.0.1:${ports.api}/admin/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mode: '503', rate: 0.6 }) });
-    step('api now answers 503 to 60% of requests; the proxy retries each one up to 5 times…');
-    await sleep(phaseMs);
-    await fetch(`http://127.0.0.1:${ports.api}/admin/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mode: 'none' }) });
+    const fault = (body) => Promise.all(apis.map((a) => fetch(`http://127.0.0.1:${a.port}/admin/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })));
+    await fault({ mode: '503', rate: 0.7 });
+    step('both API instances now answer 503 to 70% of requests; the proxy retries each one up to 5 times…');
+    // At least the proxy's 10 s amplification window, so the storm is what the window holds.
+    await sleep(Math.max(phaseMs, 10_000));
+    await fault({ mode: 'none' });
+    report.retryStorm = { start: t, end: Date.now() };
     await answer('retry-storm', ['query', '--where', 'name = retry_storm', '--calc', 'COUNT', '--group-by', 'service.name', '--since', since(t)]);
     await answer('retry-storm', ['query', '--dataset', 'proxy', '--where', 'span.kind = server', '--calc', 'MAX(retry.amplification)', '--calc', 'COUNT', '--since', since(t)]);
   }
@@ -235,24 +288,16 @@ try {
   if (chosen.includes('crash-loop')) {
     console.log(bold('\n(3) Sequelize pool timeouts that crash the API, again and again'));
     const t = Date.now();
-    apiEnv = { ...apiEnv, POOL_MAX: '1', POOL_ACQUIRE_MS: '300', CRASH_ON_ACQUIRE_TIMEOUT: '1' };
-    superviseApi = false;
-    await api.stop();
-    superviseApi = true;
-    await api.start(apiEnv);
+    await api.restart({ POOL_MAX: '1', POOL_ACQUIRE_MS: '300', CRASH_ON_ACQUIRE_TIMEOUT: '1' });
     const slow = new Traffic(proxyUrl, { concurrency: 4, pick: () => ({ path: '/reports/slow' }) });
     slow.start();
-    step('pool max 1 and slow report queries: acquire timeouts escape the request handler…');
+    step('api-1 gets pool max 1, and slow report queries: acquire timeouts escape the request handler…');
     // Enough crashes for the crash-loop threshold (more than 3 restarts in 5 minutes), bounded in time.
-    const restartsBefore = apiRestarts;
+    const restartsBefore = api.restarts;
     const deadline = Date.now() + Math.max(phaseMs * 4, 60_000);
-    while (Date.now() < deadline && apiRestarts - restartsBefore < 5) await sleep(500);
+    while (Date.now() < deadline && api.restarts - restartsBefore < 5) await sleep(500);
     await slow.stop();
-    apiEnv = { ...apiEnv, POOL_MAX: '5', POOL_ACQUIRE_MS: '2000', CRASH_ON_ACQUIRE_TIMEOUT: '0' };
-    superviseApi = false;
-    await api.stop();
-    superviseApi = true;
-    await api.start(apiEnv);
+    await api.restart({ POOL_MAX: '5', POOL_ACQUIRE_MS: '2000', CRASH_ON_ACQUIRE_TIMEOUT: '0' });
     await sleep(3000);
     await answer('crash-loop', ['query', '--dataset', 'api', '--where', 'name = process.start', '--calc', 'COUNT', '--group-by', 'process.crash_loop', '--since', since(t)]);
     await answer('crash-loop', ['query', '--dataset', 'api', '--where', 'error.type exists', '--calc', 'COUNT', '--group-by', 'error.type', '--since', since(t)]);
@@ -288,7 +333,7 @@ try {
   await waggle(['incident', 'end'], { quiet: true });
   await waggle(['incident', 'timeline']);
   const trafficLine = dim(`  (traffic: ${traffic.counts.ok} ok, ${traffic.counts.failed} failed)`);
-  if (flags.report) await writeFile(flags.report, JSON.stringify({ ...report, backendUrl, ports, trafficCounts: traffic.counts, apiRestarts }, null, 2));
+  if (flags.report) await writeFile(flags.report, JSON.stringify({ ...report, backendUrl, ports, trafficCounts: traffic.counts, apiRestarts, webhooks }, null, 2));
   if (flags['keep-running']) {
     console.log(bold(`\nOpen the UI: ${backendUrl}/`) + trafficLine);
     step('everything keeps running; Ctrl-C stops it all');

@@ -1,15 +1,17 @@
-// The edge proxy: http-proxy in front of the API with the aggressive retry policy of the 2019 proxies:
-// up to RETRIES more attempts on a 5xx or a connection error, RETRY_DELAY_MS apart (0 = immediately).
+// The edge proxy: http-proxy in front of the API instances (API_URL, comma-separated: round robin per attempt) with
+// the aggressive retry policy of the 2019 proxies: up to RETRIES more attempts on a 5xx or a connection error,
+// RETRY_DELAY_MS apart (0 = immediately).
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 
-const target = process.env.API_URL ?? 'http://127.0.0.1:3001';
+const targets = (process.env.API_URL ?? 'http://127.0.0.1:3001').split(',');
+let nextTarget = 0;
 const retries = Number(process.env.RETRIES ?? 5);
 const delayMs = Number(process.env.RETRY_DELAY_MS ?? 0);
 const port = Number(process.env.PORT ?? 3000);
 
-const proxy = httpProxy.createProxyServer({ target, selfHandleResponse: true, proxyTimeout: 10_000 });
+const proxy = httpProxy.createProxyServer({ selfHandleResponse: true, proxyTimeout: 10_000 });
 /** @type {WeakMap<http.ServerResponse, { req: http.IncomingMessage, body: Buffer, attempt: number }>} */
 const inFlight = new WeakMap();
 
@@ -27,7 +29,8 @@ proxy.on('proxyRes', (proxyRes, _req, res) => {
 function send(res) {
   const state = inFlight.get(res);
   // Each attempt re-sends the buffered body: the incoming stream can only be read once.
-  proxy.web(state.req, res, { buffer: Readable.from(state.body.length ? [state.body] : []) }, (error) => retryLater(res, error.code ?? 'error'));
+  const target = targets[nextTarget++ % targets.length];
+  proxy.web(state.req, res, { target, buffer: Readable.from(state.body.length ? [state.body] : []) }, (error) => retryLater(res, error.code ?? 'error'));
 }
 
 function retryLater(res, reason) {
@@ -50,4 +53,4 @@ http
       send(res);
     });
   })
-  .listen(port, '127.0.0.1', () => process.stdout.write(`proxy listening on ${port} → ${target} (retries ${retries}, delay ${delayMs}ms)\n`));
+  .listen(port, '127.0.0.1', () => process.stdout.write(`proxy listening on ${port} → ${targets.join(', ')} (retries ${retries}, delay ${delayMs}ms)\n`));

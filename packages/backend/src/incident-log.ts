@@ -4,13 +4,14 @@ import { appendFile, mkdir, readFile, writeFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-export type EntryKind = 'start' | 'note' | 'command' | 'end';
+/** `trigger`: written by `waggle serve` when a trigger fires or resolves. */
+export type EntryKind = 'start' | 'note' | 'command' | 'trigger' | 'end';
 
 export interface IncidentEntry {
   time: string;
   kind: EntryKind;
   text: string;
-  /** For commands: the one-line summary of the answer. */
+  /** For commands: the one-line summary of the answer; for triggers, the value that crossed the threshold. */
   summary?: string;
   /** For commands: whether it failed. */
   failed?: boolean;

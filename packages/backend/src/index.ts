@@ -2,7 +2,10 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createServer } from './server.js';
 import { incidentDir } from './incident-log.js';
+import { Schema } from './schema.js';
 import { Store } from './store.js';
+import { TriggerRunner } from './trigger-runner.js';
+import { TriggerStore } from './triggers.js';
 import type { Backend, BackendOptions } from './types.js';
 
 export type { Backend, BackendOptions, QueryCalculatedField, QueryCalculation, QueryFilter, QueryHaving, QueryOrder, QuerySpec, RetentionOptions } from './types.js';
@@ -10,6 +13,8 @@ export type { BubbleUpBucket, BubbleUpColumn, BubbleUpResult, BubbleUpValue } fr
 export type { HeatmapValue, QueryData } from './engine.js';
 export type { TraceEntry } from './traces.js';
 export type { Marker } from './markers.js';
+export type { AlertType, EvaluationWindow, ThresholdOp, Trigger, TriggerRecipient, TriggerThreshold } from './triggers.js';
+export type { TriggerGroupResult, TriggerState } from './trigger-runner.js';
 export type { ColumnView, DerivedColumn } from './schema.js';
 export { computeGaps, GAP_FIELDS, gapSpanFromFields } from './gaps.js';
 export { collectLinkedTraces, linkedTraceIds, linkingQuery, linkingTraceIds, MAX_LINKED_TRACES, tellStory } from './linked-traces.js';
@@ -71,14 +76,30 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     maxBytes: options.retention?.maxBytes ?? 0,
   };
   const intervalMs = (options.retention?.intervalSeconds ?? 60) * 1000;
+  const period = options.triggers?.periodSeconds;
+  if (period !== undefined && !(Number.isFinite(period) && period > 0)) {
+    throw new RangeError(`WAGGLE_BACKEND_CONFIG_INVALID: triggers.periodSeconds must be a positive number of seconds, got ${period}`);
+  }
+  const incidents = options.incidentDir ?? incidentDir();
 
   const store = await Store.open(dataDir);
+  const schema = new Schema(store);
+  const triggers = new TriggerStore(store, schema);
+  let url = '';
+  const triggerRunner = new TriggerRunner(store, triggers, {
+    ...options.triggers,
+    incidentDir: incidents,
+    baseUrl: () => publicUrl ?? url,
+  });
   const server = createServer({
     store,
+    schema,
+    triggers,
+    triggerRunner,
     keys: new Set((options.keys ?? []).filter((k) => k !== '')),
     bodyLimitBytes,
     uiDir: options.uiDir,
-    incidentDir: options.incidentDir ?? incidentDir(),
+    incidentDir: incidents,
     publicUrl,
   });
   try {
@@ -89,7 +110,9 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
         resolve();
       });
     });
+    await triggerRunner.start();
   } catch (error) {
+    server.close();
     await store.close();
     throw error;
   }
@@ -106,12 +129,14 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let closing: Promise<void> | undefined;
+  url = `http://${shownHost}:${address.port}`;
   return {
-    url: `http://${shownHost}:${address.port}`,
+    url,
     dataDir,
     close() {
       closing ??= (async () => {
         clearInterval(timer);
+        await triggerRunner.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

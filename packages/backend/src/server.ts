@@ -10,12 +10,12 @@ import { exploreRoutes } from './routes/explore.js';
 import { ingestRoutes, otlpTraces } from './routes/ingest.js';
 import { markerRoutes } from './routes/markers.js';
 import { queryRoutes } from './routes/queries.js';
-import { Schema } from './schema.js';
+import { triggerRoutes } from './routes/triggers.js';
 import { SpecError } from './spec.js';
 import type { Store } from './store.js';
 import { serveUi } from './ui-static.js';
 
-export interface ServerConfig {
+export interface ServerConfig extends Pick<RouteDeps, 'schema' | 'triggers' | 'triggerRunner'> {
   store: Store;
   keys: Set<string>;
   bodyLimitBytes: number;
@@ -29,16 +29,19 @@ export interface ServerConfig {
 /** Creates the HTTP server: ingest, Honeycomb-shaped APIs (`/1/…`), Waggle's `/api/…` extensions and the UI. */
 export function createServer(config: ServerConfig): http.Server {
   const { store, keys } = config;
+  const { schema, triggers, triggerRunner } = config;
   const deps: RouteDeps = {
     store,
-    schema: new Schema(store),
+    schema,
+    triggers,
+    triggerRunner,
     keys,
     bodyLimitBytes: config.bodyLimitBytes,
     incidentDir: config.incidentDir,
     publicUrl: config.publicUrl,
   };
   const router = new Router();
-  for (const routes of [ingestRoutes, datasetRoutes, columnRoutes, derivedColumnRoutes, markerRoutes, queryRoutes, exploreRoutes]) {
+  for (const routes of [ingestRoutes, datasetRoutes, columnRoutes, derivedColumnRoutes, markerRoutes, queryRoutes, exploreRoutes, triggerRoutes]) {
     for (const r of routes(deps)) router.add(r);
   }
 

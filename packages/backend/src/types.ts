@@ -21,6 +21,16 @@ export interface BackendOptions {
    * default `WAGGLE_PUBLIC_URL`, else `http://` + each request's Host.
    */
   publicUrl?: string;
+  /** Trigger evaluation (`/1/triggers`): every trigger runs on its own `frequency` unless `periodSeconds` is set. */
+  triggers?: {
+    /**
+     * Evaluate every trigger this often (seconds, fractions allowed) instead of at its frequency, with its query's time
+     * range scaled by the same factor. For tests and demos; the API still accepts only Honeycomb's frequencies.
+     */
+    periodSeconds?: number;
+    /** Receives the one line printed when a trigger fires, resolves or cannot be evaluated. Default: stdout. */
+    log?: (line: string) => void;
+  };
 }
 
 export interface RetentionOptions {

@@ -6,13 +6,15 @@ import { gapsCommand } from './commands/gaps.js';
 import { incidentCommand } from './commands/incident.js';
 import { markerCommand } from './commands/marker.js';
 import { queryCommand } from './commands/query.js';
+import { releaseCommand } from './commands/release.js';
 import { serveCommand } from './commands/serve.js';
 import { traceCommand } from './commands/trace.js';
+import { triggerCommand } from './commands/trigger.js';
 import { CommandError, UsageError } from './errors.js';
 import { IncidentLog, incidentDir } from '@waggle/backend';
 import { terminalLines, terminalText } from './render/terminal-text.js';
 
-const COMMANDS: Command[] = [serveCommand, queryCommand, traceCommand, bubbleupCommand, gapsCommand, markerCommand, incidentCommand];
+const COMMANDS: Command[] = [serveCommand, queryCommand, traceCommand, bubbleupCommand, gapsCommand, markerCommand, incidentCommand, releaseCommand, triggerCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -23,7 +25,7 @@ function usage(): string {
     '',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.description}`),
     '',
-    'Exit codes: 0 ok, 1 failure, 2 usage error.',
+    'Exit codes: 0 ok, 1 failure, 2 usage error (release compare: 1 a rule is broken, 3 not enough data).',
   ].join('\n');
 }
 
@@ -43,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const outcome = await command.run(ctx);
     if (record) await recordCommand(ctx.commandLine, outcome?.summary ?? 'done', false);
-    return 0;
+    return outcome?.exitCode ?? 0;
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`waggle ${name}: ${terminalText(error.message)}\n(see: waggle ${name} --help)\n`);

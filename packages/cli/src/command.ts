@@ -15,6 +15,8 @@ export interface CommandContext {
 export interface CommandOutcome {
   /** One line describing the answer; appended to the open incident's timeline. */
   summary?: string;
+  /** Exit code for an answered command (default 0): `release compare` exits 1 or 3 with its verdict. */
+  exitCode?: number;
 }
 
 export interface Command {

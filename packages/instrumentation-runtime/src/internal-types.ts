@@ -1,8 +1,11 @@
 import type { Span } from '@opentelemetry/api';
+import type { VersionChange } from './types.js';
 
 /** Config with every default applied (see utils.ts `resolveConfig`). */
 export interface ResolvedConfig {
   serviceName: string;
+  serviceVersion: string | undefined;
+  onVersionChange: ((change: VersionChange) => void | Promise<void>) | undefined;
   spanFields: boolean;
   sampleIntervalMs: number;
   memoryPressureThreshold: number;
@@ -42,6 +45,8 @@ export interface RunRecord {
   crashMessage?: string;
   /** Highest heap ratio seen when it crossed the memory pressure threshold. */
   memoryPressure?: number;
+  /** The run's `service.version`, when known. */
+  version?: string;
 }
 
 export interface RestartStateFile {

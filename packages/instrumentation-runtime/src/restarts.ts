@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CrashCapture } from './crash.js';
 import type { RuntimeCore } from './core.js';
-import type { RestartStateFile, RunRecord } from './internal-types.js';
+import type { ResolvedConfig, RestartStateFile, RunRecord } from './internal-types.js';
+import type { VersionChange } from './types.js';
 import {
   ATTR_PROCESS_CRASH_COUNT,
   ATTR_PROCESS_CRASH_LOOP,
@@ -16,11 +17,13 @@ import {
   ATTR_PROCESS_PREVIOUS_MEMORY_PRESSURE,
   ATTR_PROCESS_PREVIOUS_SIGNAL,
   ATTR_PROCESS_PREVIOUS_UPTIME_S,
+  ATTR_PROCESS_PREVIOUS_VERSION,
   ATTR_PROCESS_RESTART_COUNT,
   ATTR_PROCESS_RESTART_WINDOW_S,
   SPAN_PROCESS_START,
 } from './semconv.js';
 import { stateFileName } from './utils.js';
+import { claimVersionChange } from './version-changes.js';
 
 /** Runs kept in the state file; older ones never matter for a window of minutes. */
 const MAX_RUNS = 50;
@@ -100,6 +103,7 @@ export class RestartTracker {
     const inWindow = state.runs.filter((r) => now - r.startedAt <= config.windowMs);
     const crashes = inWindow.filter((r) => !endedCleanly(r)).length;
     const previous = state.runs.at(-1);
+    if (config.serviceVersion !== undefined) this._current.version = config.serviceVersion;
     const attributes: Attributes = {
       [ATTR_PROCESS_PID]: process.pid,
       [ATTR_PROCESS_RESTART_COUNT]: inWindow.length,
@@ -121,6 +125,7 @@ export class RestartTracker {
       if (previous.memoryPressure !== undefined) {
         attributes[ATTR_PROCESS_PREVIOUS_MEMORY_PRESSURE] = previous.memoryPressure;
       }
+      if (previous.version !== undefined) attributes[ATTR_PROCESS_PREVIOUS_VERSION] = previous.version;
     }
     try {
       const span = this._tracer().startSpan(SPAN_PROCESS_START, { root: true, attributes, startTime: now });
@@ -128,11 +133,20 @@ export class RestartTracker {
     } catch (err) {
       diag.warn('WAGGLE_RUNTIME_START_SPAN_FAILED: could not record process.start', err);
     }
+    // A version change is claimed before this run is recorded: a process that dies in between leaves its previous
+    // run as the last one, so the next start sees the change again instead of losing it.
+    const version = config.serviceVersion;
+    const change: VersionChange | undefined =
+      previous?.version !== undefined && version !== undefined && previous.version !== version
+        ? { serviceName: config.serviceName, previousVersion: previous.version, version, time: now }
+        : undefined;
+    const claimed = change !== undefined && (await claimAnnouncement(config, change));
     state.runs = [...state.runs.filter((r) => now - r.startedAt <= config.windowMs), this._current].slice(-MAX_RUNS);
     this._state = state;
     this._writing = true;
     await this._writeAsync();
     this._writing = false;
+    if (claimed) await announce(config, change);
   }
 
   /**
@@ -203,6 +217,25 @@ export class RestartTracker {
     } catch {
       // nothing more can be done while exiting
     }
+  }
+}
+
+/** Whether this instance is the one to announce `change`: the first of its service to claim it in the state directory. */
+async function claimAnnouncement(config: ResolvedConfig, change: VersionChange): Promise<boolean> {
+  if (!config.onVersionChange) return false;
+  try {
+    return await claimVersionChange(config.stateDir, config.serviceName, change);
+  } catch (err) {
+    diag.warn(`WAGGLE_RUNTIME_STATE_WRITE_FAILED: cannot claim ${change.serviceName} ${change.previousVersion} → ${change.version} in ${config.stateDir}`, err);
+    return false;
+  }
+}
+
+async function announce(config: ResolvedConfig, change: VersionChange): Promise<void> {
+  try {
+    await config.onVersionChange?.(change);
+  } catch (err) {
+    diag.warn(`WAGGLE_RUNTIME_VERSION_CHANGE_FAILED: could not announce ${change.serviceName} ${change.previousVersion} → ${change.version}`, err);
   }
 }
 

@@ -48,6 +48,7 @@ export const ATTR_PROCESS_PREVIOUS_CRASH_TYPE = 'process.previous.crash_type';
 export const ATTR_PROCESS_PREVIOUS_CRASH_REASON = 'process.previous.crash_reason';
 export const ATTR_PROCESS_PREVIOUS_UPTIME_S = 'process.previous.uptime_s';
 export const ATTR_PROCESS_PREVIOUS_MEMORY_PRESSURE = 'process.previous.memory_pressure';
+export const ATTR_PROCESS_PREVIOUS_VERSION = 'process.previous.version';
 
 // Metrics (OpenTelemetry runtime conventions, incubating).
 export const METRIC_V8JS_HEAP_USED = 'v8js.memory.heap.used';

@@ -7,8 +7,9 @@ export interface RestartTrackingConfig {
   /** Directory of the JSON state file. Default: `os.tmpdir()/waggle-runtime`. */
   stateDir?: string;
   /**
-   * Key of the state file, one per service instance on a host. Default: the `service.name` given in
-   * `serviceName`, else `OTEL_SERVICE_NAME`, else the script name. Give each cluster worker its own key.
+   * Key of the state file, one per service instance on a host. Default: `WAGGLE_RUNTIME_STATE_KEY`, else the
+   * `service.name` given in `serviceName`, else `OTEL_SERVICE_NAME`, else the script name. Give each instance
+   * (cluster worker, process-manager instance) its own key.
    */
   stateKey?: string;
   /** Window in which restarts are counted. Default 300000 (5 minutes). */
@@ -30,9 +31,26 @@ export interface CrashCaptureConfig {
   flushTimeoutMs?: number;
 }
 
+/** A service started with another `service.version` than its instance's previous run (see `onVersionChange`). */
+export interface VersionChange {
+  serviceName: string;
+  previousVersion: string;
+  version: string;
+  /** When this process started, epoch ms. */
+  time: number;
+}
+
 export interface RuntimeInstrumentationConfig extends InstrumentationConfig {
   /** Service name used to key the restart state file. Default `OTEL_SERVICE_NAME` or the script name. */
   serviceName?: string;
+  /** The `service.version` this process runs; recorded per run in the state file. Default: none (not tracked). */
+  serviceVersion?: string;
+  /**
+   * Called once per version change per service (on one host): when this process runs another `serviceVersion` than its
+   * instance's previous run and no other instance of the service has announced that version yet. The distro records a
+   * deploy marker here. Errors are caught; it runs after start, never on a request path.
+   */
+  onVersionChange?: (change: VersionChange) => void | Promise<void>;
   /** Heap / event-loop / GC / handle fields on every local root span. Default true. */
   spanFields?: boolean;
   /** How often the one sampling timer refreshes the counters, in ms. Default 1000, accepted 10 … 60000. */

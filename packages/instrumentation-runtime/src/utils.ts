@@ -52,8 +52,11 @@ export function resolveConfig(config: RuntimeInstrumentationConfig = {}): Resolv
   const crash = config.crash ?? {};
   const restarts = config.restarts ?? {};
   const serviceName = str('serviceName', config.serviceName, defaultServiceName());
+  if (config.onVersionChange !== undefined && typeof config.onVersionChange !== 'function') fail('onVersionChange', 'a function', typeof config.onVersionChange);
   return {
     serviceName,
+    serviceVersion: config.serviceVersion === undefined || config.serviceVersion === null ? undefined : str('serviceVersion', config.serviceVersion, ''),
+    onVersionChange: config.onVersionChange,
     spanFields: bool('spanFields', config.spanFields, true),
     sampleIntervalMs: num('sampleIntervalMs', config.sampleIntervalMs, 1000, 10, 60_000),
     memoryPressureThreshold: num('memoryPressureThreshold', config.memoryPressureThreshold ?? envNumber('WAGGLE_MEMORY_PRESSURE_THRESHOLD'), 0.85, 0.001, 1),
@@ -63,7 +66,7 @@ export function resolveConfig(config: RuntimeInstrumentationConfig = {}): Resolv
     flushTimeoutMs: num('crash.flushTimeoutMs', crash.flushTimeoutMs, 2000, 0, 60_000),
     restartsEnabled: bool('restarts.enabled', restarts.enabled, true),
     stateDir: str('restarts.stateDir', restarts.stateDir, process.env.WAGGLE_RUNTIME_STATE_DIR || path.join(os.tmpdir(), 'waggle-runtime')),
-    stateKey: str('restarts.stateKey', restarts.stateKey, serviceName),
+    stateKey: str('restarts.stateKey', restarts.stateKey, process.env.WAGGLE_RUNTIME_STATE_KEY || serviceName),
     windowMs: num('restarts.windowMs', restarts.windowMs, 300_000, 1000, 7 * 24 * 3600_000),
     crashLoopThreshold: num('restarts.crashLoopThreshold', restarts.crashLoopThreshold, 3, 0, 10_000),
     recordSignals: bool('restarts.recordSignals', restarts.recordSignals, true),

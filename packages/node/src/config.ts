@@ -41,6 +41,7 @@ export interface ResolvedConfig {
   frameworkSpans: boolean;
   /** How queue consumers (BullMQ, pg-boss, amqplib) relate to the producer. */
   queueContext: 'link' | 'parent';
+  deployMarkers: boolean;
   /** Export pipeline settings other than the destination: code options over environment, per sub-object. */
   exportOptions: Omit<ExportPipelineOptions, 'destination' | 'sampling'>;
 }
@@ -151,6 +152,7 @@ export function resolveConfig(options: WaggleOptions = {}, env: Env = process.en
     uiUrl,
     propagateTraceFields: options.propagateTraceFields ?? list(read('WAGGLE_PROPAGATE_TRACE_FIELDS')) ?? [],
     rollups: options.rollups ?? bool(read, 'WAGGLE_ROLLUPS', true),
+    deployMarkers: options.deployMarkers ?? bool(read, 'WAGGLE_DEPLOY_MARKERS', true),
     frameworkSpans: options.frameworkSpans ?? bool(read, 'WAGGLE_FRAMEWORK_SPANS', false),
     queueContext: queueContextFrom(options.queueContext, read),
     exportOptions,

@@ -24,6 +24,8 @@ export interface InstrumentationDeps {
   frameworkSpans?: boolean;
   /** How queue consumers relate to the producer: a linked trace of their own (default) or a child. */
   queueContext?: 'link' | 'parent';
+  /** Options for the runtime instrumentation: service name and version, and what to do on a version change. */
+  runtime?: Record<string, unknown>;
 }
 
 // Route capture still happens with layers ignored: the koa instrumentation records the matched route on the request
@@ -184,6 +186,7 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     exportName: 'RuntimeInstrumentation',
     spanProcessorExport: 'RuntimeSpanProcessor',
     optional: true,
+    config: (deps) => deps.runtime ?? {},
   },
 ];
 

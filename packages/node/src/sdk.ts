@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { WaggleContextManager } from './context-manager.js';
 import type { ResolvedConfig } from './config.js';
 import { DeferredSpanProcessor } from './deferred-processor.js';
+import { deployMarkerRecorder } from './deploy-markers.js';
 import { installEsmHook, shareBundledPackages, supportsSyncEsmHook } from './esm-hook.js';
 import { createExportPipeline, createSampler } from './export/index.js';
 import { appDirectories, loadInstrumentations, selectEntries } from './instrumentations.js';
@@ -60,7 +61,7 @@ export function buildPieces(config: ResolvedConfig, options: BuildOptions = {}):
   const loaded = loadInstrumentations(
     entries,
     dirs,
-    { enterWith: (ctx) => contextManager.enterWith(ctx), frameworkSpans: config.frameworkSpans, queueContext: config.queueContext },
+    { enterWith: (ctx) => contextManager.enterWith(ctx), frameworkSpans: config.frameworkSpans, queueContext: config.queueContext, runtime: runtimeOptions(config) },
     triggers,
   );
   const untraced = findUntracedLibraries(entries, dirs);
@@ -98,6 +99,17 @@ export function buildPieces(config: ResolvedConfig, options: BuildOptions = {}):
     textMapPropagator: createPropagator(config.propagators, traceFields, config.propagateTraceFields),
     traceFields,
     libraryTriggers: triggers,
+  };
+}
+
+/** The runtime instrumentation keys its state by the service and records the version each run had. */
+function runtimeOptions(config: ResolvedConfig): Record<string, unknown> {
+  const version = config.resourceAttributes['service.version'];
+  const onVersionChange = deployMarkerRecorder(config);
+  return {
+    serviceName: config.serviceName,
+    ...(typeof version === 'string' && version !== '' ? { serviceVersion: version } : {}),
+    ...(onVersionChange ? { onVersionChange } : {}),
   };
 }
 

@@ -67,4 +67,9 @@ export interface WaggleOptions {
    * hour does not stretch the request's trace; `parent` makes it a child in the request's trace.
    */
   queueContext?: 'link' | 'parent';
+  /**
+   * Record a deploy marker when the service starts on another `service.version` than its previous run, once per change
+   * per service, on the local backend or Honeycomb (WAGGLE_DEPLOY_MARKERS, default true). Needs the runtime package.
+   */
+  deployMarkers?: boolean;
 }

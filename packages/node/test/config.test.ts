@@ -144,3 +144,14 @@ describe('export settings: code options over environment, one sub-object at a ti
     expect(c.sampling).toMatchObject({ rate: 10, keepErrors: true });
   });
 });
+
+describe('deploy markers', () => {
+  it('are on by default; WAGGLE_DEPLOY_MARKERS=false turns them off, a code option wins, a bad value is one line', () => {
+    expect(resolveConfig({}, {}).deployMarkers).toBe(true);
+    expect(resolveConfig({}, { WAGGLE_DEPLOY_MARKERS: 'false' }).deployMarkers).toBe(false);
+    expect(resolveConfig({ deployMarkers: true }, { WAGGLE_DEPLOY_MARKERS: 'false' }).deployMarkers).toBe(true);
+    const stderr = captureStderr();
+    expect(resolveConfig({}, { WAGGLE_DEPLOY_MARKERS: 'maybe' }).deployMarkers).toBe(true);
+    expect(stderr()).toMatch(/WAGGLE_CONFIG_INVALID WAGGLE_DEPLOY_MARKERS="maybe" is not valid; accepted: true or false; using true/);
+  });
+});

@@ -85,7 +85,7 @@ export function getTrace(traceId: string): Promise<{ trace_id: string; spans: Tr
 }
 
 export type { BubbleUpColumn, BubbleUpResult, ColumnView, DerivedColumn, GapsReport, TraceEntry } from '@waggle/backend';
-import type { BubbleUpResult, ColumnView, DerivedColumn, GapsReport, TraceEntry } from '@waggle/backend';
+import type { BubbleUpResult, ColumnView, DerivedColumn, GapsReport, TraceEntry, Trigger, TriggerState } from '@waggle/backend';
 
 /** `selection` is the heatmap box: duration filters plus its time range. */
 export function bubbleUp(dataset: string, body: QuerySpec & { selection: { filters: Filter[]; start_time?: number; end_time?: number } }): Promise<BubbleUpResult> {
@@ -101,4 +101,11 @@ export interface IncidentTimeline { incident: { id: string; title: string; start
 
 export function getIncident(): Promise<IncidentTimeline> {
   return request('GET', '/api/incident');
+}
+
+export interface TriggerWithState { trigger: Trigger; state: TriggerState }
+
+/** Every trigger with what the backend found at its last evaluation. */
+export function getTriggers(): Promise<TriggerWithState[]> {
+  return request('GET', '/api/triggers');
 }

@@ -1,10 +1,11 @@
-// Hash routes keep every view shareable: #/query?…, #/heatmap?…, #/trace/<id>, #/gaps?…, #/incident.
+// Hash routes keep every view shareable: #/query?…, #/heatmap?…, #/trace/<id>, #/gaps?…, #/incident, #/triggers.
 import { h } from './dom.js';
 import { renderGapsPage } from './pages/gaps.js';
 import { renderHeatmapPage } from './pages/heatmap.js';
 import { renderIncidentPage } from './pages/incident.js';
 import { renderQueryPage } from './pages/query.js';
 import { renderTracePage } from './pages/trace.js';
+import { renderTriggersPage } from './pages/triggers.js';
 
 export interface Route {
   path: string;
@@ -29,6 +30,7 @@ const NAV: Array<[string, string]> = [
   ['/heatmap', 'Heatmap & BubbleUp'],
   ['/gaps', 'Gaps'],
   ['/incident', 'Incident'],
+  ['/triggers', 'Triggers'],
 ];
 
 async function render(): Promise<void> {
@@ -50,7 +52,9 @@ async function render(): Promise<void> {
         ? renderGapsPage(main, route)
         : route.path === '/incident'
           ? renderIncidentPage(main)
-          : renderQueryPage(main, route);
+          : route.path === '/triggers'
+            ? renderTriggersPage(main)
+            : renderQueryPage(main, route);
   await page;
   document.body.dataset.ready = 'true';
 }

@@ -22,7 +22,7 @@ const pageErrors: string[] = [];
 beforeAll(async () => {
   await mkdir(OUT, { recursive: true });
   dataDir = await mkdtemp(join(tmpdir(), 'waggle-ui-'));
-  backend = await startBackend({ port: 0, dataDir, uiDir: uiDirectory(), incidentDir: join(dataDir, 'incidents') });
+  backend = await startBackend({ port: 0, dataDir, uiDir: uiDirectory(), incidentDir: join(dataDir, 'incidents'), triggers: { periodSeconds: 1, log: () => {} } });
   scenario = incidentScenario();
   await send(backend.url, scenario.data);
   await send(backend.url, linked.data);
@@ -43,6 +43,17 @@ afterAll(async () => {
   await browser?.close();
   await backend?.close();
   await rm(dataDir, { recursive: true, force: true });
+});
+
+const post = (path: string, body: unknown) => fetch(`${backend.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+/** A trigger on the retry_storm events of dataset api, every minute over the last 4 minutes. */
+const stormTrigger = (name: string, value: number) => ({
+  name,
+  query: { calculations: [{ op: 'COUNT' }], filters: [{ column: 'name', op: '=', value: 'retry_storm' }], time_range: 240 },
+  frequency: 60,
+  threshold: { op: '>', value },
+  recipients: [{ type: 'email', target: 'oncall@example.com' }],
 });
 
 async function open(hash: string): Promise<void> {
@@ -226,5 +237,32 @@ describe('the web UI', () => {
     expect(text).toContain('waggle gaps --since 30m');
     expect(text).toContain('api→legacy:8080');
     await page.screenshot({ path: join(OUT, 'incident.png'), fullPage: true });
+  });
+
+  it('lists triggers with their state and last result', async () => {
+    expect((await post('/1/triggers/api', stormTrigger('retry storm', 5))).status).toBe(201);
+    expect((await post('/1/triggers/api', stormTrigger('huge storm', 1000))).status).toBe(201);
+    // Evaluated every second over the last 4 s (240 s scaled by the 1 s period): keep a storm of 12 events in it.
+    const storm = () => post('/1/batch/api', Array.from({ length: 12 }, () => ({ data: { name: 'retry_storm' } })));
+    for (let i = 0; i < 100; i++) {
+      await storm();
+      const all = (await (await fetch(`${backend.url}/api/triggers`)).json()) as Array<{ trigger: { name: string; triggered: boolean } }>;
+      if (all.find((t) => t.trigger.name === 'retry storm')?.trigger.triggered) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await storm();
+    await open('#/triggers');
+    await page.waitForSelector('#triggers tbody tr');
+    const rows = await page.$$eval('#triggers tbody tr', (trs) =>
+      Object.fromEntries(trs.map((tr) => { const cells = [...tr.querySelectorAll('td')].map((td) => td.textContent ?? ''); return [cells[0], cells]; })),
+    );
+    expect(rows['retry storm']![2]).toBe('COUNT where name = retry_storm > 5');
+    expect(rows['retry storm']![4]).toBe('TRIGGERED');
+    expect(Number(rows['retry storm']![5])).toBeGreaterThan(5);
+    expect(rows['retry storm']![7]).toMatch(/^\d\d:\d\d:\d\d$/);
+    expect(rows['retry storm']![9]).toBe('email oncall@example.com — not delivered: the Waggle backend sends only webhook and marker notifications');
+    expect(rows['huge storm']![4]).toBe('ok');
+    expect(await page.getAttribute('nav a.active', 'href')).toBe('#/triggers');
+    await page.screenshot({ path: join(OUT, 'triggers.png'), fullPage: true });
   });
 });

@@ -6,8 +6,8 @@ import { requireDataset } from './queries.js';
 /** What one of Honeycomb's per-dataset configuration APIs does with its objects. */
 export interface ResourceHandlers {
   list(dataset: string): Promise<unknown>;
-  /** The one object whose `lookup` query parameter (`?alias=`, `?key_name=`) is `value`. */
-  find(dataset: string, value: string): Promise<unknown>;
+  /** The one object whose `lookup` query parameter (`?alias=`, `?key_name=`) is `value` (APIs with a lookup only). */
+  find?(dataset: string, value: string): Promise<unknown>;
   get(dataset: string, id: string): Promise<unknown>;
   /** Creates (no id) or replaces an object from a request body. */
   save(dataset: string, body: unknown, id?: string): Promise<unknown>;
@@ -25,7 +25,7 @@ export function knownDataset(deps: RouteDeps, raw: string): string {
  * `GET`/`POST /1/<name>/:dataset` and `GET`/`PUT`/`DELETE /1/<name>/:dataset/:id`, Honeycomb's shape for
  * configuration APIs: 201 on create, 204 on delete. `allowAll` says whether `__all__` may be changed.
  */
-export function resourceRoutes(deps: RouteDeps, name: string, lookup: string, allowAll: boolean, h: ResourceHandlers): Route[] {
+export function resourceRoutes(deps: RouteDeps, name: string, lookup: string | undefined, allowAll: boolean, h: ResourceHandlers): Route[] {
   const base = `/1/${name}/:dataset`;
   const writable = (raw: string): string => {
     const dataset = knownDataset(deps, raw);
@@ -43,8 +43,8 @@ export function resourceRoutes(deps: RouteDeps, name: string, lookup: string, al
       kind: 'read',
       async handler({ res, params, url }) {
         const dataset = knownDataset(deps, params.dataset!);
-        const value = url.searchParams.get(lookup);
-        sendJson(res, 200, value === null ? await h.list(dataset) : await h.find(dataset, value));
+        const value = lookup === undefined ? null : url.searchParams.get(lookup);
+        sendJson(res, 200, value === null || !h.find ? await h.list(dataset) : await h.find(dataset, value));
       },
     },
     {

@@ -85,14 +85,15 @@ export const bubbleupCommand: Command = {
     };
     const target = new Target({ target: targetName(v.target), ...(v.url ? { url: v.url } : {}), env: ctx.env });
     const dataset = v.dataset ?? target.defaultDataset(ctx.env);
-    const result = await withProgress('comparing selection with baseline', bubbleUp(target, dataset, request));
+    const result = await withProgress('comparing selection with baseline', bubbleUpRequest(target, dataset, request));
     if (v.json) ctx.stdout.write(`${jsonText(result)}\n`);
     else ctx.stdout.write(`${renderBubbleUp(result, v.selection.join(' AND '), top, ctx.style)}\n`);
     return { summary: summarizeBubbleUp(result) };
   },
 };
 
-async function bubbleUp(target: Target, dataset: string, request: BubbleUpRequest): Promise<BubbleUpResult> {
+/** BubbleUp on the target: the local backend's /api/bubbleup, or count queries on Honeycomb. */
+export async function bubbleUpRequest(target: Target, dataset: string, request: BubbleUpRequest): Promise<BubbleUpResult> {
   if (target.name === 'local') return target.request<BubbleUpResult>('POST', `/api/bubbleup/${encodeURIComponent(dataset)}`, request);
   const { bubbleUpViaQueries } = await import('../bubbleup-honeycomb.js');
   return bubbleUpViaQueries(target, dataset, request);

@@ -11,8 +11,9 @@ Usage: waggle incident start "title"
        waggle incident end
        waggle incident timeline [--markdown] [--json]
 
-While an incident is open, every query, trace, bubbleup, gaps and marker command is appended to its
-timeline with its time, the exact command and a one-line summary of its answer.
+While an incident is open, every query, trace, bubbleup, gaps, marker, release and trigger command is appended to
+its timeline with its time, the exact command and a one-line summary of its answer; waggle serve adds each trigger
+that fires or resolves.
 The log lives in WAGGLE_INCIDENT_DIR (default ~/.waggle/incidents).`;
 
 const OPTIONS = {
@@ -34,6 +35,8 @@ function describe(entry: IncidentEntry, markdown: boolean): [string, string] {
       return [`note: ${entry.text}`, ''];
     case 'end':
       return ['incident ended', ''];
+    case 'trigger':
+      return [entry.text, entry.summary ?? ''];
     default:
       return [code(entry.text), `${entry.failed ? 'FAILED: ' : ''}${entry.summary ?? ''}`];
   }

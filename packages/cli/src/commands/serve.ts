@@ -3,15 +3,21 @@ import { startBackend } from '@waggle/backend';
 import { uiDirectory } from '@waggle/ui';
 import { parseFlags, type Command } from '../command.js';
 import { CommandError, UsageError } from '../errors.js';
+import { parseDuration } from '../query-syntax.js';
 
 const HELP = `waggle serve — run the embedded Honeycomb-compatible backend and web UI
 
-Usage: waggle serve [--port 4318] [--host 127.0.0.1] [--data DIR]
+Usage: waggle serve [--port 4318] [--host 127.0.0.1] [--data DIR] [--trigger-period 2s]
 
-  --port N     port for OTLP ingest, the Events API, the Query API and the UI (default 4318;
-               0 picks a free port)
-  --host H     address to bind (default 127.0.0.1; use 0.0.0.0 to accept other hosts)
-  --data DIR   data directory (default WAGGLE_DATA_DIR or ./.waggle)
+  --port N             port for OTLP ingest, the Events API, the Query API and the UI (default 4318;
+                       0 picks a free port)
+  --host H             address to bind (default 127.0.0.1; use 0.0.0.0 to accept other hosts)
+  --data DIR           data directory (default WAGGLE_DATA_DIR or ./.waggle)
+  --trigger-period D   evaluate every trigger this often instead of at its frequency, its time range scaled
+                       alike (for demos and tests; default: each trigger's frequency)
+
+Triggers (/1/triggers) are evaluated here: a firing or resolving trigger prints one line, notifies its
+webhooks and is added to the open incident's timeline (WAGGLE_INCIDENT_DIR).
 
 Keys: when WAGGLE_API_KEYS (comma-separated) is set, requests must carry one in X-Honeycomb-Team.`;
 
@@ -19,6 +25,7 @@ const OPTIONS = {
   port: { type: 'string' },
   host: { type: 'string' },
   data: { type: 'string' },
+  'trigger-period': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -34,7 +41,11 @@ export const serveCommand: Command = {
     const host = v.host ?? '127.0.0.1';
     const dataDir = path.resolve(v.data ?? ctx.env.WAGGLE_DATA_DIR ?? '.waggle');
     const keys = ctx.env.WAGGLE_API_KEYS?.split(',').map((k) => k.trim()).filter(Boolean);
-    const backend = await startBackend({ port, host, uiDir: uiDirectory(), dataDir, ...(keys?.length ? { keys } : {}) }).catch((error: unknown) => {
+    const triggers = {
+      ...(v['trigger-period'] ? { periodSeconds: parseDuration(v['trigger-period'], '--trigger-period') } : {}),
+      log: (line: string) => ctx.stdout.write(`${ctx.style.dim(new Date().toISOString().slice(11, 19))} ${line}\n`),
+    };
+    const backend = await startBackend({ port, host, uiDir: uiDirectory(), dataDir, triggers, ...(keys?.length ? { keys } : {}) }).catch((error: unknown) => {
       const reason = startFailure(error as NodeJS.ErrnoException, port, host, dataDir);
       throw reason === undefined ? error : new CommandError(reason);
     });
