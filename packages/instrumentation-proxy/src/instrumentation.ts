@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { context, propagation, trace, type Context, type Counter } from '@opentelemetry/api';
+import { context, propagation, type Context, type Counter } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import {
   InstrumentationBase,
@@ -278,11 +278,7 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
     };
   }
 
-  /**
-   * The context one `web()` / `ws()` call runs in (undefined: run it untouched). A `ws()` call's incoming request
-   * has no SERVER span (Node announces no upgrade on its http.server channels): its tunnel span is parented to the
-   * client's traceparent, unless a span is active.
-   */
+  /** The context one `web()` / `ws()` call runs in (undefined: run it untouched). */
   private proxyCallContext(args: unknown[], server: ProxyServerLike, library: ProxyLibrary, kind: CallKind): Context | undefined {
     const recorder = this.recorder;
     const req = args[0] as IncomingMessage | undefined;
@@ -629,9 +625,10 @@ function unpatchHttpProxy(exports: unknown): void {
 }
 
 /**
- * The context a WebSocket upgrade's tunnel span is parented to: the active span when there is one (a framework's
- * request span), else the client's trace from the upgrade request's traceparent.
+ * The context a WebSocket upgrade's tunnel span is parented to: the client's, from the upgrade request's traceparent
+ * (Node makes no SERVER span for an upgrade, and a framework's request span for it never ends when the reply is
+ * hijacked), else the active context.
  */
 function upgradeParent(active: Context, req: IncomingMessage): Context {
-  return trace.getSpanContext(active) !== undefined ? active : propagation.extract(active, req.headers ?? {});
+  return propagation.extract(active, req.headers ?? {});
 }

@@ -61,7 +61,7 @@ import {
   retryReason,
   upstreamKey,
 } from './utils.js';
-import { watchTunnel } from './websocket-tunnel.js';
+import { TunnelWatch } from './websocket-tunnel.js';
 
 /** Timers never fire early, but the end of an attempt is observed slightly after the retry timer starts. */
 const RETRY_AFTER_SLACK_MS = 25;
@@ -209,13 +209,14 @@ export class AttemptRecorder {
 
   private watchUpgrade(attempt: Attempt, request: ClientRequest, clientSocket: Socket): void {
     const startedMs = performance.now();
+    const tunnel = new TunnelWatch(clientSocket);
     request.once('upgrade', (response: IncomingMessage, upstreamSocket: Socket) => {
       try {
         attempt.upgraded = true;
         attempt.statusCode = response.statusCode;
         const span = attempt.span;
         span.setAttribute(ATTR_WAGGLE_WS_UPGRADE_MS, Math.round(performance.now() - startedMs));
-        watchTunnel(clientSocket, upstreamSocket, (outcome) => {
+        tunnel.upgraded(upstreamSocket, (outcome) => {
           span.setAttribute(ATTR_WAGGLE_WS_BYTES_FROM_CLIENT, outcome.bytesFromClient);
           span.setAttribute(ATTR_WAGGLE_WS_BYTES_FROM_UPSTREAM, outcome.bytesFromUpstream);
           span.setAttribute(ATTR_WAGGLE_WS_CLOSE_CODE, outcome.closeCode);

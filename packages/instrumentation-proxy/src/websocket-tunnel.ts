@@ -1,7 +1,8 @@
 /**
  * A proxied WebSocket after its upgrade: bytes read from each side and the first Close frame, observed on the two
- * raw sockets (the client's, and the upstream's from the upgrade). Listening adds a 'data' listener to sockets that
- * are already flowing (piped by http-proxy, read by ws), so the proxy's data path is unchanged.
+ * raw sockets (the client's, and the upstream's from the upgrade). Our 'data' listeners go first
+ * (prependListener): ws unmasks frame payloads in place in the buffer it was handed, so a listener after it would
+ * read unmasked bytes under a mask bit. prependListener also never sets a paused socket flowing.
  */
 import type { Socket } from 'node:net';
 
@@ -19,45 +20,64 @@ export interface TunnelOutcome {
 /** After one side has closed, how long to wait for the other before ending the tunnel anyway. */
 const OTHER_SIDE_GRACE_MS = 5000;
 
-/** Watches one tunnel; calls `onEnd` once, when both sockets have closed (or one has, plus a grace period). */
-export function watchTunnel(client: Socket, upstream: Socket, onEnd: (outcome: TunnelOutcome) => void): void {
-  const fromClient = new FrameScanner();
-  const fromUpstream = new FrameScanner();
-  let firstClosed: TunnelSide | undefined;
-  let ended = false;
-  let timer: NodeJS.Timeout | undefined;
-  const end = (): void => {
-    if (ended) return;
-    ended = true;
-    if (timer !== undefined) clearTimeout(timer);
-    client.off('data', onClientData);
-    upstream.off('data', onUpstreamData);
-    const closeFrom = firstCloseFrame(fromClient, fromUpstream);
-    onEnd({
-      bytesFromClient: fromClient.bytes,
-      bytesFromUpstream: fromUpstream.bytes,
-      closeCode: closeFrom === undefined ? 1006 : (closeFrom === 'client' ? fromClient : fromUpstream).closeCode!,
-      closedBy: closeFrom ?? firstClosed ?? 'upstream',
-    });
-  };
-  const onClosed = (side: TunnelSide) => (): void => {
-    if (firstClosed === undefined) {
+/**
+ * One proxied WebSocket. Counting starts on the client's socket when the upgrade is sent upstream if another reader
+ * already consumes that socket (a ws relay, which has answered the client already), else at the upstream's 101
+ * (http-proxy pipes the sockets then, and nothing can come from the client before it has its 101).
+ */
+export class TunnelWatch {
+  private readonly fromClient = new FrameScanner();
+  private readonly fromUpstream = new FrameScanner();
+  private readonly onClientData = (chunk: Buffer | string): void => this.fromClient.push(chunk);
+  private readonly onUpstreamData = (chunk: Buffer | string): void => this.fromUpstream.push(chunk);
+  private clientAttached = false;
+
+  constructor(private readonly client: Socket) {
+    if (client.listenerCount('data') > 0) this.attachClient();
+  }
+
+  /** The upstream answered 101: watches both sockets; calls `onEnd` once, when both have closed (or one, plus a grace period). */
+  upgraded(upstream: Socket, onEnd: (outcome: TunnelOutcome) => void): void {
+    this.attachClient();
+    // Bytes that came with the 101 are put back with unshift() by http-proxy, httpxy and ws, so 'data' reports them.
+    upstream.prependListener('data', this.onUpstreamData);
+    let firstClosed: TunnelSide | undefined;
+    let ended = false;
+    let timer: NodeJS.Timeout | undefined;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      if (timer !== undefined) clearTimeout(timer);
+      this.client.off('data', this.onClientData);
+      upstream.off('data', this.onUpstreamData);
+      const closeFrom = firstCloseFrame(this.fromClient, this.fromUpstream);
+      onEnd({
+        bytesFromClient: this.fromClient.bytes,
+        bytesFromUpstream: this.fromUpstream.bytes,
+        closeCode: closeFrom === undefined ? 1006 : (closeFrom === 'client' ? this.fromClient : this.fromUpstream).closeCode!,
+        closedBy: closeFrom ?? firstClosed ?? 'upstream',
+      });
+    };
+    const onClosed = (side: TunnelSide) => (): void => {
+      if (firstClosed !== undefined) {
+        end();
+        return;
+      }
       firstClosed = side;
       timer = setTimeout(end, OTHER_SIDE_GRACE_MS);
       timer.unref();
-    } else {
-      end();
-    }
-  };
-  const onClientData = (chunk: Buffer): void => fromClient.push(chunk);
-  const onUpstreamData = (chunk: Buffer): void => fromUpstream.push(chunk);
-  // Bytes that came with the 101 are put back with unshift() by http-proxy, httpxy and ws, so 'data' reports them.
-  client.on('data', onClientData);
-  upstream.on('data', onUpstreamData);
-  if (client.destroyed) onClosed('client')();
-  else client.once('close', onClosed('client'));
-  if (upstream.destroyed) onClosed('upstream')();
-  else upstream.once('close', onClosed('upstream'));
+    };
+    if (this.client.destroyed) onClosed('client')();
+    else this.client.once('close', onClosed('client'));
+    if (upstream.destroyed) onClosed('upstream')();
+    else upstream.once('close', onClosed('upstream'));
+  }
+
+  private attachClient(): void {
+    if (this.clientAttached) return;
+    this.clientAttached = true;
+    this.client.prependListener('data', this.onClientData);
+  }
 }
 
 function firstCloseFrame(fromClient: FrameScanner, fromUpstream: FrameScanner): TunnelSide | undefined {
