@@ -7,7 +7,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { propagation, SpanKind, SpanStatusCode, trace, context, type Context, type Counter, type Span, type Tracer } from '@opentelemetry/api';
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Counter, type Span, type Tracer } from '@opentelemetry/api';
 import { getRPCMetadata } from '@opentelemetry/core';
 import {
   ATTR_ERROR_TYPE,
@@ -57,11 +57,13 @@ import {
   parseOriginCached,
   parseRetryAfter,
   rawHeaderValue,
-  removeRawHeader,
   retryReason,
   upstreamKey,
 } from './utils.js';
 import { TunnelWatch } from './websocket-tunnel.js';
+
+/** Upstreams whose counter attribute sets are kept (cleared when full; a proxy talks to few). */
+const COUNTER_ATTRIBUTE_SETS = 256;
 
 /** Timers never fire early, but the end of an attempt is observed slightly after the retry timer starts. */
 const RETRY_AFTER_SLACK_MS = 25;
@@ -91,6 +93,8 @@ export class AttemptRecorder {
   private readonly nodeAttempts = new WeakMap<ClientRequest, Attempt>();
   private readonly undiciAttempts = new WeakMap<object, Attempt>();
   private readonly requestStates = new WeakMap<object, RequestAttemptState>();
+  /** The counter's two attribute sets per upstream (original, retry), made once instead of per attempt. */
+  private readonly counterAttributeSets = new Map<string, [Attributes, Attributes]>();
   private subscribed = false;
 
   constructor(
@@ -180,6 +184,7 @@ export class AttemptRecorder {
         method: request.method,
         host,
         port,
+        upstream: upstreamKey(host, port),
         url: `${protocol}//${hostForUrl(host)}:${port}${request.path}`,
       });
       this.nodeAttempts.set(request, attempt);
@@ -278,15 +283,13 @@ export class AttemptRecorder {
         method,
         host: origin.host,
         port: origin.port,
+        upstream: origin.key,
         url: `${originString(request.origin)}${request.path ?? ''}`,
       });
       this.undiciAttempts.set(request, attempt);
-      if (typeof request.addHeader === 'function') {
-        removeRawHeader(request.headers, 'traceparent');
-        removeRawHeader(request.headers, 'tracestate');
-        this.inject(attempt, (key, value) => request.addHeader!(key, value));
-      }
-      recordForwardedHeaders(attempt, request.headers);
+      const canInject = typeof request.addHeader === 'function';
+      scanRequestHeaders(attempt, request.headers, canInject);
+      if (canInject) this.inject(attempt, (key, value) => request.addHeader!(key, value));
     } catch {
       // Telemetry never breaks the proxied request.
     }
@@ -326,7 +329,7 @@ export class AttemptRecorder {
 
   // ---- attempt lifecycle ----------------------------------------------------------------------
 
-  private start(scope: AttemptScope, target: { name: string; method: string; host: string; port: number; url: string }): Attempt {
+  private start(scope: AttemptScope, target: { name: string; method: string; host: string; port: number; upstream: string; url: string }): Attempt {
     const state = scope.state;
     const nowMs = performance.now();
     const resendCount = state.attempts;
@@ -359,7 +362,7 @@ export class AttemptRecorder {
       }
     }
 
-    this.recordAmplification(state, scope.library, upstreamKey(target.host, target.port), resendCount === 0);
+    this.recordAmplification(state, scope.library, target.upstream, resendCount === 0);
 
     return newAttempt(span, scope);
   }
@@ -387,10 +390,23 @@ export class AttemptRecorder {
     for (const key in carrier) set(key, carrier[key]!);
   }
 
+  private counterAttributes(upstream: string, isOriginal: boolean): Attributes {
+    let sets = this.counterAttributeSets.get(upstream);
+    if (sets === undefined) {
+      if (this.counterAttributeSets.size >= COUNTER_ATTRIBUTE_SETS) this.counterAttributeSets.clear();
+      sets = [
+        { [ATTR_PROXY_UPSTREAM]: upstream, [ATTR_RETRY_IS_RETRY]: false },
+        { [ATTR_PROXY_UPSTREAM]: upstream, [ATTR_RETRY_IS_RETRY]: true },
+      ];
+      this.counterAttributeSets.set(upstream, sets);
+    }
+    return sets[isOriginal ? 0 : 1];
+  }
+
   private recordAmplification(state: RequestAttemptState, library: AttemptLibrary, upstream: string, isOriginal: boolean): void {
     const nowMs = Date.now();
     const reading = this.monitor.record(upstream, isOriginal, nowMs);
-    this.getAttemptCounter().add(1, { [ATTR_PROXY_UPSTREAM]: upstream, [ATTR_RETRY_IS_RETRY]: !isOriginal });
+    this.getAttemptCounter().add(1, this.counterAttributes(upstream, isOriginal));
     const serverSpan = state.serverSpan;
     if (serverSpan === undefined) return;
     if (state.serverUpstream !== upstream) {
@@ -453,14 +469,20 @@ function guard(handler: (message: unknown) => void): (message: unknown) => void 
   };
 }
 
-/** One pass over undici's flat header list for the X-Forwarded-* / Forwarded headers. */
-function recordForwardedHeaders(attempt: Attempt, headers: unknown): void {
+/**
+ * One pass over an undici request's flat header list: records the X-Forwarded-* / Forwarded headers, and (when we
+ * inject our own) drops a traceparent / tracestate the proxy copied from the incoming request, so the upstream never
+ * gets two.
+ */
+function scanRequestHeaders(attempt: Attempt, headers: unknown, dropTraceContext: boolean): void {
   if (!Array.isArray(headers)) return;
-  for (let i = 0; i + 1 < headers.length; i += 2) {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
     const key = headers[i];
+    // The shortest name of interest is 'forwarded' (9); 'tracestate' (10), 'traceparent' (11), 'x-forwarded-for' (15).
     if (typeof key !== 'string' || key.length < 9) continue;
     const name = key.toLowerCase();
-    if ((FORWARDED_HEADERS as readonly string[]).includes(name)) {
+    if (dropTraceContext && (name === 'traceparent' || name === 'tracestate')) headers.splice(i, 2);
+    else if ((FORWARDED_HEADERS as readonly string[]).includes(name)) {
       attempt.span.setAttribute(ATTR_HTTP_REQUEST_HEADER_PREFIX + name, [String(headers[i + 1])]);
     }
   }

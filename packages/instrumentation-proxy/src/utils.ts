@@ -131,6 +131,8 @@ export interface Origin {
   host: string;
   port: number;
   protocol: string;
+  /** `host:port`, as {@link upstreamKey} makes it: computed once per cached origin. */
+  key: string;
 }
 
 /** Parses an undici origin ('http://h:1') into host and port, with the scheme's default port. */
@@ -140,7 +142,7 @@ export function parseOrigin(origin: unknown): Origin | undefined {
     const protocol = url.protocol;
     const port = url.port ? Number(url.port) : protocol === 'https:' ? 443 : 80;
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    return { host, port, protocol };
+    return { host, port, protocol, key: upstreamKey(host, port) };
   } catch {
     return undefined;
   }
@@ -181,15 +183,6 @@ export function rawHeaderValue(headers: unknown, name: string): string | undefin
     }
   }
   return undefined;
-}
-
-/** Removes every entry of `name` from an undici request's header list (so we never send two traceparents). */
-export function removeRawHeader(headers: unknown, name: string): void {
-  if (!Array.isArray(headers)) return;
-  for (let i = headers.length - 2; i >= 0; i -= 2) {
-    const key = headers[i];
-    if (typeof key === 'string' && key.length === name.length && key.toLowerCase() === name) headers.splice(i, 2);
-  }
 }
 
 /** The X-Forwarded-* headers whose outgoing values are recorded on attempt spans. */
