@@ -75,8 +75,9 @@ export async function stop(child, graceMs = 3000) {
   }
 }
 
-export async function autocannon(url, { connections, durationS, cpu, taskset }) {
-  const args = [AUTOCANNON, '--json', '-c', String(connections), '-d', String(durationS), url];
+/** `overallRate` (requests per second, all connections together) holds the load below saturation. */
+export async function autocannon(url, { connections, durationS, cpu, taskset, overallRate }) {
+  const args = [AUTOCANNON, '--json', '-c', String(connections), '-d', String(durationS), ...(overallRate ? ['-R', String(overallRate)] : []), url];
   const [command, argv] = taskset ? ['taskset', ['-c', String(cpu), process.execPath, ...args]] : [process.execPath, args];
   const stdout = await new Promise((resolve, reject) =>
     execFile(command, argv, { maxBuffer: 16 * 1024 * 1024 }, (error, out) => (error ? reject(error) : resolve(out))),
