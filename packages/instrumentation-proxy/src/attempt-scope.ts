@@ -44,7 +44,9 @@ export class AttemptScope {
    */
   owns(request: object): boolean {
     if (this.claimed !== undefined) return this.claimed === request;
-    const { expectHost, expectPort } = this.options;
+    const { expectHost, expectPort, clientSocket } = this.options;
+    // A WebSocket scope claims upgrade requests only: an app hook's own request in the relay's context is not a tunnel.
+    if (clientSocket !== undefined && !isUpgrade(request)) return false;
     if (expectHost === undefined) return true;
     const target = requestTarget(request);
     if (target === undefined) return false;
@@ -74,6 +76,16 @@ export function scopeIn(ctx: { getValue(key: symbol): unknown }): AttemptScope |
  */
 export function isUpstreamAttempt(request: object): boolean {
   return scopeIn(context.active())?.owns(request) ?? false;
+}
+
+/** Whether a ClientRequest (or http.request options) asks for an upgrade. */
+function isUpgrade(request: object): boolean {
+  const r = request as { getHeader?: (name: string) => unknown; headers?: unknown };
+  if (typeof r.getHeader === 'function') return r.getHeader('upgrade') !== undefined;
+  const headers = r.headers;
+  if (headers === null || typeof headers !== 'object') return false;
+  for (const key of Object.keys(headers)) if (key.length === 7 && key.toLowerCase() === 'upgrade') return true;
+  return false;
 }
 
 interface RequestTarget {

@@ -58,7 +58,9 @@ interface FastifyReplyLike {
 /** @fastify/http-proxy's WebSocketProxy, reached through its `reply.wsProxy` decorator. */
 interface WebSocketProxyLike {
   handleConnection?: AnyFunction;
-  findUpstream?: (request: FastifyRequestLike, dest: unknown) => URL;
+  /** `ws://` URLs ('' when unset). */
+  upstream?: string;
+  wsUpstream?: string;
   [PATCHED]?: boolean;
 }
 
@@ -337,18 +339,19 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
   private patchWebSocketProxy(wsProxy: WebSocketProxyLike | undefined): void {
     if (wsProxy === null || typeof wsProxy !== 'object' || wsProxy[PATCHED] || typeof wsProxy.handleConnection !== 'function') return;
     const original = wsProxy.handleConnection;
-    const prepare = (request: FastifyRequestLike, dest: unknown) => {
-      const upstream = parseOrigin(wsProxy.findUpstream?.(request, dest));
+    // The configured upstream, when fixed; with getUpstream it is only known by calling the app's function, which
+    // must not run an extra time: then only the upgrade requests made in the call are claimed.
+    const fixed = parseOrigin(wsProxy.wsUpstream || wsProxy.upstream || undefined);
+    const prepare = (request: FastifyRequestLike) =>
       // Not one-shot: with wsReconnect the relay opens a new upstream connection later, a resend of the same tunnel.
-      return this.fastifyScope(
+      this.fastifyScope(
         request,
         '@fastify/http-proxy',
-        { oneShot: false, expectHost: upstream?.host, expectPort: upstream?.port, clientSocket: request.raw.socket },
+        { oneShot: false, expectHost: fixed?.host, expectPort: fixed?.port, clientSocket: request.raw.socket },
         request.raw,
       );
-    };
     wsProxy.handleConnection = function handleConnection(this: unknown, ...args: unknown[]) {
-      return callIn(prepare(args[1] as FastifyRequestLike, args[2]), original, this, args);
+      return callIn(prepare(args[1] as FastifyRequestLike), original, this, args);
     };
     wsProxy[PATCHED] = true;
   }

@@ -176,8 +176,9 @@ export class AttemptRecorder {
       if (scope === undefined || !scope.claim(request)) return;
       const protocol = request.protocol ?? 'http:';
       const host = request.host;
-      // ClientRequest keeps no port field; the proxy wrapper knows the target it asked for.
-      const port = scope.options.expectPort ?? (protocol === 'https:' ? 443 : 80);
+      // ClientRequest keeps no port field: the target the proxy asked for, else the Host header (a ws client's is the
+      // upstream's; http-proxy's is often the incoming request's, which is why it comes second).
+      const port = scope.options.expectPort ?? hostHeaderPort(request) ?? (protocol === 'https:' ? 443 : 80);
       const clientSocket = scope.options.clientSocket;
       const attempt = this.start(scope, {
         name: clientSocket === undefined ? request.method : SPAN_NAME_WEBSOCKET,
@@ -492,6 +493,13 @@ function markConnected(attempt: Attempt, socket: Socket): void {
   attempt.connected = true;
   if (socket.remoteAddress !== undefined) attempt.span.setAttribute(ATTR_NETWORK_PEER_ADDRESS, socket.remoteAddress);
   if (socket.remotePort !== undefined) attempt.span.setAttribute(ATTR_NETWORK_PEER_PORT, socket.remotePort);
+}
+
+function hostHeaderPort(request: ClientRequest): number | undefined {
+  const host = request.getHeader('host');
+  if (typeof host !== 'string') return undefined;
+  const colon = host.lastIndexOf(':');
+  return colon === -1 || host.endsWith(']') ? undefined : Number(host.slice(colon + 1)) || undefined;
 }
 
 function hostForUrl(host: string): string {

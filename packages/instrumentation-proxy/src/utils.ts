@@ -135,12 +135,12 @@ export interface Origin {
   key: string;
 }
 
-/** Parses an undici origin ('http://h:1') into host and port, with the scheme's default port. */
+/** Parses an origin ('http://h:1', 'ws://h') into host and port, with the scheme's default port. */
 export function parseOrigin(origin: unknown): Origin | undefined {
   try {
     const url = origin instanceof URL ? origin : new URL(String(origin));
     const protocol = url.protocol;
-    const port = url.port ? Number(url.port) : protocol === 'https:' ? 443 : 80;
+    const port = url.port ? Number(url.port) : protocol === 'https:' || protocol === 'wss:' ? 443 : 80;
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     return { host, port, protocol, key: upstreamKey(host, port) };
   } catch {
