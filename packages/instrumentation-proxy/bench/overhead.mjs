@@ -17,8 +17,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { execFileSync } from 'node:child_process';
-import { autocannon, cpuSeconds, launch, settledCount, sinkCount, stop } from '../../../bench/overhead/measure.mjs';
+import { autocannon, cpuSeconds, hasTaskset, launch, settledCount, sinkCount, stop } from '../../../bench/overhead/measure.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -247,13 +246,4 @@ function writeSection(text) {
   }
   writeFileSync(RESULTS, next.endsWith('\n') ? next : `${next}\n`);
   process.stderr.write(`bench: wrote ${RESULTS}\n`);
-}
-
-function hasTaskset() {
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
