@@ -59,6 +59,8 @@ const runs = new Map(VARIANTS.map((v) => [v.name, []]));
 const loads = [];
 try {
   for (const variant of VARIANTS) servers.push(await startServer(variant));
+  for (const server of servers) await calibrate(server);
+  for (const server of servers) await autocannon(server.url, { connections, durationS: 2, cpu: 1, taskset });
   for (let round = 0; round < rounds; round++) {
     for (const server of servers) {
       const saturated = await slice(server, {});
@@ -79,7 +81,7 @@ const section = render();
 process.stdout.write(`${section}\n`);
 if (!values['no-write']) writeSection(section);
 
-/** Starts one variant's server, warms it up and measures the spans one request produces (sequential requests). */
+/** Starts one variant's server. */
 async function startServer(variant) {
   const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`, `--cpu-prof-name=${variant.name}.cpuprofile`] : [];
   const env = {
@@ -90,14 +92,19 @@ async function startServer(variant) {
   };
   const launched = launch([...profile, '--import', '@waggle/node/register', APP], env, { cpu: 0, taskset, cwd: fileURLToPath(new URL('..', import.meta.url)) });
   const { port } = await launched.listening;
-  const url = `http://127.0.0.1:${port}/`;
-  await autocannon(url, { connections, durationS: 2, cpu: 1, taskset });
-  await settledCount(sinkUrl, 1000);
+  return { name: variant.name, child: launched.child, url: `http://127.0.0.1:${port}/`, spansPerRequest: NaN };
+}
+
+/**
+ * The spans one request produces, from 20 sequential requests. Every server exports to the one sink, so this runs for
+ * all of them before any load: a loaded server's export backlog would land in another's count.
+ */
+async function calibrate(server) {
+  await settledCount(sinkUrl, 1500, 10_000);
   const before = await sinkCount(sinkUrl);
-  for (let i = 0; i < 20; i++) await (await fetch(url)).arrayBuffer();
-  const spansPerRequest = ((await settledCount(sinkUrl, 1000, 6000)) - before) / 20;
-  process.stderr.write(`bench: ${variant.name} up, ${spansPerRequest.toFixed(2)} spans/req\n`);
-  return { name: variant.name, child: launched.child, url, spansPerRequest };
+  for (let i = 0; i < 20; i++) await (await fetch(server.url)).arrayBuffer();
+  server.spansPerRequest = ((await settledCount(sinkUrl, 1500, 10_000)) - before) / 20;
+  process.stderr.write(`bench: ${server.name} up, ${server.spansPerRequest.toFixed(2)} spans/req\n`);
 }
 
 /** One autocannon run against `server`; its CPU time over the run (span export included) per request. */
@@ -235,15 +242,25 @@ async function microRecord() {
   return (Number(process.hrtime.bigint() - start) / n).toFixed(0);
 }
 
+/**
+ * Replaces this bench's block of RESULTS.md: between its markers, or (first run with markers) from its heading to the
+ * next heading or marker of another section.
+ */
 function writeSection(text) {
+  const begin = '<!-- @waggle/instrumentation-proxy:start -->';
+  const finish = '<!-- @waggle/instrumentation-proxy:end -->';
+  const block = `${begin}\n${text.trimEnd()}\n${finish}`;
   const current = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '# Benchmark results\n';
-  const start = current.indexOf(SECTION);
-  let next;
-  if (start === -1) next = `${current.trimEnd()}\n\n${text}`;
-  else {
-    const end = current.indexOf('\n## ', start + SECTION.length);
-    next = current.slice(0, start) + text + (end === -1 ? '' : current.slice(end + 1));
+  let from = current.indexOf(begin);
+  let to = from === -1 ? -1 : current.indexOf(finish, from) + finish.length;
+  if (from === -1) {
+    from = current.indexOf(SECTION);
+    if (from !== -1) {
+      const next = [current.indexOf('\n## ', from + SECTION.length), current.indexOf('\n<!--', from)].filter((x) => x !== -1);
+      to = next.length > 0 ? Math.min(...next) : current.length;
+    }
   }
-  writeFileSync(RESULTS, next.endsWith('\n') ? next : `${next}\n`);
+  const updated = from === -1 ? `${current.trimEnd()}\n\n${block}\n` : `${current.slice(0, from)}${block}${current.slice(to)}`;
+  writeFileSync(RESULTS, updated);
   process.stderr.write(`bench: wrote ${RESULTS}\n`);
 }
