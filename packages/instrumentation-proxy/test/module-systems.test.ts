@@ -82,13 +82,17 @@ interface AppResult {
   clientSpanId: string;
 }
 
-/** Runs one app under `--import @waggle/node/register` and returns its RESULT line and every span it exported. */
-async function runApp(script: string, expectedSpans: (spans: readonly ReceivedSpan[], result: AppResult) => boolean): Promise<{ spans: readonly ReceivedSpan[]; result: AppResult }> {
+/** Runs one app (under `--import @waggle/node/register` unless told otherwise) and returns its RESULT line and every span it exported. */
+async function runApp(
+  script: string,
+  expectedSpans: (spans: readonly ReceivedSpan[], result: AppResult) => boolean,
+  nodeOptions = ['--import', '@waggle/node/register'],
+): Promise<{ spans: readonly ReceivedSpan[]; result: AppResult }> {
   const receiver = await startReceiver();
   try {
     const app = runNode({
       script,
-      nodeOptions: ['--import', '@waggle/node/register'],
+      nodeOptions,
       receiver,
       env: { OTEL_SERVICE_NAME: 'matrix', WAGGLE_INSTRUMENTATIONS: undefined, OTEL_NODE_DISABLED_INSTRUMENTATIONS: undefined },
     });
@@ -211,5 +215,13 @@ describe.concurrent.each(ROWS)('$library', (row) => {
     const { spans, result } = await runApp(`${FIXTURES}${row.app}.${extension}`, complete(row));
     expectAttempts(row, spans, result);
     if (row.websocket !== undefined) expectTunnel(row, spans, result);
+  });
+});
+
+describe('the in-file form (`import \'@waggle/node/register\'` as the entry\'s first line)', () => {
+  const row = ROWS.find((r) => r.library === '@fastify/reply-from')!;
+  it('@fastify/reply-from, whose export the instrumentation replaces, gives the same 3 attempts', async () => {
+    const { spans, result } = await runApp(`${FIXTURES}matrix/reply-from-infile.mjs`, complete(row), []);
+    expectAttempts(row, spans, result);
   });
 });
