@@ -157,7 +157,15 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     packageName: '@waggle/instrumentation-proxy',
     exportName: 'ProxyInstrumentation',
     optional: true,
-    versions: { 'http-proxy': '>=1.18.0 <2', '@fastify/reply-from': '>=12.0.0 <13', 'p-retry': '>=9.0.0 <10', 'async-retry': '>=1.3.0 <2' },
+    // Not undici: outside these versions only its RetryAgent attempts go untraced by this entry, fetch is still traced.
+    versions: {
+      'http-proxy': '>=1.18.0 <2',
+      httpxy: '>=0.5.0 <0.6',
+      '@fastify/reply-from': '>=12.0.0 <13',
+      '@fastify/http-proxy': '>=11.0.0 <12',
+      'p-retry': '>=9.0.0 <10',
+      'async-retry': '>=1.3.0 <2',
+    },
   },
   {
     name: 'sequelize',
