@@ -2,13 +2,12 @@
 // Part of `npm run bench` (alone: `node bench/overhead.mjs [--duration 10] [--connections 50] [--startups 5] [--variants a,b]`):
 // measures tracing overhead on the express hello-world side by side in one run and rewrites the
 // @waggle/node section of bench/RESULTS.md. Server pinned to CPU 0, load generator and sink to CPU 1.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { findPackageJSON } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { createAppDir, launch, measureVariant, stop } from './overhead/measure.mjs';
+import { createAppDir, hasTaskset, launch, measureVariant, stop } from './overhead/measure.mjs';
 import { variants } from './overhead/variants.mjs';
 
 const { values } = parseArgs({
@@ -127,14 +126,5 @@ function version(pkg) {
     return file ? JSON.parse(readFileSync(file, 'utf8')).version : '?';
   } catch {
     return '?';
-  }
-}
-
-function hasTaskset() {
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -13,7 +13,7 @@ const steps = [
   ['export pipeline soak: healthy / blackholed / 503', 'bench/export-soak.mjs', ['--seconds', quick ? '5' : '60']],
   ['default redaction: SQL literal scanner, limits + redaction per span', 'bench/redaction.mjs', ['--rounds', quick ? '3' : '30']],
   ['runtime fields on root spans', 'bench/runtime-fields.mjs', quick ? ['--short'] : []],
-  ['proxy instrumentation', 'packages/instrumentation-proxy/bench/overhead.mjs', [], { BENCH_DURATION_S: quick ? '1' : '10' }],
+  ['proxy instrumentation', 'packages/instrumentation-proxy/bench/overhead.mjs', quick ? ['--slice', '1', '--rounds', '1'] : ['--slice', '3', '--rounds', '10']],
   ['backend ingest and queries, 1M spans', 'bench/backend.mjs', ['--spans', quick ? '100000' : '1000000']],
   ...(quick ? [] : [['backend ingest and queries, 10M spans', 'bench/backend.mjs', ['--spans', '10000000']]]),
 ];

@@ -1,5 +1,5 @@
 // Measures one variant: startup to listening, throughput and p99 under autocannon, peak RSS, spans delivered.
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, copyFileSync, rmSync } from 'node:fs';
 import { createRequire, findPackageJSON } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,16 @@ export function createAppDir() {
   }
   copyFileSync(join(here, 'app.cjs'), join(dir, 'app.cjs'));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Whether `taskset` can pin processes to CPUs here. */
+export function hasTaskset() {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Runs `args` pinned to `cpu` when taskset exists; returns the child and a promise of its "listening <port>". */
@@ -75,8 +85,9 @@ export async function stop(child, graceMs = 3000) {
   }
 }
 
-export async function autocannon(url, { connections, durationS, cpu, taskset }) {
-  const args = [AUTOCANNON, '--json', '-c', String(connections), '-d', String(durationS), url];
+/** `overallRate` (requests per second, all connections together) holds the load below saturation. */
+export async function autocannon(url, { connections, durationS, cpu, taskset, overallRate }) {
+  const args = [AUTOCANNON, '--json', '-c', String(connections), '-d', String(durationS), ...(overallRate ? ['-R', String(overallRate)] : []), url];
   const [command, argv] = taskset ? ['taskset', ['-c', String(cpu), process.execPath, ...args]] : [process.execPath, args];
   const stdout = await new Promise((resolve, reject) =>
     execFile(command, argv, { maxBuffer: 16 * 1024 * 1024 }, (error, out) => (error ? reject(error) : resolve(out))),

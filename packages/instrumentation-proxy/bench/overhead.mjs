@@ -1,75 +1,234 @@
-// Benchmark: what a proxied request costs with ProxyInstrumentation, end to end.
-//   node bench/overhead.mjs                       full run (10 s per mode), rewrites this package's
-//                                                 section of <repo>/bench/RESULTS.md
-//   BENCH_DURATION_S=1 BENCH_RESULTS=/tmp/r.md node bench/overhead.mjs   a short proof run
-// Modes, each in its own process: fastify + @fastify/reply-from proxying to a loopback upstream with
-// (a) the http instrumentation only, (b) http + ProxyInstrumentation. Spans go to a discarding
-// exporter through a BatchSpanProcessor, as in production. Needs the package built (dist/).
-import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
+// What ProxyInstrumentation costs a reply-from proxy, end to end, under the real distro:
+//   node bench/overhead.mjs [--slice 3] [--rounds 10] [--connections 10] [--rate 500] [--no-write] [--profile DIR]
+//   node bench/overhead.mjs --micro     only the in-process per-attempt comparison (prints, writes nothing)
+// Variants, each a `node --import @waggle/node/register bench/reply-from-app.cjs` exporting every span over OTLP to
+// the counting sink (bench/overhead/sink.mjs), differing only in WAGGLE_INSTRUMENTATIONS:
+//   http              the http instrumentation alone (SERVER spans of the proxy and of its upstream)
+//   http+undici       plus the undici instrumentation: one plain CLIENT span per upstream request
+//   http+undici+proxy plus ProxyInstrumentation, which makes that CLIENT span itself (resend count, retry and
+//                     amplification fields) and decorates the SERVER span
+// The three servers run side by side (pinned to CPU 0; autocannon and the sink to CPU 1) and the load moves between
+// them in short slices: every round gives each server one saturated slice (req/s, CPU per request) and one slice at
+// a fixed --rate below saturation (CPU per request: the steadier number when other work shares the machine).
+// Ratios against http are taken per round, slices seconds apart, and the medians reported, so a machine whose load
+// drifts affects every variant alike. Rewrites this package's section of <repo>/bench/RESULTS.md. Needs
+// `npm run build`. --profile DIR writes one CPU profile per variant there (on stop).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { autocannon, cpuSeconds, hasTaskset, launch, settledCount, sinkCount, stop } from '../../../bench/overhead/measure.mjs';
 
-const require = createRequire(import.meta.url);
-const HERE = fileURLToPath(import.meta.url);
-const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
-const CONNECTIONS = 10;
+const { values } = parseArgs({
+  options: {
+    slice: { type: 'string', default: process.env.BENCH_DURATION_S ?? '3' },
+    rounds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '10' },
+    rate: { type: 'string', default: '500' },
+    'no-write': { type: 'boolean', default: false },
+    profile: { type: 'string' },
+    micro: { type: 'boolean', default: false },
+  },
+});
+const sliceS = Number(values.slice);
+const rounds = Number(values.rounds);
+const connections = Number(values.connections);
+const rate = Number(values.rate);
 const RESULTS = process.env.BENCH_RESULTS ?? fileURLToPath(new URL('../../../bench/RESULTS.md', import.meta.url));
 const SECTION = '## @waggle/instrumentation-proxy';
+const APP = fileURLToPath(new URL('./reply-from-app.cjs', import.meta.url));
+const VARIANTS = [
+  { name: 'http', instrumentations: 'http' },
+  { name: 'http+undici', instrumentations: 'http,undici' },
+  { name: 'http+undici+proxy', instrumentations: 'http,undici,proxy' },
+];
 
-if (process.argv[2] === '--serve') await serve(process.argv[3]);
-else await main();
+if (!existsSync(new URL('../dist/index.js', import.meta.url))) throw new Error('build the package first (npm run build)');
+if (values.micro) {
+  process.stdout.write(`${JSON.stringify(await microAttempt())}\n`);
+  process.exit(0);
+}
+const taskset = hasTaskset() && cpus().length >= 2;
+const loadStart = loadavg()[0];
+const sink = launch(['sink.mjs'], {}, { cpu: 1, taskset, cwd: fileURLToPath(new URL('../../../bench/overhead/', import.meta.url)) });
+const sinkUrl = `http://127.0.0.1:${(await sink.listening).port}`;
+const micro = await microRecord();
+const attemptMicro = await microAttempt();
+const servers = [];
+const runs = new Map(VARIANTS.map((v) => [v.name, []]));
+const loads = [];
+try {
+  for (const variant of VARIANTS) servers.push(await startServer(variant));
+  for (const server of servers) await calibrate(server);
+  for (const server of servers) await autocannon(server.url, { connections, durationS: 2, cpu: 1, taskset });
+  for (let round = 0; round < rounds; round++) {
+    for (const server of servers) {
+      const saturated = await slice(server, {});
+      const atRate = await slice(server, { overallRate: rate });
+      runs.get(server.name).push({ rps: saturated.rps, p99: saturated.p99, cpuUsPerRequest: saturated.cpuUs, cpuUsAtRate: atRate.cpuUs });
+      loads.push(loadavg()[0]);
+      process.stderr.write(
+        `bench: round ${round + 1}/${rounds} ${server.name}: ${Math.round(saturated.rps)} req/s, ${saturated.cpuUs.toFixed(0)} µs CPU/req saturated, ${atRate.cpuUs.toFixed(0)} at ${rate} req/s, load ${loads.at(-1).toFixed(1)}\n`,
+      );
+    }
+  }
+} finally {
+  for (const server of servers) await stop(server.child);
+  await stop(sink.child, 500);
+}
 
-async function serve(mode) {
-  const { context, propagation, trace } = require('@opentelemetry/api');
-  const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
-  const { W3CTraceContextPropagator } = require('@opentelemetry/core');
-  const { BatchSpanProcessor, TracerProvider } = require('@opentelemetry/sdk-trace');
-  const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
-  const discard = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {}, forceFlush: async () => {} };
-  const provider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter: discard })] });
+const section = render();
+process.stdout.write(`${section}\n`);
+if (!values['no-write']) writeSection(section);
+
+/** Starts one variant's server. */
+async function startServer(variant) {
+  const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`, `--cpu-prof-name=${variant.name}.cpuprofile`] : [];
+  const env = {
+    OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    OTEL_SERVICE_NAME: 'bench-proxy',
+    WAGGLE_INSTRUMENTATIONS: variant.instrumentations,
+  };
+  const launched = launch([...profile, '--import', '@waggle/node/register', APP], env, { cpu: 0, taskset, cwd: fileURLToPath(new URL('..', import.meta.url)) });
+  const { port } = await launched.listening;
+  return { name: variant.name, child: launched.child, url: `http://127.0.0.1:${port}/`, spansPerRequest: NaN };
+}
+
+/**
+ * The spans one request produces, from 20 sequential requests. Every server exports to the one sink, so this runs for
+ * all of them before any load: a loaded server's export backlog would land in another's count.
+ */
+async function calibrate(server) {
+  await settledCount(sinkUrl, 1500, 10_000);
+  const before = await sinkCount(sinkUrl);
+  for (let i = 0; i < 20; i++) await (await fetch(server.url)).arrayBuffer();
+  server.spansPerRequest = ((await settledCount(sinkUrl, 1500, 10_000)) - before) / 20;
+  process.stderr.write(`bench: ${server.name} up, ${server.spansPerRequest.toFixed(2)} spans/req\n`);
+}
+
+/** One autocannon run against `server`; its CPU time over the run (span export included) per request. */
+async function slice(server, options) {
+  const cpuBefore = cpuSeconds(server.child.pid);
+  const load = await autocannon(server.url, { connections, durationS: sliceS, cpu: 1, taskset, ...options });
+  const cpuUsed = cpuSeconds(server.child.pid) - cpuBefore;
+  if (load.errors > 0) throw new Error(`${server.name}: ${load.errors} failed requests`);
+  return { rps: load.rps, p99: load.p99, cpuUs: (cpuUsed * 1e6) / load.requests };
+}
+
+function median(numbers) {
+  const sorted = numbers.toSorted((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Per round, variant ÷ http: the ratio is taken inside a round, where both ran minutes apart at most. */
+function ratios(name, key) {
+  return runs.get(name).map((r, i) => r[key] / runs.get('http')[i][key]);
+}
+
+function render() {
+  const med = (name, key) => median(runs.get(name).map((x) => x[key]));
+  const cost = (name, key, invert) => (name === 'http' ? '—' : pct(invert ? 1 - median(ratios(name, key)) : median(ratios(name, key)) - 1));
+  const rows = servers.map(
+    ({ name, spansPerRequest }) =>
+      `| ${name} | ${Math.round(med(name, 'rps'))} | ${med(name, 'cpuUsPerRequest').toFixed(0)} | ${med(name, 'cpuUsAtRate').toFixed(0)} | ${med(name, 'p99')} | ${spansPerRequest.toFixed(2)} | ${cost(name, 'rps', true)} | ${cost(name, 'cpuUsPerRequest')} | ${cost(name, 'cpuUsAtRate')} |`,
+  );
+  const perRound = (name, key) => ratios(name, key).map((x) => x.toFixed(3)).join(', ');
+  const proxyRps = median(ratios('http+undici+proxy', 'rps'));
+  const proxyCpuAtRate = median(ratios('http+undici+proxy', 'cpuUsAtRate'));
+  const undiciCpuAtRate = median(ratios('http+undici', 'cpuUsAtRate'));
+  return [
+    SECTION,
+    '',
+    `Generated by \`node packages/instrumentation-proxy/bench/overhead.mjs --slice ${sliceS} --rounds ${rounds} --connections ${connections} --rate ${rate}\` on ${new Date().toISOString().slice(0, 10)}; Node ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model.trim()}.`,
+    `Load average ${loadStart.toFixed(1)} at start, ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} during the run${taskset ? '; server pinned to CPU 0, autocannon and the span sink to CPU 1' : '; not pinned'}.`,
+    'fastify 5 + @fastify/reply-from 12 proxying `GET /` to an upstream in the same process, under `node --import @waggle/node/register`,',
+    `every span exported over OTLP to a counting sink. The three servers run side by side; ${rounds} rounds, each giving every server a ${sliceS} s saturated slice, then ${sliceS} s at ${rate} req/s.`,
+    'Costs are medians of the per-round ratios against `http` in the same round. "CPU" is the server process\'s user+system time per request, export included.',
+    '',
+    '| variant (`WAGGLE_INSTRUMENTATIONS`) | req/s | CPU µs/req | CPU µs/req at fixed rate | p99 ms | spans/req (sequential) | throughput cost | CPU cost | CPU cost at fixed rate |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    `Per round, http+undici+proxy ÷ http: req/s ${perRound('http+undici+proxy', 'rps')}; CPU/req at ${rate} req/s ${perRound('http+undici+proxy', 'cpuUsAtRate')}.`,
+    '',
+    `Cost of ProxyInstrumentation over the http instrumentation alone: throughput ${pct(1 - proxyRps)}, CPU per request at a fixed rate ${pct(proxyCpuAtRate - 1)} (target ≤ 10 %). The undici instrumentation's CLIENT span, which it replaces, costs ${pct(undiciCpuAtRate - 1)} CPU per request at the same rate.`,
+    '',
+    `In-process, per upstream attempt (undici channel messages create → sendHeaders → headers → trailers, real SDK spans, a span processor that does nothing, ${attemptMicro.rounds} interleaved rounds, medians): ` +
+      `ProxyInstrumentation ${attemptMicro.proxy.toFixed(1)} µs (its scope and context for the call included), UndiciInstrumentation ${attemptMicro.undici.toFixed(1)} µs. ` +
+      `AmplificationMonitor.record (50 upstreams): ${micro} ns/op.`,
+    ...(rounds < 5 ? ['', `_Short run (${rounds} rounds): a smoke test of the bench, not a measurement to quote._`] : []),
+    '',
+  ].join('\n');
+}
+
+/**
+ * What one upstream attempt costs each instrumentation in-process, without the network and the app: the messages undici
+ * publishes for a request, fed to ProxyInstrumentation's recorder (inside the scope a `reply.from()` call makes) and to
+ * UndiciInstrumentation, alternating in blocks so both see the same machine.
+ */
+async function microAttempt() {
+  const dc = await import('node:diagnostics_channel');
+  const { context, propagation, trace } = await import('@opentelemetry/api');
+  const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+  const { W3CTraceContextPropagator } = await import('@opentelemetry/core');
+  const { TracerProvider } = await import('@opentelemetry/sdk-trace');
+  const { UndiciInstrumentation } = await import('@opentelemetry/instrumentation-undici');
+  const { AttemptRecorder } = await import('../dist/upstream-attempts.js');
+  const { AmplificationMonitor } = await import('../dist/amplification.js');
+  const { isUpstreamAttempt } = await import('../dist/index.js');
+  const nothing = { onStart() {}, onEnd() {}, onEnding() {}, forceFlush: async () => {}, shutdown: async () => {} };
+  const provider = new TracerProvider({ spanProcessors: [nothing] });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
-  new HttpInstrumentation().setTracerProvider(provider);
-  if (mode === 'proxy') {
-    const { ProxyInstrumentation } = await import('../dist/index.js');
-    new ProxyInstrumentation({ warnOnRetryStorm: false }).setTracerProvider(provider);
+  const tracer = provider.getTracer('bench');
+  const counter = { add() {} };
+  const recorder = new AttemptRecorder(() => tracer, () => counter, new AmplificationMonitor(10_000, 200), { threshold: 2, minRequests: 10, warn: false }, () => {});
+  // Constructed enabled: it reads config.enabled on every request, so enable()/disable() alone would not switch it.
+  const undici = new UndiciInstrumentation({ ignoreRequestHook: isUpstreamAttempt });
+  undici.setTracerProvider(provider);
+  undici.disable();
+  const channels = ['undici:request:create', 'undici:client:sendHeaders', 'undici:request:headers', 'undici:request:trailers'].map((n) => dc.channel(n));
+  const socket = { remoteAddress: '127.0.0.1', remotePort: 8080 };
+  const server = tracer.startSpan('GET /');
+  const serverContext = trace.setSpan(context.active(), server);
+  const publish = () => {
+    const request = { origin: 'http://127.0.0.1:8080', method: 'GET', path: '/items', headers: ['host', '127.0.0.1:8080', 'x-forwarded-for', '10.0.0.1'], addHeader(k, v) { this.headers.push(k, v); } };
+    channels[0].publish({ request });
+    channels[1].publish({ request, headers: '', socket });
+    channels[2].publish({ request, response: { statusCode: 200, headers: [], statusText: 'OK' } });
+    channels[3].publish({ request, trailers: [] });
+  };
+  const viaProxy = () => {
+    // What a reply.from() call does before undici publishes: the attempt state and the scope in the context.
+    const state = recorder.stateFor({}, serverContext, 'server');
+    context.with(recorder.scopedContext(serverContext, state, '@fastify/reply-from', { oneShot: false, expectHost: '127.0.0.1', expectPort: 8080 }), publish);
+  };
+  const viaUndici = () => context.with(serverContext, publish);
+  const microRounds = 15;
+  const results = { proxy: [], undici: [] };
+  for (let round = 0; round < microRounds; round++) {
+    recorder.subscribe();
+    results.proxy.push(block(viaProxy, 5000));
+    recorder.unsubscribe();
+    undici.enable();
+    results.undici.push(block(viaUndici, 5000));
+    undici.disable();
   }
-  const http = require('node:http');
-  const upstream = http.createServer((_req, res) => res.end('ok'));
-  await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  const fastify = require('fastify')({ logger: false });
-  fastify.register(require('@fastify/reply-from'), { base: `http://127.0.0.1:${upstream.address().port}` });
-  fastify.get('/', (_req, reply) => reply.from('/'));
-  const url = await fastify.listen({ port: 0, host: '127.0.0.1' });
-  process.stdout.write(`URL ${url}\n`);
+  // The first rounds warm the JIT up.
+  return { rounds: microRounds, proxy: median(results.proxy.slice(3)), undici: median(results.undici.slice(3)) };
 }
 
-async function main() {
-  if (!existsSync(new URL('../dist/index.js', import.meta.url))) throw new Error('build the package first (npm run build)');
-  const rows = [];
-  rows.push(['AmplificationMonitor.record (50 upstreams)', `${await microRecord()} ns/op`, '', '']);
-  const results = {};
-  for (const mode of ['http-only', 'proxy']) results[mode] = await endToEnd(mode);
-  for (const [mode, r] of Object.entries(results)) {
-    rows.push([mode === 'proxy' ? 'reply-from proxy, http + ProxyInstrumentation' : 'reply-from proxy, http instrumentation only', `${r.rps} req/s`, `${r.p50} ms`, `${r.p99} ms`]);
-  }
-  const overhead = (1 - results.proxy.rps / results['http-only'].rps) * 100;
-  const table = [
-    SECTION,
-    '',
-    `Run ${new Date().toISOString()}, Node ${process.version}, ${DURATION_S} s per mode, ${CONNECTIONS} connections (autocannon), upstream and proxy on loopback in one process.`,
-    '',
-    '| case | throughput | p50 | p99 |',
-    '|---|---|---|---|',
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-    '',
-    `Throughput cost of ProxyInstrumentation over the http instrumentation alone: ${overhead.toFixed(1)} %.`,
-    '',
-  ].join('\n');
-  writeSection(table);
-  process.stdout.write(`${table}\n(written to ${RESULTS})\n`);
+/** Mean µs per call of `fn` over `n` calls. */
+function block(fn, n) {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) fn();
+  return Number(process.hrtime.bigint() - start) / 1e3 / n;
+}
+
+function pct(x) {
+  return `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`;
 }
 
 async function microRecord() {
@@ -83,34 +242,25 @@ async function microRecord() {
   return (Number(process.hrtime.bigint() - start) / n).toFixed(0);
 }
 
-async function endToEnd(mode) {
-  const child = spawn(process.execPath, [HERE, '--serve', mode], { stdio: ['ignore', 'pipe', 'inherit'] });
-  try {
-    const url = await new Promise((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (chunk) => {
-        out += chunk;
-        const match = /URL (\S+)/.exec(out);
-        if (match) resolve(match[1]);
-      });
-      child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
-    });
-    const autocannon = require('autocannon');
-    const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S });
-    return { rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99 };
-  } finally {
-    child.kill();
-  }
-}
-
-function writeSection(section) {
+/**
+ * Replaces this bench's block of RESULTS.md: between its markers, or (first run with markers) from its heading to the
+ * next heading or marker of another section.
+ */
+function writeSection(text) {
+  const begin = '<!-- @waggle/instrumentation-proxy:start -->';
+  const finish = '<!-- @waggle/instrumentation-proxy:end -->';
+  const block = `${begin}\n${text.trimEnd()}\n${finish}`;
   const current = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '# Benchmark results\n';
-  const start = current.indexOf(SECTION);
-  let next;
-  if (start === -1) next = `${current.trimEnd()}\n\n${section}`;
-  else {
-    const end = current.indexOf('\n## ', start + SECTION.length);
-    next = current.slice(0, start) + section + (end === -1 ? '' : current.slice(end + 1));
+  let from = current.indexOf(begin);
+  let to = from === -1 ? -1 : current.indexOf(finish, from) + finish.length;
+  if (from === -1) {
+    from = current.indexOf(SECTION);
+    if (from !== -1) {
+      const next = [current.indexOf('\n## ', from + SECTION.length), current.indexOf('\n<!--', from)].filter((x) => x !== -1);
+      to = next.length > 0 ? Math.min(...next) : current.length;
+    }
   }
-  writeFileSync(RESULTS, next.endsWith('\n') ? next : `${next}\n`);
+  const updated = from === -1 ? `${current.trimEnd()}\n\n${block}\n` : `${current.slice(0, from)}${block}${current.slice(to)}`;
+  writeFileSync(RESULTS, updated);
+  process.stderr.write(`bench: wrote ${RESULTS}\n`);
 }

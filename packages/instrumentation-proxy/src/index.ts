@@ -1,4 +1,5 @@
 export { ProxyInstrumentation } from './instrumentation.js';
+export { isUpstreamAttempt, UPSTREAM_ATTEMPT_OWNER_KEY } from './attempt-scope.js';
 export type { ProxyInstrumentationConfig, RetryStormReport } from './types.js';
 export {
   ATTR_PROXY_ATTEMPTS,
@@ -12,6 +13,11 @@ export {
   ATTR_WAGGLE_RETRY_DELAY_MS,
   ATTR_WAGGLE_RETRY_LIBRARY,
   ATTR_WAGGLE_RETRY_REASON,
+  ATTR_WAGGLE_WS_BYTES_FROM_CLIENT,
+  ATTR_WAGGLE_WS_BYTES_FROM_UPSTREAM,
+  ATTR_WAGGLE_WS_CLOSE_CODE,
+  ATTR_WAGGLE_WS_CLOSED_BY,
+  ATTR_WAGGLE_WS_UPGRADE_MS,
   EVENT_RETRY_STORM,
   METRIC_PROXY_RETRY_AMPLIFICATION,
   METRIC_PROXY_UPSTREAM_ATTEMPTS,

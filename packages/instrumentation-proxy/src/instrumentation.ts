@@ -1,20 +1,17 @@
 import type { IncomingMessage } from 'node:http';
-import { context, type Context, type Counter } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
+import type { Socket } from 'node:net';
+import { context, propagation, type Context, type Counter } from '@opentelemetry/api';
+import { isTracingSuppressed } from '@opentelemetry/core';
 import {
   InstrumentationBase,
   InstrumentationNodeModuleDefinition,
   isWrapped,
 } from '@opentelemetry/instrumentation';
 import { AmplificationMonitor } from './amplification.js';
+import type { ScopeOptions } from './attempt-scope.js';
 import type { AttemptLibrary } from './internal-types.js';
 import { RetrySequence } from './retry-helpers.js';
-import {
-  ATTR_PROXY_ROUTE,
-  ATTR_PROXY_UPSTREAM,
-  METRIC_PROXY_RETRY_AMPLIFICATION,
-  METRIC_PROXY_UPSTREAM_ATTEMPTS,
-} from './semconv.js';
+import { METRIC_PROXY_RETRY_AMPLIFICATION, METRIC_PROXY_UPSTREAM_ATTEMPTS, ATTR_PROXY_UPSTREAM } from './semconv.js';
 import type { ProxyInstrumentationConfig, RetryStormReport } from './types.js';
 import { AttemptRecorder, type RecorderSettings } from './upstream-attempts.js';
 import { parseOrigin } from './utils.js';
@@ -22,10 +19,15 @@ import { parseOrigin } from './utils.js';
 const PACKAGE_NAME = '@waggle/instrumentation-proxy';
 const PACKAGE_VERSION = '0.1.0';
 
-/** Marks a proxy server instance whose `web` we already wrapped. */
-const PATCHED_SERVER = Symbol('waggle.proxy.patched-server');
+/** Marks a proxy server instance, or http-proxy's prototype, that we already patched. */
+const PATCHED = Symbol('waggle.proxy.patched');
 
 type AnyFunction = (this: unknown, ...args: any[]) => any;
+type ProxyLibrary = 'http-proxy' | 'httpxy';
+type CallKind = 'web' | 'ws';
+
+/** http-proxy's ProxyServer assigns these in its constructor; each is a `web` or a `ws` entry point. */
+const HTTP_PROXY_ENTRY_POINTS: Record<string, CallKind> = { web: 'web', proxyRequest: 'web', ws: 'ws', proxyWebsocketRequest: 'ws' };
 
 interface ResolvedConfig {
   windowMs: number;
@@ -36,22 +38,40 @@ interface ResolvedConfig {
 interface ProxyServerLike {
   options?: Record<string, unknown>;
   web?: AnyFunction;
-  proxyRequest?: AnyFunction;
-  [PATCHED_SERVER]?: boolean;
+  ws?: AnyFunction;
+  [PATCHED]?: boolean;
 }
 
 interface FastifyLike {
   decorateReply: (name: string, value: unknown, dependencies?: string[]) => unknown;
 }
 
-interface FastifyReplyLike {
-  request: { raw: IncomingMessage; routeOptions?: { url?: string } };
+interface FastifyRequestLike {
+  raw: IncomingMessage;
+  routeOptions?: { url?: string };
 }
+
+interface FastifyReplyLike {
+  request: FastifyRequestLike;
+}
+
+/** @fastify/http-proxy's WebSocketProxy, reached through its `reply.wsProxy` decorator. */
+interface WebSocketProxyLike {
+  handleConnection?: AnyFunction;
+  /** `ws://` URLs ('' when unset). */
+  upstream?: string;
+  wsUpstream?: string;
+  [PATCHED]?: boolean;
+}
+
+/** Intercepts the values a fastify plugin gives `decorateReply` while it registers. */
+type DecorateHook = (name: string, value: unknown, opts: Record<string, unknown> | undefined) => unknown;
 
 /**
  * OpenTelemetry instrumentation for proxies and retry helpers: one CLIENT span per upstream
  * attempt of `http-proxy`, `httpxy` (under `http-proxy-middleware` 4), `@fastify/reply-from`
- * (and `@fastify/http-proxy`) and undici's `RetryAgent` / retry interceptor, one INTERNAL span per
+ * (and `@fastify/http-proxy`) and undici's `RetryAgent` / retry interceptor, one span per
+ * WebSocket tunnel of `http-proxy`, `httpxy` and `@fastify/http-proxy`, one INTERNAL span per
  * attempt of `p-retry` and `async-retry`, and retry amplification per upstream.
  */
 export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentationConfig> {
@@ -110,6 +130,11 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
     });
   }
 
+  /**
+   * Each patch receives what the module's loader hands over: `module.exports` under require(), the ES module
+   * namespace under import (for a CommonJS package: its `default` is `module.exports`), or a frozen namespace
+   * under require() of an ES module. Every patch handles all three.
+   */
   protected override init() {
     // A failed patch must never break the app's require/import: log it and hand back the module.
     const safe =
@@ -126,20 +151,41 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
       new InstrumentationNodeModuleDefinition(
         'http-proxy',
         ['>=1.18.0 <2'],
-        safe('http-proxy', (exports: Record<string, unknown>) => this.patchProxyFactories(exports, ['createProxyServer', 'createServer', 'createProxy'], 'http-proxy')),
-        (exports: Record<string, unknown>) => this.unpatchProxyFactories(exports, ['createProxyServer', 'createServer', 'createProxy']),
+        safe('http-proxy', (exports: unknown) => this.patchHttpProxy(exports)),
+        (exports: unknown) => unpatchHttpProxy(exports),
       ),
       new InstrumentationNodeModuleDefinition(
         'httpxy',
         ['>=0.5.0 <0.6'],
-        safe('httpxy', (exports: Record<string, unknown>) => this.patchProxyFactories(exports, ['createProxyServer'], 'httpxy')),
-        (exports: Record<string, unknown>) => this.unpatchProxyFactories(exports, ['createProxyServer']),
+        safe('httpxy', (exports: Record<string, any>) => patchInPlaceOrCopy(exports, (e) => this.wrapHttpxyExports(e))),
+        (exports: Record<string, any>) => {
+          if (isWrapped(exports.createProxyServer)) this._unwrap(exports, 'createProxyServer');
+        },
       ),
       new InstrumentationNodeModuleDefinition(
         '@fastify/reply-from',
         ['>=12.0.0 <13'],
-        safe('@fastify/reply-from', (exports: AnyFunction) => this.patchReplyFrom(exports)),
+        safe('@fastify/reply-from', (exports: unknown) =>
+          patchFunctionModule(exports, (plugin) =>
+            wrapFastifyPlugin(plugin, (name, value, opts) =>
+              name === 'from' && typeof value === 'function' ? this.wrapReplyFrom(value as AnyFunction, opts?.base) : value,
+            ),
+          ),
+        ),
         // The plugin function itself was replaced; its wrapper stands down while disabled.
+        () => {},
+      ),
+      new InstrumentationNodeModuleDefinition(
+        '@fastify/http-proxy',
+        ['>=11.0.0 <12'],
+        safe('@fastify/http-proxy', (exports: unknown) =>
+          patchFunctionModule(exports, (plugin) =>
+            wrapFastifyPlugin(plugin, (name, value) => {
+              if (name === 'wsProxy') this.patchWebSocketProxy((value as { getter?: () => unknown } | null)?.getter?.() as WebSocketProxyLike);
+              return value;
+            }),
+          ),
+        ),
         () => {},
       ),
       new InstrumentationNodeModuleDefinition(
@@ -151,7 +197,7 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
       new InstrumentationNodeModuleDefinition(
         'p-retry',
         ['>=9.0.0 <10'],
-        safe('p-retry', (exports: Record<string, any>) => this.patchPRetry(exports)),
+        safe('p-retry', (exports: Record<string, any>) => patchInPlaceOrCopy(exports, (e) => this.wrapPRetryExports(e))),
         (exports: Record<string, any>) => {
           if (isWrapped(exports.default)) this._unwrap(exports, 'default');
           if (isWrapped(exports.makeRetriable)) this._unwrap(exports, 'makeRetriable');
@@ -160,7 +206,7 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
       new InstrumentationNodeModuleDefinition(
         'async-retry',
         ['>=1.3.0 <2'],
-        safe('async-retry', (exports: AnyFunction) => this.patchAsyncRetry(exports)),
+        safe('async-retry', (exports: unknown) => patchFunctionModule(exports, (retry) => this.wrapAsyncRetry(retry))),
         () => {},
       ),
     ];
@@ -168,111 +214,100 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
 
   // ---- http-proxy / httpxy ----------------------------------------------------------------------
 
-  private patchProxyFactories<T extends object>(moduleExports: T, names: string[], library: 'http-proxy' | 'httpxy'): T {
-    return patchInPlaceOrCopy(moduleExports, (exports) => this.wrapProxyFactories(exports, names, library));
+  /**
+   * http-proxy's ProxyServer assigns `web`, `ws` and their aliases in its constructor (`this.web = …`): accessors on
+   * the prototype catch those assignments and wrap the functions, so every server is instrumented however it was
+   * made (`createProxyServer()`, `new ProxyServer()`, http-proxy-middleware 2 and 3).
+   */
+  private patchHttpProxy(exports: unknown): unknown {
+    const proto = moduleFunction(exports)?.prototype as Record<PropertyKey, unknown> | undefined;
+    if (proto === undefined || Object.hasOwn(proto, PATCHED)) return exports;
+    for (const [name, kind] of Object.entries(HTTP_PROXY_ENTRY_POINTS)) {
+      const wrap = (server: ProxyServerLike, fn: AnyFunction) => this.wrapProxyCall(fn, server, 'http-proxy', kind);
+      Object.defineProperty(proto, name, {
+        configurable: true,
+        get: () => undefined,
+        set(this: ProxyServerLike, value: unknown) {
+          const wrapped = typeof value === 'function' ? wrap(this, value as AnyFunction) : value;
+          Object.defineProperty(this, name, { value: wrapped, writable: true, configurable: true, enumerable: true });
+        },
+      });
+    }
+    Object.defineProperty(proto, PATCHED, { value: true, configurable: true });
+    return exports;
   }
 
-  private wrapProxyFactories(exports: object, names: string[], library: 'http-proxy' | 'httpxy'): void {
-    const target = factoryHolder(exports, names);
-    if (!target) return;
-    for (const name of names) {
-      if (typeof target[name] !== 'function' || isWrapped(target[name])) continue;
-      this._wrap(target, name, (original) => {
-        const patchServer = (server: ProxyServerLike) => this.patchProxyServer(server, library);
+  /**
+   * httpxy's ProxyServer declares `web` and `ws` as class fields, which prototype accessors cannot see: servers from
+   * `createProxyServer()` are patched when it returns them, and `ProxyServer` becomes a subclass that patches itself.
+   */
+  private wrapHttpxyExports(exports: Record<string, any>): void {
+    const patchServer = (server: ProxyServerLike) => this.patchProxyServer(server, 'httpxy');
+    if (typeof exports.createProxyServer === 'function' && !isWrapped(exports.createProxyServer)) {
+      this._wrap(exports, 'createProxyServer', (original: AnyFunction) => {
         return function createProxyServer(this: unknown, ...args: unknown[]) {
-          const server = (original as AnyFunction).apply(this, args) as ProxyServerLike;
+          const server = original.apply(this, args) as ProxyServerLike;
           patchServer(server);
           return server;
         };
       });
     }
+    const Original = exports.ProxyServer as (new (...args: any[]) => object) | undefined;
+    if (typeof Original === 'function' && !Object.hasOwn(Original, PATCHED)) {
+      const Instrumented = class ProxyServer extends Original {
+        constructor(...args: any[]) {
+          super(...args);
+          patchServer(this as ProxyServerLike);
+        }
+      };
+      Object.defineProperty(Instrumented, PATCHED, { value: true });
+      exports.ProxyServer = Instrumented;
+    }
   }
 
-  private unpatchProxyFactories(exports: object, names: string[]): void {
-    const target = factoryHolder(exports, names);
-    if (!target) return;
-    for (const name of names) if (isWrapped(target[name])) this._unwrap(target, name);
+  /** Wraps one server's own `web` and `ws` (httpxy). */
+  private patchProxyServer(server: ProxyServerLike, library: ProxyLibrary): void {
+    if (server === null || typeof server !== 'object' || server[PATCHED]) return;
+    if (typeof server.web === 'function') server.web = this.wrapProxyCall(server.web, server, library, 'web');
+    if (typeof server.ws === 'function') server.ws = this.wrapProxyCall(server.ws, server, library, 'ws');
+    server[PATCHED] = true;
   }
 
-  /** `web` is an own property set in the proxy server's constructor, so it is wrapped per instance. */
-  private patchProxyServer(server: ProxyServerLike, library: 'http-proxy' | 'httpxy'): void {
-    if (server === null || typeof server !== 'object' || server[PATCHED_SERVER] || typeof server.web !== 'function') return;
-    const original = server.web;
-    const wrapped = this.wrapProxyWeb(original, server, library);
-    server.web = wrapped;
-    if (server.proxyRequest === original) server.proxyRequest = wrapped;
-    server[PATCHED_SERVER] = true;
-  }
-
-  private wrapProxyWeb(original: AnyFunction, server: ProxyServerLike, library: 'http-proxy' | 'httpxy'): AnyFunction {
-    const prepare = (args: unknown[]) => this.proxyWebContext(args, server, library);
-    return function web(this: unknown, ...args: unknown[]) {
+  private wrapProxyCall(original: AnyFunction, server: ProxyServerLike, library: ProxyLibrary, kind: CallKind): AnyFunction {
+    const prepare = (args: unknown[]) => this.proxyCallContext(args, server, library, kind);
+    return function proxyCall(this: unknown, ...args: unknown[]) {
       return callIn(prepare(args), original, this, args);
     };
   }
 
-  /** The context one `web()` call runs in (undefined: run it untouched); binds its callback in `args`. */
-  private proxyWebContext(args: unknown[], server: ProxyServerLike, library: 'http-proxy' | 'httpxy'): Context | undefined {
+  /** The context one `web()` / `ws()` call runs in (undefined: run it untouched). */
+  private proxyCallContext(args: unknown[], server: ProxyServerLike, library: ProxyLibrary, kind: CallKind): Context | undefined {
     const recorder = this.recorder;
     const req = args[0] as IncomingMessage | undefined;
     if (!this.isEnabled() || recorder === undefined || req === null || typeof req !== 'object') return undefined;
     try {
-      const active = context.active();
+      let active = context.active();
+      if (isTracingSuppressed(active)) return undefined;
+      if (kind === 'ws') active = upgradeParent(active, req);
       const callOptions = args.slice(2).find(isPlainOptions);
       const target = proxyTarget(library, server.options, callOptions);
-      const state = recorder.stateFor(req, active);
       const route = (req as { baseUrl?: unknown }).baseUrl;
-      if (typeof route === 'string' && route.length > 0) state.serverSpan?.setAttribute(ATTR_PROXY_ROUTE, route);
-      // http-proxy's callback runs from the outgoing request's events; give it the caller's
-      // context back, so an app-level retry (calling web() again) is not tracing-suppressed.
-      for (let i = 2; i < args.length; i++) {
-        if (typeof args[i] === 'function') args[i] = context.bind(state.parentContext, args[i] as AnyFunction);
-      }
-      // Suppressed: the http instrumentation would otherwise add a second CLIENT span per attempt.
-      return suppressTracing(
-        recorder.scopedContext(active, state, library, { oneShot: true, expectHost: target?.host, expectPort: target?.port }),
-      );
+      const state = recorder.stateFor(req, active, 'server', typeof route === 'string' && route.length > 0 ? route : undefined);
+      return recorder.scopedContext(active, state, library, {
+        oneShot: true,
+        expectHost: target?.host,
+        expectPort: target?.port,
+        clientSocket: kind === 'ws' ? (args[1] as Socket) : undefined,
+      });
     } catch {
       return undefined;
     }
   }
 
-  // ---- @fastify/reply-from --------------------------------------------------------------------
+  // ---- @fastify/reply-from / @fastify/http-proxy -------------------------------------------------
 
-  private patchReplyFrom(plugin: AnyFunction): AnyFunction {
-    if (typeof plugin !== 'function' || isWrapped(plugin)) return plugin;
-    const wrapFrom = (from: AnyFunction, base: string | undefined) => this.wrapReplyFrom(from, base);
-    const wrapped = function fastifyReplyFrom(this: unknown, fastify: FastifyLike, opts: { base?: string } | undefined, next: unknown) {
-      const hadOwn = Object.hasOwn(fastify, 'decorateReply');
-      const decorate = fastify.decorateReply;
-      // The plugin decorates the reply synchronously; intercept that one call to wrap `reply.from`.
-      fastify.decorateReply = function (this: unknown, name: string, value: unknown, dependencies?: string[]) {
-        const decorated = name === 'from' && typeof value === 'function' ? wrapFrom(value as AnyFunction, opts?.base) : value;
-        return decorate.call(this, name, decorated, dependencies);
-      };
-      try {
-        return plugin.call(this, fastify, opts, next);
-      } finally {
-        if (hadOwn) fastify.decorateReply = decorate;
-        else delete (fastify as Partial<FastifyLike>).decorateReply;
-      }
-    };
-    // fastify-plugin metadata (skip-override, display name, plugin meta) lives on symbols.
-    for (const key of Reflect.ownKeys(plugin)) {
-      if (key === 'length' || key === 'name' || key === 'prototype') continue;
-      const descriptor = Object.getOwnPropertyDescriptor(plugin, key);
-      if (descriptor) Object.defineProperty(wrapped, key, descriptor);
-    }
-    const exportsObject = wrapped as unknown as Record<string, unknown>;
-    exportsObject.default = wrapped;
-    exportsObject.fastifyReplyFrom = wrapped;
-    Object.defineProperty(wrapped, '__wrapped', { value: true, configurable: true });
-    Object.defineProperty(wrapped, '__original', { value: plugin, configurable: true });
-    return wrapped;
-  }
-
-  private wrapReplyFrom(original: AnyFunction, base: string | undefined): AnyFunction {
-    const target = base !== undefined ? parseOrigin(base) : undefined;
+  private wrapReplyFrom(original: AnyFunction, base: unknown): AnyFunction {
+    const target = typeof base === 'string' ? parseOrigin(base) : undefined;
     const prepare = (reply: FastifyReplyLike, opts: unknown) => this.replyFromContext(reply, opts, target);
     return function from(this: unknown, ...args: unknown[]) {
       return callIn(prepare(this as FastifyReplyLike, args[1]), original, this, args);
@@ -280,24 +315,45 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
   }
 
   private replyFromContext(reply: FastifyReplyLike, opts: unknown, target: { host: string; port: number } | undefined): Context | undefined {
+    const getUpstream = typeof (opts as { getUpstream?: unknown } | undefined)?.getUpstream === 'function';
+    // Not one-shot: reply-from's own retries (retriesCount, 503 retries) dispatch again
+    // from this context, and each of those is an attempt of the same incoming request.
+    return this.fastifyScope(reply.request, '@fastify/reply-from', { oneShot: false, expectHost: getUpstream ? undefined : target?.host, expectPort: getUpstream ? undefined : target?.port });
+  }
+
+  private fastifyScope(request: FastifyRequestLike, library: AttemptLibrary, options: ScopeOptions, activeFor?: IncomingMessage): Context | undefined {
     const recorder = this.recorder;
     if (!this.isEnabled() || recorder === undefined) return undefined;
     try {
-      const active = context.active();
-      const state = recorder.stateFor(reply.request.raw, active);
-      const route = reply.request.routeOptions?.url;
-      if (route !== undefined) state.serverSpan?.setAttribute(ATTR_PROXY_ROUTE, route);
-      const fixedTarget = typeof (opts as { getUpstream?: unknown } | undefined)?.getUpstream === 'function' ? undefined : target;
-      // Not one-shot: reply-from's own retries (retriesCount, 503 retries) dispatch again
-      // from this context, and each of those is an attempt of the same incoming request.
-      return recorder.scopedContext(active, state, '@fastify/reply-from', {
-        oneShot: false,
-        expectHost: fixedTarget?.host,
-        expectPort: fixedTarget?.port,
-      });
+      let active = context.active();
+      if (isTracingSuppressed(active)) return undefined;
+      if (activeFor !== undefined) active = upgradeParent(active, activeFor);
+      const state = recorder.stateFor(request.raw, active, 'server', request.routeOptions?.url);
+      return recorder.scopedContext(active, state, library, options);
     } catch {
       return undefined;
     }
+  }
+
+  /** @fastify/http-proxy's WebSocket relay: each upstream connection it opens for a client is a tunnel span. */
+  private patchWebSocketProxy(wsProxy: WebSocketProxyLike | undefined): void {
+    if (wsProxy === null || typeof wsProxy !== 'object' || wsProxy[PATCHED] || typeof wsProxy.handleConnection !== 'function') return;
+    const original = wsProxy.handleConnection;
+    // The configured upstream, when fixed; with getUpstream it is only known by calling the app's function, which
+    // must not run an extra time: then only the upgrade requests made in the call are claimed.
+    const fixed = parseOrigin(wsProxy.wsUpstream || wsProxy.upstream || undefined);
+    const prepare = (request: FastifyRequestLike) =>
+      // Not one-shot: with wsReconnect the relay opens a new upstream connection later, a resend of the same tunnel.
+      this.fastifyScope(
+        request,
+        '@fastify/http-proxy',
+        { oneShot: false, expectHost: fixed?.host, expectPort: fixed?.port, clientSocket: request.raw.socket },
+        request.raw,
+      );
+    wsProxy.handleConnection = function handleConnection(this: unknown, ...args: unknown[]) {
+      return callIn(prepare(args[1] as FastifyRequestLike), original, this, args);
+    };
+    wsProxy[PATCHED] = true;
   }
 
   // ---- undici RetryAgent / retry interceptor ----------------------------------------------------
@@ -340,8 +396,9 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
     if (!this.isEnabled() || recorder === undefined) return undefined;
     try {
       const active = context.active();
+      if (isTracingSuppressed(active)) return undefined;
       const origin = parseOrigin((opts as { origin?: unknown } | undefined)?.origin);
-      return recorder.scopedContext(active, recorder.stateFor(undefined, active), 'undici', {
+      return recorder.scopedContext(active, recorder.stateFor(undefined, active, 'active'), 'undici', {
         oneShot: false,
         expectHost: origin?.host,
         expectPort: origin?.port,
@@ -352,10 +409,6 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
   }
 
   // ---- p-retry / async-retry --------------------------------------------------------------------
-
-  private patchPRetry(moduleExports: Record<string, any>): Record<string, any> {
-    return patchInPlaceOrCopy(moduleExports, (exports) => this.wrapPRetryExports(exports));
-  }
 
   private wrapPRetryExports(exports: Record<string, any>): void {
     if (typeof exports.default === 'function' && !isWrapped(exports.default)) {
@@ -383,9 +436,7 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
     }
   }
 
-  private patchAsyncRetry(retry: AnyFunction): AnyFunction {
-    if (typeof retry !== 'function' || isWrapped(retry)) return retry;
-    const original = retry;
+  private wrapAsyncRetry(original: AnyFunction): AnyFunction {
     const startSequence = () => (this.isEnabled() ? new RetrySequence(this.tracer, 'async-retry', context.active()) : undefined);
     const wrapped = function asyncRetry(this: unknown, fn: unknown, ...rest: unknown[]) {
       const sequence = typeof fn === 'function' ? startSequence() : undefined;
@@ -395,9 +446,7 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
       };
       return original.call(this, attempt, ...rest);
     };
-    Object.defineProperty(wrapped, '__wrapped', { value: true, configurable: true });
-    Object.defineProperty(wrapped, '__original', { value: original, configurable: true });
-    return wrapped;
+    return markWrapped(wrapped, original);
   }
 
   // ---- shared -----------------------------------------------------------------------------------
@@ -506,13 +555,83 @@ function positiveNumber(value: unknown, name: string, fallback: number, accepted
   return value;
 }
 
+/** `__wrapped` / `__original`, as shimmer sets them, so isWrapped() and unwrapping tools recognise our wrappers. */
+function markWrapped<T extends AnyFunction>(wrapped: T, original: AnyFunction): T {
+  Object.defineProperty(wrapped, '__wrapped', { value: true, configurable: true });
+  Object.defineProperty(wrapped, '__original', { value: original, configurable: true });
+  return wrapped;
+}
+
+/** The function a module exports: `module.exports` itself under require(), the namespace's `default` under import. */
+function moduleFunction(exports: unknown): AnyFunction | undefined {
+  if (typeof exports === 'function') return exports as AnyFunction;
+  const fallback = (exports as { default?: unknown } | null | undefined)?.default;
+  return typeof fallback === 'function' ? (fallback as AnyFunction) : undefined;
+}
+
 /**
- * The object holding the factory functions: module.exports itself under require(), or the `default` of the
- * namespace an ES module gets when it imports the CommonJS package (patched in place, so both views see it).
+ * Replaces a module whose export is a function (async-retry, the fastify plugins) by `wrap(fn)`: returned in its
+ * place under require(); under import, every namespace entry that is that function (`default`, and the named
+ * exports CommonJS packages alias to it) is replaced.
  */
-function factoryHolder(exports: object, names: string[]): Record<string, unknown> | undefined {
-  const direct = exports as Record<string, unknown>;
-  if (names.some((n) => typeof direct[n] === 'function')) return direct;
-  const fallback = direct.default;
-  return fallback !== null && (typeof fallback === 'object' || typeof fallback === 'function') ? (fallback as Record<string, unknown>) : undefined;
+function patchFunctionModule(exports: unknown, wrap: (fn: AnyFunction) => AnyFunction): unknown {
+  if (typeof exports === 'function') return isWrapped(exports) ? exports : wrap(exports as AnyFunction);
+  const original = moduleFunction(exports);
+  if (original === undefined || isWrapped(original)) return exports;
+  const wrapped = wrap(original);
+  return patchInPlaceOrCopy(exports as Record<string, unknown>, (namespace) => {
+    for (const key of Object.keys(namespace)) if (namespace[key] === original) namespace[key] = wrapped;
+  });
+}
+
+/**
+ * A fastify plugin whose reply decorators pass through `hook` while it registers (plugins decorate synchronously).
+ * fastify-plugin's metadata (skip-override, display name) lives in symbols on the function and is kept; properties
+ * that alias the plugin (`default`, named exports) point to the wrapper.
+ */
+function wrapFastifyPlugin(plugin: AnyFunction, hook: DecorateHook): AnyFunction {
+  const wrapped = function fastifyPlugin(this: unknown, fastify: FastifyLike, opts: Record<string, unknown> | undefined, next: unknown) {
+    const hadOwn = Object.hasOwn(fastify, 'decorateReply');
+    const decorate = fastify.decorateReply;
+    fastify.decorateReply = function (this: unknown, name: string, value: unknown, dependencies?: string[]) {
+      let decorated = value;
+      try {
+        decorated = hook(name, value, opts);
+      } catch {
+        // Telemetry never stops the plugin from registering.
+      }
+      return decorate.call(this, name, decorated, dependencies);
+    };
+    try {
+      return plugin.call(this, fastify, opts, next);
+    } finally {
+      if (hadOwn) fastify.decorateReply = decorate;
+      else delete (fastify as Partial<FastifyLike>).decorateReply;
+    }
+  };
+  for (const key of Reflect.ownKeys(plugin)) {
+    if (key === 'length' || key === 'name' || key === 'prototype') continue;
+    const descriptor = Object.getOwnPropertyDescriptor(plugin, key);
+    if (descriptor === undefined) continue;
+    if (descriptor.value === plugin) descriptor.value = wrapped;
+    Object.defineProperty(wrapped, key, descriptor);
+  }
+  return markWrapped(wrapped, plugin);
+}
+
+/** Removes the prototype accessors {@link ProxyInstrumentation.patchHttpProxy} added; existing servers keep theirs. */
+function unpatchHttpProxy(exports: unknown): void {
+  const proto = moduleFunction(exports)?.prototype as Record<PropertyKey, unknown> | undefined;
+  if (proto === undefined || !Object.hasOwn(proto, PATCHED)) return;
+  for (const name of Object.keys(HTTP_PROXY_ENTRY_POINTS)) delete proto[name];
+  delete proto[PATCHED];
+}
+
+/**
+ * The context a WebSocket upgrade's tunnel span is parented to: the client's, from the upgrade request's traceparent
+ * (Node makes no SERVER span for an upgrade, and a framework's request span for it never ends when the reply is
+ * hijacked), else the active context.
+ */
+function upgradeParent(active: Context, req: IncomingMessage): Context {
+  return propagation.extract(active, req.headers ?? {});
 }

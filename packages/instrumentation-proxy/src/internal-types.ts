@@ -1,7 +1,8 @@
 import type { Context, Span } from '@opentelemetry/api';
+import type { AttemptScope } from './attempt-scope.js';
 
 /** Which library made an upstream attempt; also the value of `waggle.retry.library`. */
-export type AttemptLibrary = 'http-proxy' | 'httpxy' | '@fastify/reply-from' | 'undici';
+export type AttemptLibrary = 'http-proxy' | 'httpxy' | '@fastify/reply-from' | '@fastify/http-proxy' | 'undici';
 
 /**
  * Per logical request (one incoming proxied request, or one RetryAgent dispatch): every upstream
@@ -12,30 +13,13 @@ export interface RequestAttemptState {
   parentContext: Context;
   /** The span to decorate with proxy fields (normally the incoming SERVER span); undefined for client-only retries. */
   serverSpan: Span | undefined;
+  /** The upstream (`host:port`) last written to `serverSpan` as proxy.upstream, so it is written once per change. */
+  serverUpstream: string | undefined;
   attempts: number;
   lastEndMs: number | undefined;
   lastReason: string | undefined;
   lastRetryAfterMs: number | undefined;
   stormReported: boolean;
-}
-
-/**
- * Put in the context around a proxy call: tells the http / undici channel subscribers that the
- * outgoing request created inside is an upstream attempt of `state`.
- */
-export interface AttemptScope {
-  state: RequestAttemptState;
-  library: AttemptLibrary;
-  /** Only one outgoing request per scope (http-proxy: one `web()` call is one attempt). */
-  oneShot: boolean;
-  used: boolean;
-  /**
-   * When set, only an outgoing request to this host (and, for undici, port) counts: skips
-   * http-proxy's `forward` request and requests made from a proxy's callbacks.
-   */
-  expectHost: string | undefined;
-  /** The target port the proxy asked for (node's ClientRequest does not expose it). */
-  expectPort: number | undefined;
 }
 
 /** One upstream attempt in flight. */
@@ -48,4 +32,6 @@ export interface Attempt {
   retryAfterMs: number | undefined;
   error: unknown;
   ended: boolean;
+  /** WebSocket attempts: set when the upstream answered 101; the span then ends with the tunnel. */
+  upgraded: boolean;
 }

@@ -18,6 +18,22 @@ export const ATTR_WAGGLE_RETRY_ATTEMPT = 'waggle.retry.attempt';
 /** Which library drove the attempt: `http-proxy`, `httpxy`, `@fastify/reply-from`, `undici`, `p-retry`, `async-retry`. */
 export const ATTR_WAGGLE_RETRY_LIBRARY = 'waggle.retry.library';
 
+/** The raw `Retry-After` of a failed attempt's response (semconv `http.response.header.<name>`: string[]). */
+export const ATTR_HTTP_RESPONSE_HEADER_RETRY_AFTER = 'http.response.header.retry-after';
+
+/** Name of a WebSocket attempt span: the upgrade and the tunnel's whole life, so it is kept apart from `GET` latencies. */
+export const SPAN_NAME_WEBSOCKET = 'WebSocket';
+/** WebSocket attempt: milliseconds from sending the upgrade request to the upstream's `101`. */
+export const ATTR_WAGGLE_WS_UPGRADE_MS = 'waggle.ws.upgrade_ms';
+/** WebSocket attempt: bytes read from the client after the upgrade (frames as on the wire). */
+export const ATTR_WAGGLE_WS_BYTES_FROM_CLIENT = 'waggle.ws.bytes_from_client';
+/** WebSocket attempt: bytes read from the upstream after the upgrade. */
+export const ATTR_WAGGLE_WS_BYTES_FROM_UPSTREAM = 'waggle.ws.bytes_from_upstream';
+/** WebSocket attempt: status code of the first Close frame (1005: it had none; 1006: the tunnel closed without one). */
+export const ATTR_WAGGLE_WS_CLOSE_CODE = 'waggle.ws.close_code';
+/** WebSocket attempt: `client` or `upstream`, whichever sent that Close frame (or closed its connection first). */
+export const ATTR_WAGGLE_WS_CLOSED_BY = 'waggle.ws.closed_by';
+
 /** Server span: the upstream (`host:port`) the proxy forwarded this request to. */
 export const ATTR_PROXY_UPSTREAM = 'proxy.upstream';
 /** Server span: the proxy route (fastify route pattern, or the express mount path) that matched. */

@@ -7,17 +7,8 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import {
-  context,
-  createContextKey,
-  propagation,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Context,
-  type Counter,
-  type Tracer,
-} from '@opentelemetry/api';
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Counter, type Span, type Tracer } from '@opentelemetry/api';
+import { getRPCMetadata } from '@opentelemetry/core';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -29,13 +20,15 @@ import {
   ATTR_SERVER_PORT,
   ATTR_URL_FULL,
 } from '@opentelemetry/semantic-conventions';
-import { unsuppressTracing } from '@opentelemetry/core';
 import type { AmplificationMonitor } from './amplification.js';
-import type { Attempt, AttemptLibrary, AttemptScope, RequestAttemptState } from './internal-types.js';
+import { AttemptScope, scopeIn, UPSTREAM_ATTEMPT_OWNER_KEY, type ScopeOptions } from './attempt-scope.js';
+import type { Attempt, AttemptLibrary, RequestAttemptState } from './internal-types.js';
 import {
   ATTR_HTTP_REQUEST_HEADER_PREFIX,
+  ATTR_HTTP_RESPONSE_HEADER_RETRY_AFTER,
   ATTR_PROXY_ATTEMPTS,
   ATTR_PROXY_LIBRARY,
+  ATTR_PROXY_ROUTE,
   ATTR_PROXY_UPSTREAM,
   ATTR_RETRY_AMPLIFICATION,
   ATTR_RETRY_IS_RETRY,
@@ -48,22 +41,29 @@ import {
   ATTR_WAGGLE_RETRY_DELAY_MS,
   ATTR_WAGGLE_RETRY_LIBRARY,
   ATTR_WAGGLE_RETRY_REASON,
+  ATTR_WAGGLE_WS_BYTES_FROM_CLIENT,
+  ATTR_WAGGLE_WS_BYTES_FROM_UPSTREAM,
+  ATTR_WAGGLE_WS_CLOSE_CODE,
+  ATTR_WAGGLE_WS_CLOSED_BY,
+  ATTR_WAGGLE_WS_UPGRADE_MS,
   EVENT_RETRY_STORM,
+  SPAN_NAME_WEBSOCKET,
 } from './semconv.js';
 import type { RetryStormReport } from './types.js';
 import {
   classifyAttempt,
   FORWARDED_HEADERS,
   newAttempt,
-  parseOrigin,
+  parseOriginCached,
   parseRetryAfter,
   rawHeaderValue,
-  removeRawHeader,
   retryReason,
   upstreamKey,
 } from './utils.js';
+import { TunnelWatch } from './websocket-tunnel.js';
 
-const SCOPE_KEY = createContextKey('waggle.proxy.attempt-scope');
+/** Upstreams whose counter attribute sets are kept (cleared when full; a proxy talks to few). */
+const COUNTER_ATTRIBUTE_SETS = 256;
 
 /** Timers never fire early, but the end of an attempt is observed slightly after the retry timer starts. */
 const RETRY_AFTER_SLACK_MS = 25;
@@ -73,6 +73,13 @@ export interface RecorderSettings {
   minRequests: number;
   warn: boolean;
 }
+
+/**
+ * Which span gets the proxy fields (proxy.upstream, proxy.attempts, …): the incoming request's SERVER span for
+ * proxies (found through the http instrumentation's RPC metadata, even when a framework span is active), the active
+ * span for a retrying client.
+ */
+export type DecoratedSpan = 'server' | 'active';
 
 interface UndiciRequestLike {
   origin?: unknown;
@@ -86,6 +93,8 @@ export class AttemptRecorder {
   private readonly nodeAttempts = new WeakMap<ClientRequest, Attempt>();
   private readonly undiciAttempts = new WeakMap<object, Attempt>();
   private readonly requestStates = new WeakMap<object, RequestAttemptState>();
+  /** The counter's two attribute sets per upstream (original, retry), made once instead of per attempt. */
+  private readonly counterAttributeSets = new Map<string, [Attributes, Attributes]>();
   private subscribed = false;
 
   constructor(
@@ -103,15 +112,19 @@ export class AttemptRecorder {
   /**
    * The attempt state of a logical request. `key` is the incoming request for proxies, so every
    * `web()` / `reply.from()` call for the same incoming request continues the same resend count.
+   * `route` (proxy.route) is written to the decorated span when the state is created.
    */
-  stateFor(key: object | undefined, parentContext: Context): RequestAttemptState {
+  stateFor(key: object | undefined, parentContext: Context, decorate: DecoratedSpan, route?: string): RequestAttemptState {
     if (key !== undefined) {
       const known = this.requestStates.get(key);
       if (known !== undefined) return known;
     }
+    const serverSpan = decoratedSpan(parentContext, decorate);
+    if (route !== undefined) serverSpan?.setAttribute(ATTR_PROXY_ROUTE, route);
     const state: RequestAttemptState = {
       parentContext,
-      serverSpan: trace.getSpan(parentContext),
+      serverSpan,
+      serverUpstream: undefined,
       attempts: 0,
       lastEndMs: undefined,
       lastReason: undefined,
@@ -123,21 +136,8 @@ export class AttemptRecorder {
   }
 
   /** A context in which the outgoing request(s) created are upstream attempts of `state`. */
-  scopedContext(
-    base: Context,
-    state: RequestAttemptState,
-    library: AttemptLibrary,
-    options: { oneShot: boolean; expectHost?: string | undefined; expectPort?: number | undefined },
-  ): Context {
-    const scope: AttemptScope = {
-      state,
-      library,
-      oneShot: options.oneShot,
-      used: false,
-      expectHost: options.expectHost,
-      expectPort: options.expectPort,
-    };
-    return base.setValue(SCOPE_KEY, scope);
+  scopedContext(base: Context, state: RequestAttemptState, library: AttemptLibrary, options: ScopeOptions): Context {
+    return base.setValue(UPSTREAM_ATTEMPT_OWNER_KEY, new AttemptScope(state, library, options));
   }
 
   subscribe(): void {
@@ -172,15 +172,20 @@ export class AttemptRecorder {
   private readonly onHttpCreated = (message: unknown): void => {
     try {
       const request = (message as { request: ClientRequest }).request;
-      const scope = takeScope(context.active(), request.host);
-      if (scope === undefined) return;
+      const scope = scopeIn(context.active());
+      if (scope === undefined || !scope.claim(request)) return;
       const protocol = request.protocol ?? 'http:';
       const host = request.host;
-      const port = portOf(scope, protocol);
+      // ClientRequest keeps no port field: the target the proxy asked for, else the Host header (a ws client's is the
+      // upstream's; http-proxy's is often the incoming request's, which is why it comes second).
+      const port = scope.options.expectPort ?? hostHeaderPort(request) ?? (protocol === 'https:' ? 443 : 80);
+      const clientSocket = scope.options.clientSocket;
       const attempt = this.start(scope, {
+        name: clientSocket === undefined ? request.method : SPAN_NAME_WEBSOCKET,
         method: request.method,
         host,
         port,
+        upstream: upstreamKey(host, port),
         url: `${protocol}//${hostForUrl(host)}:${port}${request.path}`,
       });
       this.nodeAttempts.set(request, attempt);
@@ -200,11 +205,35 @@ export class AttemptRecorder {
       request.once('timeout', () => {
         attempt.timedOut = true;
       });
-      request.once('close', guard(() => this.end(attempt)));
+      // After an upgrade the request closes at once; the WebSocket attempt ends with its tunnel.
+      request.once('close', guard(() => attempt.upgraded || this.end(attempt)));
+      if (clientSocket !== undefined) this.watchUpgrade(attempt, request, clientSocket);
     } catch {
       // Telemetry never breaks the proxied request.
     }
   };
+
+  private watchUpgrade(attempt: Attempt, request: ClientRequest, clientSocket: Socket): void {
+    const startedMs = performance.now();
+    const tunnel = new TunnelWatch(clientSocket);
+    request.once('upgrade', (response: IncomingMessage, upstreamSocket: Socket) => {
+      try {
+        attempt.upgraded = true;
+        attempt.statusCode = response.statusCode;
+        const span = attempt.span;
+        span.setAttribute(ATTR_WAGGLE_WS_UPGRADE_MS, Math.round(performance.now() - startedMs));
+        tunnel.upgraded(upstreamSocket, (outcome) => {
+          span.setAttribute(ATTR_WAGGLE_WS_BYTES_FROM_CLIENT, outcome.bytesFromClient);
+          span.setAttribute(ATTR_WAGGLE_WS_BYTES_FROM_UPSTREAM, outcome.bytesFromUpstream);
+          span.setAttribute(ATTR_WAGGLE_WS_CLOSE_CODE, outcome.closeCode);
+          span.setAttribute(ATTR_WAGGLE_WS_CLOSED_BY, outcome.closedBy);
+          this.end(attempt);
+        });
+      } catch {
+        // Telemetry never breaks the proxied WebSocket.
+      }
+    });
+  }
 
   private readonly onHttpStart = guard((message: unknown): void => {
     const request = (message as { request: ClientRequest }).request;
@@ -221,10 +250,12 @@ export class AttemptRecorder {
     const attempt = this.nodeAttempts.get(request);
     if (attempt === undefined) return;
     attempt.statusCode = response.statusCode;
-    attempt.retryAfterMs = parseRetryAfter(response.headers['retry-after']);
     // A failed response that is retried is often dropped unread, and then the request never
     // closes: the attempt's outcome is known now, so it ends now.
-    if (attempt.statusCode !== undefined && attempt.statusCode >= 400) this.end(attempt);
+    if (attempt.statusCode !== undefined && attempt.statusCode >= 400) {
+      recordRetryAfter(attempt, response.headers['retry-after']);
+      this.end(attempt);
+    }
   });
 
   private readonly onHttpError = guard((message: unknown): void => {
@@ -242,26 +273,24 @@ export class AttemptRecorder {
     try {
       const request = (message as { request: UndiciRequestLike }).request;
       // Most undici requests (the app's own fetch calls) carry no scope: check that first.
-      const scope = context.active().getValue(SCOPE_KEY) as AttemptScope | undefined;
-      if (scope === undefined || !scopeAccepts(scope, undefined)) return;
+      const scope = scopeIn(context.active());
+      if (scope === undefined) return;
       const origin = parseOriginCached(request.origin);
-      if (origin === undefined) return;
       // A request to another host made from the proxy's callbacks is not an upstream attempt.
-      if (scope.expectHost !== undefined && (origin.host !== scope.expectHost || origin.port !== scope.expectPort)) return;
-      if (scope.oneShot) scope.used = true;
+      if (origin === undefined || !scope.claim(request)) return;
+      const method = request.method ?? 'GET';
       const attempt = this.start(scope, {
-        method: request.method ?? 'GET',
+        name: method,
+        method,
         host: origin.host,
         port: origin.port,
+        upstream: origin.key,
         url: `${originString(request.origin)}${request.path ?? ''}`,
       });
       this.undiciAttempts.set(request, attempt);
-      if (typeof request.addHeader === 'function') {
-        removeRawHeader(request.headers, 'traceparent');
-        removeRawHeader(request.headers, 'tracestate');
-        this.inject(attempt, (key, value) => request.addHeader!(key, value));
-      }
-      recordForwardedHeaders(attempt, request.headers);
+      const canInject = typeof request.addHeader === 'function';
+      scanRequestHeaders(attempt, request.headers, canInject);
+      if (canInject) this.inject(attempt, (key, value) => request.addHeader!(key, value));
     } catch {
       // Telemetry never breaks the proxied request.
     }
@@ -278,10 +307,12 @@ export class AttemptRecorder {
     const attempt = this.undiciAttempts.get(request);
     if (attempt === undefined) return;
     attempt.statusCode = response.statusCode;
-    attempt.retryAfterMs = parseRetryAfter(rawHeaderValue(response.headers, 'retry-after'));
     // A retried status ends the attempt here: the retry handler aborts the body, and a retried
     // request may never publish trailers.
-    if (response.statusCode >= 400) this.end(attempt);
+    if (response.statusCode >= 400) {
+      recordRetryAfter(attempt, rawHeaderValue(response.headers, 'retry-after'));
+      this.end(attempt);
+    }
   });
 
   private readonly onUndiciTrailers = guard((message: unknown): void => {
@@ -299,18 +330,14 @@ export class AttemptRecorder {
 
   // ---- attempt lifecycle ----------------------------------------------------------------------
 
-  private start(
-    scope: AttemptScope,
-    target: { method: string; host: string; port: number; url: string },
-  ): Attempt {
+  private start(scope: AttemptScope, target: { name: string; method: string; host: string; port: number; upstream: string; url: string }): Attempt {
     const state = scope.state;
     const nowMs = performance.now();
     const resendCount = state.attempts;
     state.attempts += 1;
-    const upstream = upstreamKey(target.host, target.port);
 
     const span = this.getTracer().startSpan(
-      target.method,
+      target.name,
       {
         kind: SpanKind.CLIENT,
         attributes: {
@@ -336,7 +363,7 @@ export class AttemptRecorder {
       }
     }
 
-    this.recordAmplification(state, scope.library, upstream, resendCount === 0);
+    this.recordAmplification(state, scope.library, target.upstream, resendCount === 0);
 
     return newAttempt(span, scope);
   }
@@ -359,21 +386,35 @@ export class AttemptRecorder {
   }
 
   private inject(attempt: Attempt, set: (key: string, value: string) => void): void {
-    // The proxy call runs tracing-suppressed (so the http instrumentation adds no second CLIENT
-    // span), and the W3C propagator injects nothing from a suppressed context: unsuppress here.
     const carrier: Record<string, string> = {};
-    propagation.inject(unsuppressTracing(trace.setSpan(attempt.scope.state.parentContext, attempt.span)), carrier);
-    for (const key of Object.keys(carrier)) set(key, carrier[key]!);
+    propagation.inject(trace.setSpan(attempt.scope.state.parentContext, attempt.span), carrier);
+    for (const key in carrier) set(key, carrier[key]!);
+  }
+
+  private counterAttributes(upstream: string, isOriginal: boolean): Attributes {
+    let sets = this.counterAttributeSets.get(upstream);
+    if (sets === undefined) {
+      if (this.counterAttributeSets.size >= COUNTER_ATTRIBUTE_SETS) this.counterAttributeSets.clear();
+      sets = [
+        { [ATTR_PROXY_UPSTREAM]: upstream, [ATTR_RETRY_IS_RETRY]: false },
+        { [ATTR_PROXY_UPSTREAM]: upstream, [ATTR_RETRY_IS_RETRY]: true },
+      ];
+      this.counterAttributeSets.set(upstream, sets);
+    }
+    return sets[isOriginal ? 0 : 1];
   }
 
   private recordAmplification(state: RequestAttemptState, library: AttemptLibrary, upstream: string, isOriginal: boolean): void {
     const nowMs = Date.now();
     const reading = this.monitor.record(upstream, isOriginal, nowMs);
-    this.getAttemptCounter().add(1, { [ATTR_PROXY_UPSTREAM]: upstream, [ATTR_RETRY_IS_RETRY]: !isOriginal });
+    this.getAttemptCounter().add(1, this.counterAttributes(upstream, isOriginal));
     const serverSpan = state.serverSpan;
     if (serverSpan === undefined) return;
-    serverSpan.setAttribute(ATTR_PROXY_UPSTREAM, upstream);
-    serverSpan.setAttribute(ATTR_PROXY_LIBRARY, library);
+    if (state.serverUpstream !== upstream) {
+      state.serverUpstream = upstream;
+      serverSpan.setAttribute(ATTR_PROXY_UPSTREAM, upstream);
+      serverSpan.setAttribute(ATTR_PROXY_LIBRARY, library);
+    }
     serverSpan.setAttribute(ATTR_PROXY_ATTEMPTS, state.attempts);
     serverSpan.setAttribute(ATTR_RETRY_AMPLIFICATION, round(reading.amplification));
     const { threshold, minRequests, warn } = this.settings;
@@ -402,6 +443,19 @@ export class AttemptRecorder {
   }
 }
 
+/** The span the proxy fields go on, if it records. */
+function decoratedSpan(ctx: Context, decorate: DecoratedSpan): Span | undefined {
+  const span = (decorate === 'server' ? getRPCMetadata(ctx)?.span : undefined) ?? trace.getSpan(ctx);
+  return span?.isRecording() ? span : undefined;
+}
+
+/** What a failed response's `Retry-After` asked for: the raw header on the attempt, and the parsed delay for the retry. */
+function recordRetryAfter(attempt: Attempt, header: string | string[] | undefined): void {
+  if (header === undefined) return;
+  attempt.span.setAttribute(ATTR_HTTP_RESPONSE_HEADER_RETRY_AFTER, Array.isArray(header) ? header : [header]);
+  attempt.retryAfterMs = parseRetryAfter(header);
+}
+
 /**
  * A diagnostics-channel subscriber or event listener that throws would surface as an uncaught
  * exception in the host app: every one of ours runs through this.
@@ -416,43 +470,23 @@ function guard(handler: (message: unknown) => void): (message: unknown) => void 
   };
 }
 
-const originCache = new Map<string, { host: string; port: number; protocol: string } | undefined>();
-const ORIGIN_CACHE_SIZE = 256;
-
-/** A proxy talks to few origins; parsing each with `new URL` per attempt is wasted work. */
-function parseOriginCached(origin: unknown): { host: string; port: number; protocol: string } | undefined {
-  if (typeof origin !== 'string') return parseOrigin(origin);
-  if (originCache.has(origin)) return originCache.get(origin);
-  const parsed = parseOrigin(origin);
-  if (originCache.size >= ORIGIN_CACHE_SIZE) originCache.clear();
-  originCache.set(origin, parsed);
-  return parsed;
-}
-
-/** One pass over undici's flat header list for the X-Forwarded-* / Forwarded headers. */
-function recordForwardedHeaders(attempt: Attempt, headers: unknown): void {
+/**
+ * One pass over an undici request's flat header list: records the X-Forwarded-* / Forwarded headers, and (when we
+ * inject our own) drops a traceparent / tracestate the proxy copied from the incoming request, so the upstream never
+ * gets two.
+ */
+function scanRequestHeaders(attempt: Attempt, headers: unknown, dropTraceContext: boolean): void {
   if (!Array.isArray(headers)) return;
-  for (let i = 0; i + 1 < headers.length; i += 2) {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
     const key = headers[i];
+    // The shortest name of interest is 'forwarded' (9); 'tracestate' (10), 'traceparent' (11), 'x-forwarded-for' (15).
     if (typeof key !== 'string' || key.length < 9) continue;
     const name = key.toLowerCase();
-    if ((FORWARDED_HEADERS as readonly string[]).includes(name)) {
+    if (dropTraceContext && (name === 'traceparent' || name === 'tracestate')) headers.splice(i, 2);
+    else if ((FORWARDED_HEADERS as readonly string[]).includes(name)) {
       attempt.span.setAttribute(ATTR_HTTP_REQUEST_HEADER_PREFIX + name, [String(headers[i + 1])]);
     }
   }
-}
-
-function takeScope(ctx: Context, host: string): AttemptScope | undefined {
-  const scope = ctx.getValue(SCOPE_KEY) as AttemptScope | undefined;
-  if (scope === undefined || !scopeAccepts(scope, host)) return undefined;
-  if (scope.oneShot) scope.used = true;
-  return scope;
-}
-
-function scopeAccepts(scope: AttemptScope, host: string | undefined): boolean {
-  if (scope.oneShot && scope.used) return false;
-  if (scope.expectHost !== undefined && host !== undefined && host !== scope.expectHost) return false;
-  return true;
 }
 
 function markConnected(attempt: Attempt, socket: Socket): void {
@@ -461,9 +495,11 @@ function markConnected(attempt: Attempt, socket: Socket): void {
   if (socket.remotePort !== undefined) attempt.span.setAttribute(ATTR_NETWORK_PEER_PORT, socket.remotePort);
 }
 
-function portOf(scope: AttemptScope, protocol: string): number {
-  // ClientRequest keeps no port field; the proxy wrapper knows the target it asked for.
-  return scope.expectPort ?? (protocol === 'https:' ? 443 : 80);
+function hostHeaderPort(request: ClientRequest): number | undefined {
+  const host = request.getHeader('host');
+  if (typeof host !== 'string') return undefined;
+  const colon = host.lastIndexOf(':');
+  return colon === -1 || host.endsWith(']') ? undefined : Number(host.slice(colon + 1)) || undefined;
 }
 
 function hostForUrl(host: string): string {

@@ -1,5 +1,6 @@
 import type { Span } from '@opentelemetry/api';
-import type { Attempt, AttemptScope } from './internal-types.js';
+import type { AttemptScope } from './attempt-scope.js';
+import type { Attempt } from './internal-types.js';
 
 /** Error codes (Node net / undici) mapped to the low-cardinality `error.type` values documented in the README. */
 const ERROR_CODE_TYPES: Record<string, string> = {
@@ -45,6 +46,7 @@ export function newAttempt(span: Span, scope: AttemptScope): Attempt {
     retryAfterMs: undefined,
     error: undefined,
     ended: false,
+    upgraded: false,
   };
 }
 
@@ -82,33 +84,82 @@ export function retryReason(attempt: Attempt): string | undefined {
 }
 
 /**
- * `Retry-After` as milliseconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3).
- * Returns undefined for a missing or malformed value.
+ * `Retry-After` as milliseconds from `nowMs`, per RFC 9110 §10.2.3: delay-seconds, or an HTTP-date in any of the
+ * three forms §5.6.7 requires recipients to accept (IMF-fixdate, RFC 850, asctime), all UTC. A date in the past
+ * is 0. Returns undefined for a missing or malformed value.
  */
 export function parseRetryAfter(value: unknown, nowMs: number = Date.now()): number | undefined {
   if (Array.isArray(value)) value = value[0];
   if (typeof value !== 'string' && !(value instanceof Uint8Array)) return undefined;
   const text = (typeof value === 'string' ? value : Buffer.from(value).toString('latin1')).trim();
-  if (text.length === 0) return undefined;
   if (/^\d+$/.test(text)) return Number(text) * 1000;
-  // An HTTP-date always names the day and month; this keeps Date.parse from reading '-1' as a year.
-  if (!/[a-z]{3}/i.test(text)) return undefined;
-  const date = Date.parse(text);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - nowMs);
+  const date = parseHttpDate(text, nowMs);
+  return date === undefined ? undefined : Math.max(0, date - nowMs);
 }
 
-/** Parses an undici origin ('http://h:1') into host and port, with the scheme's default port. */
-export function parseOrigin(origin: unknown): { host: string; port: number; protocol: string } | undefined {
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const RFC850_DATE = /^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d{2})-([A-Z][a-z]{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const ASCTIME_DATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
+
+/** An HTTP-date (RFC 9110 §5.6.7) as epoch milliseconds, or undefined. */
+export function parseHttpDate(text: string, nowMs: number = Date.now()): number | undefined {
+  let m = IMF_FIXDATE.exec(text);
+  if (m) return utc(Number(m[3]), m[2]!, Number(m[1]), m[4]!, m[5]!, m[6]!);
+  m = RFC850_DATE.exec(text);
+  if (m) {
+    // A two-digit year more than 50 years ahead is the most recent past year with those digits (§5.6.7).
+    const nowYear = new Date(nowMs).getUTCFullYear();
+    let year = Math.floor(nowYear / 100) * 100 + Number(m[3]);
+    if (year > nowYear + 50) year -= 100;
+    return utc(year, m[2]!, Number(m[1]), m[4]!, m[5]!, m[6]!);
+  }
+  m = ASCTIME_DATE.exec(text);
+  if (m) return utc(Number(m[6]), m[1]!, Number(m[2]!.trim()), m[3]!, m[4]!, m[5]!);
+  return undefined;
+}
+
+function utc(year: number, month: string, day: number, hours: string, minutes: string, seconds: string): number | undefined {
+  const monthIndex = MONTHS.indexOf(month);
+  if (monthIndex === -1 || day < 1 || day > 31) return undefined;
+  const ms = Date.UTC(year, monthIndex, day, Number(hours), Number(minutes), Number(seconds));
+  // Rejects 31 Feb and 25:00:00, which Date.UTC would roll over.
+  return new Date(ms).getUTCDate() === day && Number(hours) < 24 && Number(minutes) < 60 && Number(seconds) < 61 ? ms : undefined;
+}
+
+export interface Origin {
+  host: string;
+  port: number;
+  protocol: string;
+  /** `host:port`, as {@link upstreamKey} makes it: computed once per cached origin. */
+  key: string;
+}
+
+/** Parses an origin ('http://h:1', 'ws://h') into host and port, with the scheme's default port. */
+export function parseOrigin(origin: unknown): Origin | undefined {
   try {
     const url = origin instanceof URL ? origin : new URL(String(origin));
     const protocol = url.protocol;
-    const port = url.port ? Number(url.port) : protocol === 'https:' ? 443 : 80;
+    const port = url.port ? Number(url.port) : protocol === 'https:' || protocol === 'wss:' ? 443 : 80;
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    return { host, port, protocol };
+    return { host, port, protocol, key: upstreamKey(host, port) };
   } catch {
     return undefined;
   }
+}
+
+const originCache = new Map<string, Origin | undefined>();
+const ORIGIN_CACHE_SIZE = 256;
+
+/** A proxy talks to few origins; parsing each with `new URL` per attempt is wasted work. */
+export function parseOriginCached(origin: unknown): Origin | undefined {
+  if (typeof origin !== 'string') return parseOrigin(origin);
+  const known = originCache.get(origin);
+  if (known !== undefined || originCache.has(origin)) return known;
+  const parsed = parseOrigin(origin);
+  if (originCache.size >= ORIGIN_CACHE_SIZE) originCache.clear();
+  originCache.set(origin, parsed);
+  return parsed;
 }
 
 /** `host:port` key used for amplification and `proxy.upstream` (IPv6 hosts bracketed). */
@@ -121,6 +172,8 @@ export function rawHeaderValue(headers: unknown, name: string): string | undefin
   if (!Array.isArray(headers)) return undefined;
   for (let i = 0; i + 1 < headers.length; i += 2) {
     const key = headers[i];
+    // Response header names arrive as Buffers: decode only those of the right length.
+    if ((key as { length?: unknown } | undefined)?.length !== name.length) continue;
     const keyText = typeof key === 'string' ? key : key instanceof Uint8Array ? Buffer.from(key).toString('latin1') : '';
     if (keyText.toLowerCase() === name) {
       const value = headers[i + 1];
@@ -130,15 +183,6 @@ export function rawHeaderValue(headers: unknown, name: string): string | undefin
     }
   }
   return undefined;
-}
-
-/** Removes every entry of `name` from an undici request's header list (so we never send two traceparents). */
-export function removeRawHeader(headers: unknown, name: string): void {
-  if (!Array.isArray(headers)) return;
-  for (let i = headers.length - 2; i >= 0; i -= 2) {
-    const key = headers[i];
-    if (typeof key === 'string' && key.toLowerCase() === name) headers.splice(i, 2);
-  }
 }
 
 /** The X-Forwarded-* headers whose outgoing values are recorded on attempt spans. */

@@ -77,5 +77,7 @@ describe('ESM-only packages', () => {
     const attempts = spans.filter((s) => s.scope === '@waggle/instrumentation-proxy' && s.kind === 2);
     expect(attempts.map((s) => s.attributes['http.request.resend_count'])).toEqual([0, 1]);
     expect(attempts[0]!.attributes['error.type']).toBe('upstream_5xx');
+    // The http instrumentation, given isUpstreamAttempt, adds no CLIENT span of its own.
+    expect(spans.filter((s) => s.kind === 2)).toHaveLength(2);
   });
 });

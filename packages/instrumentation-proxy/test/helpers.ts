@@ -11,7 +11,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { ProxyInstrumentation, type ProxyInstrumentationConfig } from '../src/index.js';
+import { isUpstreamAttempt, ProxyInstrumentation, type ProxyInstrumentationConfig } from '../src/index.js';
 
 export const load = createRequire(import.meta.url);
 
@@ -27,7 +27,8 @@ export function setupTracing(config: ProxyInstrumentationConfig = {}): Tracing {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
-  const httpInstrumentation = new HttpInstrumentation();
+  // Attempts the proxy instrumentation owns get their CLIENT span from it, not from the http instrumentation.
+  const httpInstrumentation = new HttpInstrumentation({ ignoreOutgoingRequestHook: isUpstreamAttempt });
   httpInstrumentation.setTracerProvider(provider);
   const instrumentation = new ProxyInstrumentation(config);
   instrumentation.setTracerProvider(provider);

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   attemptSpans,
@@ -189,6 +189,48 @@ describe('http-proxy', () => {
     // It did connect: the peer is known.
     expect(attempts[0]!.attributes['network.peer.port']).toBe(upstream.port);
     for (const res of pending) res.destroy();
+  });
+});
+
+describe('http-proxy and the app around it', () => {
+  afterEach(() => exporter.reset());
+
+  it("spans the app starts in http-proxy's proxyRes handler are recorded, under the server span", async () => {
+    const upstream = await startUpstream((_i, _req, res) => res.end('ok'));
+    const proxy = httpProxy.createProxyServer({ target: upstream.url });
+    proxy.on('proxyRes', () => trace.getTracer('app').startSpan('inspect upstream response').end());
+    const server = httpModule.createServer((req, res) => proxy.web(req, res));
+    const port = await listen(server);
+    try {
+      expect(await get(`http://127.0.0.1:${port}/`)).toEqual({ status: 200, body: 'ok' });
+      const [proxyServer] = await waitForSpans(exporter, isProxyServerSpan, 1);
+      const [appSpan] = await waitForSpans(exporter, (s) => s.name === 'inspect upstream response', 1);
+      expect(appSpan!.spanContext().traceId).toBe(proxyServer!.spanContext().traceId);
+      expect(parentSpanId(appSpan!)).toBe(proxyServer!.spanContext().spanId);
+    } finally {
+      await closeServer(server);
+      await upstream.close();
+    }
+  });
+
+  it('a request to another host from a proxy callback is no upstream attempt: it keeps its own CLIENT span', async () => {
+    const upstream = await startUpstream((_i, _req, res) => res.end('ok'));
+    const audit = await startUpstream((_i, _req, res) => res.end('logged'));
+    const proxy = httpProxy.createProxyServer({ target: upstream.url });
+    proxy.on('proxyRes', () => httpModule.get(audit.url, (res) => res.resume()));
+    const server = httpModule.createServer((req, res) => proxy.web(req, res));
+    const port = await listen(server);
+    try {
+      expect(await get(`http://127.0.0.1:${port}/`)).toEqual({ status: 200, body: 'ok' });
+      const [auditClient] = await waitForSpans(exporter, (s) => s.kind === SpanKind.CLIENT && s.attributes['server.port'] === audit.port, 1);
+      expect(auditClient!.instrumentationScope.name).toBe('@opentelemetry/instrumentation-http');
+      expect(attemptSpans(exporter).map((s) => s.attributes['server.port'])).toEqual([upstream.port]);
+      expect(parseTraceparent(audit.traceparents[0])?.spanId).toBe(auditClient!.spanContext().spanId);
+    } finally {
+      await closeServer(server);
+      await upstream.close();
+      await audit.close();
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Attempt } from '../src/internal-types.js';
-import { classifyAttempt, newAttempt, parseRetryAfter, rawHeaderValue, removeRawHeader, retryReason } from '../src/utils.js';
+import { classifyAttempt, newAttempt, parseRetryAfter, rawHeaderValue, retryReason } from '../src/utils.js';
 
 // The classification tests need no real span or scope; the rest is the recorder's own starting state.
 const attempt = (fields: Partial<Attempt>): Attempt => ({ ...newAttempt(undefined as never, undefined as never), ...fields });
@@ -34,14 +34,42 @@ describe('attempt classification', () => {
   });
 });
 
-describe('Retry-After', () => {
-  it('accepts delta-seconds and HTTP dates, rejects garbage', () => {
+describe('Retry-After (RFC 9110 §10.2.3)', () => {
+  const now = Date.UTC(1994, 10, 6, 8, 49, 7); // Sun, 06 Nov 1994 08:49:07 GMT
+
+  it('reads delay-seconds as seconds', () => {
     expect(parseRetryAfter('2')).toBe(2000);
     expect(parseRetryAfter(' 0 ')).toBe(0);
-    const now = Date.parse('Wed, 21 Oct 2015 07:28:00 GMT');
-    expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:30 GMT', now)).toBe(30_000);
-    expect(parseRetryAfter('soon')).toBeUndefined();
-    expect(parseRetryAfter('-1')).toBeUndefined();
+    expect(parseRetryAfter(['120'])).toBe(120_000);
+  });
+
+  it.each([
+    ['IMF-fixdate', 'Sun, 06 Nov 1994 08:49:37 GMT'],
+    ['RFC 850 date', 'Sunday, 06-Nov-94 08:49:37 GMT'],
+    ['asctime date (UTC, not local time)', 'Sun Nov  6 08:49:37 1994'],
+  ])('reads an %s as the delay until it', (_form, value) => {
+    expect(parseRetryAfter(value, now)).toBe(30_000);
+  });
+
+  it('reads a date already past as no delay', () => {
+    expect(parseRetryAfter('Sun, 06 Nov 1994 08:00:00 GMT', now)).toBe(0);
+  });
+
+  it('reads an RFC 850 two-digit year more than 50 years ahead as the past century', () => {
+    const in2030 = Date.UTC(2030, 0, 1);
+    expect(parseRetryAfter('Friday, 01-Jan-99 00:00:30 GMT', in2030)).toBe(0); // 1999: 2099 is more than 50 years ahead
+    expect(parseRetryAfter('Tuesday, 01-Jan-30 00:00:30 GMT', in2030)).toBe(30_000); // 2030
+    expect(parseRetryAfter('Tuesday, 01-Jan-80 00:00:00 GMT', in2030)).toBe(Date.UTC(2080, 0, 1) - in2030); // 50 years ahead: 2080
+  });
+
+  it.each(['soon', '-1', '1.5', '', 'Sun, 31 Feb 1994 08:49:37 GMT', 'Sun, 06 Nov 1994 08:49:37 PST', '06 Nov 1994 08:49:37 GMT', '2015-10-21T07:28:30Z'])(
+    'rejects %j',
+    (value) => {
+      expect(parseRetryAfter(value, now)).toBeUndefined();
+    },
+  );
+
+  it('has nothing to read without a header', () => {
     expect(parseRetryAfter(undefined)).toBeUndefined();
   });
 });
@@ -49,11 +77,5 @@ describe('Retry-After', () => {
 describe('undici raw headers', () => {
   it('reads a header from a raw list of Buffers case-insensitively', () => {
     expect(rawHeaderValue([Buffer.from('Retry-After'), Buffer.from('3')], 'retry-after')).toBe('3');
-  });
-
-  it('removes every entry of a header from a request header list', () => {
-    const headers = ['traceparent', 'a', 'x', 'y', 'TraceParent', 'b'];
-    removeRawHeader(headers, 'traceparent');
-    expect(headers).toEqual(['x', 'y']);
   });
 });

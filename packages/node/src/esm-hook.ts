@@ -181,8 +181,9 @@ type Load = (request: string, parent: unknown, isMain: boolean) => unknown;
  * The in-file form again: CommonJS packages the entry file imports (express, pg) were only parsed when the
  * register module ran (require.cache holds them with loaded=false); Node evaluates them afterwards through
  * Module._load with their absolute path, which require-in-the-middle does not see. For exactly those files,
- * once Node has evaluated one, requiring the package by name runs the instrumentation patch on the same
- * exports object before the ES module namespace reads it. The wrapper removes itself when all are done.
+ * once Node has evaluated one, requiring the package by name runs the instrumentation patch before the ES module
+ * namespace reads module.exports (in place, or as a replacement put there). The wrapper removes itself when all
+ * are done.
  */
 export function patchPreparsedCommonJs(libraries: string[]): void {
   const cache = ownRequire.cache;
@@ -199,16 +200,23 @@ export function patchPreparsedCommonJs(libraries: string[]): void {
   const wrapped: Load = function (this: unknown, request, parent, isMain) {
     const result = original.call(this, request, parent, isMain);
     const lib = pending.get(request);
-    if (lib !== undefined) {
-      pending.delete(request);
-      try {
-        createRequire(request)(lib);
-      } catch {
-        // the package's main is not this file (a subpath import): nothing to patch here
+    if (lib === undefined) return result;
+    pending.delete(request);
+    let exports = result;
+    try {
+      const requireFrom = createRequire(request);
+      const patched = requireFrom(lib);
+      // A patch that replaces the exports (a wrapped function: @fastify/reply-from, async-retry) hands its
+      // replacement back through require(); the namespace is built from module.exports, so that must be it too.
+      if (patched !== result && requireFrom.resolve(lib) === request && cache[request] !== undefined) {
+        cache[request].exports = patched;
+        exports = patched;
       }
-      if (pending.size === 0 && moduleInternals._load === wrapped) moduleInternals._load = original;
+    } catch {
+      // the package's main is not this file (a subpath import): nothing to patch here
     }
-    return result;
+    if (pending.size === 0 && moduleInternals._load === wrapped) moduleInternals._load = original;
+    return exports;
   };
   moduleInternals._load = wrapped;
 }

@@ -14,6 +14,7 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { WAGGLE_ROOT_CONTEXT } from './context-manager.js';
 import { reportOnce } from './diagnostics.js';
+import { ownedByProxy } from './proxy-attempts.js';
 import { api, core, instrumentation } from './otel.js';
 
 const { context, propagation, SpanKind, SpanStatusCode, trace } = api;
@@ -192,7 +193,8 @@ export class HttpChannelInstrumentation extends InstrumentationBase<HttpChannelC
   private readonly onClientCreated = (message: unknown): void => {
     const request = (message as { request: ClientRequest }).request;
     const active = context.active();
-    if (isTracingSuppressed(active)) return;
+    // An upstream attempt of a proxy: @waggle/instrumentation-proxy makes its CLIENT span and injects its traceparent.
+    if (isTracingSuppressed(active) || ownedByProxy(request, active)) return;
     try {
       const rawMethod = request.method;
       const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER';

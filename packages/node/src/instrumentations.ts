@@ -11,6 +11,7 @@ import { report, reportInvalidSetting } from './diagnostics.js';
 import { ExpressRouteInstrumentation } from './express-route.js';
 import { HttpChannelInstrumentation } from './http-instrumentation.js';
 import type { LibraryTriggers } from './library-triggers.js';
+import { ownedByProxy } from './proxy-attempts.js';
 
 const ownRequire = createRequire(import.meta.url);
 // require(), not import: the ES module facade of node:fs reads every export, which loads fs streams and
@@ -90,7 +91,13 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     optIn: true,
     replaces: 'http',
   },
-  { name: 'undici', libraries: [], packageName: '@opentelemetry/instrumentation-undici', exportName: 'UndiciInstrumentation' },
+  {
+    name: 'undici',
+    libraries: [],
+    packageName: '@opentelemetry/instrumentation-undici',
+    exportName: 'UndiciInstrumentation',
+    config: () => ({ ignoreRequestHook: (request: object) => ownedByProxy(request) }),
+  },
   {
     // Without framework spans Waggle records http.route itself (src/express-route.ts): the upstream instrumentation
     // wraps every layer on every request, which cost 7–20 µs CPU per request (more with more middleware) just to find
@@ -146,12 +153,21 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
   { name: 'winston', libraries: ['winston'], packageName: '@opentelemetry/instrumentation-winston', exportName: 'WinstonInstrumentation', versions: { winston: '>=3 <4 || >=1 <3' } },
   {
     name: 'proxy',
-    libraries: ['http-proxy', 'http-proxy-middleware', '@fastify/reply-from', 'p-retry', 'async-retry'],
-    modules: ['httpxy', 'undici'],
+    // undici counts as installed for its RetryAgent; httpxy comes with http-proxy-middleware 4.
+    libraries: ['http-proxy', 'http-proxy-middleware', '@fastify/reply-from', '@fastify/http-proxy', 'undici', 'p-retry', 'async-retry'],
+    modules: ['httpxy'],
     packageName: '@waggle/instrumentation-proxy',
     exportName: 'ProxyInstrumentation',
     optional: true,
-    versions: { 'http-proxy': '>=1.18.0 <2', '@fastify/reply-from': '>=12.0.0 <13', 'p-retry': '>=9.0.0 <10', 'async-retry': '>=1.3.0 <2' },
+    // Not undici: outside these versions only its RetryAgent attempts go untraced by this entry, fetch is still traced.
+    versions: {
+      'http-proxy': '>=1.18.0 <2',
+      httpxy: '>=0.5.0 <0.6',
+      '@fastify/reply-from': '>=12.0.0 <13',
+      '@fastify/http-proxy': '>=11.0.0 <12',
+      'p-retry': '>=9.0.0 <10',
+      'async-retry': '>=1.3.0 <2',
+    },
   },
   {
     name: 'sequelize',
