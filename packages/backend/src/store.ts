@@ -8,6 +8,7 @@ import { EventColumns } from './event-columns.js';
 import { IngestLog, type LogPosition, type LogRecord } from './ingest-log.js';
 import { recordColumns } from './ingest-records.js';
 import type { ColumnInfo, ColumnType, IngestEvent } from './internal-types.js';
+import { LimitCounters, LimitReport, MAX_COLUMNS } from './limits.js';
 import { quoteIdent } from './sql.js';
 
 /** DuckDB's vector size: the most rows one data chunk holds. */
@@ -128,6 +129,10 @@ export class Store {
   private readonly lastWritten = new Map<string, number>();
   /** Datasets holding any event with a sample rate other than 1 (kept conservatively: never shrinks). */
   private readonly sampledDatasets = new Set<string>();
+  /** How often the ingest limits acted since start (GET /api/limits). */
+  readonly limits = new LimitCounters();
+  /** New keys let in under {@link MAX_COLUMNS} that have no column yet (their commit is pending). */
+  private readonly admittedKeys = new Set<string>();
   private log!: IngestLog;
   private queue: Batch[] = [];
   private pendingEvents = 0;
@@ -361,11 +366,14 @@ export class Store {
   /**
    * Logs a request's record and queues its events for DuckDB; resolves once the record is on disk, which is when
    * the request may be acknowledged. Rejects (nothing acknowledged) if the log write fails or commits are failing.
+   * Values of new keys past the column limit are dropped (counted in `report`, which is then added to the counters).
    */
-  async ingest(record: LogRecord, input: IngestEvent[] | EventColumns): Promise<void> {
+  async ingest(record: LogRecord, input: IngestEvent[] | EventColumns, report = new LimitReport()): Promise<void> {
     if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
-    if (input.length === 0) return;
+    if (input.length === 0) return void this.limits.record(report);
     const events = input instanceof EventColumns ? input : EventColumns.of(input);
+    this.admitColumns(events, report);
+    this.limits.record(report);
     // Waiting for room (the next commit), not for everything queued to be committed: a waiting reader would make the
     // writer commit what it has at once, and the requests that filled the queue would then come in as small commits.
     while (this.pendingEvents >= MAX_PENDING_BATCHES * this.batchEvents && !this.failure && !this.closed) await this.room();
@@ -377,6 +385,21 @@ export class Store {
     this.enqueued++;
     this.writing ??= this.drain();
     if (this.pendingEvents >= this.batchEvents) this.kick?.();
+  }
+
+  /**
+   * Lets the request's new keys in while the store holds fewer than {@link MAX_COLUMNS} keys; past it, the values of
+   * the other new keys are dropped and counted. Keys already stored are always kept.
+   */
+  private admitColumns(events: EventColumns, report: LimitReport): void {
+    for (const [key, col] of events.columns) {
+      if (this.columns.has(key) || this.admittedKeys.has(key)) continue;
+      if (this.columns.size + this.admittedKeys.size < MAX_COLUMNS) this.admittedKeys.add(key);
+      else {
+        events.columns.delete(key);
+        report.add('column_limit', col.count);
+      }
+    }
   }
 
   /** Resolves at the next commit's end (or failure, or close). */
@@ -501,10 +524,12 @@ export class Store {
     }
     let batch: { part: Part; end: LogPosition }[] = [];
     let count = 0;
+    const replayReport = new LimitReport();
     for (const entry of this.log.replay(from)) {
       let events: EventColumns;
       try {
         events = recordColumns(entry.record);
+        this.admitColumns(events, replayReport);
       } catch (error) {
         partial = 0;
         warnSkipped(entry.end, error as Error);
@@ -521,6 +546,7 @@ export class Store {
       }
     }
     if (batch.length > 0) await this.commitReplayed(batch);
+    this.limits.record(replayReport);
     // Replay read every intact record of the older segments, and DuckDB now holds them all.
     this.log.releaseOlder();
   }
@@ -757,7 +783,10 @@ export class Store {
       const wanted = p.typeFor(col?.type);
       if (!col) {
         const info: ColumnInfo = { key, physical: `a_${this.nextColumnId++}`, type: wanted, pinned: false };
-        apply.push(() => this.columns.set(key, info));
+        apply.push(() => {
+          this.columns.set(key, info);
+          this.admittedKeys.delete(key);
+        });
         ddl.push(`ALTER TABLE ${EVENTS_TABLE} ADD COLUMN ${quoteIdent(info.physical)} ${wanted}`);
         params.push([]);
         ddl.push(catalogSql);

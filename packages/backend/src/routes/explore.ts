@@ -2,12 +2,13 @@ import { bubbleUp } from '../bubbleup.js';
 import { gapsReport } from '../gaps-query.js';
 import { datasetParam, HttpError, parseJson, readBody, requireJson, sendJson } from '../http-util.js';
 import { IncidentLog } from '../incident-log.js';
+import { LIMITS } from '../limits.js';
 import type { Route } from '../router.js';
 import { fetchTrace, isValidTraceId } from '../traces.js';
 import type { RouteDeps } from './deps.js';
 import { requireDataset } from './queries.js';
 
-/** Waggle's own read APIs beside Honeycomb's: traces, BubbleUp, gaps and the open incident. */
+/** Waggle's own read APIs beside Honeycomb's: traces, BubbleUp, gaps, the open incident and the ingest limits. */
 export function exploreRoutes(deps: RouteDeps): Route[] {
   const { store, bodyLimitBytes } = deps;
   return [
@@ -43,6 +44,14 @@ export function exploreRoutes(deps: RouteDeps): Route[] {
         const since = Number(url.searchParams.get('since') ?? 1800);
         if (!Number.isFinite(since) || since <= 0) throw new HttpError(400, 'since must be a positive number of seconds');
         sendJson(res, 200, await gapsReport(store, since));
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/api/limits',
+      kind: 'read',
+      handler({ res }) {
+        sendJson(res, 200, { limits: LIMITS, counts: store.limits.counts });
       },
     },
     {
