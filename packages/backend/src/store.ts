@@ -9,6 +9,21 @@ import { IngestLog, type LogPosition, type LogRecord } from './ingest-log.js';
 import { recordColumns } from './ingest-records.js';
 import type { ColumnInfo, ColumnType, IngestEvent } from './internal-types.js';
 import { LimitCounters, LimitReport, MAX_COLUMNS } from './limits.js';
+import {
+  castTo,
+  copySegmentSql,
+  createSegmentSql,
+  IN_PLACE_MAX_CELLS,
+  IN_PLACE_MAX_CHANGES,
+  MAX_SEGMENTS,
+  MERGE_MAX_COLUMNS,
+  MERGE_MAX_ROWS,
+  SEGMENT_PREFIX,
+  segmentTable,
+  SHED_COLUMNS,
+  viewSql,
+  type Segment,
+} from './segments.js';
 import { quoteIdent } from './sql.js';
 
 /** DuckDB's vector size: the most rows one data chunk holds. */
@@ -33,6 +48,7 @@ export const PINNED_COLUMNS: ReadonlyArray<{ key: string; physical: string; type
   { key: 'meta.annotation_type', physical: 'annotation_type', type: 'VARCHAR' },
 ];
 
+/** The view queries read: every segment table's events (segments.ts). */
 export const EVENTS_TABLE = 'events';
 
 const WAL_AUTOCHECKPOINT = '256MB';
@@ -121,8 +137,14 @@ export class Store {
   private traceAppender: DuckDBAppender | undefined;
   /** Attribute key → column. */
   private readonly columns = new Map<string, ColumnInfo>();
-  /** Physical columns in table order, base columns first. */
+  /** Physical columns of the active segment in table order, base columns first. */
   private tableColumns: { physical: string; type: ColumnType; key?: string }[] = [];
+  /** Segment tables under the `events` view, oldest first; the last is the active one, the only one appended to. */
+  private segments: Segment[] = [];
+  /** Commits so far, and for each column of the active segment the first and last commit that wrote it. */
+  private commitSeq = 0;
+  private firstWrite = new Map<string, number>();
+  private lastWrite = new Map<string, number>();
   private nextColumnId = 1;
   /** Dataset → key → true, for /1/columns; persisted in waggle_dataset_columns. */
   private readonly datasetColumns = new Map<string, Set<string>>();
@@ -190,9 +212,6 @@ export class Store {
   }
 
   private async init(): Promise<void> {
-    const base = BASE_COLUMNS.map((c) => `${quoteIdent(c.physical)} ${c.type}`);
-    const pinned = PINNED_COLUMNS.map((c) => `${quoteIdent(c.physical)} ${c.type}`);
-    await this.writer.run(`CREATE TABLE IF NOT EXISTS ${EVENTS_TABLE} (${[...base, ...pinned].join(', ')})`);
     await this.writer.run(
       'CREATE TABLE IF NOT EXISTS waggle_columns (key VARCHAR PRIMARY KEY, physical VARCHAR NOT NULL, type VARCHAR NOT NULL)',
     );
@@ -218,6 +237,7 @@ export class Store {
       const id = Number(physical.slice(2));
       if (id >= this.nextColumnId) this.nextColumnId = id + 1;
     }
+    await this.openSegments();
     const dc = await this.writer.runAndReadAll('SELECT dataset, key FROM waggle_dataset_columns');
     for (const row of dc.getRowObjectsJS()) this.noteDatasetColumn(String(row.dataset), String(row.key));
     const lw = await this.writer.runAndReadAll(`SELECT dataset, max(ts) AS ts FROM ${EVENTS_TABLE} GROUP BY dataset`);
@@ -286,21 +306,88 @@ export class Store {
     }
   }
 
+  /**
+   * Finds the segment tables under the `events` view (segments.ts), creating the first one in a new data directory;
+   * a data directory whose `events` is still a table (schema 2) gets it renamed to the first segment.
+   */
+  private async openSegments(): Promise<void> {
+    const tables = await this.writer.runAndReadAll(
+      "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main'",
+    );
+    let oldTable = false;
+    const ids: number[] = [];
+    for (const row of tables.getRowObjectsJS()) {
+      const name = String(row.table_name);
+      if (name === EVENTS_TABLE && row.table_type === 'BASE TABLE') oldTable = true;
+      const m = /^events_s(\d+)$/.exec(name);
+      if (m && row.table_type === 'BASE TABLE') ids.push(Number(m[1]));
+    }
+    ids.sort((a, b) => a - b);
+    await this.writer.run('BEGIN TRANSACTION');
+    try {
+      if (oldTable) {
+        const id = (ids.at(-1) ?? 0) + 1;
+        await this.writer.run(`ALTER TABLE ${EVENTS_TABLE} RENAME TO ${quoteIdent(segmentTable(id))}`);
+        ids.push(id);
+      }
+      if (ids.length === 0) {
+        ids.push(1);
+        await this.writer.run(createSegmentSql(segmentTable(1), new Map([...BASE_COLUMNS, ...PINNED_COLUMNS].map((c) => [c.physical, c.type]))));
+      }
+      const info = await this.writer.runAndReadAll(
+        `SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' AND starts_with(table_name, '${SEGMENT_PREFIX}') ORDER BY ordinal_position`,
+      );
+      const byTable = new Map(ids.map((id) => [segmentTable(id), new Map<string, ColumnType>()]));
+      for (const row of info.getRowObjectsJS()) byTable.get(String(row.table_name))?.set(String(row.column_name), String(row.data_type) as ColumnType);
+      this.segments = [];
+      for (const id of ids) {
+        const table = segmentTable(id);
+        const count = await this.writer.runAndReadAll(`SELECT count(*) AS n FROM ${quoteIdent(table)}`);
+        this.segments.push({ id, table, columns: byTable.get(table)!, rows: Number(count.getRowObjectsJS()[0]!.n) });
+      }
+      await this.writer.run(viewSql(EVENTS_TABLE, this.segments, this.viewTypes()));
+      await this.writer.run('COMMIT');
+    } catch (error) {
+      await this.writer.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    // Columns already in the active segment count as written more than once: only later one-off keys are shed.
+    for (const physical of this.segments.at(-1)!.columns.keys()) {
+      this.firstWrite.set(physical, -2);
+      this.lastWrite.set(physical, -1);
+    }
+  }
+
+  /** The `events` view's columns and their types: the fixed ones and every key's catalog type. */
+  private viewTypes(): Map<string, ColumnType> {
+    const types = new Map<string, ColumnType>(BASE_COLUMNS.map((c) => [c.physical, c.type]));
+    for (const c of this.columns.values()) types.set(c.physical, c.type);
+    return types;
+  }
+
+  /** The segment tables, oldest first (the last one is appended to). */
+  segmentTables(): string[] {
+    return this.segments.map((s) => s.table);
+  }
+
+  /** Reads the active segment's columns and opens an appender on it. */
   private async loadTableColumns(): Promise<void> {
+    const active = this.segments.at(-1)!;
     const info = await this.writer.runAndReadAll(
-      `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`,
-      [EVENTS_TABLE],
+      `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' AND table_name = $1 ORDER BY ordinal_position`,
+      [active.table],
     );
     const byPhysical = new Map([...this.columns.values()].map((c) => [c.physical, c]));
+    active.columns = new Map();
     this.tableColumns = info.getRowObjectsJS().map((row) => {
       const physical = String(row.column_name);
       const type = String(row.data_type) as ColumnType;
+      active.columns.set(physical, type);
       const col = byPhysical.get(physical);
-      if (col) col.type = type;
       return col ? { physical, type, key: col.key } : { physical, type };
     });
     this.appender?.closeSync();
-    this.appender = await this.writer.createAppender(EVENTS_TABLE);
+    this.appender = await this.writer.createAppender(active.table);
   }
 
   /** Whether a key is new to a dataset (and not yet queued in this commit, tracked in `queued`). */
@@ -704,6 +791,13 @@ export class Store {
       await this.writer.run('ROLLBACK').catch(() => undefined);
       throw error;
     }
+    this.segments.at(-1)!.rows += n;
+    const seq = ++this.commitSeq;
+    for (const key of pending.keys()) {
+      const physical = this.columns.get(key)!.physical;
+      this.lastWrite.set(physical, seq);
+      if (!this.firstWrite.has(physical)) this.firstWrite.set(physical, seq);
+    }
   }
 
   private noteLastWritten(dataset: string, time: number): void {
@@ -769,56 +863,98 @@ export class Store {
   }
 
   /**
-   * Adds columns for new keys and widens columns whose new values do not fit, in one transaction.
-   * Memory (the key catalog, per-dataset columns) changes only after it committed, so a concurrent query
-   * never sees a column that does not exist yet.
+   * Adds columns for new keys and widens columns whose new values do not fit, in one transaction, in the catalog and in
+   * the active segment: in place (`ALTER`) while that is cheap, else in a new active segment (segments.ts), which also
+   * leaves behind columns only one earlier commit wrote once there are many. Memory (the key catalog, per-dataset
+   * columns) changes only after it committed, so a concurrent query never sees a column that does not exist yet.
    */
   private async evolveSchema(pending: Map<string, CommitColumn>, newDatasetColumns: [string, string][]): Promise<void> {
     const apply: (() => void)[] = [];
-    const ddl: string[] = [];
-    const params: DuckDBValue[][] = [];
-    const catalogSql = 'INSERT OR REPLACE INTO waggle_columns VALUES ($1, $2, $3)';
+    const statements: { sql: string; params?: DuckDBValue[] }[] = [];
+    /** New catalog rows (key, physical, type), appended: a thousand new keys cost milliseconds, not an INSERT each. */
+    const catalogRows: string[][] = [];
+    const active = this.segments.at(-1)!;
+    /** Columns the active segment needs (physical → type), added or widened. */
+    const adds = new Map<string, ColumnType>();
+    const widens = new Map<string, ColumnType>();
+    const written = new Set<string>();
+    /** The `events` view's columns after this commit. */
+    const types = this.viewTypes();
     for (const [key, p] of pending) {
       const col = this.columns.get(key);
-      const wanted = p.typeFor(col?.type);
+      let physical: string;
+      let type: ColumnType;
       if (!col) {
-        const info: ColumnInfo = { key, physical: `a_${this.nextColumnId++}`, type: wanted, pinned: false };
+        type = p.typeFor(undefined);
+        const info: ColumnInfo = { key, physical: `a_${this.nextColumnId++}`, type, pinned: false };
+        physical = info.physical;
         apply.push(() => {
           this.columns.set(key, info);
           this.admittedKeys.delete(key);
         });
-        ddl.push(`ALTER TABLE ${EVENTS_TABLE} ADD COLUMN ${quoteIdent(info.physical)} ${wanted}`);
-        params.push([]);
-        ddl.push(catalogSql);
-        params.push([key, info.physical, wanted]);
-      } else if (!col.pinned && wanted !== col.type) {
-        const c = quoteIdent(col.physical);
-        // Whole numbers keep the text JavaScript would give them ("7", not DuckDB's "7.0").
-        const using =
-          col.type === 'DOUBLE' && wanted === 'VARCHAR'
-            ? ` USING CASE WHEN ${c} = trunc(${c}) AND abs(${c}) < 1e15 THEN CAST(CAST(${c} AS BIGINT) AS VARCHAR) ELSE CAST(${c} AS VARCHAR) END`
-            : '';
-        ddl.push(`ALTER TABLE ${EVENTS_TABLE} ALTER COLUMN ${c} TYPE ${wanted}${using}`);
-        apply.push(() => (col.type = wanted));
-        params.push([]);
-        ddl.push(catalogSql);
-        params.push([key, col.physical, wanted]);
+        catalogRows.push([key, physical, type]);
+      } else {
+        physical = col.physical;
+        type = col.pinned ? col.type : p.typeFor(col.type);
+        if (type !== col.type) {
+          apply.push(() => (col.type = type));
+          statements.push({ sql: 'UPDATE waggle_columns SET type = $1 WHERE key = $2', params: [type, key] });
+        }
+      }
+      written.add(physical);
+      types.set(physical, type);
+      const inActive = active.columns.get(physical);
+      if (inActive === undefined) adds.set(physical, type);
+      else if (inActive !== type) widens.set(physical, type);
+    }
+    for (const [dataset, key] of newDatasetColumns) apply.push(() => this.noteDatasetColumn(dataset, key));
+    // Columns one earlier commit wrote and none since (a burst of one-off keys), left behind once there are many.
+    const oneOff = [...active.columns.keys()].filter(
+      (c) => !written.has(c) && this.firstWrite.get(c) === this.lastWrite.get(c) && (this.lastWrite.get(c) ?? 0) >= 0,
+    );
+    const changes = adds.size + widens.size;
+    const roll =
+      this.segments.length < MAX_SEGMENTS &&
+      (changes > IN_PLACE_MAX_CHANGES || active.rows * changes > IN_PLACE_MAX_CELLS || oneOff.length > SHED_COLUMNS);
+    let segments = this.segments;
+    if (roll) {
+      const shed = new Set(oneOff.length > SHED_COLUMNS ? oneOff : []);
+      const columns = new Map<string, ColumnType>();
+      for (const [physical, type] of active.columns) if (!shed.has(physical)) columns.set(physical, widens.get(physical) ?? type);
+      for (const [physical, type] of adds) columns.set(physical, type);
+      const next: Segment = { id: active.id + 1, table: segmentTable(active.id + 1), columns, rows: 0 };
+      statements.push({ sql: createSegmentSql(next.table, columns) });
+      // A small active segment whose columns all carry over is copied in, unless the new one is wide (a copy costs a
+      // block per column): fewer, fuller segments.
+      if (shed.size === 0 && active.rows <= MERGE_MAX_ROWS && columns.size <= MERGE_MAX_COLUMNS) {
+        if (active.rows > 0) statements.push({ sql: copySegmentSql(active, next) });
+        statements.push({ sql: `DROP TABLE ${quoteIdent(active.table)}` });
+        next.rows = active.rows;
+        segments = [...this.segments.slice(0, -1), next];
+      } else {
+        segments = [...this.segments, next];
+      }
+    } else {
+      for (const [physical, type] of adds) statements.push({ sql: `ALTER TABLE ${quoteIdent(active.table)} ADD COLUMN ${quoteIdent(physical)} ${type}` });
+      for (const [physical, type] of widens) {
+        const using = ` USING ${castTo(physical, active.columns.get(physical)!, type)}`;
+        statements.push({ sql: `ALTER TABLE ${quoteIdent(active.table)} ALTER COLUMN ${quoteIdent(physical)} TYPE ${type}${using}` });
       }
     }
-    for (const [dataset, key] of newDatasetColumns) {
-      ddl.push('INSERT OR IGNORE INTO waggle_dataset_columns VALUES ($1, $2)');
-      params.push([dataset, key]);
-      apply.push(() => this.noteDatasetColumn(dataset, key));
-    }
-    if (ddl.length === 0) return;
-    const schemaChanged = ddl.some((s) => s.startsWith('ALTER'));
+    if (statements.length === 0 && catalogRows.length === 0 && newDatasetColumns.length === 0) return;
+    const schemaChanged = changes > 0 || roll || catalogRows.length > 0 || statements.length > 0;
     if (schemaChanged) {
       this.appender?.closeSync();
       this.appender = undefined;
     }
     await this.writer.run('BEGIN TRANSACTION');
     try {
-      for (let i = 0; i < ddl.length; i++) await this.writer.run(ddl[i]!, params[i]!.length ? params[i] : undefined);
+      // Rows the memory catalog does not have are not in the tables either (it is loaded from them, and changed only
+      // after they commit): plain appends.
+      await this.appendRows('waggle_columns', catalogRows);
+      await this.appendRows('waggle_dataset_columns', newDatasetColumns);
+      for (const st of statements) await this.writer.run(st.sql, st.params);
+      if (schemaChanged) await this.writer.run(viewSql(EVENTS_TABLE, segments, types));
       await this.writer.run('COMMIT');
     } catch (error) {
       await this.writer.run('ROLLBACK').catch(() => undefined);
@@ -826,34 +962,80 @@ export class Store {
       throw error;
     }
     for (const f of apply) f();
+    if (roll) {
+      this.segments = segments;
+      this.firstWrite = new Map([...this.firstWrite].filter(([c]) => segments.at(-1)!.columns.has(c)));
+      this.lastWrite = new Map([...this.lastWrite].filter(([c]) => segments.at(-1)!.columns.has(c)));
+    }
     if (schemaChanged) await this.loadTableColumns();
   }
 
-  /** Deletes events older than `maxAgeHours` and, past `maxBytes`, the oldest events until under it. */
+  /** Appends rows of text to a table, in the writer's transaction. */
+  private async appendRows(table: string, rows: readonly (readonly string[])[]): Promise<void> {
+    if (rows.length === 0) return;
+    const appender = await this.writer.createAppender(table);
+    try {
+      for (const row of rows) {
+        for (const v of row) appender.appendVarchar(v);
+        appender.endRow();
+      }
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
+    }
+  }
+
+  /**
+   * Deletes events older than `maxAgeHours` and, past `maxBytes`, the oldest events until under it. A segment left
+   * with no events (other than the active one) is dropped, with the view.
+   */
   async applyRetention(opts: { maxAgeHours?: number; maxBytes?: number }): Promise<{ deleted: number }> {
     return this.runExclusive(async () => {
       let deleted = 0;
-      if (opts.maxAgeHours && opts.maxAgeHours > 0) {
-        const cutoff = Date.now() - opts.maxAgeHours * 3_600_000;
-        const r = await this.writer.run(`DELETE FROM ${EVENTS_TABLE} WHERE ts < $1`, [cutoff]);
-        deleted += Number(r.rowsChanged);
-        await this.writer.run('DELETE FROM waggle_trace_index WHERE ts_max < $1', [cutoff]);
-      }
+      const deleteBefore = async (cutoff: number, inclusive: boolean): Promise<void> => {
+        const op = inclusive ? '<=' : '<';
+        for (const segment of this.segments) {
+          const r = await this.writer.run(`DELETE FROM ${quoteIdent(segment.table)} WHERE ts ${op} $1`, [cutoff]);
+          segment.rows -= Number(r.rowsChanged);
+          deleted += Number(r.rowsChanged);
+        }
+        await this.writer.run(`DELETE FROM waggle_trace_index WHERE ts_max ${op} $1`, [cutoff]);
+      };
+      if (opts.maxAgeHours && opts.maxAgeHours > 0) await deleteBefore(Date.now() - opts.maxAgeHours * 3_600_000, false);
       if (opts.maxBytes && opts.maxBytes > 0) {
         // DuckDB reuses freed blocks rather than shrinking the file, so "size" is the blocks in use.
         for (let round = 0; round < 10 && (await this.usedBytes()) > opts.maxBytes; round++) {
           const q = await this.writer.runAndReadAll(`SELECT quantile_disc(ts, 0.1) AS cutoff FROM ${EVENTS_TABLE}`);
           const cutoff = q.getRowObjectsJS()[0]?.cutoff;
           if (cutoff === null || cutoff === undefined) break;
-          const r = await this.writer.run(`DELETE FROM ${EVENTS_TABLE} WHERE ts <= $1`, [Number(cutoff)]);
-          deleted += Number(r.rowsChanged);
-          await this.writer.run('DELETE FROM waggle_trace_index WHERE ts_max <= $1', [Number(cutoff)]);
+          await deleteBefore(Number(cutoff), true);
+          await this.dropEmptySegments();
           await this.writer.run('CHECKPOINT');
         }
       }
-      if (deleted > 0) await this.writer.run('CHECKPOINT');
+      if (deleted > 0) {
+        await this.dropEmptySegments();
+        await this.writer.run('CHECKPOINT');
+      }
       return { deleted };
     });
+  }
+
+  /** Drops the segments retention emptied (never the active one) and redefines the view without them. */
+  private async dropEmptySegments(): Promise<void> {
+    const empty = this.segments.slice(0, -1).filter((s) => s.rows <= 0);
+    if (empty.length === 0) return;
+    const kept = this.segments.filter((s) => !empty.includes(s));
+    await this.writer.run('BEGIN TRANSACTION');
+    try {
+      await this.writer.run(viewSql(EVENTS_TABLE, kept, this.viewTypes()));
+      for (const s of empty) await this.writer.run(`DROP TABLE ${quoteIdent(s.table)}`);
+      await this.writer.run('COMMIT');
+    } catch (error) {
+      await this.writer.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    this.segments = kept;
   }
 
   async usedBytes(): Promise<number> {
@@ -889,6 +1071,8 @@ export class Store {
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+
 
 function warnSkipped(end: LogPosition, error: Error): void {
   process.emitWarning(`ingest log record ending at ${end.segment}:${end.offset} could not be replayed and was skipped: ${error.message}`, {

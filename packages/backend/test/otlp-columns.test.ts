@@ -313,7 +313,7 @@ describe('OTLP protobuf decoded straight to columns maps spans exactly as the ge
     expect(fastReport.counts.get('invalid_duration')).toBe(2);
     expect(fastReport.counts.get('key_too_long')).toBe(2);
     expect(fastReport.counts.get('value_truncated')).toBe(4);
-    const rows = rowsOf(fast);
+    const rows = rowsOf(fast) as { fields: Record<string, unknown> }[];
     for (const row of rows) expect(Object.keys(row.fields).length).toBeLessThanOrEqual(MAX_EVENT_FIELDS);
     expect(rows[0]!.fields.duration_ms).toBe(0);
     expect(rows[0]!.fields['meta.invalid_duration']).toBe(true);
