@@ -53,8 +53,11 @@ export const EVENTS_TABLE = 'events';
 
 const WAL_AUTOCHECKPOINT = '256MB';
 
-/** Layout version of the database file, kept in `waggle_meta` (2: 64-bit trace index keys without the id text). */
-const SCHEMA_VERSION = 2;
+/**
+ * Layout version of the database file, kept in `waggle_meta` (2: 64-bit trace index keys without the id text;
+ * 3: `events` a view over segment tables).
+ */
+const SCHEMA_VERSION = 3;
 
 const RAW_TYPES: Record<ColumnType, duckdb.Type> = {
   VARCHAR: duckdb.Type.VARCHAR,
