@@ -132,7 +132,8 @@ export const RESERVED_FIELDS = 16;
 /**
  * Admits an event's fields one at a time within {@link MAX_EVENT_FIELDS}, {@link MAX_KEY_LENGTH} and
  * {@link MAX_EVENT_BYTES}, clipping long strings to {@link MAX_VALUE_BYTES}; what it drops or clips is counted in
- * its report. Fields are admitted in the order they arrive: the first ones are kept.
+ * its report. Fields are admitted in the order they arrive: the first ones are kept; once the event is full, every
+ * further field is dropped, even one that would replace an earlier value (so a decoder may skip them unread).
  */
 export class FieldLimiter {
   readonly report: LimitReport;
@@ -151,8 +152,8 @@ export class FieldLimiter {
 
   /** The value to store under `key` (clipped when too long), or undefined when the field is dropped. */
   admit(key: string, value: string | number | boolean): string | number | boolean | undefined {
-    if (key.length > MAX_KEY_LENGTH) return void this.report.add('key_too_long');
     if (this.count >= MAX_EVENT_FIELDS) return void this.report.add('too_many_fields');
+    if (key.length > MAX_KEY_LENGTH) return void this.report.add('key_too_long');
     if (typeof value === 'string' && value.length > MAX_VALUE_BYTES / 3) {
       const clipped = clipValue(value);
       if (clipped !== value) this.report.add('value_truncated');
@@ -163,6 +164,11 @@ export class FieldLimiter {
     this.count++;
     this.size += size;
     return value;
+  }
+
+  /** Whether the event holds its limit of fields (any further one is dropped). */
+  get full(): boolean {
+    return this.count >= MAX_EVENT_FIELDS;
   }
 
   /** Fields and size admitted so far in this event. */

@@ -118,7 +118,7 @@ export function mapSpan(span: Span, scope: ScopeFields, dataset: string, out: In
   if (isError) fields.error = true;
   if (span.status.message) fields.status_message = clipField(span.status.message, limiter);
   limiter.start(scope.count, scope.size);
-  flattenInto(fields, span.attributes, limiter);
+  flattenInto(fields, span.attributes, limiter, '', 0, true);
   const sampleRate = 'sampleRate' in fields || 'SampleRate' in fields ? takeSampleRate(fields) : (sharedRate ?? 1);
   const exception = span.events.find((e) => e.name === 'exception');
   if (exception) {
@@ -166,11 +166,26 @@ export function mapSpan(span: Span, scope: ScopeFields, dataset: string, out: In
  * are stored as JSON text, as Honeycomb does); arrays and bytes become JSON and base64 text. Each field passes the
  * limiter: past the event's limits the rest are dropped, long values clipped.
  */
-function flattenInto(target: Record<string, AnyValue>, attrs: Attributes, limiter: FieldLimiter, prefix = '', depth = 0): void {
+function flattenInto(
+  target: Record<string, AnyValue>,
+  attrs: Attributes,
+  limiter: FieldLimiter,
+  prefix = '',
+  depth = 0,
+  /** A span's own attributes: its sample rate is taken out of the fields, so it is not one of them. */
+  rate = false,
+): void {
   for (const key in attrs) {
+    // Past the limit an attribute is dropped whatever it holds (the protobuf decoder skips it unread): counted once.
+    if (limiter.full) {
+      limiter.report.add('too_many_fields');
+      continue;
+    }
     const v = attrs[key]!;
     if (v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array) && depth < MAX_FLATTEN_DEPTH) {
       flattenInto(target, v, limiter, `${prefix}${key}.`, depth + 1);
+    } else if (rate && (key === 'sampleRate' || key === 'SampleRate')) {
+      target[key] = v;
     } else if (v !== null) {
       addField(target, prefix + key, v, limiter);
     }

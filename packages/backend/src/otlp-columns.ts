@@ -183,12 +183,19 @@ function readScalar(r: Reader, end: number): Scalar | typeof UNUSUAL {
  * the owner's own fields use; `stamp` identifies the owner's attribute list.
  */
 function readKeyValue(r: Reader, end: number, list: AttrList, reserved: number, stamp: number, limiter: FieldLimiter): boolean {
-  let info: KeyInfo | undefined;
+  if (limiter.full) {
+    // Past the event's field limit every attribute is dropped (FieldLimiter), so it is skipped unread: a span with
+    // 10^6 attributes costs a tag and a length each.
+    limiter.report.add('too_many_fields');
+    r.pos = end;
+    return true;
+  }
+  let key = '';
   let v: Scalar | typeof UNUSUAL = UNUSUAL;
   let general = false;
   while (r.pos < end) {
     const t = r.tag(end, 'KeyValue');
-    if (t === ((1 << 3) | WIRE_LEN)) info = keyInfo(r.string(end, 'KeyValue.key'));
+    if (t === ((1 << 3) | WIRE_LEN)) key = r.string(end, 'KeyValue.key');
     else if (t === ((2 << 3) | WIRE_LEN)) {
       const e = r.lengthEnd(end, 'KeyValue.value');
       v = readScalar(r, e);
@@ -199,7 +206,7 @@ function readKeyValue(r: Reader, end: number, list: AttrList, reserved: number, 
     }
   }
   if (v === UNUSUAL) return false;
-  info ??= keyInfo('');
+  const info = keyInfo(key);
   if ((info.flags & reserved) !== 0 || info.stamp === stamp) return false;
   info.stamp = stamp;
   if (reserved === RESERVED_SPAN && (info.flags & RATE_KEY) !== 0) {

@@ -302,7 +302,7 @@ describe('OTLP protobuf decoded straight to columns maps spans exactly as the ge
     wide.endTimeUnixNano = wide.startTimeUnixNano - 1_000_000n;
     wide.events = [{ timeUnixNano: wide.startTimeUnixNano, name: 'n'.repeat(70_000), attributes: many('e', 2100), droppedAttributesCount: 0 }];
     // The same with a nested map, which only the general mapping flattens.
-    const nested = { ...wide, spanId: 'd'.repeat(16), attributes: { ...wide.attributes, nested: { a: { b: 1 } } } };
+    const nested = { ...wide, spanId: 'd'.repeat(16), attributes: { nested: { a: { b: 1 } }, ...wide.attributes, late: { x: 1, y: 2 } } };
     const body = request([{ attributes: { 'service.name': 'limits', ...many('r', 30) }, scopes: [{ name: 'lib', version: '1', attributes: {}, spans: [wide, nested] }] }]);
     const fast = expectSameAsGeneral(body);
     const fastReport = new LimitReport();
