@@ -91,6 +91,12 @@ interface Part {
   to: number;
 }
 
+/** A record read back from the ingest log at startup, and its events. */
+interface Replayed {
+  part: Part;
+  entry: { record: LogRecord; start: LogPosition; end: LogPosition };
+}
+
 /** How far DuckDB holds the ingest log: every record up to `at`, plus the first `partial` events of the next one. */
 interface Applied {
   at: LogPosition;
@@ -601,7 +607,13 @@ export class Store {
     }
   }
 
-  /** Commits the log records DuckDB does not hold yet (after a crash or kill), in batches. */
+  /**
+   * Commits the log records DuckDB does not hold yet (after a crash or kill), in batches. A record that cannot be
+   * applied is quarantined (IngestLog.quarantine) and replay goes on, so no record can keep the backend from starting:
+   * one that throws at once; one that kills the process (out of memory, say) through the replay marker: the next start
+   * applies records one at a time from where the last one died, and the start after that quarantines the record it
+   * died on alone.
+   */
   private async replay(): Promise<void> {
     const row = (await this.writer.runAndReadAll("SELECT value FROM waggle_meta WHERE key = 'ingest_log_applied'")).getRowObjectsJS()[0];
     let from: LogPosition | undefined;
@@ -612,55 +624,66 @@ export class Store {
       from = { segment: segment!, offset: offset! };
       partial = done ?? 0;
     }
-    let batch: { part: Part; end: LogPosition }[] = [];
+    const died = this.log.replayMarker();
+    // The previous start died replaying: one record per commit this time, and the one it died on alone is put aside.
+    const single = died !== undefined;
+    const fatal = died?.single ? died.at : undefined;
+    let batch: Replayed[] = [];
     let count = 0;
     const replayReport = new LimitReport();
     for (const entry of this.log.replay(from)) {
+      if (fatal && entry.start.segment === fatal.segment && entry.start.offset === fatal.offset) {
+        this.log.quarantine(entry.record, entry.start, 'the backend died applying it alone at the previous start');
+        partial = 0;
+        continue;
+      }
+      if (batch.length === 0) this.log.markReplay({ at: entry.start, single });
       let events: EventColumns;
       try {
         events = recordColumns(entry.record);
         this.admitColumns(events, replayReport);
       } catch (error) {
         partial = 0;
-        warnSkipped(entry.end, error as Error);
+        this.log.quarantine(entry.record, entry.start, (error as Error).message);
         continue;
       }
       const part = { events, from: Math.min(partial, events.length), to: events.length };
       partial = 0;
-      batch.push({ part, end: entry.end });
+      batch.push({ part, entry });
       count += part.to - part.from;
-      if (count >= REPLAY_BATCH_EVENTS) {
+      if (single || count >= REPLAY_BATCH_EVENTS) {
         await this.commitReplayed(batch);
         batch = [];
         count = 0;
       }
     }
     if (batch.length > 0) await this.commitReplayed(batch);
+    this.log.markReplay(undefined);
     this.limits.record(replayReport);
     // Replay read every intact record of the older segments, and DuckDB now holds them all.
     this.log.releaseOlder();
   }
 
   /**
-   * Commits replayed records together; if that fails, one by one, skipping (with a warning) any record DuckDB
-   * refuses, so one bad record cannot keep the backend from starting.
+   * Commits replayed records together; if that fails, one by one, quarantining any record DuckDB refuses, so one bad
+   * record cannot keep the backend from starting.
    */
-  private async commitReplayed(batch: { part: Part; end: LogPosition }[]): Promise<void> {
+  private async commitReplayed(batch: Replayed[]): Promise<void> {
     try {
       await this.commit(
         batch.map((b) => b.part),
-        { at: batch.at(-1)!.end, partial: 0 },
+        { at: batch.at(-1)!.entry.end, partial: 0 },
       );
     } catch {
       this.appender?.clear();
       this.traceAppender?.clear();
       for (const b of batch) {
         try {
-          await this.commit([b.part], { at: b.end, partial: 0 });
+          await this.commit([b.part], { at: b.entry.end, partial: 0 });
         } catch (error) {
           this.appender?.clear();
           this.traceAppender?.clear();
-          warnSkipped(b.end, error as Error);
+          this.log.quarantine(b.entry.record, b.entry.start, (error as Error).message);
         }
       }
     }
@@ -1077,11 +1100,6 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 
 
 
-function warnSkipped(end: LogPosition, error: Error): void {
-  process.emitWarning(`ingest log record ending at ${end.segment}:${end.offset} could not be replayed and was skipped: ${error.message}`, {
-    code: 'WAGGLE_BACKEND_LOG_SKIPPED',
-  });
-}
 
 /** Writes a trace id's 64-bit key (FNV-1a 32-bit low word, a differently seeded and mixed hash high word). */
 function traceKeyWords(id: string, out: Uint32Array, at: number): void {

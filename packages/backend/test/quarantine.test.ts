@@ -1,0 +1,110 @@
+// Issue 20: the ingest log can never wedge start-up. A record that cannot be applied is moved aside with a warning
+// naming it, and the backend starts with every other record.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encodeTraceRequest } from '@waggle/otlp';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startBackend } from '../src/index.js';
+import { IngestLog } from '../src/ingest-log.js';
+import { eventsRecord, otlpRecord, RECORD_EVENTS } from '../src/ingest-records.js';
+import { runQuery, tempDir } from './helpers.js';
+import { makeSpan, traces } from './otlp-data.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const built = existsSync(path.join(here, '..', 'dist', 'index.js'));
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function dataDir(): string {
+  const d = tempDir('waggle-quarantine-');
+  dirs.push(d);
+  return d;
+}
+
+const goodEvents = (dataset: string, n: number) => Array.from({ length: n }, (_, i) => ({ time: Date.now() - 1000, dataset, sampleRate: 1, fields: { i } }));
+
+async function count(url: string, dataset: string): Promise<number> {
+  return ((await runQuery(url, dataset, { time_range: 3600 })).results[0]?.data.COUNT as number | undefined) ?? 0;
+}
+
+/** Starts the built backend in a child process with a V8 heap of `heapMiB`; resolves with its URL, or its exit and stderr. */
+function startChild(dir: string, heapMiB: number): Promise<{ url?: string; code?: number | null; stderr: string; stop: () => void }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [`--max-old-space-size=${heapMiB}`, path.join(here, 'fixtures', 'serve.mjs'), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let stderr = '';
+    const stop = (): void => void child.kill('SIGKILL');
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /LISTENING (\S+)/.exec(out);
+      if (m) resolve({ url: m[1]!, stderr, stop });
+    });
+    child.stderr.on('data', (d: Buffer) => void (stderr += d.toString()));
+    child.once('exit', (code) => resolve({ code, stderr, stop }));
+  });
+}
+
+describe('a record that cannot be applied is quarantined and start-up continues', () => {
+  it('a poisoned record (its CRC intact, its events unreadable) is moved to quarantine/ with a warning naming the file', async () => {
+    const dir = dataDir();
+    await (await startBackend({ port: 0, dataDir: dir })).close();
+    const log = await IngestLog.open(path.join(dir, 'ingest-log'));
+    await log.append(eventsRecord(goodEvents('before', 3)));
+    const poison = { kind: RECORD_EVENTS, meta: '', body: Buffer.from('[{"time": 1, "dataset": "x", "fields": ') };
+    const poisonEnd = await log.append(poison);
+    await log.append(eventsRecord(goodEvents('after', 4)));
+    await log.close(false);
+
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }): void => void warnings.push(`${w.code}: ${w.message}`);
+    process.on('warning', onWarning);
+    const backend = await startBackend({ port: 0, dataDir: dir }).finally(() => process.off('warning', onWarning));
+    try {
+      expect(await count(backend.url, 'before')).toBe(3);
+      expect(await count(backend.url, 'after')).toBe(4);
+    } finally {
+      await backend.close();
+    }
+    const files = readdirSync(path.join(dir, 'ingest-log', 'quarantine'));
+    expect(files).toHaveLength(1);
+    const file = path.join(dir, 'ingest-log', 'quarantine', files[0]!);
+    expect(warnings).toEqual([expect.stringContaining(`WAGGLE_BACKEND_LOG_QUARANTINED: ingest log record at ${poisonEnd.segment}:`)]);
+    expect(warnings[0]).toContain(file);
+    expect(warnings[0]).toMatch(/JSON/);
+    // The file holds the record as the log framed it: its body is there to inspect.
+    expect(readFileSync(file).includes(poison.body)).toBe(true);
+  });
+
+  it.runIf(built)('a record that kills the process while it is applied is quarantined by the start after the one that died on it alone', async () => {
+    const dir = dataDir();
+    await (await startBackend({ port: 0, dataDir: dir })).close();
+    const log = await IngestLog.open(path.join(dir, 'ingest-log'));
+    await log.append(eventsRecord(goodEvents('before', 2)));
+    // 150,000 spans as OTLP JSON (about 40 MB): decoding them needs far more than a 96 MiB heap.
+    const spans = Array.from({ length: 150_000 }, () => makeSpan({ attributes: { 'http.route': '/users/:id' } }));
+    await log.append(otlpRecord(encodeTraceRequest(traces('huge', spans), 'json'), 'json'));
+    await log.append(eventsRecord(goodEvents('after', 5)));
+    await log.close(false);
+
+    // First start: dies replaying the batch. Second: replays one record at a time, dies on the huge one.
+    const first = await startChild(dir, 96);
+    expect(first.url, first.stderr).toBeUndefined();
+    const second = await startChild(dir, 96);
+    expect(second.url, second.stderr).toBeUndefined();
+    // Third: the huge record is moved aside; the backend starts with everything else.
+    const third = await startChild(dir, 96);
+    try {
+      expect(third.url, third.stderr).toBeDefined();
+      expect(await count(third.url!, 'before')).toBe(2);
+      expect(await count(third.url!, 'after')).toBe(5);
+      expect(third.stderr).toMatch(/WAGGLE_BACKEND_LOG_QUARANTINED\] Warning: .*quarantine\/\d{12}-\d+\.record: the backend died applying it alone/);
+    } finally {
+      third.stop();
+    }
+    expect(readdirSync(path.join(dir, 'ingest-log', 'quarantine'))).toHaveLength(1);
+  }, 180_000);
+});
