@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createServer } from './server.js';
 import { incidentDir } from './incident-log.js';
+import { isLoopback } from './request-guard.js';
 import { Store } from './store.js';
 import type { Backend, BackendOptions } from './types.js';
 
@@ -43,6 +44,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
   };
   const intervalMs = (options.retention?.intervalSeconds ?? 60) * 1000;
 
+  const allowedHosts = options.allowedHosts ?? (process.env.WAGGLE_ALLOWED_HOSTS ?? '').split(',');
   const store = await Store.open(dataDir);
   const server = createServer({
     store,
@@ -50,6 +52,10 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     bodyLimitBytes,
     uiDir: options.uiDir,
     incidentDir: options.incidentDir ?? incidentDir(),
+    guard: {
+      loopback: isLoopback(host),
+      allowedHosts: new Set(allowedHosts.map((h) => h.trim().toLowerCase()).filter((h) => h !== '')),
+    },
   });
   try {
     await new Promise<void>((resolve, reject) => {

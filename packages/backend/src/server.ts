@@ -1,6 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { HttpError, sendError } from './http-util.js';
-import { Router } from './router.js';
+import { refusal, UI_CSP, type GuardOptions } from './request-guard.js';
+import { Router, type RouteKind, type RouteMatch } from './router.js';
 import { datasetRoutes } from './routes/datasets.js';
 import type { RouteDeps } from './routes/deps.js';
 import { exploreRoutes } from './routes/explore.js';
@@ -18,6 +19,8 @@ export interface ServerConfig {
   uiDir: string | undefined;
   /** Where the CLI keeps incident timelines; served read-only at /api/incident. */
   incidentDir: string;
+  /** Host and cross-site checks (request-guard.ts). */
+  guard: GuardOptions;
 }
 
 /** Creates the HTTP server: ingest, Honeycomb-shaped APIs (`/1/…`), Waggle's `/api/…` extensions and the UI. */
@@ -36,20 +39,32 @@ export function createServer(config: ServerConfig): http.Server {
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    res.setHeader('x-content-type-options', 'nosniff');
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
+    const first = url.pathname.split('/', 2)[1];
+    const ui = url.pathname !== '/v1/traces' && first !== '1' && first !== 'api';
+    const match: RouteMatch | undefined = ui || url.pathname === '/v1/traces' ? undefined : router.match(method, url.pathname);
+    // The checks every request passes before its route, by what the route does (request-guard.ts).
+    const kind: RouteKind = url.pathname === '/v1/traces' ? 'ingest' : match && 'route' in match ? match.route.kind : 'read';
+    const refused = refusal(req, kind, config.guard);
+    if (refused) {
+      req.resume();
+      return sendError(res, refused.status, refused.message);
+    }
 
     if (url.pathname === '/v1/traces') {
       if (method !== 'POST') throw new HttpError(405, 'use POST for /v1/traces');
       return otlpTraces(deps, authorised(req), req, res);
     }
-    const first = url.pathname.split('/', 2)[1];
-    if (first !== '1' && first !== 'api') return serveUi(config.uiDir, url.pathname, method, res);
+    if (ui) {
+      res.setHeader('content-security-policy', UI_CSP);
+      return serveUi(config.uiDir, url.pathname, method, res);
+    }
     if (!authorised(req)) {
       req.resume();
       return sendError(res, 401, 'unknown API key - check your credentials');
     }
-    const match = router.match(method, url.pathname);
     if (!match) {
       req.resume();
       throw new HttpError(404, `no route for ${method} ${url.pathname}`);

@@ -1,6 +1,6 @@
 import { bubbleUp } from '../bubbleup.js';
 import { gapsReport } from '../gaps-query.js';
-import { datasetParam, HttpError, parseJson, readBody, requireJson, sendJson } from '../http-util.js';
+import { datasetParam, decodeSegment, HttpError, parseJson, readBody, requireJson, sendJson } from '../http-util.js';
 import { IncidentLog } from '../incident-log.js';
 import { LIMITS } from '../limits.js';
 import type { Route } from '../router.js';
@@ -17,7 +17,7 @@ export function exploreRoutes(deps: RouteDeps): Route[] {
       pattern: '/api/traces/:traceId',
       kind: 'read',
       async handler({ res, params }) {
-        const traceId = decodeURIComponent(params.traceId!);
+        const traceId = decodeSegment(params.traceId!, 'trace id');
         if (!isValidTraceId(traceId)) throw new HttpError(400, 'trace id must be 1-128 characters of [0-9a-zA-Z._-]');
         const spans = await fetchTrace(store, traceId);
         if (spans.length === 0) throw new HttpError(404, `trace ${JSON.stringify(traceId)} not found`);
