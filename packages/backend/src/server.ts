@@ -9,7 +9,7 @@ import { ingestRoutes, otlpTraces } from './routes/ingest.js';
 import { markerRoutes } from './routes/markers.js';
 import { queryRoutes } from './routes/queries.js';
 import { SpecError } from './spec.js';
-import type { Store } from './store.js';
+import { StoreUnavailableError, type Store } from './store.js';
 import { serveUi } from './ui-static.js';
 
 export interface ServerConfig {
@@ -89,6 +89,10 @@ export function createServer(config: ServerConfig): http.Server {
         if (!req.complete) res.setHeader('connection', 'close');
         sendError(res, error.status, error.message);
       } else if (error instanceof SpecError) sendError(res, 400, error.message);
+      else if (error instanceof StoreUnavailableError) {
+        res.setHeader('retry-after', '1');
+        sendError(res, 503, error.message);
+      }
       else {
         sendError(res, 500, `WAGGLE_BACKEND_INTERNAL: ${(error as Error).message}`);
       }

@@ -475,7 +475,16 @@ export class Store {
     while (this.pendingEvents >= MAX_PENDING_BATCHES * this.batchEvents && !this.failure && !this.closed) await this.room();
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
-    const end = await this.log.append(record);
+    let end: LogPosition;
+    try {
+      end = await this.log.append(record);
+    } catch (error) {
+      const refused = new StoreUnavailableError(
+        `WAGGLE_BACKEND_LOG_WRITE_FAILED: could not write the ingest log in ${path.dirname(this.dbPath)} (${(error as Error).message}); nothing was acknowledged: retry once the cause (a full disk?) is fixed`,
+      );
+      this.warnAtMostEveryMinute('log', refused.message);
+      throw refused;
+    }
     this.queue.push({ events, end, done: 0 });
     this.pendingEvents += events.length;
     this.enqueued++;
@@ -507,12 +516,33 @@ export class Store {
     for (const resolve of this.roomWaiters.splice(0)) resolve();
   }
 
-  /** Resolves once every event acknowledged before the call is in DuckDB (or the commit carrying it failed). */
-  settle(): Promise<void> {
-    if (this.committed >= this.enqueued) return Promise.resolve();
-    const settled = new Promise<void>((resolve) => this.waiters.push({ target: this.enqueued, resolve }));
-    this.kick?.();
-    return settled;
+  /**
+   * Resolves once every event acknowledged before the call is in DuckDB. While commits fail (a full disk), rejects with
+   * a {@link StoreUnavailableError} instead: a read answered then would miss acknowledged events.
+   */
+  async settle(): Promise<void> {
+    if (this.committed >= this.enqueued) return;
+    const target = this.enqueued;
+    await new Promise<void>((resolve) => {
+      this.waiters.push({ target, resolve });
+      this.kick?.();
+    });
+    if (this.committed < target && this.failure) {
+      throw new StoreUnavailableError(
+        `WAGGLE_BACKEND_COMMIT_FAILING: ${this.pendingEvents} acknowledged event(s) are not in DuckDB yet (${this.failure.message.replace(/^WAGGLE_BACKEND_COMMIT_FAILING: /, '')}); an answer now would miss them: retry once the cause (a full disk?) is fixed (commits are retried every second)`,
+      );
+    }
+  }
+
+  /** Last warning time per kind, so that a failure repeated by every request is logged once a minute. */
+  private readonly warnedAt = new Map<string, number>();
+
+  private warnAtMostEveryMinute(kind: string, message: string): void {
+    const now = Date.now();
+    if (now - (this.warnedAt.get(kind) ?? 0) < 60_000) return;
+    this.warnedAt.set(kind, now);
+    const colon = message.indexOf(': ');
+    process.emitWarning(message.slice(colon + 2), { code: message.slice(0, colon) });
   }
 
   private wake(all: boolean): void {
@@ -531,6 +561,10 @@ export class Store {
         const { parts, whole, partial, taken, applied } = this.select();
         try {
           await this.runExclusive(() => this.commit(parts, applied));
+          if (this.failure) {
+            process.emitWarning(`commits work again; the events acknowledged meanwhile are in DuckDB`, { code: 'WAGGLE_BACKEND_COMMIT_RECOVERED' });
+            this.warnedAt.delete('commit');
+          }
           this.failure = undefined;
           this.applied = applied;
           this.queue.splice(0, whole);
@@ -579,7 +613,11 @@ export class Store {
   private commitFailed(error: Error): void {
     this.appender?.clear();
     this.traceAppender?.clear();
-    this.failure = new Error(`could not store events: ${error.message}`);
+    this.failure = new StoreUnavailableError(`WAGGLE_BACKEND_COMMIT_FAILING: could not commit events to DuckDB: ${error.message}`);
+    this.warnAtMostEveryMinute(
+      'commit',
+      `WAGGLE_BACKEND_COMMIT_FAILING: could not commit ${this.pendingEvents} acknowledged event(s) to ${this.dbPath} (${error.message}); they stay in the ingest log and are retried every second; new ingest and reads answer 503 meanwhile`,
+    );
     this.wake(true);
     this.wakeRoom();
   }
@@ -1095,6 +1133,9 @@ export class Store {
     this.instance.closeSync();
   }
 }
+
+/** The store cannot take or answer requests for now (the ingest log cannot be written, or commits fail): HTTP 503. */
+export class StoreUnavailableError extends Error {}
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
