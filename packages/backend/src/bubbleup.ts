@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ColumnInfo } from './internal-types.js';
 import { colExpr, filterSql, numExpr, Params, scopeSql } from './engine.js';
-import { resolveTime, SpecError, validateFilter, type ValidFilter } from './spec.js';
+import { checkSpecSize, resolveTime, SpecError, validateFilter, type ValidFilter } from './spec.js';
 import { EVENTS_TABLE, type Store } from './store.js';
 
 /** Columns never compared: every value is unique, so they say nothing about the selection. */
@@ -60,6 +60,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
  */
 export async function bubbleUp(store: Store, dataset: string, body: unknown, nowSeconds: number): Promise<BubbleUpResult> {
   if (!isObject(body)) throw new SpecError('body', 'must be a JSON object');
+  checkSpecSize(body);
+  if (isObject(body.selection)) checkSpecSize(body.selection, 'selection.');
   const lookup = (field: string, v: unknown): ColumnInfo => {
     if (typeof v !== 'string' || v === '') throw new SpecError(field, 'must be a non-empty column name');
     const c = store.column(v);
