@@ -12,6 +12,7 @@ export type { HeatmapValue, QueryData } from './engine.js';
 export type { TraceEntry } from './traces.js';
 export type { Marker } from './markers.js';
 export { computeGaps } from './gaps.js';
+export { isLoopback } from './request-guard.js';
 export { IncidentLog, incidentDir } from './incident-log.js';
 export type { IncidentEntry, IncidentInfo } from './incident-log.js';
 export type { EdgeCoverage, GapLink, GapSpan, GapsOptions, GapsReport, MissingHop, OrphanGroup, SilentService } from './gaps.js';

@@ -1,4 +1,4 @@
-import { startBackend } from '@waggle/backend';
+import { isLoopback, startBackend } from '@waggle/backend';
 import { uiDirectory } from '@waggle/ui';
 import { parseFlags, type Command } from '../command.js';
 import { positiveInt } from './query.js';
@@ -38,6 +38,9 @@ export const serveCommand: Command = {
       ...(keys?.length ? { keys } : {}),
     });
     const { style } = ctx;
+    if (!keys?.length && !isLoopback(v.host ?? '127.0.0.1')) {
+      ctx.stderr.write(`waggle serve: WAGGLE_SERVE_NO_KEYS: listening on ${v.host} without WAGGLE_API_KEYS: anyone who can reach it can read and write its data\n`);
+    }
     ctx.stdout.write(
       [
         `${style.bold('waggle serve')} listening on ${backend.url}`,
