@@ -1,5 +1,5 @@
 import type { AnyValue, Attributes, InstrumentationScope, Resource, Span, TracesData } from '@waggle/otlp';
-import { toScalar } from './column-batch.js';
+import { toScalar, wellFormed } from './column-batch.js';
 import type { IngestEvent } from './internal-types.js';
 import { clipValue, FieldLimiter, LimitReport, MAX_FLATTEN_DEPTH, RESERVED_FIELDS, fieldSize, timeInRange } from './limits.js';
 
@@ -71,7 +71,7 @@ export function resourceContext(resource: Resource, limiter: FieldLimiter): { da
   flattenInto(resourceFields, resource.attributes, limiter);
   const serviceName = resourceFields['service.name'];
   const dataset =
-    typeof serviceName === 'string' && serviceName.trim() !== '' ? serviceName.trim() : UNKNOWN_SERVICE_DATASET;
+    typeof serviceName === 'string' && serviceName.trim() !== '' ? wellFormed(serviceName.trim()) : UNKNOWN_SERVICE_DATASET;
   return { dataset, resourceFields };
 }
 

@@ -188,6 +188,16 @@ describe('bad input gets a clear 4xx and never takes the backend down', () => {
     expect(unknownDataset.status).toBe(404);
   });
 
+  it('keys with lone surrogates (JSON can carry them) are stored as UTF-8 stores them, and never block later commits', async () => {
+    for (const body of ['[{"data":{"\\ud800":1}}]', '[{"data":{"\\udbff":2}}]', '[{"data":{"after":3}}]']) {
+      const res = await postJson(`${backend.url}/1/batch/surrogates`, body);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual([{ status: 202 }]);
+    }
+    const data = await runQuery(backend.url, 'surrogates', { time_range: 3600, breakdowns: ['\uFFFD'], calculations: [{ op: 'COUNT' }] });
+    expect(data.results.map((r) => r.data['\uFFFD']).toSorted()).toEqual([1, 2, null]);
+  });
+
   it('SQL-like text in column names and filter values is data, never SQL', async () => {
     const evil = `x" FROM events; DROP TABLE events; --`;
     const quote = `' OR '1'='1`;
