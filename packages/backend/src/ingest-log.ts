@@ -41,6 +41,21 @@ export interface ReplayMarker {
   single: boolean;
 }
 
+/** The intact record at `at` in a segment's bytes and the offset after it, or undefined (the end, or a torn record). */
+function readRecord(data: Buffer, at: number): { record: LogRecord; end: number } | undefined {
+  if (at + HEADER > data.length) return undefined;
+  const length = data.readUInt32LE(at);
+  const end = at + HEADER + length;
+  if (end > data.length || length < 5) return undefined;
+  const payload = data.subarray(at + HEADER, end);
+  if (crc32(payload) !== data.readUInt32LE(at + 4)) return undefined;
+  const metaLength = payload.readUInt32LE(1);
+  return {
+    record: { kind: payload[0]!, meta: payload.toString('utf8', 5, 5 + metaLength), body: payload.subarray(5 + metaLength) },
+    end,
+  };
+}
+
 /** A record framed as the log stores it: header (length, CRC-32), then kind, meta length, meta and body. */
 function frame(record: LogRecord): { head: Buffer; body: Buffer; bytes: number } {
   const meta = Buffer.from(record.meta, 'utf8');
@@ -101,23 +116,9 @@ export class IngestLog {
       if (from && segment < from.segment) continue;
       const data = readFileSync(path.join(this.dir, segmentName(segment)));
       let at = from && segment === from.segment ? from.offset : 0;
-      while (at + HEADER <= data.length) {
-        const length = data.readUInt32LE(at);
-        const end = at + HEADER + length;
-        if (end > data.length || length < 5) break;
-        const payload = data.subarray(at + HEADER, end);
-        if (crc32(payload) !== data.readUInt32LE(at + 4)) break;
-        const metaLength = payload.readUInt32LE(1);
-        yield {
-          record: {
-            kind: payload[0]!,
-            meta: payload.toString('utf8', 5, 5 + metaLength),
-            body: payload.subarray(5 + metaLength),
-          },
-          start: { segment, offset: at },
-          end: { segment, offset: end },
-        };
-        at = end;
+      for (let read = readRecord(data, at); read !== undefined; read = readRecord(data, at)) {
+        yield { record: read.record, start: { segment, offset: at }, end: { segment, offset: read.end } };
+        at = read.end;
       }
     }
   }
@@ -226,6 +227,15 @@ export class IngestLog {
       { code: 'WAGGLE_BACKEND_LOG_QUARANTINED' },
     );
     return file;
+  }
+
+  /** Quarantines the record that ends at `end` (read back from its segment); see {@link quarantine}. */
+  quarantineEnding(end: LogPosition, reason: string): string | undefined {
+    const data = readFileSync(path.join(this.dir, segmentName(end.segment)));
+    for (let at = 0, read = readRecord(data, 0); read !== undefined; at = read.end, read = readRecord(data, at)) {
+      if (read.end === end.offset) return this.quarantine(read.record, { segment: end.segment, offset: at }, reason);
+    }
+    return undefined;
   }
 
   /** The marker a replay left behind when the process died during it, if any. */

@@ -558,9 +558,11 @@ export class Store {
     try {
       while (this.queue.length > 0) {
         await this.waitForFullBatch();
-        const { parts, whole, partial, taken, applied } = this.select();
+        const { parts, whole, partial, taken, applied } = this.select(this.isolating > 0 ? 1 : Number.POSITIVE_INFINITY);
         try {
           await this.runExclusive(() => this.commit(parts, applied));
+          this.failedCommits = 0;
+          if (this.isolating > 0) this.isolating -= whole;
           if (this.failure) {
             process.emitWarning(`commits work again; the events acknowledged meanwhile are in DuckDB`, { code: 'WAGGLE_BACKEND_COMMIT_RECOVERED' });
             this.warnedAt.delete('commit');
@@ -577,6 +579,7 @@ export class Store {
         } catch (error) {
           this.commitFailed(error as Error);
           if (this.closed) return;
+          await this.isolatePoison(error as Error);
           await new Promise((r) => setTimeout(r, RETRY_MS));
         }
       }
@@ -585,16 +588,53 @@ export class Store {
     }
   }
 
+  /** Failed commits in a row, and requests still to commit one at a time (looking for one DuckDB refuses). */
+  private failedCommits = 0;
+  private isolating = 0;
+
   /**
-   * The next commit's share of the queue: up to one row group, whole requests and the first part of the next one if it
-   * does not fit.
+   * After a commit failed twice, commits one request at a time; a request that fails alone three times, with an error
+   * that is not about the disk (IO, space, permissions: those are waited out), is quarantined like a record replay
+   * cannot apply (IngestLog.quarantine) and dropped from the queue, so one request can never keep every later one out.
    */
-  private select(): Selection {
+  private async isolatePoison(error: Error): Promise<void> {
+    this.failedCommits++;
+    if (this.isolating === 0) {
+      if (this.failedCommits >= 2) {
+        this.isolating = this.queue.length;
+        this.failedCommits = 0;
+      }
+      return;
+    }
+    if (this.failedCommits < 3 || /IO Error|space|ENOSPC|EIO|EACCES|EROFS|permission|read-only|Could not write/i.test(error.message)) return;
+    const poison = this.queue[0]!;
+    this.failedCommits = 0;
+    await this.runExclusive(async () => {
+      this.log.quarantineEnding(poison.end, `DuckDB refused it alone three times: ${error.message}`);
+      // DuckDB holds everything before it: the applied position moves past it, so a restart does not replay it.
+      const { segment, offset } = poison.end;
+      await this.writer.run("INSERT OR REPLACE INTO waggle_meta VALUES ('ingest_log_applied', $1)", [`${segment}:${offset}`]);
+    });
+    this.applied = { at: poison.end, partial: 0 };
+    this.queue.shift();
+    this.pendingEvents -= poison.events.length - poison.done;
+    this.committed++;
+    this.isolating--;
+    this.wake(false);
+    this.wakeRoom();
+  }
+
+  /**
+   * The next commit's share of the queue: up to one row group and `maxRequests` requests, whole requests and the first
+   * part of the next one if it does not fit.
+   */
+  private select(maxRequests: number): Selection {
     let taken = 0;
     let whole = 0;
     let partial = 0;
     const parts: Part[] = [];
     for (const b of this.queue) {
+      if (whole >= maxRequests) break;
       const take = Math.min(b.events.length - b.done, this.batchEvents - taken);
       parts.push({ events: b.events, from: b.done, to: b.done + take });
       taken += take;

@@ -108,3 +108,51 @@ describe('a record that cannot be applied is quarantined and start-up continues'
     expect(readdirSync(path.join(dir, 'ingest-log', 'quarantine'))).toHaveLength(1);
   }, 180_000);
 });
+
+describe('a request DuckDB refuses while running is quarantined; the ones after it are committed', () => {
+  it('after two failed commits requests go one at a time; the one refused alone three times is moved aside', async () => {
+    const dir = dataDir();
+    const { Store } = await import('../src/store.js');
+    const store = await Store.open(dir);
+    // What a value DuckDB cannot store does: every commit holding the request fails (with a data error, not an IO one).
+    const s = store as unknown as { commit: (parts: { events: { columns: Map<string, unknown> } }[], applied: unknown) => Promise<void> };
+    const commit = s.commit.bind(store);
+    s.commit = async (parts, applied) => {
+      if (parts.some((p) => p.events.columns.has('poison'))) throw new Error('Invalid Input Error: this value cannot be stored');
+      return commit(parts as never, applied);
+    };
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }): void => void warnings.push(`${w.code}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      const a = goodEvents('a', 3);
+      const poison = [{ time: Date.now() - 1000, dataset: 'p', sampleRate: 1, fields: { poison: 1 } }];
+      const b = goodEvents('b', 4);
+      await Promise.all([a, poison, b].map((events) => store.ingest(eventsRecord(events), events)));
+      // Reads refuse while the poison blocks commits, then see everything but it.
+      for (let i = 0; i < 40; i++) {
+        const ok = await store.settle().then(() => true, () => false);
+        if (ok) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      await store.settle();
+      const rows = (await store.reader().runAndReadAll('SELECT dataset, count(*) AS n FROM events GROUP BY 1 ORDER BY 1')).getRowObjectsJS();
+      expect(rows).toEqual([{ dataset: 'a', n: 3n }, { dataset: 'b', n: 4n }]);
+      expect(warnings).toContainEqual(expect.stringMatching(/^WAGGLE_BACKEND_LOG_QUARANTINED: .*DuckDB refused it alone three times: Invalid Input Error/));
+      // Accepting new events again.
+      await store.ingest(eventsRecord(goodEvents('c', 1)), goodEvents('c', 1));
+    } finally {
+      process.off('warning', onWarning);
+      await store.close();
+    }
+    expect(readdirSync(path.join(dir, 'ingest-log', 'quarantine'))).toHaveLength(1);
+    // Not replayed at the next start: the applied position moved past it.
+    const again = await startBackend({ port: 0, dataDir: dir });
+    try {
+      expect(await count(again.url, 'c')).toBe(1);
+    } finally {
+      await again.close();
+    }
+    expect(readdirSync(path.join(dir, 'ingest-log', 'quarantine'))).toHaveLength(1);
+  }, 60_000);
+});
