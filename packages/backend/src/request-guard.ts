@@ -51,8 +51,8 @@ export function refusal(req: IncomingMessage, kind: RouteKind, options: GuardOpt
     };
   }
   if (kind === 'read') return undefined;
-  const site = header(req, 'sec-fetch-site');
-  const origin = header(req, 'origin');
+  const site = headerValue(req, 'sec-fetch-site');
+  const origin = headerValue(req, 'origin');
   // Browsers send Origin on every cross-origin request and every POST, and Sec-Fetch-Site on all of them (Node's
   // fetch sends neither, only Sec-Fetch-Mode, which is therefore no sign of a browser).
   if (site === undefined && origin === undefined) return undefined;
@@ -74,7 +74,7 @@ export function refusal(req: IncomingMessage, kind: RouteKind, options: GuardOpt
   return undefined;
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
+function headerValue(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return typeof v === 'string' ? v : undefined;
 }

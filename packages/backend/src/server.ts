@@ -23,6 +23,22 @@ export interface ServerConfig {
   guard: GuardOptions;
 }
 
+/** The largest unread body read (and dropped) before an early answer. */
+const DRAIN_MAX_BYTES = 1024 * 1024;
+
+/** Resolves once the request's body has been read to its end (and dropped), it closes, or 10 s have passed. */
+function drained(req: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 10_000);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    req.once('end', done).once('close', done).once('error', done);
+    req.resume();
+  });
+}
+
 /** Creates the HTTP server: ingest, Honeycomb-shaped APIs (`/1/…`), Waggle's `/api/…` extensions and the UI. */
 export function createServer(config: ServerConfig): http.Server {
   const { store, keys } = config;
@@ -48,10 +64,7 @@ export function createServer(config: ServerConfig): http.Server {
     // The checks every request passes before its route, by what the route does (request-guard.ts).
     const kind: RouteKind = url.pathname === '/v1/traces' ? 'ingest' : match && 'route' in match ? match.route.kind : 'read';
     const refused = refusal(req, kind, config.guard);
-    if (refused) {
-      req.resume();
-      return sendError(res, refused.status, refused.message);
-    }
+    if (refused) throw new HttpError(refused.status, refused.message);
 
     if (url.pathname === '/v1/traces') {
       if (method !== 'POST') throw new HttpError(405, 'use POST for /v1/traces');
@@ -61,32 +74,28 @@ export function createServer(config: ServerConfig): http.Server {
       res.setHeader('content-security-policy', UI_CSP);
       return serveUi(config.uiDir, url.pathname, method, res);
     }
-    if (!authorised(req)) {
-      req.resume();
-      return sendError(res, 401, 'unknown API key - check your credentials');
-    }
-    if (!match) {
-      req.resume();
-      throw new HttpError(404, `no route for ${method} ${url.pathname}`);
-    }
-    if ('allowed' in match) {
-      req.resume();
-      throw new HttpError(405, `use ${match.allowed.join(' or ')} for ${url.pathname}`);
-    }
+    if (!authorised(req)) throw new HttpError(401, 'unknown API key - check your credentials');
+    if (!match) throw new HttpError(404, `no route for ${method} ${url.pathname}`);
+    if ('allowed' in match) throw new HttpError(405, `use ${match.allowed.join(' or ')} for ${url.pathname}`);
     // Everything but ingest reads: let it see every event acknowledged before this request.
     if (match.route.kind !== 'ingest') await store.settle();
     await match.route.handler({ req, res, url, params: match.params });
   }
 
   return http.createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
+    handle(req, res).catch(async (error: unknown) => {
       if (res.headersSent) {
         res.destroy();
         return;
       }
+      if (!req.complete) {
+        // Answered before its body was read: a small body is read first, since clients may reset the connection when
+        // the answer comes in the middle of their upload; a larger or unbounded one is not waited for, and the
+        // connection closes after the answer.
+        if (Number(req.headers['content-length']) <= Math.min(config.bodyLimitBytes, DRAIN_MAX_BYTES)) await drained(req);
+        else res.setHeader('connection', 'close');
+      }
       if (error instanceof HttpError) {
-        // An unread body would keep the socket busy: close it after answering.
-        if (!req.complete) res.setHeader('connection', 'close');
         sendError(res, error.status, error.message);
       } else if (error instanceof SpecError) sendError(res, 400, error.message);
       else if (error instanceof StoreUnavailableError) {

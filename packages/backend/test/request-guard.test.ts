@@ -8,10 +8,10 @@ import { hostName, isLoopback } from '../src/request-guard.js';
 import { freshBackend } from './helpers.js';
 
 /** A raw request (node:http sends exactly these headers, Host included). */
-function request(url: string, path: string, headers: Record<string, string>, body = '[{"data":{"a":1}}]', method = 'POST'): Promise<{ status: number; body: string }> {
+function request(url: string, target: string, headers: Record<string, string>, body = '[{"data":{"a":1}}]', method = 'POST'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const { hostname, port } = new URL(url);
-    const req = http.request({ hostname, port, path, method, headers, setHost: false }, (res) => {
+    const req = http.request({ hostname, port, path: target, method, headers, setHost: false }, (res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode!, body: text }));
@@ -74,9 +74,9 @@ describe('requests a browser page could send are checked before any route', () =
   });
 
   it('GET /%ZZ and other bad percent-encoding answer 400, not 500', async () => {
-    for (const path of ['/%ZZ', '/api/traces/%ZZ', '/1/columns/%E0%A4%A']) {
-      const res = await request(backend.url, path, { host }, '', 'GET');
-      expect(res.status, path).toBe(400);
+    for (const target of ['/%ZZ', '/api/traces/%ZZ', '/1/columns/%E0%A4%A']) {
+      const res = await request(backend.url, target, { host }, '', 'GET');
+      expect(res.status, target).toBe(400);
       expect(JSON.parse(res.body).error).toMatch(/not valid percent-encoding/);
     }
   });
