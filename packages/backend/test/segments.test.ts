@@ -110,7 +110,7 @@ describe('events is a view over segment tables: schema changes never rewrite sto
 
   it('a data directory written by main 1b420ba (events a table, schema 2) opens with its events, types and traces', async () => {
     const dataDir = dir();
-    execFileSync('tar', ['xzf', path.join(import.meta.dirname, 'fixtures', 'datadir-main-1b420ba.tgz'), '-C', dataDir]);
+    execFileSync('tar', ['xzf', path.join(import.meta.dirname, 'fixtures', 'datadir-schema2-widened.tgz'), '-C', dataDir]);
     const backend = await startBackend({ port: 0, dataDir, retention: { maxAgeHours: 0 } });
     try {
       const data = await runQuery(backend.url, 'shop', {
