@@ -11,6 +11,7 @@ const steps = [
   ['request overhead: bare / Waggle / stock OpenTelemetry / dd-trace', 'bench/overhead.mjs', quick ? ['--duration', '3', '--rounds', '1', '--startups', '1'] : ['--duration', '10', '--rounds', '3', '--startups', '5']],
   ['OTLP encode / decode', 'bench/otlp-codec.mjs', ['--seconds', quick ? '1' : '5']],
   ['export pipeline soak: healthy / blackholed / 503', 'bench/export-soak.mjs', ['--seconds', quick ? '5' : '60']],
+  ['default redaction: SQL literal scanner, limits + redaction per span', 'bench/redaction.mjs', ['--rounds', quick ? '3' : '30']],
   ['runtime fields on root spans', 'bench/runtime-fields.mjs', quick ? ['--short'] : []],
   ['proxy instrumentation', 'packages/instrumentation-proxy/bench/overhead.mjs', [], { BENCH_DURATION_S: quick ? '1' : '10' }],
   ['backend ingest and queries, 1M spans', 'bench/backend.mjs', ['--spans', quick ? '100000' : '1000000']],

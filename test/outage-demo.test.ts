@@ -42,11 +42,11 @@ afterAll(async () => {
 const rows = (answer: Answer | undefined) => (answer?.data?.data?.results ?? []).map((r: { data: Record<string, unknown> }) => r.data);
 
 describe('npm run demo (short mode, embedded PostgreSQL)', () => {
-  it('prints each command with its answer and ends with the UI address', () => {
+  it('prints each command with its answer and ends saying how to keep the UI running', () => {
     expect(report.error).toBeUndefined();
     expect(output).toMatch(/\$ waggle bubbleup --dataset api --selection 'duration_ms > 80'/);
     expect(output).toMatch(/\$ waggle gaps --since \d+s/);
-    expect(output).toMatch(/Open the UI: http:\/\/127\.0\.0\.1:\d+\//);
+    expect(output).toMatch(/The backend and UI \(http:\/\/127\.0\.0\.1:\d+\/\) stop with the demo; .*npm run demo -- --keep-running/);
     expect(output).toMatch(/Incident: Replay of the 4 Nov 2019 outage/);
   });
 

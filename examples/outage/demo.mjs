@@ -276,12 +276,16 @@ try {
   await traffic.stop();
   await waggle(['incident', 'end'], { quiet: true });
   await waggle(['incident', 'timeline']);
-  console.log(bold(`\nOpen the UI: ${backendUrl}/`) + dim(`  (traffic: ${traffic.counts.ok} ok, ${traffic.counts.failed} failed)`));
+  const trafficLine = dim(`  (traffic: ${traffic.counts.ok} ok, ${traffic.counts.failed} failed)`);
   if (flags.report) await writeFile(flags.report, JSON.stringify({ ...report, backendUrl, ports, trafficCounts: traffic.counts, apiRestarts }, null, 2));
   if (flags['keep-running']) {
+    console.log(bold(`\nOpen the UI: ${backendUrl}/`) + trafficLine);
     step('everything keeps running; Ctrl-C stops it all');
     await new Promise(() => {});
   }
+  // Everything, the UI included, stops now: say so, and how to keep it, rather than point at a page about to close.
+  console.log(bold('\nDone.') + trafficLine);
+  console.log(`The backend and UI (${backendUrl}/) stop with the demo; to explore the traces afterwards run ${bold('npm run demo -- --keep-running')}`);
   await shutdown(0);
 } catch (error) {
   console.error(`demo: ${error.stack ?? error}`);

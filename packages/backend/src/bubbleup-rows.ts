@@ -14,14 +14,14 @@ export interface BubbleUpRow {
 export function bubbleUpRows(c: BubbleUpColumn, format: (n: number) => string, limit = 5): BubbleUpRow[] {
   if (c.values) {
     return [...c.values]
-      .sort((a, b) => Math.max(b.selection, b.baseline) - Math.max(a.selection, a.baseline))
+      .toSorted((a, b) => Math.max(b.selection, b.baseline) - Math.max(a.selection, a.baseline))
       .slice(0, limit)
       .map((v) => ({ label: v.value === null ? '(none)' : String(v.value), selection: v.selection, baseline: v.baseline }));
   }
   return (c.buckets ?? [])
     .filter((b) => b.selection > 0 || b.baseline > 0)
-    .sort((a, b) => Math.abs(b.selection - b.baseline) - Math.abs(a.selection - a.baseline))
+    .toSorted((a, b) => Math.abs(b.selection - b.baseline) - Math.abs(a.selection - a.baseline))
     .slice(0, limit)
-    .sort((a, b) => a.lower - b.lower)
+    .toSorted((a, b) => a.lower - b.lower)
     .map((b) => ({ label: `${format(b.lower)}–${format(b.upper)}`, selection: b.selection, baseline: b.baseline }));
 }

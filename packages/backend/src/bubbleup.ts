@@ -1,6 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { ColumnInfo } from './internal-types.js';
-import { colExpr, filterSql, numExpr, Params, scopeSql } from './engine.js';
+import { columnSql, filterSql, numExpr, scopeSql } from './engine.js';
+import type { QueryColumn } from './query-columns.js';
+import { Params } from './sql.js';
 import { checkSpecSize, resolveTime, SpecError, validateFilter, type ValidFilter } from './spec.js';
 import { EVENTS_TABLE, type Store } from './store.js';
 
@@ -56,18 +57,19 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /**
  * BubbleUp: compares the events in `selection` with the rest of the scope (the baseline), column by
- * column, and ranks columns by how differently their values are distributed.
+ * column, and ranks columns by how differently their values are distributed. `lookup` resolves the names in
+ * filters (columns and calculated fields) and gives each compared column its type.
  */
-export async function bubbleUp(store: Store, dataset: string, body: unknown, nowSeconds: number): Promise<BubbleUpResult> {
+export async function bubbleUp(
+  store: Store,
+  dataset: string,
+  body: unknown,
+  nowSeconds: number,
+  lookup: (field: string, v: unknown) => QueryColumn,
+): Promise<BubbleUpResult> {
   if (!isObject(body)) throw new SpecError('body', 'must be a JSON object');
   checkSpecSize(body);
   if (isObject(body.selection)) checkSpecSize(body.selection, 'selection.');
-  const lookup = (field: string, v: unknown): ColumnInfo => {
-    if (typeof v !== 'string' || v === '') throw new SpecError(field, 'must be a non-empty column name');
-    const c = store.column(v);
-    if (!c) throw new SpecError(field, `unknown column ${JSON.stringify(v)}`);
-    return c;
-  };
   const { startTime, endTime } = resolveTime(body, nowSeconds);
   const filters = toArray(body.filters, 'filters').map((f, i) => validateFilter(f, `filters[${i}]`, lookup));
   const combination = body.filter_combination ?? 'AND';
@@ -120,7 +122,8 @@ export async function bubbleUp(store: Store, dataset: string, body: unknown, now
   const columns = store
     .columnsOf(dataset)
     .filter((c) => !isIncidental(c.key) && !selectionColumns.has(c.key))
-    .slice(0, MAX_COLUMNS);
+    .slice(0, MAX_COLUMNS)
+    .map((c) => lookup('columns', c.key));
   const out: BubbleUpColumn[] = [];
   if (selTotal > 0) {
     // Columns are compared on every reader connection at once, so one query's planning and result
@@ -133,7 +136,7 @@ export async function bubbleUp(store: Store, dataset: string, body: unknown, now
         const s = selectionSql(p);
         const where = scopeSql(dataset, startTime, endTime, filters, combination, p);
         const result =
-          col.type === 'DOUBLE'
+          col.kind === 'number'
             ? await numericColumn(c, col, s, where, p, selTotal, baseTotal)
             : await categoricalColumn(c, col, s, where, p, selTotal, baseTotal);
         if (result) out.push(result);
@@ -164,7 +167,7 @@ function fraction(n: unknown, total: number): number {
 
 async function categoricalColumn(
   conn: DuckDBConnection,
-  col: ColumnInfo,
+  col: QueryColumn,
   s: string,
   where: string,
   p: Params,
@@ -174,7 +177,7 @@ async function categoricalColumn(
   const selW = p.add(Math.max(selTotal, 1));
   const baseW = p.add(Math.max(baseTotal, 1));
   const sql = `SELECT v, coalesce(sum(w) FILTER (WHERE s), 0) AS sel, coalesce(sum(w) FILTER (WHERE NOT s), 0) AS base
-    FROM (SELECT CAST(${colExpr(col)} AS VARCHAR) AS v, sample_rate AS w, ${s} AS s FROM ${EVENTS_TABLE} WHERE ${where})
+    FROM (SELECT CAST(${columnSql(p)(col)} AS VARCHAR) AS v, sample_rate AS w, ${s} AS s FROM ${EVENTS_TABLE} WHERE ${where})
     GROUP BY v ORDER BY sel / ${selW} + base / ${baseW} DESC, v LIMIT ${TOP_VALUES}`;
   const reader = await conn.runAndReadAll(sql, p.values);
   const values: BubbleUpValue[] = reader.getRowObjectsJS().map((r) => ({
@@ -187,19 +190,19 @@ async function categoricalColumn(
   const otherSel = Math.max(0, 1 - values.reduce((a, v) => a + v.selection, 0));
   const otherBase = Math.max(0, 1 - values.reduce((a, v) => a + v.baseline, 0));
   const score = 0.5 * (values.reduce((a, v) => a + Math.abs(v.selection - v.baseline), 0) + Math.abs(otherSel - otherBase));
-  return { column: col.key, type: col.type === 'BOOLEAN' ? 'boolean' : 'string', score, values };
+  return { column: col.key, type: col.kind === 'bool' ? 'boolean' : 'string', score, values };
 }
 
 async function numericColumn(
   conn: DuckDBConnection,
-  col: ColumnInfo,
+  col: QueryColumn,
   s: string,
   where: string,
   p: Params,
   selTotal: number,
   baseTotal: number,
 ): Promise<BubbleUpColumn | undefined> {
-  const x = numExpr(col);
+  const x = numExpr(col, col.sql(p));
   const sql = `WITH scoped AS (SELECT ${x} AS x, sample_rate AS w, ${s} AS s FROM ${EVENTS_TABLE} WHERE ${where}),
     bounds AS (SELECT min(x) AS lo, max(x) AS hi FROM scoped)
     SELECT CASE WHEN x IS NULL THEN NULL ELSE least(floor((x - lo) / greatest((hi - lo) / ${NUMERIC_BUCKETS}, 1e-300))::BIGINT, ${NUMERIC_BUCKETS - 1}) END AS b,

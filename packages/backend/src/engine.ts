@@ -1,65 +1,86 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { ColumnInfo } from './internal-types.js';
-import { quoteIdent } from './sql.js';
-import { PERCENTILES, type ValidFilter, type ValidSpec } from './spec.js';
+import { numberText, type QueryColumn } from './query-columns.js';
+import { Params, quoteIdent } from './sql.js';
+import { PERCENTILES, type FilterScalar, type ValidFilter, type ValidSpec } from './spec.js';
 import { EVENTS_TABLE } from './store.js';
 
-/** Collects bound parameters; SQL text only ever gets `$n` placeholders for values. */
-export class Params {
-  readonly values: DuckDBValue[] = [];
-  add(v: DuckDBValue): string {
-    this.values.push(v);
-    return `$${this.values.length}`;
-  }
-}
+export { Params } from './sql.js';
 
+/** A stored column's physical name, quoted. */
 export function colExpr(c: ColumnInfo): string {
   return quoteIdent(c.physical);
 }
 
-/** The column as a number: VARCHAR columns (keys widened by mixed types) are cast, unreadable values are NULL. */
-export function numExpr(c: ColumnInfo): string {
-  return c.type === 'DOUBLE' ? colExpr(c) : `TRY_CAST(${colExpr(c)} AS DOUBLE)`;
+/** The column as a number: text (mixed columns, calculated fields) is cast, values that do not read as numbers are NULL. */
+export function numExpr(c: QueryColumn, sql: string): string {
+  return c.kind === 'number' ? sql : `TRY_CAST(${sql} AS DOUBLE)`;
 }
 
-function strExpr(c: ColumnInfo): string {
-  return c.type === 'VARCHAR' ? colExpr(c) : `CAST(${colExpr(c)} AS VARCHAR)`;
+function textExpr(c: QueryColumn, sql: string): string {
+  return c.kind === 'number' ? numberText(sql) : c.kind === 'bool' ? `CAST(${sql} AS VARCHAR)` : sql;
 }
 
-/** SQL for one validated filter. Negative string ops and `!=` / `not-in` also match events without the field. */
-export function filterSql(f: ValidFilter, p: Params): string {
-  const e = colExpr(f.column);
-  const v = f.value as DuckDBValue;
+/** Each column's SQL once per query (a calculated field binds its literals into `p` every time it is compiled). */
+export function columnSql(p: Params): (c: QueryColumn) => string {
+  const memo = new Map<QueryColumn, string>();
+  return (c) => {
+    let sql = memo.get(c);
+    if (sql === undefined) memo.set(c, (sql = c.sql(p)));
+    return sql;
+  };
+}
+
+/**
+ * SQL for one validated filter. A number value compares with the column's values that read as numbers (a mixed
+ * column's text never compares with it as digits); other values compare with the stored value. Negative string ops,
+ * `!=` and `not-in` also match events without the field.
+ */
+export function filterSql(f: ValidFilter, p: Params, sqlOf: (c: QueryColumn) => string = (c) => c.sql(p)): string {
+  const c = f.column;
+  const e = sqlOf(c);
+  const num = numExpr(c, e);
+  const side = (v: FilterScalar): string => (typeof v === 'number' ? num : e);
+  const v = f.value as FilterScalar;
+  const text = () => textExpr(c, e);
+  const within = (values: FilterScalar[]): string => {
+    const numbers = values.filter((x) => typeof x === 'number');
+    const others = values.filter((x) => typeof x !== 'number');
+    const parts: string[] = [];
+    if (numbers.length > 0) parts.push(`${num} IN (${numbers.map((x) => p.add(x)).join(', ')})`);
+    if (others.length > 0) parts.push(`${e} IN (${others.map((x) => p.add(x as DuckDBValue)).join(', ')})`);
+    return parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`;
+  };
   switch (f.op) {
     case 'exists':
       return `${e} IS NOT NULL`;
     case 'does-not-exist':
       return `${e} IS NULL`;
     case '=':
-      return `${e} = ${p.add(v)}`;
+      return `${side(v)} = ${p.add(v)}`;
     case '!=':
-      return `${e} IS DISTINCT FROM ${p.add(v)}`;
+      return `${side(v)} IS DISTINCT FROM ${p.add(v)}`;
     case '>':
     case '>=':
     case '<':
     case '<=':
-      return `${e} ${f.op} ${p.add(v)}`;
+      return `${side(v)} ${f.op} ${p.add(v)}`;
     case 'starts-with':
-      return `starts_with(${strExpr(f.column)}, ${p.add(v)})`;
+      return `starts_with(${text()}, ${p.add(v)})`;
     case 'does-not-start-with':
-      return `coalesce(NOT starts_with(${strExpr(f.column)}, ${p.add(v)}), true)`;
+      return `coalesce(NOT starts_with(${text()}, ${p.add(v)}), true)`;
     case 'ends-with':
-      return `suffix(${strExpr(f.column)}, ${p.add(v)})`;
+      return `suffix(${text()}, ${p.add(v)})`;
     case 'does-not-end-with':
-      return `coalesce(NOT suffix(${strExpr(f.column)}, ${p.add(v)}), true)`;
+      return `coalesce(NOT suffix(${text()}, ${p.add(v)}), true)`;
     case 'contains':
-      return `contains(${strExpr(f.column)}, ${p.add(v)})`;
+      return `contains(${text()}, ${p.add(v)})`;
     case 'does-not-contain':
-      return `coalesce(NOT contains(${strExpr(f.column)}, ${p.add(v)}), true)`;
+      return `coalesce(NOT contains(${text()}, ${p.add(v)}), true)`;
     case 'in':
-      return `${e} IN (${(f.value as DuckDBValue[]).map((x) => p.add(x)).join(', ')})`;
+      return within(f.value as FilterScalar[]);
     case 'not-in':
-      return `(${e} IS NULL OR ${e} NOT IN (${(f.value as DuckDBValue[]).map((x) => p.add(x)).join(', ')}))`;
+      return `(${e} IS NULL OR NOT coalesce(${within(f.value as FilterScalar[])}, false))`;
   }
 }
 
@@ -71,10 +92,11 @@ export function scopeSql(
   filters: ValidFilter[],
   combination: 'AND' | 'OR',
   p: Params,
+  sqlOf: (c: QueryColumn) => string = columnSql(p),
 ): string {
   const parts = [`ts >= ${p.add(startTime * 1000)}`, `ts < ${p.add(endTime * 1000)}`];
   if (dataset !== '__all__') parts.push(`dataset = ${p.add(dataset)}`);
-  if (filters.length > 0) parts.push(`(${filters.map((f) => filterSql(f, p)).join(combination === 'OR' ? ' OR ' : ' AND ')})`);
+  if (filters.length > 0) parts.push(`(${filters.map((f) => filterSql(f, p, sqlOf)).join(combination === 'OR' ? ' OR ' : ' AND ')})`);
   return parts.join(' AND ');
 }
 
@@ -129,8 +151,9 @@ export async function runQuery(
   const startMs = spec.startTime * 1000;
 
   const p = new Params();
-  const where = scopeSql(dataset, spec.startTime, spec.endTime, spec.filters, spec.filterCombination, p);
-  const gCols = spec.breakdowns.map((b, i) => `${colExpr(b)} AS g${i}`);
+  const sqlOf = columnSql(p);
+  const where = scopeSql(dataset, spec.startTime, spec.endTime, spec.filters, spec.filterCombination, p, sqlOf);
+  const gCols = spec.breakdowns.map((b, i) => `${sqlOf(b)} AS g${i}`);
   const gNames = spec.breakdowns.map((_, i) => `g${i}`);
   const aggs: string[] = [];
   const projections = new Map<string, string>(); // alias -> expression, projected in the inner select
@@ -144,13 +167,12 @@ export async function runQuery(
   const unweighted = options.unweighted;
   for (const [i, c] of spec.calculations.entries()) {
     const alias = `c${i}`;
-    const x = c.column ? project(numExpr(c.column)) : '';
+    const x = c.column ? project(numExpr(c.column, sqlOf(c.column))) : '';
     switch (c.op) {
       case 'COUNT':
         aggs.push(unweighted ? `count(*) AS ${alias}` : `sum(w) AS ${alias}`);
         break;
-      case 'CONCURRENCY':
-        aggs.push(unweighted ? `sum(${project('duration_ms')}) AS ${alias}` : `sum(${project('duration_ms')} * w) AS ${alias}`);
+      case 'CONCURRENCY': // its own pass below: a span counts in every bucket it overlaps
         break;
       case 'SUM':
       case 'RATE_SUM':
@@ -168,7 +190,7 @@ export async function runQuery(
         aggs.push(`min(${x}) AS ${alias}`);
         break;
       case 'COUNT_DISTINCT':
-        aggs.push(`count(DISTINCT ${project(colExpr(c.column!))}) AS ${alias}`);
+        aggs.push(`count(DISTINCT ${project(sqlOf(c.column!))}) AS ${alias}`);
         break;
       case 'HEATMAP':
         break;
@@ -202,7 +224,7 @@ export async function runQuery(
     if (Number(r.n) === 0) continue;
     const values: Record<string, ResultValue> = {};
     spec.calculations.forEach((c, i) => {
-      if (c.op !== 'HEATMAP') values[c.name] = toJs(r[`c${i}`]);
+      if (c.op !== 'HEATMAP' && c.op !== 'CONCURRENCY') values[c.name] = toJs(r[`c${i}`]);
     });
     rows.push({
       groupValues: gNames.map((g) => toJs(r[g])),
@@ -221,13 +243,7 @@ export async function runQuery(
   }
   for (const c of spec.calculations) {
     if (c.op === 'HEATMAP') await heatmap(conn, spec, dataset, c.column!, c.name, byKey, needsSeries);
-    if (c.op === 'CONCURRENCY') {
-      for (const r of rows) {
-        const total = r.values[c.name];
-        const windowMs = r.bucket === undefined ? (spec.endTime - spec.startTime) * 1000 : gran;
-        r.values[c.name] = typeof total === 'number' ? total / windowMs : 0;
-      }
-    }
+    if (c.op === 'CONCURRENCY') await concurrency(conn, spec, dataset, c.name, byKey, rows, needsSeries);
   }
   for (const r of rows) {
     for (const c of spec.calculations) {
@@ -299,8 +315,9 @@ function compareValues(a: ResultValue | undefined, b: ResultValue | undefined): 
 }
 
 /**
- * RATE_* ops: the change of the per-bucket AVG / SUM / MAX between consecutive buckets, per second.
- * The totals value is the change from the first to the last bucket with data, per second between them.
+ * RATE_* ops, as Honeycomb documents them: per bucket, the difference between that bucket's AVG / SUM / MAX and the
+ * previous bucket's (`null` for the first bucket and after a bucket without a value). The totals value is the sum of
+ * those differences: the change over the window (last bucket minus first when no bucket is missing).
  */
 function applyRates(spec: ValidSpec, rows: GroupRow[]): void {
   const rateCalcs = spec.calculations.filter((c) => c.op.startsWith('RATE_'));
@@ -313,29 +330,22 @@ function applyRates(spec: ValidSpec, rows: GroupRow[]): void {
     list.push(r);
     byGroup.set(k, list);
   }
-  const totals = new Map(rows.filter((r) => r.bucket === undefined).map((r) => [groupKey(r.groupValues, undefined), r]));
-  for (const [k, list] of byGroup) {
-    list.sort((a, b) => a.bucket! - b.bucket!);
+  for (const total of rows) {
+    if (total.bucket !== undefined) continue;
+    const list = (byGroup.get(groupKey(total.groupValues, undefined)) ?? []).toSorted((a, b) => a.bucket! - b.bucket!);
     for (const c of rateCalcs) {
       const raw = list.map((r) => r.values[c.name]);
+      let sum: number | null = null;
       list.forEach((r, i) => {
         const prev = i > 0 && list[i - 1]!.bucket === r.bucket! - 1 ? raw[i - 1] : undefined;
         const cur = raw[i];
-        r.values[c.name] = typeof prev === 'number' && typeof cur === 'number' ? (cur - prev) / spec.granularity : null;
+        const diff = typeof prev === 'number' && typeof cur === 'number' ? cur - prev : null;
+        r.values[c.name] = diff;
+        if (diff !== null) sum = (sum ?? 0) + diff;
       });
-      const total = totals.get(k);
-      const firstIdx = raw.findIndex((v) => typeof v === 'number');
-      const lastIdx = raw.findLastIndex((v) => typeof v === 'number');
-      if (total) {
-        total.values[c.name] =
-          firstIdx >= 0 && lastIdx > firstIdx
-            ? ((raw[lastIdx] as number) - (raw[firstIdx] as number)) /
-              ((list[lastIdx]!.bucket! - list[firstIdx]!.bucket!) * spec.granularity)
-            : null;
-      }
+      total.values[c.name] = sum;
     }
   }
-  for (const t of totals.values()) for (const c of rateCalcs) if (!byGroup.has(groupKey(t.groupValues, undefined))) t.values[c.name] = null;
 }
 
 /**
@@ -351,15 +361,15 @@ async function weightedPercentiles(
   series: boolean,
 ): Promise<void> {
   const pcts = spec.calculations.filter((c) => c.op in PERCENTILES);
-  const columns = new Map<string, ColumnInfo>();
+  const columns = new Map<string, QueryColumn>();
   for (const c of pcts) columns.set(c.column!.key, c.column!);
   for (const col of columns.values()) {
     for (const bucketed of series ? [false, true] : [false]) {
-      const { p, where, g, parts } = groupedScope(spec, dataset, bucketed);
+      const { p, where, g, parts, sqlOf } = groupedScope(spec, dataset, bucketed);
       const partition = parts.length > 0 ? `PARTITION BY ${parts.join(', ')}` : '';
       const mine = pcts.filter((c) => c.column!.key === col.key);
       const picks = mine.map((c, i) => `min(x) FILTER (WHERE cw >= ${PERCENTILES[c.op]} * tw) AS p${i}`);
-      const sql = `WITH s AS (SELECT ${[...g, `${numExpr(col)} AS x`, 'sample_rate AS w'].join(', ')}
+      const sql = `WITH s AS (SELECT ${[...g, `${numExpr(col, sqlOf(col))} AS x`, 'sample_rate AS w'].join(', ')}
           FROM ${EVENTS_TABLE} WHERE ${where}),
         c AS (SELECT *, sum(w) OVER (${partition} ORDER BY x ROWS UNBOUNDED PRECEDING) AS cw,
                         sum(w) OVER (${partition}) AS tw FROM s WHERE x IS NOT NULL)
@@ -378,16 +388,22 @@ async function weightedPercentiles(
  * The scope of a per-group query run beside the main aggregate (percentiles, heatmaps): its parameters and WHERE,
  * the breakdown columns as g0…gN and, for the time series, the time bucket as b; `parts` are the group keys.
  */
-function groupedScope(spec: ValidSpec, dataset: string, bucketed: boolean): { p: Params; where: string; g: string[]; parts: string[] } {
+function groupedScope(
+  spec: ValidSpec,
+  dataset: string,
+  bucketed: boolean,
+  window: { startTime: number; endTime: number } = spec,
+): { p: Params; where: string; g: string[]; parts: string[]; sqlOf: (c: QueryColumn) => string } {
   const p = new Params();
-  const where = scopeSql(dataset, spec.startTime, spec.endTime, spec.filters, spec.filterCombination, p);
-  const g = spec.breakdowns.map((b, i) => `${colExpr(b)} AS g${i}`);
+  const sqlOf = columnSql(p);
+  const where = scopeSql(dataset, window.startTime, window.endTime, spec.filters, spec.filterCombination, p, sqlOf);
+  const g = spec.breakdowns.map((b, i) => `${sqlOf(b)} AS g${i}`);
   const parts = spec.breakdowns.map((_, i) => `g${i}`);
   if (bucketed) {
     g.push(`floor((ts - ${p.add(spec.startTime * 1000)}) / ${p.add(spec.granularity * 1000)})::BIGINT AS b`);
     parts.push('b');
   }
-  return { p, where, g, parts };
+  return { p, where, g, parts, sqlOf };
 }
 
 /** The main aggregate's row that a row of a {@link groupedScope} query belongs to. */
@@ -399,23 +415,26 @@ async function heatmap(
   conn: DuckDBConnection,
   spec: ValidSpec,
   dataset: string,
-  col: ColumnInfo,
+  col: QueryColumn,
   name: string,
   byKey: Map<string, GroupRow>,
   series: boolean,
 ): Promise<void> {
   const p0 = new Params();
-  const w0 = scopeSql(dataset, spec.startTime, spec.endTime, spec.filters, spec.filterCombination, p0);
-  const mm = await conn.runAndReadAll(`SELECT min(${numExpr(col)}) AS lo, max(${numExpr(col)}) AS hi FROM ${EVENTS_TABLE} WHERE ${w0}`, p0.values);
+  const sql0 = columnSql(p0);
+  const w0 = scopeSql(dataset, spec.startTime, spec.endTime, spec.filters, spec.filterCombination, p0, sql0);
+  const x0 = numExpr(col, sql0(col));
+  const mm = await conn.runAndReadAll(`SELECT min(${x0}) AS lo, max(${x0}) AS hi FROM ${EVENTS_TABLE} WHERE ${w0}`, p0.values);
   const { lo, hi } = mm.getRowObjectsJS()[0] as { lo: number | null; hi: number | null };
   for (const row of byKey.values()) row.values[name] = null;
   if (lo === null || hi === null) return;
   const width = hi > lo ? (hi - lo) / HEATMAP_BUCKETS : 1;
   for (const bucketed of series ? [false, true] : [false]) {
-    const { p, where, g, parts } = groupedScope(spec, dataset, bucketed);
-    const hb = `least(floor((${numExpr(col)} - ${p.add(lo)}) / ${p.add(width)})::BIGINT, ${HEATMAP_BUCKETS - 1}) AS hb`;
+    const { p, where, g, parts, sqlOf } = groupedScope(spec, dataset, bucketed);
+    const x = numExpr(col, sqlOf(col));
+    const hb = `least(floor((${x} - ${p.add(lo)}) / ${p.add(width)})::BIGINT, ${HEATMAP_BUCKETS - 1}) AS hb`;
     const sql = `SELECT ${[...g, hb, 'sum(sample_rate) AS n'].join(', ')} FROM ${EVENTS_TABLE}
-      WHERE ${where} AND ${numExpr(col)} IS NOT NULL GROUP BY ${[...parts, 'hb'].join(', ')} ORDER BY hb`;
+      WHERE ${where} AND ${x} IS NOT NULL GROUP BY ${[...parts, 'hb'].join(', ')} ORDER BY hb`;
     const reader = await conn.runAndReadAll(sql, p.values);
     for (const r of reader.getRowObjectsJS()) {
       const row = groupOf(byKey, spec, r, bucketed);
@@ -424,6 +443,60 @@ async function heatmap(
       if (!h) row.values[name] = h = { min: lo, max: hi, bucket_width: width, buckets: [] };
       const i = Number(r.hb);
       h.buckets.push({ lower: lo + i * width, upper: lo + (i + 1) * width, count: Number(r.n) });
+    }
+  }
+}
+
+/** Spans longer than this that started before the query window are not counted in its CONCURRENCY. */
+const CONCURRENCY_LOOKBACK_S = 86_400;
+
+/**
+ * CONCURRENCY, as Honeycomb documents it: each span (weighted by its sample rate) counts in every bucket it
+ * overlaps, by the fraction of the bucket it covers, so a bucket's value is the average number of spans in progress
+ * during it. A 60 s span in 10 s buckets adds 1 to six buckets. Spans that started before the window but run into
+ * it count for the part inside (and make a result group of their own if nothing else in it started in the window).
+ * The totals value is the same average over the whole window. Buckets a span covers without any event starting in
+ * them get a series entry of their own.
+ */
+async function concurrency(
+  conn: DuckDBConnection,
+  spec: ValidSpec,
+  dataset: string,
+  name: string,
+  byKey: Map<string, GroupRow>,
+  rows: GroupRow[],
+  series: boolean,
+): Promise<void> {
+  const startMs = spec.startTime * 1000;
+  const endMs = spec.endTime * 1000;
+  const gran = spec.granularity * 1000;
+  for (const row of rows) row.values[name] = 0;
+  for (const bucketed of series ? [false, true] : [false]) {
+    const { p, where, g, parts } = groupedScope(spec, dataset, false, { startTime: spec.startTime - CONCURRENCY_LOOKBACK_S, endTime: spec.endTime });
+    const [s, e] = [p.add(startMs), p.add(endMs)];
+    const gr = bucketed ? p.add(gran) : '';
+    // Each span clipped to the window, as [t0, t1) in ms.
+    const spans = `SELECT ${[...g, `greatest(ts, ${s}) AS t0`, `least(ts + duration_ms, ${e}) AS t1`, 'sample_rate AS w'].join(', ')}
+      FROM ${EVENTS_TABLE} WHERE ${where} AND duration_ms > 0 AND ts + duration_ms > ${s}`;
+    const sql = bucketed
+      ? `SELECT ${[...parts, 'b'].join(', ')},
+           sum(w * (least(t1, ${s} + (b + 1) * ${gr}) - greatest(t0, ${s} + b * ${gr}))) / (least(${e}, ${s} + (b + 1) * ${gr}) - (${s} + b * ${gr})) AS v
+         FROM (SELECT *, unnest(range(floor((t0 - ${s}) / ${gr})::BIGINT, ceil((t1 - ${s}) / ${gr})::BIGINT)) AS b FROM (${spans}))
+         GROUP BY ${[...parts, 'b'].join(', ')}`
+      : `SELECT ${[...parts, `sum(w * (t1 - t0)) / (${e} - ${s}) AS v`].join(', ')} FROM (${spans}) ${parts.length ? `GROUP BY ${parts.join(', ')}` : ''}`;
+    const reader = await conn.runAndReadAll(sql, p.values);
+    for (const r of reader.getRowObjectsJS()) {
+      if (r.v === null) continue; // an ungrouped query over no spans
+      let row = groupOf(byKey, spec, r, bucketed);
+      if (!row) {
+        // A group (or bucket) whose spans all started earlier: it is in progress here, though nothing started in it.
+        const groupValues = spec.breakdowns.map((_, i) => toJs(r[`g${i}`]));
+        const values = Object.fromEntries(spec.calculations.map((c) => [c.name, null])) as Record<string, ResultValue>;
+        row = { groupValues, bucket: bucketed ? Number(r.b) : undefined, values, wmin: 1, wmax: 1, n: 0 };
+        rows.push(row);
+        byKey.set(groupKey(row.groupValues, row.bucket), row);
+      }
+      row.values[name] = toJs(r.v);
     }
   }
 }

@@ -10,6 +10,7 @@ import {
   timeInRange,
 } from './limits.js';
 import { normaliseSampleRate } from './mapping.js';
+import { EventTime } from './msgpack.js';
 
 /** One entry of a `/1/batch` response, in request order. */
 export interface BatchStatus {
@@ -18,10 +19,11 @@ export interface BatchStatus {
 }
 
 /**
- * Reads an event time: an RFC 3339 string, or a number of epoch seconds (epoch milliseconds when
- * larger than 1e11). Returns undefined for anything else.
+ * Reads an event time: an RFC 3339 string, a number of epoch seconds (epoch milliseconds when
+ * larger than 1e11) or a MessagePack timestamp. Returns undefined for anything else.
  */
 export function parseEventTime(v: unknown): number | undefined {
+  if (v instanceof EventTime) return v.epochMs;
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v > 1e11 ? v : v * 1000;
   if (typeof v !== 'string' || v.trim() === '') return undefined;
   const s = v.trim();
@@ -91,14 +93,19 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Validates a `/1/batch` body. Invalid entries get a 400 status; valid ones become events (within the limits). */
+/**
+ * Validates a `/1/batch` body. Invalid entries get a 400 status; valid ones become events, within the limits (what they
+ * clip is counted in `report`). `fields` turns an entry's `data` into stored fields (MessagePack bodies flatten their
+ * binary and timestamp values); it may throw, which refuses that entry.
+ */
 export function parseBatch(
   body: unknown,
   dataset: string,
   now: number,
   report: LimitReport,
+  fields: (data: Record<string, unknown>) => IngestEvent['fields'] = (data) => data as IngestEvent['fields'],
 ): { events: IngestEvent[]; statuses: BatchStatus[]; accepted: number[] } | { error: string } {
-  if (!Array.isArray(body)) return { error: 'request body must be a JSON array of {"data": {...}, "time", "samplerate"} objects' };
+  if (!Array.isArray(body)) return { error: 'request body must be an array of {"data": {...}, "time", "samplerate"} objects' };
   const events: IngestEvent[] = [];
   const statuses: BatchStatus[] = [];
   const accepted: number[] = [];
@@ -126,18 +133,20 @@ export function parseBatch(
       statuses.push({ status: 400, error: '"samplerate" must be a number' });
       return;
     }
-    const limited = limitEventData(entry.data, report);
+    let data: IngestEvent['fields'];
+    try {
+      data = fields(entry.data);
+    } catch (error) {
+      statuses.push({ status: 400, error: `"data" cannot be stored: ${(error as Error).message}` });
+      return;
+    }
+    const limited = limitEventData(data as Record<string, unknown>, report);
     if (limited !== undefined) {
       report.add('events_rejected');
       statuses.push({ status: 400, error: limited });
       return;
     }
-    events.push({
-      time,
-      dataset,
-      sampleRate: normaliseSampleRate(entry.samplerate ?? 1),
-      fields: entry.data as IngestEvent['fields'],
-    });
+    events.push({ time, dataset, sampleRate: normaliseSampleRate(entry.samplerate ?? 1), fields: data });
     accepted.push(i);
     statuses.push({ status: 202 });
   });

@@ -85,6 +85,7 @@ export interface GapsOptions {
 }
 
 const CALLEE_KINDS = new Set(['server', 'consumer']);
+const byCount = <T extends { count: number }>(a: T, b: T) => b.count - a.count;
 
 export function computeGaps(input: Iterable<GapSpan>, options: GapsOptions, links: Iterable<GapLink> = []): GapsReport {
   // A consumer that links back to the producer (batch receive, a job run as a new trace) covers that hop too.
@@ -179,20 +180,19 @@ export function computeGaps(input: Iterable<GapSpan>, options: GapsOptions, link
     if (newest - seen.timeMs > silenceMs) silentServices.push({ service, lastSeen: new Date(seen.timeMs).toISOString(), spans: seen.spans });
   }
 
-  const byCount = <T extends { count: number }>(a: T, b: T) => b.count - a.count;
   return {
     window: { start: new Date(options.startMs).toISOString(), end: new Date(options.endMs).toISOString() },
     spans: spanCount,
     traces: settledTraces,
-    orphanSpans: [...orphans.values()].sort(byCount),
-    missingHops: [...hops.values()].sort(byCount),
+    orphanSpans: [...orphans.values()].toSorted(byCount),
+    missingHops: [...hops.values()].toSorted(byCount),
     rootlessTraces: { count: rootlessCount, exampleTraceIds: rootless },
     edges: [...edges.values()]
       .map(({ callees, ...edge }) => {
-        const top = [...callees.entries()].sort((a, b) => b[1] - a[1])[0];
+        const top = [...callees.entries()].toSorted((a, b) => b[1] - a[1])[0];
         return { ...edge, to: top ? top[0] : edge.peer, coveragePercent: Math.round((edge.covered / edge.calls) * 1000) / 10 };
       })
-      .sort((a, b) => a.coveragePercent - b.coveragePercent || b.calls - a.calls),
-    silentServices: silentServices.sort((a, b) => a.lastSeen.localeCompare(b.lastSeen)),
+      .toSorted((a, b) => a.coveragePercent - b.coveragePercent || b.calls - a.calls),
+    silentServices: silentServices.toSorted((a, b) => a.lastSeen.localeCompare(b.lastSeen)),
   };
 }

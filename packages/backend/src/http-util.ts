@@ -3,8 +3,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 
-const gunzip = promisify(zlib.gunzip);
-const inflate = promisify(zlib.inflate);
+/** Body encodings Honeycomb's ingest accepts (libhoney-go, Refinery and honeytail send zstd), by `Content-Encoding`. */
+const DECOMPRESS: Record<string, (buf: Buffer, options: { maxOutputLength: number }) => Promise<Buffer>> = {
+  gzip: promisify(zlib.gunzip),
+  deflate: promisify(zlib.inflate),
+  zstd: promisify(zlib.zstdDecompress),
+};
 
 /** An error answered with its status and message as `{ "error": message }`. */
 export class HttpError extends Error {
@@ -39,11 +43,12 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   const raw = Buffer.concat(chunks, size);
   const encoding = String(req.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
   if (encoding === 'identity' || encoding === '') return raw;
-  if (encoding !== 'gzip' && encoding !== 'deflate') {
-    throw new HttpError(415, `content-encoding ${JSON.stringify(encoding)} is not supported; use gzip, deflate or none`);
+  const decompress = Object.hasOwn(DECOMPRESS, encoding) ? DECOMPRESS[encoding] : undefined;
+  if (decompress === undefined) {
+    throw new HttpError(415, `content-encoding ${JSON.stringify(encoding)} is not supported; use gzip, zstd, deflate or none`);
   }
   try {
-    return await (encoding === 'gzip' ? gunzip : inflate)(raw, { maxOutputLength: limit });
+    return await decompress(raw, { maxOutputLength: limit });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) {
       throw new HttpError(413, `decompressed request body is larger than the ${limit}-byte limit`);

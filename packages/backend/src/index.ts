@@ -6,11 +6,12 @@ import { isLoopback } from './request-guard.js';
 import { Store } from './store.js';
 import type { Backend, BackendOptions } from './types.js';
 
-export type { Backend, BackendOptions, QueryCalculation, QueryFilter, QueryHaving, QueryOrder, QuerySpec, RetentionOptions } from './types.js';
+export type { Backend, BackendOptions, QueryCalculatedField, QueryCalculation, QueryFilter, QueryHaving, QueryOrder, QuerySpec, RetentionOptions } from './types.js';
 export type { BubbleUpBucket, BubbleUpColumn, BubbleUpResult, BubbleUpValue } from './bubbleup.js';
 export type { HeatmapValue, QueryData } from './engine.js';
 export type { TraceEntry } from './traces.js';
 export type { Marker } from './markers.js';
+export type { ColumnView, DerivedColumn } from './schema.js';
 export { computeGaps } from './gaps.js';
 export { isLoopback } from './request-guard.js';
 export { IncidentLog, incidentDir } from './incident-log.js';
@@ -20,6 +21,16 @@ export type { EdgeCoverage, GapLink, GapSpan, GapsOptions, GapsReport, MissingHo
 const DEFAULT_PORT = 4318;
 const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024;
 const DEFAULT_MAX_AGE_HOURS = 168;
+
+/** A public URL without its trailing slash; refuses anything but an http(s) URL. */
+function publicUrlOption(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new RangeError(`WAGGLE_BACKEND_CONFIG_INVALID: publicUrl must be an http(s) URL such as https://waggle.example.com, got ${JSON.stringify(value)}`);
+  }
+  return url.href.replace(/\/+$/, '');
+}
 
 /**
  * Starts the embedded Honeycomb-compatible backend.
@@ -33,6 +44,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
   const host = options.host ?? '127.0.0.1';
   const dataDir = path.resolve(options.dataDir ?? process.env.WAGGLE_DATA_DIR ?? '.waggle');
   const bodyLimitBytes = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
+  const publicUrl = publicUrlOption(options.publicUrl ?? process.env.WAGGLE_PUBLIC_URL);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`WAGGLE_BACKEND_CONFIG_INVALID: port must be an integer from 0 to 65535, got ${port}`);
   }
@@ -53,6 +65,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     bodyLimitBytes,
     uiDir: options.uiDir,
     incidentDir: options.incidentDir ?? incidentDir(),
+    publicUrl,
     guard: {
       loopback: isLoopback(host),
       allowedHosts: new Set(allowedHosts.map((h) => h.trim().toLowerCase()).filter((h) => h !== '')),

@@ -8,6 +8,17 @@ export const SPAN_KINDS = ['unspecified', 'internal', 'server', 'client', 'produ
 /** Exception fields copied from a span's first `exception` event onto the span itself. */
 const EXCEPTION_FIELDS = ['exception.message', 'exception.type', 'exception.stacktrace', 'exception.escaped'];
 
+const ZERO_HIGH_BITS = '0000000000000000';
+
+/**
+ * A trace id as Honeycomb's OTLP ingest stores it: a 128-bit id whose high 64 bits are zero (a 64-bit libhoney or
+ * beeline id that went through W3C trace context, padded to 32 hex characters) keeps only its low 16 characters, so
+ * the OTLP spans join the libhoney/beeline spans of the same trace.
+ */
+export function honeycombTraceId(hex: string): string {
+  return hex.length === 32 && hex.startsWith(ZERO_HIGH_BITS) ? hex.slice(16) : hex;
+}
+
 /** The dataset for data without a service name, as Honeycomb names it. */
 export const UNKNOWN_SERVICE_DATASET = 'unknown_service';
 
@@ -96,8 +107,9 @@ export function mapSpan(span: Span, scope: ScopeFields, dataset: string, out: In
   const kind = SPAN_KINDS[span.kind] ?? 'unspecified';
   const isError = span.status.code === 2;
   const name = clipField(span.name, limiter);
+  const traceId = honeycombTraceId(span.traceId);
   const fields: Record<string, AnyValue> = {
-    'trace.trace_id': span.traceId,
+    'trace.trace_id': traceId,
     'trace.span_id': span.spanId,
     name,
     'span.kind': kind,
@@ -131,7 +143,7 @@ export function mapSpan(span: Span, scope: ScopeFields, dataset: string, out: In
 
   for (const ev of span.events) {
     const f: Record<string, AnyValue> = {
-      'trace.trace_id': span.traceId,
+      'trace.trace_id': traceId,
       'trace.parent_id': span.spanId,
       name: clipField(ev.name, limiter),
       parent_name: name,
@@ -145,9 +157,9 @@ export function mapSpan(span: Span, scope: ScopeFields, dataset: string, out: In
   }
   for (const link of span.links) {
     const f: Record<string, AnyValue> = {
-      'trace.trace_id': span.traceId,
+      'trace.trace_id': traceId,
       'trace.parent_id': span.spanId,
-      'trace.link.trace_id': link.traceId,
+      'trace.link.trace_id': honeycombTraceId(link.traceId),
       'trace.link.span_id': link.spanId,
       parent_name: name,
       'meta.annotation_type': 'link',

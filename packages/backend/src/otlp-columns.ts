@@ -26,6 +26,7 @@ import type { IngestEvent } from './internal-types.js';
 import { FieldLimiter, LimitReport, timeInRange } from './limits.js';
 import {
   clipField,
+  honeycombTraceId,
   mapSpan,
   normaliseSampleRate,
   resourceContext,
@@ -276,7 +277,7 @@ function readLink(r: Reader, end: number): boolean {
     const t = r.tag(end, 'Span.Link');
     switch (t) {
       case (1 << 3) | WIRE_LEN:
-        linkTraceId[i] = r.id(end, 16, 'Span.Link.trace_id', false);
+        linkTraceId[i] = honeycombTraceId(r.id(end, 16, 'Span.Link.trace_id', false));
         break;
       case (2 << 3) | WIRE_LEN:
         linkSpanId[i] = r.id(end, 8, 'Span.Link.span_id', false);
@@ -427,6 +428,7 @@ function readSpanColumns(r: Reader, end: number, cols: EventColumns, scope: Scop
     }
   }
   if (traceId === '' || spanId === '' || traceId === ZERO_TRACE_ID || spanId === ZERO_SPAN_ID) r.fail('invalid span id');
+  traceId = honeycombTraceId(traceId);
   if (parentSpanId === ZERO_SPAN_ID) parentSpanId = '';
 
   const { dataset, entries } = scope;

@@ -1,13 +1,17 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { canonicalSegment } from './dataset-names.js';
 import { HttpError, sendError } from './http-util.js';
 import { refusal, UI_CSP, type GuardOptions } from './request-guard.js';
 import { Router, type RouteKind, type RouteMatch } from './router.js';
+import { columnRoutes } from './routes/columns.js';
 import { datasetRoutes } from './routes/datasets.js';
+import { derivedColumnRoutes } from './routes/derived-columns.js';
 import type { RouteDeps } from './routes/deps.js';
 import { exploreRoutes } from './routes/explore.js';
 import { ingestRoutes, otlpTraces } from './routes/ingest.js';
 import { markerRoutes } from './routes/markers.js';
 import { queryRoutes } from './routes/queries.js';
+import { Schema } from './schema.js';
 import { SpecError } from './spec.js';
 import { StoreUnavailableError, type Store } from './store.js';
 import { serveUi } from './ui-static.js';
@@ -19,6 +23,8 @@ export interface ServerConfig {
   uiDir: string | undefined;
   /** Where the CLI keeps incident timelines; served read-only at /api/incident. */
   incidentDir: string;
+  /** The backend's URL for links in answers; undefined: each request's Host. */
+  publicUrl?: string | undefined;
   /** Host and cross-site checks (request-guard.ts). */
   guard: GuardOptions;
 }
@@ -42,9 +48,16 @@ function drained(req: IncomingMessage): Promise<void> {
 /** Creates the HTTP server: ingest, Honeycomb-shaped APIs (`/1/…`), Waggle's `/api/…` extensions and the UI. */
 export function createServer(config: ServerConfig): http.Server {
   const { store, keys } = config;
-  const deps: RouteDeps = { store, keys, bodyLimitBytes: config.bodyLimitBytes, incidentDir: config.incidentDir };
+  const deps: RouteDeps = {
+    store,
+    schema: new Schema(store),
+    keys,
+    bodyLimitBytes: config.bodyLimitBytes,
+    incidentDir: config.incidentDir,
+    publicUrl: config.publicUrl,
+  };
   const router = new Router();
-  for (const routes of [ingestRoutes, datasetRoutes, markerRoutes, queryRoutes, exploreRoutes]) {
+  for (const routes of [ingestRoutes, datasetRoutes, columnRoutes, derivedColumnRoutes, markerRoutes, queryRoutes, exploreRoutes]) {
     for (const r of routes(deps)) router.add(r);
   }
 
@@ -79,6 +92,8 @@ export function createServer(config: ServerConfig): http.Server {
     if ('allowed' in match) throw new HttpError(405, `use ${match.allowed.join(' or ')} for ${url.pathname}`);
     // Everything but ingest reads: let it see every event acknowledged before this request.
     if (match.route.kind !== 'ingest') await store.settle();
+    // Dataset names are case-insensitive (Honeycomb's rule): handlers see the dataset's display name.
+    if (match.params.dataset !== undefined) match.params.dataset = canonicalSegment(store.names, match.params.dataset);
     await match.route.handler({ req, res, url, params: match.params });
   }
 

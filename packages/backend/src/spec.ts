@@ -1,4 +1,4 @@
-import type { ColumnInfo } from './internal-types.js';
+import type { QueryColumn } from './query-columns.js';
 import type { QuerySpec } from './types.js';
 
 /** A query spec that broke a rule; becomes a 400 naming the field and the rule. */
@@ -64,18 +64,24 @@ export type FilterOp = (typeof FILTER_OPS)[number];
 
 export const DEFAULT_TIME_RANGE_S = 7200;
 export const DEFAULT_LIMIT = 1000;
-export const MAX_LIMIT = 10_000;
+/** Honeycomb: a query's `limit` is at most 1,000; a `disable_series` query result may raise it to 10,000. */
+export const MAX_LIMIT = 1000;
+export const RESULT_LIMIT_MAX = 10_000;
 export const MAX_BUCKETS = 1000;
 
+/** A filter value as the column compares it: numbers for number columns (and numeric values on mixed ones). */
+export type FilterScalar = number | string | boolean;
+
 export interface ValidFilter {
-  column: ColumnInfo;
+  column: QueryColumn;
   op: FilterOp;
-  value: unknown;
+  /** A scalar, a list for in / not-in, undefined for exists / does-not-exist. */
+  value: FilterScalar | FilterScalar[] | undefined;
 }
 
 export interface ValidCalculation {
   op: string;
-  column: ColumnInfo | undefined;
+  column: QueryColumn | undefined;
   /** The result key, e.g. `P99(duration_ms)` or `COUNT`. */
   name: string;
 }
@@ -84,7 +90,7 @@ export interface ValidSpec {
   calculations: ValidCalculation[];
   filters: ValidFilter[];
   filterCombination: 'AND' | 'OR';
-  breakdowns: ColumnInfo[];
+  breakdowns: QueryColumn[];
   orders: { key: string; descending: boolean }[];
   havings: { key: string; op: string; value: number }[];
   limit: number;
@@ -130,14 +136,16 @@ export function resolveTime(
       throw new SpecError(field, 'must be a non-negative integer number of seconds');
     }
   }
-  const r = range as number | undefined;
-  const s = start as number | undefined;
-  const e = end as number | undefined;
+  const r = (range ?? undefined) as number | undefined;
+  const s = (start ?? undefined) as number | undefined;
+  const e = (end ?? undefined) as number | undefined;
   if (r !== undefined && r <= 0) throw new SpecError('time_range', 'must be greater than 0');
+  if (r !== undefined && s !== undefined && e !== undefined) {
+    throw new SpecError('time_range', 'specify at most two of time_range, start_time and end_time');
+  }
   let startTime: number;
   let endTime: number;
   if (s !== undefined && e !== undefined) {
-    if (r !== undefined && e - s !== r) throw new SpecError('time_range', 'must equal end_time - start_time when all three are given');
     startTime = s;
     endTime = e;
   } else if (s !== undefined) {
@@ -154,24 +162,57 @@ export function resolveTime(
   return { startTime, endTime };
 }
 
+/** A calculated field defined in the query itself (Honeycomb's `calculated_fields`), visible only to that query. */
+export interface InlineCalculatedField {
+  name: string;
+  expression: string;
+}
+
 /**
- * Validates a Honeycomb query spec against the dataset's columns. Throws {@link SpecError} naming the
- * first field that breaks a rule. Columns resolve through `lookup`, so nothing unvalidated reaches SQL.
+ * The dataset's columns for one query, given its inline calculated fields. Resolving may throw a {@link SpecError}
+ * naming the calculated field (or the use of one) that does not compile.
  */
-export function validateSpec(
-  input: unknown,
-  lookup: (key: string) => ColumnInfo | undefined,
-  nowSeconds: number,
-): ValidSpec {
-  if (!isObject(input)) throw new SpecError('query', 'must be a JSON object');
-  const spec = input;
-  checkSpecSize(spec);
-  const column = (field: string, v: unknown): ColumnInfo => {
+export type ColumnResolver = (inline: InlineCalculatedField[]) => (field: string, name: string) => QueryColumn | undefined;
+
+/** Honeycomb's limit on calculated field names. */
+const MAX_NAME_LENGTH = 255;
+
+/** The query's own calculated fields (`calculated_fields`), checked for shape and unique names. */
+export function inlineCalculatedFields(spec: Record<string, unknown>): InlineCalculatedField[] {
+  const fields = asArray(spec, 'calculated_fields').map((f, i) => {
+    const field = `calculated_fields[${i}]`;
+    if (!isObject(f)) throw new SpecError(field, 'must be an object with "name" and "expression"');
+    if (typeof f.name !== 'string' || f.name === '' || f.name.length > MAX_NAME_LENGTH) {
+      throw new SpecError(`${field}.name`, `must be a column name of 1 to ${MAX_NAME_LENGTH} characters`);
+    }
+    if (typeof f.expression !== 'string') throw new SpecError(`${field}.expression`, 'must be a calculated field expression');
+    return { name: f.name, expression: f.expression };
+  });
+  const names = fields.map((f) => f.name);
+  const repeated = names.find((n, i) => names.indexOf(n) !== i);
+  if (repeated !== undefined) throw new SpecError('calculated_fields', `repeats the name ${JSON.stringify(repeated)}`);
+  return fields;
+}
+
+/** Turns a column name of a spec into its column, or a SpecError naming the field. */
+export function columnOf(lookup: ReturnType<ColumnResolver>): (field: string, v: unknown) => QueryColumn {
+  return (field, v) => {
     if (typeof v !== 'string' || v === '') throw new SpecError(field, 'must be a non-empty column name');
-    const c = lookup(v);
+    const c = lookup(field, v);
     if (!c) throw new SpecError(field, `unknown column ${JSON.stringify(v)}`);
     return c;
   };
+}
+
+/**
+ * Validates a Honeycomb query spec against the dataset's columns and calculated fields. Throws {@link SpecError}
+ * naming the first field that breaks a rule. Columns resolve through `resolve`, so nothing unvalidated reaches SQL.
+ */
+export function validateSpec(input: unknown, resolve: ColumnResolver, nowSeconds: number): ValidSpec {
+  if (!isObject(input)) throw new SpecError('query', 'must be a JSON object');
+  const spec = input;
+  checkSpecSize(spec);
+  const column = columnOf(resolve(inlineCalculatedFields(spec)));
 
   const calculations: ValidCalculation[] = [];
   const rawCalcs = asArray(spec, 'calculations');
@@ -182,10 +223,10 @@ export function validateSpec(
     if (typeof op !== 'string' || !(COLUMNLESS_OPS.has(op) || COLUMN_OPS.has(op))) {
       throw new SpecError(`${f}.op`, `must be one of ${CALCULATION_OPS.join(', ')}`);
     }
-    let col: ColumnInfo | undefined;
+    let col: QueryColumn | undefined;
     if (COLUMN_OPS.has(op)) {
       col = column(`${f}.column`, c.column);
-      if (op !== 'COUNT_DISTINCT' && col.type === 'BOOLEAN') {
+      if (op !== 'COUNT_DISTINCT' && col.kind === 'bool') {
         throw new SpecError(`${f}.column`, `${op} needs a numeric column; ${JSON.stringify(col.key)} is boolean`);
       }
     } else if (c.column !== undefined && c.column !== null) {
@@ -218,6 +259,7 @@ export function validateSpec(
   const orders = asArray(spec, 'orders').map((o, i) => {
     const f = `orders[${i}]`;
     if (!isObject(o)) throw new SpecError(f, 'must be an object with "op" and/or "column"');
+    if (o.op === 'HEATMAP') throw new SpecError(`${f}.op`, 'HEATMAP cannot be used in orders');
     const order = o.order ?? 'descending';
     if (order !== 'ascending' && order !== 'descending') throw new SpecError(`${f}.order`, 'must be "ascending" or "descending"');
     let key: string;
@@ -250,10 +292,14 @@ export function validateSpec(
   const limit = spec.limit ?? DEFAULT_LIMIT;
   if (!isInt(limit) || limit < 1 || limit > MAX_LIMIT) throw new SpecError('limit', `must be an integer from 1 to ${MAX_LIMIT}`);
 
+  if (spec.compare_time_offset_seconds !== undefined && spec.compare_time_offset_seconds !== null) {
+    throw new SpecError('compare_time_offset_seconds', 'is not supported by this backend (time comparison queries run on Honeycomb only)');
+  }
   const { startTime, endTime } = resolveTime(spec, nowSeconds);
   const range = endTime - startTime;
   let granularity = spec.granularity;
-  if (granularity === undefined || granularity === null) granularity = Math.max(1, Math.ceil(range / 100));
+  // 0 means "automatic", as Honeycomb's query builder exports it.
+  if (granularity === undefined || granularity === null || granularity === 0) granularity = Math.max(1, Math.ceil(range / 100));
   if (!isInt(granularity) || granularity < 1) throw new SpecError('granularity', 'must be a positive integer number of seconds');
   if (granularity > range) throw new SpecError('granularity', 'must not exceed the time range');
   if (range / granularity > MAX_BUCKETS) {
@@ -275,10 +321,17 @@ export function validateSpec(
   };
 }
 
+/** A string that reads as a finite number, as a number; else undefined. */
+function numericText(v: string): number | undefined {
+  if (v.trim() === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
 export function validateFilter(
   f: unknown,
   field: string,
-  column: (field: string, v: unknown) => ColumnInfo,
+  column: (field: string, v: unknown) => QueryColumn,
 ): ValidFilter {
   if (!isObject(f)) throw new SpecError(field, 'must be an object with "column", "op" and usually "value"');
   const op = f.op;
@@ -288,17 +341,22 @@ export function validateFilter(
   const col = column(`${field}.column`, f.column);
   const value = f.value;
   const vf = `${field}.value`;
-  const scalar = (v: unknown, where: string): unknown => {
-    if (col.type === 'DOUBLE') {
-      const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
+  // The value takes the column's type; on a mixed (text and numbers) column a number compares with the values
+  // that read as numbers, so `mixed > 100` never compares digits as text.
+  const scalar = (v: unknown, where: string): FilterScalar => {
+    if (col.kind === 'number') {
+      const n = typeof v === 'number' ? v : typeof v === 'string' ? (numericText(v) ?? Number.NaN) : Number.NaN;
       if (!Number.isFinite(n)) throw new SpecError(where, `must be a number: ${JSON.stringify(col.key)} is numeric`);
       return n;
     }
-    if (col.type === 'BOOLEAN') {
+    if (col.kind === 'bool') {
       if (v === true || v === 'true') return true;
       if (v === false || v === 'false') return false;
       throw new SpecError(where, `must be true or false: ${JSON.stringify(col.key)} is boolean`);
     }
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new SpecError(where, 'must be a finite number');
+    if (col.kind === 'any' && typeof v === 'number') return v;
+    if (col.kind === 'any' && typeof v === 'string') return numericText(v) ?? v;
     if (typeof v === 'string') return v;
     if (typeof v === 'number' || typeof v === 'boolean') return String(v);
     throw new SpecError(where, 'must be a string, number or boolean');
@@ -306,6 +364,7 @@ export function validateFilter(
   switch (op as FilterOp) {
     case 'exists':
     case 'does-not-exist':
+      if (value !== undefined && value !== null) throw new SpecError(vf, `${op} does not take a value`);
       return { column: col, op: op as FilterOp, value: undefined };
     case 'in':
     case 'not-in': {
@@ -324,7 +383,7 @@ export function validateFilter(
     case '>=':
     case '<':
     case '<=':
-      if (col.type === 'BOOLEAN') throw new SpecError(`${field}.op`, `${op} does not apply to boolean column ${JSON.stringify(col.key)}`);
+      if (col.kind === 'bool') throw new SpecError(`${field}.op`, `${op} does not apply to boolean column ${JSON.stringify(col.key)}`);
       return { column: col, op: op as FilterOp, value: scalar(value, vf) };
     default:
       if (value === undefined || value === null) throw new SpecError(vf, `is required for ${op}`);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBAppender, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { coerce, CommitColumn, constantValue, PendingColumn, StringArena, writeVector } from './column-batch.js';
+import { DatasetNames } from './dataset-names.js';
 import { EventColumns } from './event-columns.js';
 import { IngestLog, type LogPosition, type LogRecord } from './ingest-log.js';
 import { recordColumns } from './ingest-records.js';
@@ -55,9 +56,10 @@ const WAL_AUTOCHECKPOINT = '256MB';
 
 /**
  * Layout version of the database file, kept in `waggle_meta` (2: 64-bit trace index keys without the id text;
- * 3: `events` a view over segment tables).
+ * 3: `waggle_datasets`, events stored under each dataset's display name).
+ * 4: `events` a view over segment tables).
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 const RAW_TYPES: Record<ColumnType, duckdb.Type> = {
   VARCHAR: duckdb.Type.VARCHAR,
@@ -160,6 +162,8 @@ export class Store {
   private readonly lastWritten = new Map<string, number>();
   /** Datasets holding any event with a sample rate other than 1 (kept conservatively: never shrinks). */
   private readonly sampledDatasets = new Set<string>();
+  /** Dataset slugs and display names: events are stored under the display name, whatever spelling they came with. */
+  readonly names = new DatasetNames();
   /** How often the ingest limits acted since start (GET /api/limits). */
   readonly limits = new LimitCounters();
   /** New keys let in under {@link MAX_COLUMNS} that have no column yet (their commit is pending). */
@@ -247,6 +251,7 @@ export class Store {
       if (id >= this.nextColumnId) this.nextColumnId = id + 1;
     }
     await this.openSegments();
+    await this.names.open(this.readersList[0]!, this.segmentTables());
     const dc = await this.writer.runAndReadAll('SELECT dataset, key FROM waggle_dataset_columns');
     for (const row of dc.getRowObjectsJS()) this.noteDatasetColumn(String(row.dataset), String(row.key));
     const lw = await this.writer.runAndReadAll(`SELECT dataset, max(ts) AS ts FROM ${EVENTS_TABLE} GROUP BY dataset`);
@@ -460,6 +465,30 @@ export class Store {
   }
 
   /**
+   * Deletes a key's values from one dataset and drops it from the dataset's columns (the Columns API's delete). The
+   * physical column stays for other datasets; a later event with the key brings the column back.
+   */
+  async deleteDatasetColumn(dataset: string, key: string): Promise<void> {
+    const col = this.columns.get(key);
+    if (!col) return;
+    await this.runExclusive(async () => {
+      await this.writer.run('BEGIN TRANSACTION');
+      try {
+        for (const segment of this.segments) {
+          if (!segment.columns.has(col.physical)) continue;
+          await this.writer.run(`UPDATE ${quoteIdent(segment.table)} SET ${quoteIdent(col.physical)} = NULL WHERE dataset = $1`, [dataset]);
+        }
+        await this.writer.run('DELETE FROM waggle_dataset_columns WHERE dataset = $1 AND key = $2', [dataset, key]);
+        await this.writer.run('COMMIT');
+      } catch (error) {
+        await this.writer.run('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+      this.datasetColumns.get(dataset)?.delete(key);
+    });
+  }
+
+  /**
    * Logs a request's record and queues its events for DuckDB; resolves once the record is on disk, which is when
    * the request may be acknowledged. Rejects (nothing acknowledged) if the log write fails or commits are failing.
    * Values of new keys past the column limit are dropped (counted in `report`, which is then added to the counters).
@@ -468,6 +497,7 @@ export class Store {
     if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
     if (input.length === 0) return void this.limits.record(report);
     const events = input instanceof EventColumns ? input : EventColumns.of(input);
+    await this.names.canonicalize(events);
     this.admitColumns(events, report);
     this.limits.record(report);
     // Waiting for room (the next commit), not for everything queued to be committed: a waiting reader would make the
@@ -719,6 +749,7 @@ export class Store {
       let events: EventColumns;
       try {
         events = recordColumns(entry.record);
+        await this.names.canonicalize(events);
         this.admitColumns(events, replayReport);
       } catch (error) {
         partial = 0;

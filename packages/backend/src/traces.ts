@@ -1,3 +1,4 @@
+import { honeycombTraceId } from './mapping.js';
 import { EVENTS_TABLE, traceKey, type Store } from './store.js';
 
 /** One span or annotation of a trace, in waterfall order. */
@@ -18,6 +19,17 @@ export function isValidTraceId(id: string): boolean {
   return TRACE_ID.test(id);
 }
 
+const HEX64 = /^[0-9a-f]{16}$/;
+
+/**
+ * The ids a trace may be stored under: a 64-bit id (16 hex characters, as libhoney and beelines send it) and the same
+ * id zero-padded to 128 bits (as OTLP senders carry it, and as data stored before the OTLP mapping trimmed it holds it).
+ */
+export function traceIdForms(id: string): string[] {
+  const short = honeycombTraceId(id);
+  return HEX64.test(short) ? [short, `0000000000000000${short}`] : [id];
+}
+
 /**
  * Every event of a trace across datasets, ordered for a waterfall: parents before their children,
  * siblings by start time, each span's annotations (span events, links) right after it.
@@ -25,16 +37,17 @@ export function isValidTraceId(id: string): boolean {
  */
 export async function fetchTrace(store: Store, traceId: string): Promise<TraceEntry[]> {
   const conn = store.reader();
+  const ids = traceIdForms(traceId);
   // The trace index says when the trace happened; the time bounds let DuckDB skip row groups by zonemap.
   const span = await conn.runAndReadAll(
-    'SELECT min(ts_min) AS lo, max(ts_max) AS hi FROM waggle_trace_index WHERE trace_key = $1',
-    [traceKey(traceId)],
+    `SELECT min(ts_min) AS lo, max(ts_max) AS hi FROM waggle_trace_index WHERE trace_key IN (${ids.map((_, i) => `$${i + 1}`).join(', ')})`,
+    ids.map(traceKey),
   );
   const { lo, hi } = span.getRowObjectsJS()[0] as { lo: number | null; hi: number | null };
   if (lo === null || hi === null) return [];
   const reader = await conn.runAndReadAll(
-    `SELECT * FROM ${EVENTS_TABLE} WHERE ts >= $2 AND ts <= $3 AND trace_id = $1 ORDER BY ts`,
-    [traceId, lo, hi],
+    `SELECT * FROM ${EVENTS_TABLE} WHERE ts >= $1 AND ts <= $2 AND trace_id IN (${ids.map((_, i) => `$${i + 3}`).join(', ')}) ORDER BY ts`,
+    [lo, hi, ...ids],
   );
   const keys = store.keysByPhysical();
   const entries: TraceEntry[] = [];

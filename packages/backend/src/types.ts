@@ -22,6 +22,11 @@ export interface BackendOptions {
   uiDir?: string;
   /** Incident timelines written by `waggle incident` (default WAGGLE_INCIDENT_DIR or ~/.waggle/incidents); served at /api/incident. */
   incidentDir?: string;
+  /**
+   * The URL clients reach the backend at (behind a proxy, say), for absolute links in answers (`query_url`, `Location`);
+   * default `WAGGLE_PUBLIC_URL`, else `http://` + each request's Host.
+   */
+  publicUrl?: string;
 }
 
 export interface RetentionOptions {
@@ -68,9 +73,17 @@ export interface QueryHaving {
   value: number;
 }
 
+/** A calculated field defined in a query spec, visible only to that query. */
+export interface QueryCalculatedField {
+  name: string;
+  /** Honeycomb's expression language, e.g. `IF(GTE($duration_ms, 1000), "slow", "fast")`. */
+  expression: string;
+}
+
 /** A query spec, as accepted by `POST /1/queries/:dataset`. */
 export interface QuerySpec {
   calculations?: QueryCalculation[];
+  calculated_fields?: QueryCalculatedField[];
   filters?: QueryFilter[];
   filter_combination?: 'AND' | 'OR';
   breakdowns?: string[];

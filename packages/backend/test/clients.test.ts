@@ -103,6 +103,9 @@ async function assertQueries(url: string, dataset: string, breakdown: string, sp
   expect(counts).toEqual(counts.toSorted((a, b) => b - a));
 }
 
+/** What a set of generated spans counts as once sample rates weight it. */
+const weight = (spans: Generated[]) => spans.reduce((a, s) => a + s.rate, 0);
+
 describe('real clients against a running backend', () => {
   let backend: Backend;
   beforeAll(async () => {
@@ -152,7 +155,6 @@ describe('real clients against a running backend', () => {
   it('spans from both OTLP exporters land in their service datasets and __all__ sees every dataset', async () => {
     const data = await runQuery(backend.url, '__all__', { time_range: 3600, breakdowns: ['service.name'], calculations: [{ op: 'COUNT' }] });
     const rows = byKey(data.results, 'service.name');
-    const weight = (spans: Generated[]) => spans.reduce((a, s) => a + s.rate, 0);
     expect(rows.get('proto-svc')?.COUNT).toBe(weight(generate(600, 7)));
     expect(rows.get('json-svc')?.COUNT).toBe(weight(generate(450, 99)));
   });

@@ -34,6 +34,7 @@ describe('durability', () => {
     let sent = 0;
     let stop = false;
     const sender = async (): Promise<void> => {
+      // oxlint-disable-next-line no-unmodified-loop-condition -- the test sets stop while this sender awaits
       while (!stop && sent < 8000) {
         const spans = Array.from({ length: 25 }, () => makeSpan());
         sent += spans.length;
@@ -52,6 +53,7 @@ describe('durability', () => {
     };
     const senders = [sender(), sender(), sender()];
     // Kill while requests are in flight, once a good number are acknowledged.
+    // oxlint-disable-next-line no-unmodified-loop-condition -- the senders advance both while this loop sleeps
     while (acknowledged.length < 1500 && sent < 8000) await new Promise((r) => setTimeout(r, 20));
     first.child.kill('SIGKILL');
     stop = true;
@@ -61,12 +63,13 @@ describe('durability', () => {
 
     const second = await startChild(dataDir);
     try {
-      const data = await runQuery(second.url, 'durable', {
-        time_range: 7200,
-        breakdowns: ['trace.span_id'],
-        calculations: [{ op: 'COUNT' }],
-        limit: 10_000,
-      });
+      const data = await runQuery(
+        second.url,
+        'durable',
+        { time_range: 7200, breakdowns: ['trace.span_id'], calculations: [{ op: 'COUNT' }] },
+        {},
+        { disable_series: true, limit: 10_000 },
+      );
       const stored = new Set(data.results.map((r) => r.data['trace.span_id'] as string));
       const missing = acknowledged.filter((id) => !stored.has(id));
       expect(missing).toEqual([]);

@@ -71,7 +71,7 @@ describe('gaps report', () => {
     const early = completeTrace('1'.repeat(32), T0 - 50_000).map((s) => (s.service === 'api' ? s : { ...s, service: 'worker' }));
     const late = span('2'.repeat(32), { service: 'proxy', kind: 'server', timeMs: T0 + 40_000 });
     const report = computeGaps([...early, late], { ...window, silenceMs: 30_000 });
-    expect(report.silentServices.map((s) => s.service).sort()).toEqual(['api', 'worker']);
+    expect(report.silentServices.map((s) => s.service).toSorted()).toEqual(['api', 'worker']);
     expect(report.silentServices.find((s) => s.service === 'proxy')).toBeUndefined();
   });
 

@@ -36,17 +36,18 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
   return { status: res.status, body: parsed };
 }
 
-/** Runs a query through the Honeycomb flow: create the query, then its result. */
+/** Runs a query through the Honeycomb flow: create the query, then its result (`result` adds to the result request). */
 export async function runQuery(
   url: string,
   dataset: string,
   spec: QuerySpec,
   headers: Record<string, string> = {},
+  result: { disable_series?: boolean; limit?: number } = {},
 ): Promise<{ results: { data: Record<string, any> }[]; series: { time: string; data: Record<string, any> }[] }> {
   const q = await postJson(`${url}/1/queries/${encodeURIComponent(dataset)}`, spec, headers);
   if (q.status !== 200) throw new Error(`query create failed ${q.status}: ${JSON.stringify(q.body)}`);
-  const r = await postJson(`${url}/1/query_results/${encodeURIComponent(dataset)}`, { query_id: q.body.id }, headers);
-  if (r.status !== 200) throw new Error(`query result failed ${r.status}: ${JSON.stringify(r.body)}`);
+  const r = await postJson(`${url}/1/query_results/${encodeURIComponent(dataset)}`, { query_id: q.body.id, ...result }, headers);
+  if (r.status !== 201) throw new Error(`query result failed ${r.status}: ${JSON.stringify(r.body)}`);
   if (r.body.complete !== true) throw new Error('query result not complete');
   const fetched = await fetch(`${url}/1/query_results/${encodeURIComponent(dataset)}/${r.body.id}`, { headers });
   const again = (await fetched.json()) as { data: typeof r.body.data };
@@ -70,4 +71,11 @@ export function weightedPercentile(values: number[], weights: number[], p: numbe
 
 export function byKey<T extends { data: Record<string, any> }>(rows: T[], key: string): Map<unknown, Record<string, any>> {
   return new Map(rows.map((r) => [r.data[key], r.data]));
+}
+
+/** Any method, JSON body in and out (`body` undefined for 204 and empty answers). */
+export async function request(url: string, method: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }

@@ -147,7 +147,7 @@ describe('query API', () => {
     const counts = new Map(['/a', '/b', '/api/c', '/api/d'].map((rt) => [rt, weight((r) => r.route === rt)]));
     const expected = [...counts]
       .filter(([, c]) => c > counts.get('/b')!)
-      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .toSorted(([a], [b]) => (a < b ? -1 : 1))
       .slice(0, 2)
       .map(([route, COUNT]) => ({ data: { route, COUNT } }));
     expect(data.results).toEqual(expected);
@@ -184,14 +184,14 @@ describe('query API', () => {
     expect(data.results[0]!.data.CONCURRENCY).toBeCloseTo(busy / 3_600_000, 9);
   });
 
-  it('RATE_MAX is the change of the per-bucket MAX per second', async () => {
-    // A counter that grows by 120 per 60-second bucket: rate 2/s.
+  it("RATE_MAX is the difference of each bucket's MAX from the previous bucket's; the total is the change over the window", async () => {
+    // A counter that grows by 120 per 60-second bucket.
     const events = Array.from({ length: 10 }, (_, i) => ({ data: { counter: 1000 + i * 120 }, time: new Date((START + 5 + i * 60) * 1000).toISOString() }));
     await postJson(`${backend.url}/1/batch/rates`, events);
     const data = await runQuery(backend.url, 'rates', { start_time: START, end_time: END, calculations: [{ op: 'RATE_MAX', column: 'counter' }], granularity: 60 });
-    expect(data.results[0]!.data['RATE_MAX(counter)']).toBe(2);
+    expect(data.results[0]!.data['RATE_MAX(counter)']).toBe(9 * 120);
     const rates = data.series.map((s) => s.data['RATE_MAX(counter)']);
-    expect(rates).toEqual([null, ...Array(9).fill(2)]);
+    expect(rates).toEqual([null, ...Array(9).fill(120)]);
   });
 
   it('/1/events takes one event with X-Honeycomb-Event-Time and X-Honeycomb-Samplerate', async () => {
@@ -317,7 +317,7 @@ describe('query API', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatch(/^start_time: must be epoch seconds/);
     const list = (await (await fetch(`${backend.url}/1/markers/q`)).json()) as { message: string; id: string }[];
-    expect(list.map((m) => m.message).sort()).toEqual(['deploy 42', 'env-wide']);
+    expect(list.map((m) => m.message).toSorted()).toEqual(['deploy 42', 'env-wide']);
     expect(list.every((m) => typeof m.id === 'string')).toBe(true);
   });
 });

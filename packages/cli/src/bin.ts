@@ -10,6 +10,7 @@ import { serveCommand } from './commands/serve.js';
 import { traceCommand } from './commands/trace.js';
 import { CommandError, UsageError } from './errors.js';
 import { IncidentLog, incidentDir } from '@waggle/backend';
+import { terminalLines, terminalText } from './render/terminal-text.js';
 
 const COMMANDS: Command[] = [serveCommand, queryCommand, traceCommand, bubbleupCommand, gapsCommand, markerCommand, incidentCommand];
 
@@ -34,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
-    process.stderr.write(`waggle: unknown command ${JSON.stringify(name)}\n\n${usage()}\n`);
+    process.stderr.write(`waggle: unknown command ${terminalText(JSON.stringify(name))}\n\n${usage()}\n`);
     return 2;
   }
   const ctx = createContext(name, rest);
@@ -45,10 +46,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`waggle ${name}: ${error.message}\n(see: waggle ${name} --help)\n`);
+      process.stderr.write(`waggle ${name}: ${terminalText(error.message)}\n(see: waggle ${name} --help)\n`);
       return 2;
     }
-    const message = error instanceof CommandError ? error.message : (error as Error)?.stack ?? String(error);
+    // A CommandError can quote the server's answer; a stack is the only output with line breaks of its own.
+    const message = error instanceof CommandError ? terminalText(error.message) : terminalLines((error as Error)?.stack ?? String(error));
     process.stderr.write(`waggle ${name}: ${message}\n`);
     if (record) await recordCommand(ctx.commandLine, (error as Error)?.message ?? String(error), true);
     return 1;

@@ -60,12 +60,12 @@ export async function bubbleUpViaQueries(target: Target, dataset: string, reques
       return { value: key === '\u0000' ? null : key, selection: sel.total ? s / sel.total : 0, baseline: baseTotal ? rest / baseTotal : 0 };
     });
     const score = values.reduce((sum, v) => sum + Math.abs(v.selection - v.baseline), 0) / 2;
-    return { column, type: 'string', score, values: values.sort((a, b) => b.selection - a.selection) };
+    return { column, type: 'string', score, values: values.toSorted((a, b) => b.selection - a.selection) };
   });
   return {
     selection: { count: sel.total },
     baseline: { count: baseTotal },
-    columns: out.sort((a, b) => b.score - a.score),
+    columns: out.toSorted((a, b) => b.score - a.score),
     example_trace_ids: [],
   };
 }

@@ -127,6 +127,11 @@ export class Target {
     return this.request<Marker[]>('GET', `/1/markers/${encodeURIComponent(dataset)}`);
   }
 
+  /** Deletes a marker; Honeycomb answers with the deleted marker. */
+  deleteMarker(dataset: string, id: string): Promise<Marker | undefined> {
+    return this.request<Marker | undefined>('DELETE', `/1/markers/${encodeURIComponent(dataset)}/${encodeURIComponent(id)}`);
+  }
+
   listColumns(dataset: string): Promise<Array<{ key_name: string; type?: string }>> {
     return this.request('GET', `/1/columns/${encodeURIComponent(dataset)}`);
   }

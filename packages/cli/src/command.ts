@@ -64,10 +64,15 @@ export const TARGET_FLAGS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-export const TARGET_HELP = `  --target local|honeycomb   where to ask (default local: WAGGLE_URL or http://127.0.0.1:4318;
+/** Help for TARGET_FLAGS; `urlFlag` names the base-URL flag where a command's --url means something else. */
+export function targetHelp(urlFlag = '--url'): string {
+  return `  --target local|honeycomb   where to ask (default local: WAGGLE_URL or http://127.0.0.1:4318;
                              honeycomb: Query Data API with HONEYCOMB_API_KEY, HONEYCOMB_API_ENDPOINT/REGION)
-  --url URL                  override the target's base URL
+  ${`${urlFlag} URL`.padEnd(25)}  override the target's base URL
   --json                     print the raw result as JSON`;
+}
+
+export const TARGET_HELP = targetHelp();
 
 export function targetName(value: string | undefined): 'local' | 'honeycomb' {
   if (value === 'local' || value === 'honeycomb' || value === undefined) return value ?? 'local';

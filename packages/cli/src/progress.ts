@@ -1,15 +1,16 @@
-// Anything slower than ~300 ms shows progress on stderr: a spinner on a TTY, one line otherwise.
+// Anything slower than ~300 ms shows a spinner on stderr when stderr is a terminal. Elsewhere (a pipe, a file, a
+// script capturing output) it prints nothing: a progress line there is read after the results, not during the wait.
+import { terminalText } from './render/terminal-text.js';
+
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
-export async function withProgress<T>(label: string, work: Promise<T>, stream: NodeJS.WriteStream = process.stderr): Promise<T> {
+export async function withProgress<T>(text: string, work: Promise<T>, stream: NodeJS.WriteStream = process.stderr): Promise<T> {
+  if (!stream.isTTY) return work;
+  const label = terminalText(text);
   let frame = 0;
   let interval: NodeJS.Timeout | undefined;
   const start = setTimeout(() => {
-    if (stream.isTTY) {
-      interval = setInterval(() => stream.write(`\r${FRAMES[frame++ % FRAMES.length]} ${label}`), 80);
-    } else {
-      stream.write(`… ${label}\n`);
-    }
+    interval = setInterval(() => stream.write(`\r${FRAMES[frame++ % FRAMES.length]} ${label}`), 80);
   }, 300);
   try {
     return await work;

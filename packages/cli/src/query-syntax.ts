@@ -99,7 +99,7 @@ export function parseFilter(text: string): Filter {
     return { column, op, value: LIST_OPS.has(op) ? splitList(rest) : parseValue(rest) };
   }
   throw new UsageError(
-    `--where ${JSON.stringify(text)}: expected "COLUMN OP VALUE" (or "COLUMN exists"), OP one of ${[...FILTER_OPS].reverse().join(' ')}`,
+    `--where ${JSON.stringify(text)}: expected "COLUMN OP VALUE" (or "COLUMN exists"), OP one of ${[...FILTER_OPS].toReversed().join(' ')}`,
   );
 }
 

@@ -95,7 +95,7 @@ export function buildTrace(traceId: string, events: Array<{ data: Row; time?: un
   }
   const ordered: TraceSpan[] = [];
   const visit = (parent: string | null, depth: number) => {
-    const list = (children.get(parent) ?? []).sort((a, b) => (a.startMs ?? 0) - (b.startMs ?? 0));
+    const list = (children.get(parent) ?? []).toSorted((a, b) => (a.startMs ?? 0) - (b.startMs ?? 0));
     for (const s of list) {
       s.depth = depth;
       ordered.push(s);
@@ -106,6 +106,10 @@ export function buildTrace(traceId: string, events: Array<{ data: Row; time?: un
   return { traceId, spans: ordered, approximateTimes };
 }
 
+/** How far back a trace is searched on Honeycomb (its Query Data API's limit), and the finest granularity over it. */
+const TRACE_SEARCH_S = 7 * 86400;
+const SEARCH_BUCKET_S = Math.ceil(TRACE_SEARCH_S / 1000);
+
 /** Local: the backend's trace endpoint. Honeycomb: a breakdown query on the span identity columns. */
 export async function fetchTrace(target: Target, traceId: string, dataset: string): Promise<TraceView> {
   if (target.name === 'local') {
@@ -113,12 +117,21 @@ export async function fetchTrace(target: Target, traceId: string, dataset: strin
     return buildTrace(traceId, body.spans);
   }
   const breakdowns = ['trace.span_id', 'trace.parent_id', 'name', 'service.name', 'span.kind', 'error', 'meta.annotation_type', 'trace.link.trace_id', 'trace.link.span_id'];
+  const filters = [{ column: 'trace.trace_id', op: '=', value: traceId }];
+  // Honeycomb refuses a granularity below time range / 1000, so a week-long search cannot place spans to the second:
+  // first find the 605 s buckets the trace is in, then ask for its spans over just those, to the second.
+  const found = await target.runQuery(dataset, { calculations: [{ op: 'COUNT' }], filters, time_range: TRACE_SEARCH_S, granularity: SEARCH_BUCKET_S });
+  const buckets = (found.data?.series ?? []).filter((p) => Number(p.data.COUNT ?? 0) > 0).map((p) => Date.parse(p.time) / 1000);
+  if (buckets.length === 0) return buildTrace(traceId, [], true);
+  const start = Math.floor(Math.min(...buckets));
+  const end = Math.ceil(Math.max(...buckets)) + SEARCH_BUCKET_S;
   const result = await target.runQuery(dataset, {
     calculations: [{ op: 'MAX', column: 'duration_ms' }],
-    filters: [{ column: 'trace.trace_id', op: '=', value: traceId }],
+    filters,
     breakdowns,
-    time_range: 7 * 86400,
-    granularity: 1,
+    start_time: start,
+    end_time: end,
+    granularity: Math.max(1, Math.ceil((end - start) / 1000)),
     limit: 1000,
   });
   const firstSeen = new Map<string, string>();

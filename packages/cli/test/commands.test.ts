@@ -97,6 +97,24 @@ describe('waggle trace, bubbleup, gaps and marker against a real backend', () =>
     expect(json.spans.map((s: { depth: number }) => s.depth)).toEqual([0, 1, 2, 3]);
   });
 
+  it('trace --target honeycomb sends only specs Honeycomb accepts (checked by this backend, which refuses what Honeycomb refuses)', async () => {
+    const honeycomb = { HONEYCOMB_API_KEY: KEY, HONEYCOMB_API_ENDPOINT: backend.url, WAGGLE_INCIDENT_DIR: local.WAGGLE_INCIDENT_DIR! };
+    // The Honeycomb path breaks down by the link columns too; this backend refuses columns it has never seen.
+    const linkColumns = await fetch(`${backend.url}/1/batch/links`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-honeycomb-team': KEY },
+      body: JSON.stringify([{ data: { 'trace.link.trace_id': 'x', 'trace.link.span_id': 'y' } }]),
+    });
+    expect(linkColumns.status).toBe(200);
+    const result = await runCli(['trace', scenario.fullTraceId, '--target', 'honeycomb', '--json'], honeycomb);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const json = JSON.parse(result.stdout);
+    expect(json.spans.map((s: { name: string; depth: number }) => [s.depth, s.name])).toEqual(
+      JSON.parse((await runCli(['trace', scenario.fullTraceId, '--json'], local)).stdout).spans.map((s: { name: string; depth: number }) => [s.depth, s.name]),
+    );
+  });
+
   it('bubbleup ranks the planted release first for the slow requests', async () => {
     const result = await runCli(['bubbleup', '--dataset', 'api', '--selection', 'duration_ms > 500', '--where', 'span.kind = server', '--since', '30m', '--json'], local);
     expect(result.code).toBe(0);
@@ -125,6 +143,21 @@ describe('waggle trace, bubbleup, gaps and marker against a real backend', () =>
     expect(add.stdout).toMatch(/\[deploy\] deploy api v42/);
     const list = JSON.parse((await runCli(['marker', '--list', '--dataset', 'api', '--json'], local)).stdout);
     expect(list).toContainEqual(expect.objectContaining({ message: 'deploy api v42', type: 'deploy' }));
+  });
+
+  it('marker --delete removes a marker --list showed', async () => {
+    await runCli(['marker', 'canary api v43', '--type', 'canary', '--dataset', 'api'], local);
+    const table = (await runCli(['marker', '--list', '--dataset', 'api'], local)).stdout;
+    const id = /^(\S+)\s+\S+\s+canary\s+canary api v43/m.exec(table)?.[1];
+    expect(id).toMatch(/^[0-9a-f]+$/);
+    const del = await runCli(['marker', '--delete', id!, '--dataset', 'api'], local);
+    expect(del.code).toBe(0);
+    expect(del.stdout).toBe(`marker ${id} deleted from api: [canary] canary api v43\n`);
+    const after = JSON.parse((await runCli(['marker', '--list', '--dataset', 'api', '--json'], local)).stdout);
+    expect(after.map((m: { id: string }) => m.id)).not.toContain(id);
+    const again = await runCli(['marker', '--delete', id!, '--dataset', 'api'], local);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/404/);
   });
 
   it('while an incident is open, each command is logged with a one-line summary of its answer', async () => {

@@ -27,11 +27,11 @@ const RESULT = {
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
+    const send = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     let text = '';
     req.on('data', (c) => (text += c));
     req.on('end', () => {
       seen.push({ method: req.method!, path: req.url!, team: req.headers['x-honeycomb-team'] as string | undefined, body: text ? JSON.parse(text) : undefined });
-      const send = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       if (req.headers['x-honeycomb-team'] !== 'hcxik_fixture') return send(401, { error: 'unknown API key - check your credentials' });
       if (req.method === 'POST' && req.url === '/1/queries/api') return send(200, { id: 'abc123XYZ', ...JSON.parse(text) });
       if (req.method === 'POST' && req.url === '/1/query_results/api') return send(201, { id: 'qr_01HQABCDEF', complete: false, query_id: 'abc123XYZ', links: RESULT.links });

@@ -3,6 +3,7 @@ import { serviceAvailable, startQueueApps, type QueueApps } from '@waggle/testin
 import { amqplib, AMQP_URL, declareQueue } from './setup.js';
 
 const hasRabbit = await serviceAvailable('rabbitmq');
+const survived = (s: { serviceName: string }) => s.serviceName === 'amqplib-consumer-survivor';
 
 describe.runIf(hasRabbit)('amqplib with the consumer in a separate process', () => {
   let apps: QueueApps;
@@ -79,7 +80,6 @@ describe.runIf(hasRabbit)('amqplib with the consumer in a separate process', () 
     const id = await apps.killWorkerMidJob(queue, { SERVICE_NAME: 'amqplib-consumer-doomed' });
 
     await apps.startWorker(queue, { SERVICE_NAME: 'amqplib-consumer-survivor' });
-    const survived = (s: { serviceName: string }) => s.serviceName === 'amqplib-consumer-survivor';
     const recovered = (await apps.waitForJobSpans(queue, id, (job) => job.some(survived))).find(survived)!;
     expect(recovered.attributes['messaging.rabbitmq.message.redelivered']).toBe(true);
     expect(recovered.events.map((e) => e.name)).toContain('redelivered');

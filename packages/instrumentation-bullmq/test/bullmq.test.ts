@@ -16,6 +16,13 @@ import {
 
 const hasRedis = await serviceAvailable('redis');
 
+/** ioredis spans whose parent is not a span this test recorded. */
+function orphanRedisSpans() {
+  const ours = new Set(exporter.getFinishedSpans().map((s) => s.spanContext().spanId));
+  return exporter.getFinishedSpans().filter((s) =>
+    s.instrumentationScope.name.includes('ioredis') && (!s.parentSpanContext || !ours.has(s.parentSpanContext.spanId)));
+}
+
 describe.each(['bullmq', 'bullmq5'] as const)('%s', (packageName) => {
   let bullmq: BullMQ;
   const connection = { url: REDIS_URL };
@@ -25,7 +32,7 @@ describe.each(['bullmq', 'bullmq5'] as const)('%s', (packageName) => {
     bullmq = loadBullMQ(packageName);
   });
   afterEach(async () => {
-    for (const close of closers.splice(0).reverse()) await close();
+    for (const close of closers.splice(0).toReversed()) await close();
     instrumentation.setConfig({});
     exporter.reset();
   });
@@ -129,7 +136,7 @@ describe.each(['bullmq', 'bullmq5'] as const)('%s', (packageName) => {
     await queue.add('hopeless', {}, { attempts: 3 });
     const runs = await waitFor('three runs', () => spansNamed(`process ${name}`).length === 3 && spansNamed(`process ${name}`));
     const outcomes = runs.map((s) => `${s.attributes['messaging.bullmq.job.name']}#${s.attributes['waggle.job.attempt']}:${s.attributes['waggle.job.outcome']}`);
-    expect(outcomes.sort()).toEqual(['always#1:will_retry', 'always#2:failed', 'hopeless#1:discarded']);
+    expect(outcomes.toSorted()).toEqual(['always#1:will_retry', 'always#2:failed', 'hopeless#1:discarded']);
   });
 
   it.runIf(hasRedis)('Redis calls inside the processor nest under the job span; worker and QueueEvents polling is not traced', async () => {
@@ -145,11 +152,6 @@ describe.each(['bullmq', 'bullmq5'] as const)('%s', (packageName) => {
     await events.waitUntilReady();
     await queue.add('work', {});
     const [process] = await waitFor('process span', () => spansNamed(`process ${name}`).length > 0 && spansNamed(`process ${name}`));
-    const orphanRedisSpans = () => {
-      const ours = new Set(exporter.getFinishedSpans().map((s) => s.spanContext().spanId));
-      return exporter.getFinishedSpans().filter((s) =>
-        s.instrumentationScope.name.includes('ioredis') && (!s.parentSpanContext || !ours.has(s.parentSpanContext.spanId)));
-    };
     const atStartup = orphanRedisSpans().length;
     // let the worker poll the empty queue (blocking waits of 1 s, lock renewals, stalled checks)
     await new Promise((r) => setTimeout(r, 3000));

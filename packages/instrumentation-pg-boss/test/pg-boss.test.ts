@@ -116,7 +116,7 @@ describe.runIf(hasPostgres)('pg-boss', () => {
     const sendSpans = spansNamed(`send ${name}`);
     expect(sends).toHaveLength(3);
     expect(batch!.attributes['messaging.batch.message_count']).toBe(3);
-    expect(batch!.links.map((l) => l.context.spanId).sort()).toEqual(sendSpans.map((s) => s.spanContext().spanId).sort());
+    expect(batch!.links.map((l) => l.context.spanId).toSorted()).toEqual(sendSpans.map((s) => s.spanContext().spanId).toSorted());
     expect(batch!.attributes['waggle.job.outcome']).toBe('completed');
   });
 
@@ -151,8 +151,8 @@ describe.runIf(hasPostgres)('pg-boss', () => {
     expect(jobs).toHaveLength(2);
     const [receive] = spansNamed(`receive ${name}`);
     expect(receive!.attributes['messaging.batch.message_count']).toBe(2);
-    expect(receive!.links.map((l) => l.context.spanId).sort()).toEqual(
-      spansNamed(`send ${name}`).map((s) => s.spanContext().spanId).sort(),
+    expect(receive!.links.map((l) => l.context.spanId).toSorted()).toEqual(
+      spansNamed(`send ${name}`).map((s) => s.spanContext().spanId).toSorted(),
     );
     await boss.complete(name, jobs.map((j) => j.id));
   });

@@ -60,6 +60,10 @@ function assertCrashTelemetry(run: CrashRun, exceptionType: string, origin: stri
   expect(request!.attributes['process.crashed']).toBe(true);
 }
 
+// Node prints "<source excerpt>\n\n<error and stack>\n\nNode.js vX". The excerpt shows the line that raised
+// the error last, which after flushing is our re-raise; everything after it must be byte-identical.
+const afterExcerpt = (s: string) => s.slice(s.indexOf('\n\n') + 2);
+
 describe('crash capture', () => {
   it('an async throw inside a request exports process.crash and the interrupted request span, then exits 1', async () => {
     const run = await crashOnce('throw-1');
@@ -136,10 +140,6 @@ describe('crash capture', () => {
       hanging.close();
     }
   });
-
-  // Node prints "<source excerpt>\n\n<error and stack>\n\nNode.js vX". The excerpt shows the line that raised
-  // the error last, which after flushing is our re-raise; everything after it must be byte-identical.
-  const afterExcerpt = (s: string) => s.slice(s.indexOf('\n\n') + 2);
 
   it.each([
     ['an uncaught exception', 'throw', /^TypeError: cannot read properties/],

@@ -31,7 +31,7 @@ function env(runId: string, extra: Record<string, string> = {}): Record<string, 
 const starts = (runId: string): ReceivedSpan[] =>
   receiver.spans
     .filter((s) => s.resource['test.run'] === runId && s.name === 'process.start')
-    .sort((a, b) => Number(a.attributes['process.restart_count']) - Number(b.attributes['process.restart_count']));
+    .toSorted((a, b) => Number(a.attributes['process.restart_count']) - Number(b.attributes['process.restart_count']));
 
 describe('restarts and crash loops', () => {
   it('a supervisor restarting a crashing app 4 times: process.start counts the restarts and flags the crash loop', async () => {

@@ -215,3 +215,30 @@ for (const file of written.filter((f) => f.endsWith('.js'))) {
   const kept = unusedMachineId.find((path) => code.includes(path));
   if (kept) throw new Error(`dist/${file} imports ${kept}, which the bundle leaves out: bundle it (scripts/bundle.mjs)`);
 }
+
+/**
+ * @fastify/otel is bundled into dist/fastify-otel.cjs (with minimatch) instead of being a dependency: it depends on
+ * @opentelemetry/core 2.x, whose peer range for @opentelemetry/api (<1.10) cannot be met in a tree with the 3.x
+ * SDK (>=1.10), so installing @waggle/node warned "ERESOLVE overriding peer dependency" and `npm ls` failed. Its
+ * @opentelemetry imports stay external and resolve to @waggle/node's own 3.x dependencies (the fastify tests check
+ * that it works with them). The licenses of the bundled code head the file.
+ */
+const licenses = ['@fastify/otel', 'minimatch'].map((name) => {
+  const dir = packageDir(name);
+  const file = readdirSync(dir).find((f) => /^licen[cs]e/i.test(f));
+  return `${name} ${versionOf(name)}\n\n${readFileSync(join(dir, file), 'utf8').trim()}`;
+});
+await build({
+  absWorkingDir: root,
+  entryPoints: { 'fastify-otel': '@fastify/otel' },
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node22',
+  external: ['@opentelemetry/*'],
+  banner: { js: `/*!\n${licenses.join('\n\n---\n\n').replaceAll('*/', '* /')}\n*/` },
+  legalComments: 'none',
+  logLevel: 'warning',
+});

@@ -1,5 +1,6 @@
 // Resolves Waggle's settings from code options, then OTEL_* / HONEYCOMB_* / WAGGLE_* variables, then defaults.
 // Every invalid value produces one WAGGLE_CONFIG_INVALID line and a safe fallback, never an exception.
+import { basename } from 'node:path';
 import { report, reportInvalidSetting } from './diagnostics.js';
 import { readExportEnv } from './export/index.js';
 import type { ExportPipelineOptions, SamplingOptions } from './export/index.js';
@@ -276,6 +277,8 @@ function stringOr(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
+/** The entry script's name (`node checkout.js` → `checkout`); without a script (REPL, `-e`) OpenTelemetry's default. */
 function defaultServiceName(): string {
-  return `unknown_service:${process.argv0 || 'node'}`;
+  const script = process.argv[1] ? basename(process.argv[1]).replace(/\.[cm]?[jt]sx?$/, '') : '';
+  return script || `unknown_service:${process.argv0 || 'node'}`;
 }

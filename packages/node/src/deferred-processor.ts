@@ -46,6 +46,12 @@ export class DeferredSpanProcessor implements SpanProcessor {
     else reportOnce('deferred-full', 'WAGGLE_EXPORT_DROPPED', `more than ${MAX_PENDING_SPANS} spans ended before the exporter was ready; the excess was dropped`);
   }
 
+  /** At process end: the pipeline reports what it could not send (spans still held here were never handed to it). */
+  reportUndelivered(detail: string): void {
+    const target = this.target as (SpanProcessor & { reportUndelivered?(detail: string): void }) | undefined;
+    target?.reportUndelivered?.(detail);
+  }
+
   async forceFlush(): Promise<void> {
     await this.ready;
     await this.target?.forceFlush();

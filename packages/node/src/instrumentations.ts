@@ -41,6 +41,8 @@ export interface InstrumentationEntry {
   /** Package exporting the instrumentation class, and the export's name. */
   packageName: string;
   exportName: string;
+  /** The package as bundled into @waggle/node's dist/ (scripts/bundle.mjs), loaded instead of an installed copy. */
+  bundledFile?: string;
   /** Built into @waggle/node: created directly instead of loading a package (undefined: load the package). */
   builtin?: (deps: InstrumentationDeps) => Instrumentation | undefined;
   /** Only loaded when named in the enabled list (an alternative to a default entry). */
@@ -94,6 +96,8 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     libraries: ['fastify'],
     packageName: '@fastify/otel',
     exportName: 'FastifyOtelInstrumentation',
+    // src/ and dist/ are siblings, so this names the same file from the sources (tests) and from the build.
+    bundledFile: '../dist/fastify-otel.cjs',
     config: () => ({ registerOnInitialization: true }),
   },
   {
@@ -223,7 +227,7 @@ function loadClass(entry: InstrumentationEntry, fromDirs: string[]): { cls: Inst
   for (const req of candidates) {
     let mod: Record<string, unknown>;
     try {
-      mod = req(entry.packageName) as Record<string, unknown>;
+      mod = req(entry.bundledFile ?? entry.packageName) as Record<string, unknown>;
     } catch (error) {
       if (isNotFound(error, entry.packageName)) continue;
       report('WAGGLE_INSTRUMENTATION_FAILED', `${entry.packageName} failed to load (${describe(error)}); ${entry.name} is not traced`);

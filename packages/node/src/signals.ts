@@ -1,10 +1,12 @@
-// Flush on SIGTERM / SIGINT / beforeExit without changing how the process ends.
+// Flush on SIGTERM / SIGINT / beforeExit without changing how the process ends, and say what could not be sent.
 import { report } from './diagnostics.js';
 
 export interface Flushable {
   forceFlush(): Promise<void>;
   /** Count of spans handed to export; beforeExit flushes only when it moved, so it cannot loop forever. */
   endedCount(): number;
+  /** The process is ending: report (synchronously) the spans that were not delivered. */
+  reportUndelivered(detail: string): void;
 }
 
 export interface SignalHandling {
@@ -56,8 +58,13 @@ export function installSignalHandlers(target: Flushable, timeoutMs: number, inte
       flushing = true;
       void withDeadline(target.forceFlush(), timeoutMs).then((done) => {
         flushing = false;
-        if (!done) report('WAGGLE_SHUTDOWN_TIMEOUT', `spans were still being sent after ${timeoutMs} ms on ${signal}; exiting without them`);
-        if (appListeners(signal, handler) > 0) return;
+        if (appListeners(signal, handler) > 0) {
+          // The app decides whether the process ends; if it exits, 'exit' reports what was not sent.
+          if (!done) report('WAGGLE_SHUTDOWN_TIMEOUT', `spans were still being sent after ${timeoutMs} ms on ${signal}`);
+          return;
+        }
+        // A re-raised fatal signal emits no 'exit': report the loss now.
+        target.reportUndelivered(`not delivered within ${timeoutMs} ms of ${signal}`);
         process.removeListener(signal, handler);
         process.kill(process.pid, signal);
       });
@@ -74,11 +81,15 @@ export function installSignalHandlers(target: Flushable, timeoutMs: number, inte
     void withDeadline(target.forceFlush(), timeoutMs);
   };
   process.on('beforeExit', beforeExit);
+  // Also after process.exit() and after beforeExit's flush failed: the loop is empty, the retry timers never fire.
+  const exit = (): void => target.reportUndelivered('not delivered before the process exited');
+  process.on('exit', exit);
 
   return {
     remove(): void {
       for (const [signal, handler] of handlers) process.removeListener(signal, handler);
       process.removeListener('beforeExit', beforeExit);
+      process.removeListener('exit', exit);
     },
   };
 }

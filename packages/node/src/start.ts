@@ -80,7 +80,11 @@ function startOnce(options: WaggleOptions): WaggleHandle {
   const internalListeners = new Set([...signalListeners()].filter((l) => !listenersBefore.has(l)));
   const signals = config.handleSignals
     ? installSignalHandlers(
-        { forceFlush: () => provider.forceFlush(), endedCount: () => pieces.exportProcessor.endedCount },
+        {
+          forceFlush: () => provider.forceFlush(),
+          endedCount: () => pieces.exportProcessor.endedCount,
+          reportUndelivered: (detail) => pieces.exportProcessor.reportUndelivered(detail),
+        },
         config.shutdownTimeoutMs,
         internalListeners,
       )

@@ -16,11 +16,12 @@ export class TraceLinkSpanProcessor implements SpanProcessor {
   private waiting: string[] = [];
 
   constructor(config: ResolvedConfig) {
+    const base = config.uiUrl;
+    const local: LinkBuilder = (traceId) => `${base}/#/trace/${traceId}`;
     if (config.honeycomb === undefined) {
-      const base = config.uiUrl;
-      this.build = (traceId) => `${base}/#/trace/${traceId}`;
+      this.build = local;
     } else {
-      void honeycombLinkBuilder(config.honeycomb, config.headers['x-honeycomb-dataset']).then((build) => {
+      void honeycombLinkBuilder(config.honeycomb, config.headers['x-honeycomb-dataset'], local).then((build) => {
         this.build = build;
         const waiting = this.waiting;
         this.waiting = [];
@@ -50,11 +51,13 @@ export class TraceLinkSpanProcessor implements SpanProcessor {
 
 /**
  * Asks Honeycomb's /1/auth which team and environment the key belongs to, then builds UI links on the
- * matching (US or EU) UI host. Undefined, with one line, when the lookup fails.
+ * matching (US or EU) UI host. A Waggle backend (`waggle serve`) answers /1/auth too, as team and environment
+ * "local": its links are `local`'s, to its own UI. Undefined, with one line, when the lookup fails.
  */
 async function honeycombLinkBuilder(
   hc: NonNullable<ResolvedConfig['honeycomb']>,
   dataset: string | undefined,
+  local: LinkBuilder,
 ): Promise<LinkBuilder | undefined> {
   try {
     const response = await context.with(suppressTracing(context.active()), () =>
@@ -67,6 +70,7 @@ async function honeycombLinkBuilder(
     const auth = (await response.json()) as { team?: { slug?: string }; environment?: { slug?: string } };
     const team = auth.team?.slug;
     if (!team) throw new Error('no team in the response');
+    if (team === 'local' && auth.environment?.slug === 'local') return local;
     const ui = hc.region === 'eu' ? 'https://ui.eu1.honeycomb.io' : 'https://ui.honeycomb.io';
     const env = auth.environment?.slug;
     if (hc.classic || !env) {

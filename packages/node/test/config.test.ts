@@ -54,9 +54,19 @@ describe('destination', () => {
     expect([fromCode.serviceName, fromCode.tracesUrl, fromCode.protocol]).toEqual(['from-code', 'http://code:4318/v1/traces', 'http/protobuf']);
   });
 
-  it('service.name falls back to OTEL_RESOURCE_ATTRIBUTES, then unknown_service', () => {
+  it('service.name falls back to OTEL_RESOURCE_ATTRIBUTES, then the entry script\'s name, then unknown_service', () => {
     expect(resolveConfig({}, { OTEL_RESOURCE_ATTRIBUTES: 'service.name=billing,team=core' }).serviceName).toBe('billing');
-    expect(resolveConfig({}, {}).serviceName).toMatch(/^unknown_service:/);
+    const argv = process.argv;
+    try {
+      process.argv = [argv[0]!, '/srv/shop/checkout.mjs'];
+      expect(resolveConfig({}, {}).serviceName).toBe('checkout');
+      process.argv = [argv[0]!, '/srv/shop/worker.ts'];
+      expect(resolveConfig({}, {}).serviceName).toBe('worker');
+      process.argv = [argv[0]!];
+      expect(resolveConfig({}, {}).serviceName).toMatch(/^unknown_service:/);
+    } finally {
+      process.argv = argv;
+    }
   });
 });
 

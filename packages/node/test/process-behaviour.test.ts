@@ -1,4 +1,5 @@
 // Must show 1 (continued): how the distro behaves as part of a process — signals, warnings, bad settings.
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runNode, serviceAvailable, startReceiver, type OtlpReceiver } from '@waggle/testing';
 import { FIXTURES, NO_EXPORT_ENV, startApp, type App } from './helpers/child.js';
@@ -68,6 +69,59 @@ describe('exit without a signal', () => {
     });
     expect(await script.waitForExit({ timeoutMs: 30_000 })).toEqual({ code: 0, signal: null });
     expect(receiver.spans.some((s) => s.serviceName === 'short-script' && s.name === 'nightly report')).toBe(true);
+  });
+});
+
+/** A URL nothing listens on: a port the kernel handed out and took back. */
+async function closedEndpoint(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
+const lossLines = (stderr: string) => stderr.split('\n').filter((l) => l.includes('WAGGLE_EXPORT_LOSS'));
+
+describe('spans that could not be sent are reported when the process ends', () => {
+  it('SIGTERM after 5 requests to an app whose endpoint refuses connections: one loss line with the count and the endpoint', async () => {
+    const endpoint = await closedEndpoint();
+    // Only the http instrumentation, so the 5 server spans are all there is to lose.
+    const app = await launch(['--import', '@waggle/node/register', 'http.mjs'], { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, WAGGLE_INSTRUMENTATIONS: 'http' });
+    for (let i = 0; i < 5; i++) expect((await fetch(`${app.url}/hello`)).status).toBe(200);
+    app.kill('SIGTERM');
+    expect(await app.exited).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(lossLines(app.stderr())).toEqual([
+      expect.stringMatching(new RegExp(`^waggle: WAGGLE_EXPORT_LOSS dropped 5 spans in the last \\d+s: backend_unavailable=5 \\(.*ECONNREFUSED.*\\); sending to ${endpoint}/v1/traces$`)),
+    ]);
+  });
+
+  it('a script that ends on its own within the report interval says what it could not send, and exits 0', async () => {
+    const endpoint = await closedEndpoint();
+    const script = runNode({
+      script: `${FIXTURES}short-script.mjs`,
+      nodeOptions: ['--import', '@waggle/node/register'],
+      cwd: FIXTURES,
+      env: { ...NO_EXPORT_ENV, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, WAGGLE_INSTRUMENTATIONS: 'http' },
+    });
+    expect(await script.waitForExit({ timeoutMs: 30_000 })).toEqual({ code: 0, signal: null });
+    expect(lossLines(script.stderr)).toEqual([expect.stringMatching(new RegExp(`dropped 1 span in the last \\d+s: backend_unavailable=1 .*; sending to ${endpoint}/v1/traces$`))]);
+  });
+
+  it('an app with its own SIGTERM handler that exits: the loss line comes from exit', async () => {
+    const endpoint = await closedEndpoint();
+    const app = await launch(['--import', '@waggle/node/register', 'own-sigterm.mjs'], { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, WAGGLE_INSTRUMENTATIONS: 'http' });
+    expect((await fetch(app.url)).status).toBe(200);
+    app.kill('SIGTERM');
+    expect(await app.exited).toEqual({ code: 7, signal: null });
+    expect(lossLines(app.stderr())).toEqual([expect.stringMatching(new RegExp(`dropped 1 span .*backend_unavailable=1 .*; sending to ${endpoint}/v1/traces$`))]);
+  });
+
+  it('a healthy app stopped by SIGTERM reports no loss', async () => {
+    const app = await launch(['--import', '@waggle/node/register', 'http.mjs'], env({ WAGGLE_INSTRUMENTATIONS: 'http' }));
+    expect((await fetch(`${app.url}/hello`)).status).toBe(200);
+    app.kill('SIGTERM');
+    expect(await app.exited).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(lossLines(app.stderr())).toEqual([]);
   });
 });
 

@@ -3,8 +3,11 @@
 export interface Calculation { op: string; column?: string }
 export type FilterValue = string | number | boolean;
 export interface Filter { column: string; op: string; value?: FilterValue | FilterValue[] }
+/** A calculated field defined for one query (Honeycomb's `calculated_fields`). */
+export interface CalculatedField { name: string; expression: string }
 export interface QuerySpec {
   calculations?: Calculation[];
+  calculated_fields?: CalculatedField[];
   filters?: Filter[];
   breakdowns?: string[];
   orders?: Array<{ op?: string; column?: string; order: 'ascending' | 'descending' }>;
@@ -91,6 +94,20 @@ export async function listDatasets(): Promise<string[]> {
   return datasets.map((d) => d.slug ?? d.name ?? '').filter(Boolean);
 }
 
+/** Honeycomb's Columns API: every column of the dataset, with hidden / description / type. */
+export function listColumns(dataset: string): Promise<ColumnView[]> {
+  return request('GET', `/1/columns/${encodeURIComponent(dataset)}`);
+}
+
+/** Honeycomb's Calculated Fields API (`/1/derived_columns`). */
+export function listCalculatedFields(dataset: string): Promise<DerivedColumn[]> {
+  return request('GET', `/1/derived_columns/${encodeURIComponent(dataset)}`);
+}
+
+export function saveCalculatedField(dataset: string, field: { alias: string; expression: string; description?: string }): Promise<DerivedColumn> {
+  return request('POST', `/1/derived_columns/${encodeURIComponent(dataset)}`, field);
+}
+
 export function listMarkers(dataset: string): Promise<Marker[]> {
   return request('GET', `/1/markers/${encodeURIComponent(dataset)}`);
 }
@@ -99,8 +116,8 @@ export function getTrace(traceId: string): Promise<{ trace_id: string; spans: Tr
   return request('GET', `/api/traces/${encodeURIComponent(traceId)}`);
 }
 
-export type { BubbleUpColumn, BubbleUpResult, GapsReport, TraceEntry } from '@waggle/backend';
-import type { BubbleUpResult, GapsReport, TraceEntry } from '@waggle/backend';
+export type { BubbleUpColumn, BubbleUpResult, ColumnView, DerivedColumn, GapsReport, TraceEntry } from '@waggle/backend';
+import type { BubbleUpResult, ColumnView, DerivedColumn, GapsReport, TraceEntry } from '@waggle/backend';
 
 /** `selection` is the heatmap box: duration filters plus its time range. */
 export function bubbleUp(dataset: string, body: QuerySpec & { selection: { filters: Filter[]; start_time?: number; end_time?: number } }): Promise<BubbleUpResult> {

@@ -79,6 +79,50 @@ describe('the web UI', () => {
     await page.screenshot({ path: join(OUT, 'query.png'), fullPage: true });
   });
 
+  it('a calculated field from the builder works as a breakdown, a filter and in a COUNT, and once saved it is in the column pickers', async () => {
+    // The expected answer from the generated spans: api server spans by IF(GTE($duration_ms, 1000), "slow", "fast").
+    const want: Record<string, number> = { slow: 0, fast: 0 };
+    for (const rs of scenario.data.resourceSpans) {
+      if (rs.resource?.attributes['service.name'] !== 'api') continue;
+      for (const sp of rs.scopeSpans.flatMap((ss) => ss.spans)) {
+        if (sp.kind !== 2) continue;
+        const ms = Number(sp.endTimeUnixNano - sp.startTimeUnixNano) / 1e6;
+        want[ms >= 1000 ? 'slow' : 'fast']! += Number(sp.attributes.SampleRate ?? 1);
+      }
+    }
+    expect(want.slow).toBeGreaterThan(0);
+    await open('#/query');
+    await page.selectOption('#dataset', 'api');
+    await page.click('#add-calculated-field');
+    await page.fill('.cf-row .cf-name', 'speed');
+    await page.fill('.cf-row .cf-expression', 'IF(GTE($duration_ms, 1000), "slow", "fast")');
+    await page.click('#add-filter');
+    await page.fill('.filter-row .filter-column', 'span.kind');
+    await page.fill('.filter-row .filter-value', 'server');
+    await page.fill('#group-by', 'speed');
+    await page.click('#run-query');
+    await page.waitForSelector('#results-table tbody tr');
+    const rows = await page.$$eval('#results-table tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(Object.fromEntries(rows.map((r) => [r[0], Number(r[1])]))).toEqual(want);
+    // The calculated field is part of the query in the URL, so the view can be shared.
+    const shared = JSON.parse(new URLSearchParams(new URL(page.url()).hash.split('?')[1]).get('spec')!) as { calculated_fields: unknown };
+    expect(shared.calculated_fields).toEqual([{ name: 'speed', expression: 'IF(GTE($duration_ms, 1000), "slow", "fast")' }]);
+    // Filtering by a value of the calculated field (the cell menu) leaves the slow ones.
+    await page.click('td.value-cell:text("slow")');
+    await page.click('.menu-filter');
+    await page.waitForFunction(() => document.querySelectorAll('#results-table tbody tr').length === 1);
+    expect(Number(await page.textContent('#results-table tbody tr td'))).toBe(want.slow);
+    // Saved, it is offered by name in the pickers beside the dataset's columns.
+    await page.click('.cf-row .cf-save');
+    await page.waitForSelector('#calculated-field-status.ok');
+    expect(await page.textContent('#calculated-field-status')).toBe('Saved speed to api');
+    await page.waitForSelector('#column-options option[data-kind="calculated"][value="speed"]', { state: 'attached' });
+    const options = await page.$$eval('#column-options option', (os) => os.map((o) => (o as HTMLOptionElement).value));
+    expect(options).toEqual(expect.arrayContaining(['speed', 'duration_ms', 'http.route']));
+    expect(await page.getAttribute('#group-by', 'list')).toBe('column-options');
+    await page.screenshot({ path: join(OUT, 'calculated-field.png'), fullPage: true });
+  });
+
   it('dragging a box around the slow band on the heatmap ranks the planted release first in BubbleUp', async () => {
     const spec = { filters: [{ column: 'span.kind', op: '=', value: 'server' }], time_range: 1800 };
     await open(`#/heatmap?dataset=api&spec=${encodeURIComponent(JSON.stringify(spec))}`);

@@ -1,24 +1,20 @@
+import { datasetSlug } from '../dataset-names.js';
 import { datasetParam, HttpError, sendJson } from '../http-util.js';
 import type { Route } from '../router.js';
 import type { RouteDeps } from './deps.js';
-import { requireDataset } from './queries.js';
 
-/** Honeycomb's column type names. */
-function honeycombType(t: string): string {
-  return t === 'DOUBLE' ? 'float' : t === 'BOOLEAN' ? 'boolean' : 'string';
-}
-
-/** `/1/auth`, `/1/datasets` and `/1/columns` in Honeycomb's shapes. */
+/** `/1/auth` and `/1/datasets` in Honeycomb's shapes (`/1/columns` is routes/columns.ts). */
 export function datasetRoutes(deps: RouteDeps): Route[] {
   const { store, keys } = deps;
   const datasets = () =>
     store.datasets().map((d) => ({
       name: d.name,
-      slug: d.name,
+      slug: datasetSlug(d.name),
       description: '',
+      expand_json_depth: 0,
       regular_columns_count: d.columns,
       last_written_at: d.lastWritten === undefined ? null : new Date(d.lastWritten).toISOString(),
-      created_at: null,
+      created_at: store.names.createdAt(d.name) ?? null,
     }));
   return [
     {
@@ -48,23 +44,10 @@ export function datasetRoutes(deps: RouteDeps): Route[] {
       pattern: '/1/datasets/:dataset',
       kind: 'read',
       handler({ res, params }) {
-        const one = datasets().find((d) => d.slug === datasetParam(params.dataset!));
+        const name = datasetParam(params.dataset!);
+        const one = datasets().find((d) => d.name === name);
         if (!one) throw new HttpError(404, `dataset ${JSON.stringify(params.dataset)} not found`);
         sendJson(res, 200, one);
-      },
-    },
-    {
-      method: 'GET',
-      pattern: '/1/columns/:dataset',
-      kind: 'read',
-      handler({ res, params }) {
-        const dataset = datasetParam(params.dataset!);
-        requireDataset(deps, dataset);
-        sendJson(
-          res,
-          200,
-          store.columnsOf(dataset).map((c) => ({ id: c.physical, key_name: c.key, type: honeycombType(c.type), hidden: false, description: '' })),
-        );
       },
     },
   ];

@@ -33,7 +33,7 @@ export function exploreRoutes(deps: RouteDeps): Route[] {
         const dataset = datasetParam(params.dataset!);
         requireDataset(deps, dataset);
         const body = parseJson(await readBody(req, bodyLimitBytes));
-        sendJson(res, 200, await bubbleUp(store, dataset, body, Date.now() / 1000));
+        sendJson(res, 200, await bubbleUp(store, dataset, body, Date.now() / 1000, await deps.schema.columnsFor(dataset, body)));
       },
     },
     {

@@ -7,10 +7,11 @@ import {
   OtlpDecodeError,
 } from '@waggle/otlp';
 import { limitEventData, parseBatch, parseEventTime, timeError } from '../events-api.js';
-import { datasetParam, HttpError, mediaType, parseJson, readBody, requireJson, sendError, sendJson } from '../http-util.js';
+import { datasetParam, HttpError, mediaType, readBody, requireJson, sendError, sendJson } from '../http-util.js';
 import { eventsRecord, otlpColumns, otlpRecord } from '../ingest-records.js';
 import { LimitReport } from '../limits.js';
 import { normaliseSampleRate } from '../mapping.js';
+import { decodeMsgpack, MSGPACK_TYPES, MsgpackError, plainFields } from '../msgpack.js';
 import type { Route } from '../router.js';
 import type { RouteDeps } from './deps.js';
 
@@ -69,7 +70,35 @@ export async function otlpTraces(deps: RouteDeps, authorised: boolean, req: Inco
   res.end(response);
 }
 
-/** Honeycomb's Events API: `/1/batch/:dataset` and `/1/events/:dataset`. */
+/** Honeycomb's documented answers for Events API bodies it cannot read. */
+const EMPTY_BODY = 'Request body should not be empty.';
+const MALFORMED_BODY = 'Request body is malformed and cannot be read.';
+
+/**
+ * An Events API body, JSON or MessagePack (`application/msgpack`, `application/x-msgpack`: libhoney-go with
+ * `EnableMsgpackEncoding`, Refinery), decompressed; `msgpack` tells the caller to flatten its fields.
+ */
+async function readEventsBody(req: IncomingMessage, limit: number): Promise<{ body: unknown; msgpack: boolean }> {
+  const msgpack = MSGPACK_TYPES.has(mediaType(req));
+  if (!msgpack) requireJson(req);
+  const raw = await readBody(req, limit);
+  if (raw.length === 0) throw new HttpError(400, EMPTY_BODY);
+  if (msgpack) {
+    try {
+      return { body: decodeMsgpack(raw), msgpack };
+    } catch (error) {
+      if (error instanceof MsgpackError) throw new HttpError(400, `${MALFORMED_BODY} (MessagePack: ${error.message})`);
+      throw error;
+    }
+  }
+  try {
+    return { body: JSON.parse(raw.toString('utf8')), msgpack };
+  } catch (error) {
+    throw new HttpError(400, `${MALFORMED_BODY} (JSON: ${(error as Error).message})`);
+  }
+}
+
+/** Honeycomb's Events API: `/1/batch/:dataset` and `/1/events/:dataset`, JSON or MessagePack, any accepted encoding. */
 export function ingestRoutes(deps: RouteDeps): Route[] {
   const { store, bodyLimitBytes } = deps;
   return [
@@ -78,10 +107,10 @@ export function ingestRoutes(deps: RouteDeps): Route[] {
       pattern: '/1/batch/:dataset',
       kind: 'ingest',
       async handler({ req, res, params }) {
-        requireJson(req);
         const dataset = datasetParam(params.dataset!);
         const report = new LimitReport();
-        const parsed = parseBatch(parseJson(await readBody(req, bodyLimitBytes)), dataset, Date.now(), report);
+        const { body, msgpack } = await readEventsBody(req, bodyLimitBytes);
+        const parsed = parseBatch(body, dataset, Date.now(), report, msgpack ? plainFields : undefined);
         if ('error' in parsed) return sendError(res, 400, parsed.error);
         await store.ingest(eventsRecord(parsed.events), parsed.events, report);
         sendJson(res, 200, parsed.statuses);
@@ -92,11 +121,10 @@ export function ingestRoutes(deps: RouteDeps): Route[] {
       pattern: '/1/events/:dataset',
       kind: 'ingest',
       async handler({ req, res, params }) {
-        requireJson(req);
         const dataset = datasetParam(params.dataset!);
-        const body = parseJson(await readBody(req, bodyLimitBytes));
+        const { body, msgpack } = await readEventsBody(req, bodyLimitBytes);
         if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-          throw new HttpError(400, 'request body must be a JSON object of event fields');
+          throw new HttpError(400, 'request body must be an object of event fields');
         }
         const timeHeader = req.headers['x-honeycomb-event-time'];
         const now = Date.now();
@@ -113,14 +141,15 @@ export function ingestRoutes(deps: RouteDeps): Route[] {
           }
           time = t;
         }
-        const limited = limitEventData(body as Record<string, unknown>, report);
+        const fields = msgpack ? plainFields(body as Record<string, unknown>) : (body as Record<string, never>);
+        const limited = limitEventData(fields as Record<string, unknown>, report);
         if (limited !== undefined) {
           report.add('events_rejected');
           store.limits.record(report);
           throw new HttpError(400, limited);
         }
         const rateHeader = req.headers['x-honeycomb-samplerate'];
-        const events = [{ time, dataset, sampleRate: normaliseSampleRate(rateHeader ?? 1), fields: body as Record<string, never> }];
+        const events = [{ time, dataset, sampleRate: normaliseSampleRate(rateHeader ?? 1), fields }];
         await store.ingest(eventsRecord(events), events, report);
         res.writeHead(200, { 'content-length': 0 });
         res.end();

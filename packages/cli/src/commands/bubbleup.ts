@@ -4,6 +4,7 @@ import { UsageError } from '../errors.js';
 import { withProgress } from '../progress.js';
 import { parseFilter, timeRange, type Filter, type QuerySpec } from '../query-syntax.js';
 import { bar, formatValue, pad } from '../render/format.js';
+import { forTerminal, jsonText, terminalText } from '../render/terminal-text.js';
 import type { Style } from '../style.js';
 import type { BubbleUpResult } from '@waggle/backend';
 import { bubbleUpRows } from '@waggle/backend/bubbleup-rows';
@@ -36,9 +37,10 @@ function pct(f: number): string {
   return `${(f * 100).toFixed(1)}%`;
 }
 
-export function renderBubbleUp(result: BubbleUpResult, selectionText: string, top: number, style: Style): string {
+export function renderBubbleUp(data: BubbleUpResult, selectionText: string, top: number, style: Style): string {
+  const result = forTerminal(data);
   const out = [
-    `${style.bold('BubbleUp')}: ${selectionText} — selection ${formatValue(result.selection.count)} events vs baseline ${formatValue(result.baseline.count)}`,
+    `${style.bold('BubbleUp')}: ${terminalText(selectionText)} — selection ${formatValue(result.selection.count)} events vs baseline ${formatValue(result.baseline.count)}`,
   ];
   const columns = result.columns.filter((c) => c.score > 0).slice(0, top);
   if (columns.length === 0) out.push('no column differs between the selection and the baseline');
@@ -61,7 +63,7 @@ export function renderBubbleUp(result: BubbleUpResult, selectionText: string, to
 export function summarizeBubbleUp(result: BubbleUpResult): string {
   const first = result.columns.find((c) => c.score > 0);
   if (!first) return 'no differing column';
-  const top = bubbleUpRows(first, formatValue).sort((a, b) => b.selection - b.baseline - (a.selection - a.baseline))[0];
+  const top = bubbleUpRows(first, formatValue).toSorted((a, b) => b.selection - b.baseline - (a.selection - a.baseline))[0];
   return `top column ${first.column} (score ${formatValue(first.score)})${top ? `: ${top.label} in ${pct(top.selection)} of selection vs ${pct(top.baseline)} of baseline` : ''}`;
 }
 
@@ -84,7 +86,7 @@ export const bubbleupCommand: Command = {
     const target = new Target({ target: targetName(v.target), ...(v.url ? { url: v.url } : {}), env: ctx.env });
     const dataset = v.dataset ?? target.defaultDataset(ctx.env);
     const result = await withProgress('comparing selection with baseline', bubbleUp(target, dataset, request));
-    if (v.json) ctx.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    if (v.json) ctx.stdout.write(`${jsonText(result)}\n`);
     else ctx.stdout.write(`${renderBubbleUp(result, v.selection.join(' AND '), top, ctx.style)}\n`);
     return { summary: summarizeBubbleUp(result) };
   },

@@ -3,8 +3,9 @@ import { Target } from '../client.js';
 import { parseFlags, TARGET_FLAGS, TARGET_HELP, targetName, type Command } from '../command.js';
 import { withProgress } from '../progress.js';
 import { parseDuration } from '../query-syntax.js';
-import { bar, formatValue } from '../render/format.js';
+import { bar, formatValue, plural } from '../render/format.js';
 import { renderTable } from '../render/table.js';
+import { forTerminal, jsonText } from '../render/terminal-text.js';
 import type { Style } from '../style.js';
 
 const HELP = `waggle gaps — where tracing has gaps
@@ -35,7 +36,7 @@ async function gapsFromHoneycomb(target: Target, dataset: string, seconds: numbe
     breakdowns: HONEYCOMB_COLUMNS,
     filters: [{ column: 'meta.annotation_type', op: 'does-not-exist' }],
     time_range: seconds,
-    granularity: Math.max(1, Math.floor(seconds / 1000)),
+    granularity: Math.max(1, Math.ceil(seconds / 1000)),
     limit: 1000,
   });
   const firstSeen = new Map<string, number>();
@@ -69,9 +70,10 @@ function toGapSpan(d: Record<string, unknown>, timeMs: number): GapSpan {
   };
 }
 
-export function renderGaps(report: GapsReport, style: Style, sinceLabel: string): string {
+export function renderGaps(data: GapsReport, style: Style, sinceLabel: string): string {
+  const report = forTerminal(data);
   const out: string[] = [
-    style.bold(`Tracing gaps, last ${sinceLabel}`) + ` — ${report.spans} spans, ${report.traces} settled traces`,
+    style.bold(`Tracing gaps, last ${sinceLabel}`) + ` — ${plural(report.spans, 'span')}, ${plural(report.traces, 'settled trace')}`,
   ];
   const none = report.missingHops.length === 0 && report.orphanSpans.length === 0 && report.rootlessTraces.count === 0 && report.silentServices.length === 0;
   if (report.missingHops.length) {
@@ -136,7 +138,7 @@ export const gapsCommand: Command = {
         ? target.request<GapsReport>('GET', `/api/gaps?since=${seconds}&dataset=${encodeURIComponent(dataset)}`)
         : gapsFromHoneycomb(target, dataset, seconds),
     );
-    if (v.json) ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    if (v.json) ctx.stdout.write(`${jsonText(report)}\n`);
     else ctx.stdout.write(`${renderGaps(report, ctx.style, v.since)}\n`);
     return { summary: summarizeGaps(report) };
   },

@@ -2,6 +2,7 @@ import { parseFlags, type Command } from '../command.js';
 import { UsageError } from '../errors.js';
 import { IncidentLog, incidentDir, type IncidentEntry, type IncidentInfo } from '@waggle/backend';
 import { renderTable } from '../render/table.js';
+import { forTerminal, jsonText, terminalText } from '../render/terminal-text.js';
 
 const HELP = `waggle incident — keep the incident's timeline, as a scribe would
 
@@ -38,12 +39,19 @@ function describe(entry: IncidentEntry, markdown: boolean): [string, string] {
   }
 }
 
-export function renderTimeline(info: IncidentInfo, entries: IncidentEntry[], markdown: boolean): string {
+/** Text for one Markdown table cell: pipes escaped, on one line. */
+function cell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+export function renderTimeline(incident: IncidentInfo, log: IncidentEntry[], markdown: boolean): string {
+  // Titles, notes and answers hold data (span names, values): escaped for the terminal, and in Markdown too.
+  const info = forTerminal(incident);
+  const entries = forTerminal(log);
   const span = info.endedAt
     ? `${info.startedAt} → ${info.endedAt} (${Math.round((Date.parse(info.endedAt) - Date.parse(info.startedAt)) / 60000)} min)`
     : `${info.startedAt} → ongoing`;
   if (markdown) {
-    const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
     const lines = [`# Incident: ${info.title}`, '', span, '', '| time (UTC) | what | answer |', '|---|---|---|'];
     for (const e of entries) {
       const [what, answer] = describe(e, true);
@@ -75,7 +83,7 @@ export const incidentCommand: Command = {
         const open = await log.current();
         if (open) throw new UsageError(`incident "${open.title}" is still open; end it first with: waggle incident end`);
         const info = await log.start(text);
-        ctx.stdout.write(`incident started: ${info.title} (${info.startedAt}); commands are now recorded\n`);
+        ctx.stdout.write(`${terminalText(`incident started: ${info.title} (${info.startedAt})`)}; commands are now recorded\n`);
         return;
       }
       case 'note': {
@@ -87,14 +95,14 @@ export const incidentCommand: Command = {
       case 'end': {
         const ended = await log.end();
         if (!ended) throw new UsageError('no incident is open');
-        ctx.stdout.write(`incident ended: ${ended.title}; see: waggle incident timeline --markdown\n`);
+        ctx.stdout.write(`${terminalText(`incident ended: ${ended.title}`)}; see: waggle incident timeline --markdown\n`);
         return;
       }
       case 'timeline': {
         const info = await log.latest();
         if (!info) throw new UsageError('no incident has been started yet');
         const entries = await log.entries(info.id);
-        if (v.json) ctx.stdout.write(`${JSON.stringify({ incident: info, entries }, null, 2)}\n`);
+        if (v.json) ctx.stdout.write(`${jsonText({ incident: info, entries })}\n`);
         else ctx.stdout.write(`${renderTimeline(info, entries, v.markdown)}\n`);
         return;
       }

@@ -10,6 +10,7 @@ import { renderHeatmap, sparkline } from '../render/chart.js';
 import { formatValue } from '../render/format.js';
 import { heatmapGrid } from '../render/heatmap-data.js';
 import { renderTable } from '../render/table.js';
+import { forTerminal, jsonText } from '../render/terminal-text.js';
 
 const HELP = `waggle query — aggregate events, like Honeycomb's query builder
 
@@ -91,7 +92,10 @@ export function positiveInt(text: string, flag: string): number {
 }
 
 /** Table of results plus a sparkline of the first non-heatmap calculation per group, then heatmaps. */
-export function renderQueryResult(spec: QuerySpec, result: QueryResult): string {
+export function renderQueryResult(querySpec: QuerySpec, data: QueryResult): string {
+  // Column names and values come from data; escaping both alike keeps the result's keys matching the spec's.
+  const spec = forTerminal(querySpec);
+  const result = forTerminal(data);
   const breakdowns = spec.breakdowns ?? [];
   const calcs = (spec.calculations ?? [{ op: 'COUNT' }]).map(calculationKey);
   const plain = calcs.filter((k) => !k.startsWith('HEATMAP('));
@@ -102,7 +106,7 @@ export function renderQueryResult(spec: QuerySpec, result: QueryResult): string 
   const trendOf = plain[0];
   const trends = new Map<string, Array<number | null>>();
   if (trendOf) {
-    const times = [...new Set(series.map((s) => s.time))].sort();
+    const times = [...new Set(series.map((s) => s.time))].toSorted();
     const index = new Map(times.map((t, i) => [t, i]));
     for (const point of series) {
       const key = groupKey(point.data);
@@ -161,7 +165,7 @@ export const queryCommand: Command = {
     const target = new Target({ target: targetName(v.target), ...(v.url ? { url: v.url } : {}), env: ctx.env });
     const dataset = v.dataset ?? target.defaultDataset(ctx.env);
     const result = await withProgress(`querying ${dataset}`, target.runQuery(dataset, spec));
-    if (v.json) ctx.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    if (v.json) ctx.stdout.write(`${jsonText(result)}\n`);
     else ctx.stdout.write(`${renderQueryResult(spec, result)}\n`);
     return { summary: summarizeQuery(spec, result) };
   },

@@ -1,13 +1,15 @@
+import path from 'node:path';
 import { isLoopback, startBackend } from '@waggle/backend';
 import { uiDirectory } from '@waggle/ui';
 import { parseFlags, type Command } from '../command.js';
-import { positiveInt } from './query.js';
+import { CommandError, UsageError } from '../errors.js';
 
 const HELP = `waggle serve — run the embedded Honeycomb-compatible backend and web UI
 
 Usage: waggle serve [--port 4318] [--host 127.0.0.1] [--data DIR]
 
-  --port N     port for OTLP ingest, the Events API, the Query API and the UI (default 4318)
+  --port N     port for OTLP ingest, the Events API, the Query API and the UI (default 4318;
+               0 picks a free port)
   --host H     address to bind (default 127.0.0.1; use 0.0.0.0 to accept other hosts)
   --data DIR   data directory (default WAGGLE_DATA_DIR or ./.waggle)
 
@@ -28,18 +30,17 @@ export const serveCommand: Command = {
   async run(ctx) {
     const { values: v } = parseFlags(ctx.argv, OPTIONS);
     if (v.help) return void ctx.stdout.write(`${HELP}\n`);
-    const port = v.port === undefined ? 4318 : v.port === '0' ? 0 : positiveInt(v.port, '--port');
+    const port = v.port === undefined ? 4318 : portNumber(v.port);
+    const host = v.host ?? '127.0.0.1';
+    const dataDir = path.resolve(v.data ?? ctx.env.WAGGLE_DATA_DIR ?? '.waggle');
     const keys = ctx.env.WAGGLE_API_KEYS?.split(',').map((k) => k.trim()).filter(Boolean);
-    const backend = await startBackend({
-      port,
-      host: v.host ?? '127.0.0.1',
-      uiDir: uiDirectory(),
-      ...(v.data ? { dataDir: v.data } : {}),
-      ...(keys?.length ? { keys } : {}),
+    const backend = await startBackend({ port, host, uiDir: uiDirectory(), dataDir, ...(keys?.length ? { keys } : {}) }).catch((error: unknown) => {
+      const reason = startFailure(error as NodeJS.ErrnoException, port, host, dataDir);
+      throw reason === undefined ? error : new CommandError(reason);
     });
     const { style } = ctx;
-    if (!keys?.length && !isLoopback(v.host ?? '127.0.0.1')) {
-      ctx.stderr.write(`waggle serve: WAGGLE_SERVE_NO_KEYS: listening on ${v.host} without WAGGLE_API_KEYS: anyone who can reach it can read and write its data\n`);
+    if (!keys?.length && !isLoopback(host)) {
+      ctx.stderr.write(`waggle serve: WAGGLE_SERVE_NO_KEYS: listening on ${host} without WAGGLE_API_KEYS: anyone who can reach it can read and write its data\n`);
     }
     ctx.stdout.write(
       [
@@ -68,3 +69,35 @@ export const serveCommand: Command = {
     process.once('SIGTERM', stop);
   },
 };
+
+function portNumber(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535) throw new UsageError(`--port ${JSON.stringify(text)}: expected a port number from 0 to 65535 (0 picks a free port)`);
+  return n;
+}
+
+/**
+ * One line for why the backend could not start, naming the flag that changes it (a stack trace helps nobody with a
+ * taken port); undefined for an error that is not about the port, host or data directory, so its stack is kept.
+ */
+function startFailure(error: NodeJS.ErrnoException, port: number, host: string, dataDir: string): string | undefined {
+  const message = String(error?.message ?? error).split('\n')[0]!;
+  switch (error?.code) {
+    case 'EADDRINUSE':
+      return `port ${port} on ${host} is already in use${port === 4318 ? ' (often by an OpenTelemetry Collector)' : ''}; stop that process or choose another port with --port N (--port 0 picks a free one)`;
+    case 'EACCES':
+    case 'EPERM':
+      if (error.syscall === 'listen') return `port ${port} needs privileges this user lacks; choose a port above 1023 with --port N`;
+      break;
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot listen on ${host}: not an address of this machine; choose one with --host (127.0.0.1, 0.0.0.0 or an interface address)`;
+  }
+  // Opening the data directory: a file in the way, no permission, a read-only or full disk (fs errors carry the
+  // path), another server holding the database's lock or a file that is not a database (DuckDB's IO errors).
+  if (error?.path === undefined && !message.startsWith('IO Error')) return undefined;
+  const lockedBy = /Conflicting lock is held in .*\(PID (\d+)\)/.exec(message);
+  if (lockedBy) return `the data directory ${dataDir} is in use by another process (PID ${lockedBy[1]}, probably another waggle serve); stop it or choose another directory with --data DIR`;
+  return `the data directory ${dataDir} cannot be used (${message.replace(/^IO Error: /, '')}); choose another with --data DIR`;
+}

@@ -2,6 +2,8 @@ import { Target } from '../client.js';
 import { parseFlags, TARGET_FLAGS, TARGET_HELP, targetName, type Command } from '../command.js';
 import { CommandError, UsageError } from '../errors.js';
 import { withProgress } from '../progress.js';
+import { plural } from '../render/format.js';
+import { jsonText } from '../render/terminal-text.js';
 import { renderWaterfall } from '../render/waterfall.js';
 import { fetchTrace } from '../trace-data.js';
 
@@ -29,10 +31,10 @@ export const traceCommand: Command = {
     const target = new Target({ target: targetName(v.target), ...(v.url ? { url: v.url } : {}), env: ctx.env });
     const trace = await withProgress(`fetching trace ${traceId}`, fetchTrace(target, traceId, v.dataset ?? target.defaultDataset(ctx.env)));
     if (trace.spans.length === 0) throw new CommandError(`trace ${traceId} not found`);
-    if (v.json) ctx.stdout.write(`${JSON.stringify(trace, null, 2)}\n`);
+    if (v.json) ctx.stdout.write(`${jsonText(trace)}\n`);
     else ctx.stdout.write(`${renderWaterfall(trace, ctx.style)}\n`);
     const services = new Set(trace.spans.map((s) => s.service)).size;
     const errors = trace.spans.filter((s) => s.error).length;
-    return { summary: `${trace.spans.length} spans across ${services} services, ${errors} errors` };
+    return { summary: `${plural(trace.spans.length, 'span')} across ${plural(services, 'service')}, ${plural(errors, 'error')}` };
   },
 };

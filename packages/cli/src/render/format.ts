@@ -1,3 +1,8 @@
+/** "1 span", "2 spans": a count with its noun in the right number. */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
 /** Numbers read at a glance: integers as is, others to 3 significant decimals; null as a dash. */
 export function formatValue(value: unknown): string {
   if (value === null || value === undefined) return '-';

@@ -1,11 +1,13 @@
 import type { Style } from '../style.js';
 import type { TraceView } from '../trace-data.js';
-import { formatValue, pad } from './format.js';
+import { formatValue, pad, plural } from './format.js';
+import { forTerminal } from './terminal-text.js';
 
 const BAR_WIDTH = 40;
 
 /** service · indented span name · a bar on the trace's shared time axis · duration; errors in red. */
-export function renderWaterfall(trace: TraceView, style: Style): string {
+export function renderWaterfall(data: TraceView, style: Style): string {
+  const trace = forTerminal(data);
   const { spans } = trace;
   if (spans.length === 0) return `trace ${trace.traceId}: no spans found`;
   const starts = spans.map((s) => s.startMs).filter((t): t is number => t !== null);
@@ -17,7 +19,7 @@ export function renderWaterfall(trace: TraceView, style: Style): string {
   const nameWidth = Math.min(60, Math.max(4, ...spans.map((s) => s.depth * 2 + s.name.length)));
   const errors = spans.filter((s) => s.error).length;
   const out = [
-    `${style.bold(`trace ${trace.traceId}`)} — ${spans.length} spans, ${services.length} service${services.length === 1 ? '' : 's'}, ${formatValue(total)} ms${errors ? `, ${style.red(`${errors} error${errors === 1 ? '' : 's'}`)}` : ''}`,
+    `${style.bold(`trace ${trace.traceId}`)} — ${plural(spans.length, 'span')}, ${plural(services.length, 'service')}, ${formatValue(total)} ms${errors ? `, ${style.red(plural(errors, 'error'))}` : ''}`,
     `${pad('service', serviceWidth)}  ${pad('span', nameWidth)}  ${pad('0ms', BAR_WIDTH / 2)}${pad(`${formatValue(total)}ms`, BAR_WIDTH / 2, true)}`,
   ];
   for (const s of spans) {

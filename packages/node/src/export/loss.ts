@@ -36,7 +36,10 @@ export class LossCounter {
   private logSince = Date.now();
   private meter: Meter | undefined;
   private counter: Counter | undefined;
-  private readonly lastReason: Partial<Record<LossReason, string>> = {};
+  private lastReason: Partial<Record<LossReason, string>> = {};
+
+  /** `destination` names where the spans were going (no secrets), for the stderr line. */
+  constructor(private readonly destination?: string) {}
 
   add(reason: LossReason, spans: number, detail?: string): void {
     if (spans <= 0) return;
@@ -44,6 +47,11 @@ export class LossCounter {
     this.pendingLog[reason] += spans;
     this.pendingSpan[reason] += spans;
     if (detail) this.lastReason[reason] = detail;
+  }
+
+  /** The last detail given for `reason` since the last stderr line, if any. */
+  detail(reason: LossReason): string | undefined {
+    return this.lastReason[reason];
   }
 
   /** Writes one stderr line (and metrics) for what was lost since the last line; nothing when nothing was lost. */
@@ -55,7 +63,9 @@ export class LossCounter {
     this.logSince = Date.now();
     const sum = LOSS_REASONS.reduce((n, r) => n + counts[r], 0);
     const parts = LOSS_REASONS.filter((r) => counts[r] > 0).map((r) => `${r}=${counts[r]}${this.lastReason[r] ? ` (${this.lastReason[r]})` : ''}`);
-    report('WAGGLE_EXPORT_LOSS', `dropped ${sum} spans in the last ${seconds}s: ${parts.join(', ')}`);
+    this.lastReason = {};
+    const to = this.destination ? `; sending to ${this.destination}` : '';
+    report('WAGGLE_EXPORT_LOSS', `dropped ${sum} span${sum === 1 ? '' : 's'} in the last ${seconds}s: ${parts.join(', ')}${to}`);
     this.recordMetrics(counts);
   }
 

@@ -157,7 +157,7 @@ export function createPreparer(options: PrepareOptions): (span: ReadableSpan, ru
         value = (value as unknown[]).map((v) => (typeof v === 'string' ? v.slice(0, maxValueLength) : v)) as AttributeValue;
         (truncated ??= []).push(key);
       }
-      const redacted = redact(key, value);
+      const redacted = redact(key, value, span.attributes);
       if (redacted !== raw) draft.set(key, redacted);
     }
     if (truncated) draft.set(TRUNCATED_ATTRIBUTES, truncated);

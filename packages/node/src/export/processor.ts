@@ -51,7 +51,7 @@ export class WaggleExportProcessor implements SpanProcessor {
   private preparing = false;
   private readonly keepErrors: boolean;
   private readonly slowNs: number | undefined;
-  readonly loss = new LossCounter();
+  readonly loss: LossCounter;
   /** Built once: onEnd must not allocate even when it drops. */
   private readonly queueFullDetail: string;
 
@@ -77,6 +77,7 @@ export class WaggleExportProcessor implements SpanProcessor {
     options: Omit<ExportPipelineOptions, 'destination'> = {},
   ) {
     const tuning = options.tuning ?? {};
+    this.loss = new LossCounter(sender.destination);
     const maxQueueSpans = Math.max(1, tuning.maxQueueSpans ?? 8192);
     this.maxQueueSpans = maxQueueSpans;
     const maxQueueBytes = Math.max(1024, tuning.maxQueueBytes ?? 8 * 1024 * 1024);
@@ -305,6 +306,24 @@ export class WaggleExportProcessor implements SpanProcessor {
     if (span) this.enqueue(span, false);
   }
 
+  /**
+   * The process is ending (a signal Waggle re-raises, or 'exit'): spans still queued or in flight will never be
+   * sent. Counts them and writes the loss line now, synchronously, since no timer runs again. Without this an app
+   * stopped within the 60 s report interval never said what it lost. `detail` says why, unless a send error does.
+   */
+  reportUndelivered(detail: string): void {
+    const left = this.queuedSpans + this.payloads.reduce((n, p) => n + p.count, 0);
+    this.discardQueued();
+    this.loss.add('backend_unavailable', left, this.loss.detail('backend_unavailable') ?? detail);
+    this.loss.flushLog();
+  }
+
+  private discardQueued(): void {
+    if (this.records) this.records.clear();
+    else this.objects!.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    this.payloads = [];
+  }
+
   /** Sends everything queued before the call; resolves by the deadline whatever the backend does. */
   forceFlush(): Promise<void> {
     return this.flushWithin(this.flushTimeoutMs);
@@ -340,9 +359,7 @@ export class WaggleExportProcessor implements SpanProcessor {
     await this.flushWithin(this.shutdownTimeoutMs);
     if (this.timer) clearTimeout(this.timer);
     const left = this.queuedSpans + this.payloads.reduce((n, p) => n + p.count, 0);
-    if (this.records) this.records.clear();
-    else this.objects!.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-    this.payloads = [];
+    this.discardQueued();
     this.sender.abort();
     this.loss.add('backend_unavailable', left, 'not delivered before the shutdown deadline');
     this.loss.flushLog();

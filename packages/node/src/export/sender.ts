@@ -37,6 +37,8 @@ export interface Sender {
    * the sender needs the span objects (a SpanExporter, OTLP/JSON, a custom encoder) and gets them from encode().
    */
   readonly encodesRecords: boolean;
+  /** Where requests go, for messages: a URL without credentials or query, or the exporter's class name. */
+  readonly destination: string;
   encode(spans: ReadableSpan[]): Payload;
   send(payload: Payload): Promise<SendOutcome>;
   abort(): void;
@@ -48,6 +50,7 @@ export class OtlpSender implements Sender {
   private readonly format: 'protobuf' | 'json';
   private readonly encoder: SpanEncoder;
   readonly encodesRecords: boolean;
+  readonly destination: string;
 
   /** Without an encoder, OTLP/protobuf requests are built from span records and OTLP/JSON with encodeSpans. */
   constructor(
@@ -58,6 +61,9 @@ export class OtlpSender implements Sender {
     this.format = destination.protocol === 'http/json' ? 'json' : 'protobuf';
     this.encoder = encoder ?? defaultEncoder;
     this.encodesRecords = encoder === undefined && this.format === 'protobuf';
+    const shown = new URL(destination.url);
+    shown.username = shown.password = shown.search = '';
+    this.destination = shown.href;
     const headers = compress ? { ...destination.headers, 'content-encoding': 'gzip' } : destination.headers;
     this.transport = new OtlpHttpTransport({ ...destination, headers }, (body) => rejectedSpansFrom(body, this.format));
   }
@@ -100,6 +106,9 @@ export class ExporterSender implements Sender {
   ) {}
 
   readonly encodesRecords = false;
+  get destination(): string {
+    return this.exporter.constructor?.name || 'a SpanExporter';
+  }
 
   encode(spans: ReadableSpan[]): Payload {
     return { count: spans.length, spans, body: undefined, bytes: 0, attempts: 0 };

@@ -118,6 +118,150 @@ describe('default redaction', () => {
   });
 });
 
+/** The attributes of a database span as its instrumentation records them, after redaction. */
+function statement(system: string | undefined, text: string): unknown {
+  return prepared(system === undefined ? { 'db.query.text': text } : { 'db.system.name': system, 'db.query.text': text })!['db.query.text'];
+}
+
+describe('SQL literals by dialect (db.system.name)', () => {
+  it('MySQL: a backslash-escaped quote does not end the string', () => {
+    expect(statement('mysql', "SELECT * FROM users WHERE name = 'O\\'Brien hunter2' AND id = 7")).toBe('SELECT * FROM users WHERE name = ? AND id = ?');
+  });
+
+  it('MySQL and MariaDB: double-quoted strings are literals', () => {
+    expect(statement('mysql', 'UPDATE users SET password = "hunter2" WHERE id = 7')).toBe('UPDATE users SET password = ? WHERE id = ?');
+    expect(statement('mariadb', 'SELECT "hunter2 \\" still"')).toBe('SELECT ?');
+  });
+
+  it('PostgreSQL and SQLite: double-quoted names are identifiers and are kept (db.system decides)', () => {
+    expect(statement('postgresql', `SELECT "User"."email" FROM "users" AS "User" WHERE "User"."id" = 7`)).toBe(`SELECT "User"."email" FROM "users" AS "User" WHERE "User"."id" = ?`);
+    expect(statement('sqlite', `SELECT "name" FROM "t" WHERE "pw" = 'hunter2'`)).toBe(`SELECT "name" FROM "t" WHERE "pw" = ?`);
+  });
+
+  it('PostgreSQL: $$…$$ dollar-quoted strings are literals', () => {
+    expect(statement('postgresql', "SELECT $$it's hunter2$$, $1")).toBe('SELECT ?, $1');
+  });
+
+  it('PostgreSQL: $tag$…$tag$ strings are literals, even with $$ inside', () => {
+    expect(statement('postgresql', 'INSERT INTO notes VALUES ($note$ hunter2 $$ still $note$)')).toBe('INSERT INTO notes VALUES (?)');
+  });
+
+  it("PostgreSQL: E'…' strings take backslash escapes, standard strings do not", () => {
+    expect(statement('postgresql', "SELECT E'it\\'s hunter2', 'C:\\', 'hunter3'")).toBe('SELECT ?, ?, ?');
+  });
+
+  it("N'…' national strings and MySQL _charset'…' introducers are literals", () => {
+    expect(statement('mysql', "SELECT N'hunter2', _utf8mb4'hunter3'")).toBe('SELECT ?, ?');
+  });
+
+  it('-- comments are removed with the data they carry', () => {
+    expect(statement('postgresql', "SELECT * FROM t -- user bob, password hunter2\nWHERE id = 7")).toBe('SELECT * FROM t\nWHERE id = ?');
+  });
+
+  it('/* */ comments (sqlcommenter tags, notes) are removed; PostgreSQL comments nest', () => {
+    expect(statement('postgresql', "SELECT 1 /* card 4111 /* nested */ hunter2 */ FROM t /*traceparent='00-abc-01',user='bob'*/")).toBe('SELECT ? FROM t');
+  });
+
+  it('MySQL # comments are removed; in PostgreSQL # is an operator and stays', () => {
+    expect(statement('mysql', 'SELECT 1 # hunter2')).toBe('SELECT ?');
+    expect(statement('postgresql', "SELECT data #> '{a}' FROM t")).toBe('SELECT data #> ? FROM t');
+  });
+
+  it('optimizer hints are SQL, not data, and are kept', () => {
+    expect(statement('mysql', "SELECT /*+ INDEX(t idx_email) */ * FROM t WHERE email = 'a@b.c'")).toBe('SELECT /*+ INDEX(t idx_email) */ * FROM t WHERE email = ?');
+  });
+
+  it("hex literals X'…' and 0x… are literals", () => {
+    expect(statement('mysql', "SELECT * FROM keys WHERE k = X'DEADBEEF' OR k = 0xDEADBEEF")).toBe('SELECT * FROM keys WHERE k = ? OR k = ?');
+  });
+
+  it("bit literals B'…' and 0b… are literals", () => {
+    expect(statement('mysql', "SELECT b'1011', 0b1011")).toBe('SELECT ?, ?');
+  });
+
+  it('numbers in every form are literals; placeholders and names with digits are kept', () => {
+    expect(statement('postgresql', 'SELECT t1.c2, .5, 1.5e-3, 1_000, -42, a - 5 FROM t1 WHERE id = $1 AND x = :2 AND y = ?3')).toBe(
+      'SELECT t1.c2, ?, ?, ?, ?, a - ? FROM t1 WHERE id = $1 AND x = :2 AND y = ?3',
+    );
+  });
+
+  it('an unterminated string (a truncated statement) hides everything after its quote', () => {
+    expect(statement('postgresql', "INSERT INTO t VALUES ('hunter2 and the rest")).toBe('INSERT INTO t VALUES (?');
+  });
+
+  it('without db.system the reading that hides more wins: backslash escapes, "…" strings, $$, # comments', () => {
+    expect(statement(undefined, `SELECT "hunter2", 'a\\'b hunter3', $$hunter4$$ # hunter5`)).toBe('SELECT ?, ?, ?');
+  });
+
+  it('statements seen before are answered from a bounded cache; past its size every statement is still stripped', () => {
+    const redact = createRedactor();
+    const pgSpan = { 'db.system.name': 'postgresql' };
+    for (let i = 0; i < 1000; i++) {
+      expect(redact('db.query.text', `SELECT * FROM t${i} WHERE a = 'v${i}'`, pgSpan)).toBe(`SELECT * FROM t${i} WHERE a = ?`);
+      expect(redact('db.query.text', 'SELECT * FROM t WHERE id = $1', pgSpan)).toBe('SELECT * FROM t WHERE id = $1');
+    }
+    const long = `SELECT '${'x'.repeat(5000)}'`;
+    expect(redact('db.query.text', long, pgSpan)).toBe('SELECT ?');
+  });
+
+  it('the rule is remembered per key while the dialect is read from each span', () => {
+    for (let round = 0; round < 3; round++) {
+      expect(statement('postgresql', 'SELECT "a" FROM t')).toBe('SELECT "a" FROM t');
+      expect(statement('mysql', 'SELECT "a" FROM t')).toBe('SELECT ? FROM t');
+    }
+  });
+});
+
+describe('query parameters redacted by default', () => {
+  it.each(['X-Amz-Signature', 'X-Amz-Credential', 'X-Amz-Security-Token', 'refresh_token', 'id_token', 'client_secret', 'code', 'key', 'jwt', 'auth', 'pass', 'session'])(
+    '%s (any letter case)',
+    (param) => {
+      const url = `https://bucket.s3.test/object?${param}=s3cr3t&${param.toUpperCase()}=s3cr3t&page=2`;
+      expect(prepared({ 'url.full': url })!['url.full']).toBe(`https://bucket.s3.test/object?${param}=${REDACTED}&${param.toUpperCase()}=${REDACTED}&page=2`);
+    },
+  );
+
+  it('in a URL held by any attribute, not only url.full', () => {
+    expect(prepared({ 'http.response.header.location': ['https://app.test/cb?code=s3cr3t&state=x'] })!['http.response.header.location']).toEqual([`https://app.test/cb?code=${REDACTED}&state=x`]);
+  });
+});
+
+describe('credentials in URL-valued attributes', () => {
+  it('messaging.url', () => {
+    expect(prepared({ 'messaging.url': 'amqp://app:s3cr3t@rabbit.test:5672/vhost' })!['messaging.url']).toBe(`amqp://${REDACTED}:${REDACTED}@rabbit.test:5672/vhost`);
+  });
+
+  it('db.connection_string, as a URL (a password with an unencoded @ removed whole) or as Key=Value pairs', () => {
+    expect(prepared({ 'db.connection_string': 'postgres://app:s3@cr3t@db.test:5432/shop?sslmode=require' })!['db.connection_string']).toBe(
+      `postgres://${REDACTED}:${REDACTED}@db.test:5432/shop?sslmode=require`,
+    );
+    expect(prepared({ 'db.connection_string': 'Server=db.test;User Id=app;Password=s3cr3t;Database=shop' })!['db.connection_string']).toBe(
+      `Server=db.test;User Id=app;Password=${REDACTED};Database=shop`,
+    );
+  });
+
+  it('any attribute whose value holds a URL with credentials, also inside a message', () => {
+    const attrs = prepared({ 'app.webhook': 'https://hook:s3cr3t@hooks.test/x', 'exception.message': 'connect ECONNREFUSED redis://:s3cr3t@cache.test:6379 (retrying)' })!;
+    expect(attrs['app.webhook']).toBe(`https://${REDACTED}:${REDACTED}@hooks.test/x`);
+    expect(attrs['exception.message']).toBe(`connect ECONNREFUSED redis://${REDACTED}:${REDACTED}@cache.test:6379 (retrying)`);
+  });
+
+  it('leaves values without credentials as they are (e-mail addresses, plain URLs)', () => {
+    const attrs = { 'user.email': 'a@b.test', 'http.request.header.referer': ['https://shop.test/a?page=2'], 'app.note': 'see https://docs.test/x' };
+    expect(prepared(attrs)).toEqual(attrs);
+  });
+});
+
+describe('secret-like keys', () => {
+  it.each(['aws.credentials', 'app.credential', 'tls.passphrase', 'user.session_id', 'http.request.header.x-session-id'])('redacts %s', (key) => {
+    expect(prepared({ [key]: 's3cr3t' })![key]).toBe(REDACTED);
+  });
+
+  it("keeps OpenTelemetry's session.id (a client session's correlation id, not a server session secret)", () => {
+    expect(prepared({ 'session.id': 'a1b2' })!['session.id']).toBe('a1b2');
+  });
+});
+
 describe('presend hook', () => {
   it('edits attributes of a span', () => {
     const attrs = prepared({ 'user.email': 'a@b.c', 'user.id': 'u1' }, {}, (s) => {

@@ -77,6 +77,10 @@ export function renderMap(report: GapsReport): SVGSVGElement {
   return root;
 }
 
+function table(id: string, headers: string[], rows: Array<Array<string | number | Node>>): HTMLTableElement {
+  return h('table', { id }, h('thead', {}, h('tr', {}, ...headers.map((x) => h('th', {}, x)))), h('tbody', {}, ...rows.map((r) => h('tr', {}, ...r.map((c) => h('td', {}, c))))));
+}
+
 export async function renderGapsPage(main: HTMLElement, route: Route): Promise<void> {
   const since = Number(route.params.get('since') ?? 1800);
   const range = h('select', { id: 'gaps-range' }, ...TIME_RANGES.map(([s, label]) => h('option', { value: String(s), selected: s === since }, label)));
@@ -93,8 +97,6 @@ export async function renderGapsPage(main: HTMLElement, route: Route): Promise<v
     main.replaceChildren(h('h1', {}, 'Tracing gaps'), range, errorBox(error));
     return;
   }
-  const table = (id: string, headers: string[], rows: Array<Array<string | number | Node>>) =>
-    h('table', { id }, h('thead', {}, h('tr', {}, ...headers.map((x) => h('th', {}, x)))), h('tbody', {}, ...rows.map((r) => h('tr', {}, ...r.map((c) => h('td', {}, c))))));
   const sections: HTMLElement[] = [
     h('p', {}, `${report.spans} spans in ${report.traces} settled traces. Edge colours: green fully traced, amber partly, red untraced.`),
     h('div', { class: 'map' }, renderMap(report)),

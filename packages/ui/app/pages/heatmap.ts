@@ -11,10 +11,10 @@ interface Bucket { lower: number; upper: number; count: number }
 export interface HeatmapGrid { times: number[]; lowers: number[]; uppers: number[]; counts: number[][] }
 
 export function toGrid(series: SeriesPoint[]): HeatmapGrid {
-  const points = [...series].sort((a, b) => a.time.localeCompare(b.time));
+  const points = series.toSorted((a, b) => a.time.localeCompare(b.time));
   const bounds = new Map<number, number>();
   for (const p of points) for (const b of ((p.data[HEATMAP] as { buckets?: Bucket[] } | undefined)?.buckets ?? [])) bounds.set(b.lower, b.upper);
-  const lowers = [...bounds.keys()].sort((a, b) => a - b);
+  const lowers = [...bounds.keys()].toSorted((a, b) => a - b);
   const index = new Map(lowers.map((l, i) => [l, i]));
   const counts = points.map((p) => {
     const row = Array.from({ length: lowers.length }, () => 0);
@@ -57,6 +57,9 @@ export async function renderHeatmapPage(main: HTMLElement, route: Route): Promis
 }
 
 interface Box { t0: number; t1: number; b0: number; b1: number }
+
+/** A cell index within 0..n-1. */
+const clamp = (v: number, n: number) => Math.min(n - 1, Math.max(0, v));
 
 function drawHeatmap(grid: HeatmapGrid, onSelect: (box: Box) => void): HTMLCanvasElement {
   const width = 900;
@@ -112,7 +115,6 @@ function drawHeatmap(grid: HeatmapGrid, onSelect: (box: Box) => void): HTMLCanva
     const [x0, x1] = [Math.min(start.x, p.x), Math.max(start.x, p.x)];
     const [y0, y1] = [Math.min(start.y, p.y), Math.max(start.y, p.y)];
     start = undefined;
-    const clamp = (v: number, n: number) => Math.min(n - 1, Math.max(0, v));
     onSelect({
       t0: clamp(Math.floor((x0 - PAD.left) / cellW), grid.times.length),
       t1: clamp(Math.floor((x1 - PAD.left - 0.001) / cellW), grid.times.length),

@@ -81,7 +81,7 @@ function openMenu(menu: HTMLElement, event: MouseEvent, column: string, value: u
 
 function drawLineChart(el: HTMLElement, data: QueryResultData, breakdowns: string[], calc: string, markers: Marker[]): void {
   const groupKey = (d: Record<string, unknown>) => breakdowns.map((b) => formatValue(d[b])).join(' / ') || calc;
-  const times = [...new Set(data.series.map((p) => Date.parse(p.time) / 1000))].sort((a, b) => a - b);
+  const times = [...new Set(data.series.map((p) => Date.parse(p.time) / 1000))].toSorted((a, b) => a - b);
   const index = new Map(times.map((t, i) => [t, i]));
   const groups = new Map<string, Array<number | null>>();
   for (const row of data.results.slice(0, 10)) groups.set(groupKey(row.data), Array.from({ length: times.length }, (): number | null => null));
@@ -121,6 +121,7 @@ function drawLineChart(el: HTMLElement, data: QueryResultData, breakdowns: strin
     },
   };
   el.replaceChildren();
+  // oxlint-disable-next-line no-new -- uPlot draws into el as it is constructed; nothing else needs the instance
   new uPlot(opts, [times, ...groups.values()] as uPlot.AlignedData, el);
   el.dataset.markers = String(markers.length);
   el.dataset.series = String(names.length);

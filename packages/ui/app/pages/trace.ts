@@ -85,7 +85,7 @@ export async function renderTracePage(main: HTMLElement, traceId: string): Promi
     row.addEventListener('click', () => {
       details.replaceChildren(
         h('h3', {}, s.name),
-        h('table', {}, ...Object.entries(s.attributes).filter(([, v]) => v !== null && v !== undefined).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, formatValue(v))))),
+        h('table', {}, ...Object.entries(s.attributes).filter(([, v]) => v !== null && v !== undefined).toSorted(([a], [b]) => a.localeCompare(b)).map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, formatValue(v))))),
         ...(s.events.length ? [h('h4', {}, 'Events'), h('ul', {}, ...s.events.map((e) => h('li', {}, `${e.name} at +${formatValue(e.timeMs - s.startMs)} ms`)))] : []),
       );
     });
