@@ -197,7 +197,10 @@ export class Store {
   /** Events per commit under load; {@link BATCH_EVENTS} unless a test needs commits that split requests. */
   private batchEvents = BATCH_EVENTS;
 
-  static async open(dataDir: string, options: { batchEvents?: number } = {}): Promise<Store> {
+  /** Distinct keys at most ({@link MAX_COLUMNS} unless a test needs a small limit). */
+  private maxColumns = MAX_COLUMNS;
+
+  static async open(dataDir: string, options: { batchEvents?: number; maxColumns?: number } = {}): Promise<Store> {
     // Vectors, validity masks and inline strings are filled as little-endian bytes.
     if (os.endianness() !== 'LE') throw new Error('WAGGLE_BACKEND_UNSUPPORTED_PLATFORM: the backend needs a little-endian CPU');
     mkdirSync(dataDir, { recursive: true });
@@ -210,6 +213,7 @@ export class Store {
     const readers = [await instance.connect(), await instance.connect()];
     const store = new Store(dbPath, instance, writer, readers);
     if (options.batchEvents !== undefined) store.batchEvents = options.batchEvents;
+    if (options.maxColumns !== undefined) store.maxColumns = options.maxColumns;
     try {
       await store.init();
       store.log = await IngestLog.open(path.join(dataDir, 'ingest-log'));
@@ -529,7 +533,7 @@ export class Store {
   private admitColumns(events: EventColumns, report: LimitReport): void {
     for (const [key, col] of events.columns) {
       if (this.columns.has(key) || this.admittedKeys.has(key)) continue;
-      if (this.columns.size + this.admittedKeys.size < MAX_COLUMNS) this.admittedKeys.add(key);
+      if (this.columns.size + this.admittedKeys.size < this.maxColumns) this.admittedKeys.add(key);
       else {
         events.columns.delete(key);
         report.add('column_limit', col.count);

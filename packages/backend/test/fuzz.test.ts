@@ -195,7 +195,7 @@ function generate(): Body {
 }
 
 // The backend runs in its own process: its event loop is not the generator's, and a crash shows as an exit.
-let server: { child: ChildProcess; url: string } | undefined;
+let server: { child: ChildProcess; url: string; stderr: () => string } | undefined;
 let url = '';
 const dataDir = tempDir('waggle-fuzz-');
 const known = { spans: 40, events: 25 };
@@ -204,7 +204,7 @@ const knownTraceId = `${'f'.repeat(31)}1`;
 beforeAll(async () => {
   console.log(`fuzz: seed ${SEED}, ${RUNS} bodies (replay with WAGGLE_FUZZ_SEED=${SEED})`);
   if (!built) return;
-  server = (await startServer(dataDir)) as { child: ChildProcess; url: string };
+  server = (await startServer(dataDir)) as { child: ChildProcess; url: string; stderr: () => string };
   url = server.url;
   // Data held before the fuzzing, checked after it.
   const spans = Array.from({ length: known.spans }, (_, i) => makeSpan(i === 0 ? { traceId: knownTraceId } : {}));
@@ -263,7 +263,7 @@ describe(`fuzz (seed ${SEED})`, () => {
     };
     await Promise.all([worker(), worker(), worker()]);
     console.log(`fuzz: statuses ${JSON.stringify(Object.fromEntries(statuses))}, ${retried} retried after a connection reset`);
-    expect(failures, `seed ${SEED}`).toEqual([]);
+    expect(failures, `seed ${SEED}; the backend's last words: ${server!.stderr().slice(-2000)}`).toEqual([]);
     expect(server!.child.exitCode).toBeNull();
     // Still serving, and what it held before is all there.
     expect(await countOf('before-fuzz')).toBe(known.spans);

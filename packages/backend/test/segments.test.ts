@@ -92,6 +92,22 @@ describe('events is a view over segment tables: schema changes never rewrite sto
     }
   });
 
+  it('past the column limit the values of new keys are dropped and counted; known keys keep being stored', async () => {
+    const store = await Store.open(dir(), { maxColumns: 20 });
+    try {
+      // 8 pinned keys, then 12 new ones fit; the other 8 of the first event do not.
+      await ingest(store, [event(Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i])))]);
+      await ingest(store, [event({ k0: 100, late: 1 })]);
+      expect(store.column('k11')).toBeDefined();
+      expect(store.column('k12')).toBeUndefined();
+      expect(store.column('late')).toBeUndefined();
+      expect(store.limits.counts.column_limit).toBe(9);
+      expect(await values(store, 'k0')).toEqual([0, 100]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('retention drops a segment it empties, and the view goes on without it', async () => {
     const store = await Store.open(dir());
     try {
