@@ -58,6 +58,8 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
   const intervalMs = (options.retention?.intervalSeconds ?? 60) * 1000;
 
   const allowedHosts = options.allowedHosts ?? (process.env.WAGGLE_ALLOWED_HOSTS ?? '').split(',');
+  // The name clients are told to use is one this backend answers to.
+  if (publicUrl !== undefined) allowedHosts.push(new URL(publicUrl).hostname);
   const store = await Store.open(dataDir);
   const server = createServer({
     store,

@@ -50,6 +50,17 @@ describe('requests a browser page could send are checked before any route', () =
     expect((await request(backend.url, '/v1/traces', { host: `evil.example:${port}`, 'content-type': 'application/json' }, '{}')).status).toBe(403);
   });
 
+  it('the host of publicUrl is answered too (a proxy in front of a loopback backend)', async () => {
+    const proxied = await freshBackend({ publicUrl: 'https://waggle.example.com' });
+    try {
+      const port = new URL(proxied.url).port;
+      expect((await request(proxied.url, '/1/datasets', { host: 'waggle.example.com' }, '', 'GET')).status).toBe(200);
+      expect((await request(proxied.url, '/1/datasets', { host: `other.example.com:${port}` }, '', 'GET')).status).toBe(403);
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it('writes from another origin are refused, by Sec-Fetch-Site or else Origin; reads and programs pass', async () => {
     const json = { host, 'content-type': 'application/json' };
     expect((await request(backend.url, '/1/batch/guard', { ...json, 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' })).status).toBe(403);
