@@ -24,6 +24,7 @@ import {
   SHED_COLUMNS,
   viewSql,
   type Segment,
+  unionSql,
 } from './segments.js';
 import { quoteIdent } from './sql.js';
 
@@ -51,6 +52,8 @@ export const PINNED_COLUMNS: ReadonlyArray<{ key: string; physical: string; type
 
 /** The view queries read: every segment table's events (segments.ts). */
 export const EVENTS_TABLE = 'events';
+const FROM_EVENTS = /\bFROM\s+events\b/i;
+const FROM_EVENTS_ALL = /\bFROM\s+events\b/gi;
 
 const WAL_AUTOCHECKPOINT = '256MB';
 
@@ -425,10 +428,45 @@ export class Store {
     return true;
   }
 
-  /** A connection for read queries, round-robin so concurrent queries run side by side. */
+  /**
+   * A connection for read queries, round-robin so concurrent queries run side by side. In the SQL it is given,
+   * `FROM events` becomes a union of the segments with only the columns the statement names (every column
+   * reference is a quoted identifier, the fixed columns always come along), so a query costs what it reads, not what
+   * the catalog holds (see {@link unionSql}); `SELECT *` keeps the whole view.
+   */
   reader(): DuckDBConnection {
-    const c = this.readersList[this.nextReader++ % this.readersList.length];
-    return c!;
+    return this.narrowing(this.readersList[this.nextReader++ % this.readersList.length]!);
+  }
+
+  private narrowing(conn: DuckDBConnection): DuckDBConnection {
+    return new Proxy(conn, {
+      get: (target, prop, receiver) => {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        if (prop !== 'run' && prop !== 'runAndReadAll' && prop !== 'stream' && prop !== 'streamAndReadAll') return value.bind(target);
+        const run = (sql: string, rest: unknown[]): Promise<unknown> =>
+          (value as (...args: unknown[]) => Promise<unknown>).call(target, this.narrowEvents(sql), ...rest);
+        // A segment dropped (merged or emptied) between naming it and DuckDB binding the statement: name them again.
+        return (sql: string, ...rest: unknown[]) =>
+          run(sql, rest).catch((error: unknown) => {
+            if (!/Table with name events_s\d+ does not exist/.test((error as Error).message)) throw error;
+            return run(sql, rest);
+          });
+      },
+    });
+  }
+
+  /** `sql` with each `FROM events` a union of the segments holding just the columns `sql` names (see {@link reader}). */
+  narrowEvents(sql: string): string {
+    if (!FROM_EVENTS.test(sql) || /SELECT\s+\*/i.test(sql)) return sql;
+    const types = this.viewTypes();
+    const only = new Set<string>([...BASE_COLUMNS, ...PINNED_COLUMNS].map((c) => c.physical));
+    for (const m of sql.matchAll(/"((?:[^"]|"")*)"/g)) {
+      const name = m[1]!.replaceAll('""', '"');
+      if (types.has(name)) only.add(name);
+    }
+    const union = `(${unionSql(this.segments, types, only)}) AS ${EVENTS_TABLE}`;
+    return sql.replace(FROM_EVENTS_ALL, () => `FROM ${union}`);
   }
 
   /** Physical column name → attribute key, for turning rows back into events. */
@@ -438,7 +476,7 @@ export class Store {
 
   /** Every read connection, for work that can run on all of them at once. */
   readers(): readonly DuckDBConnection[] {
-    return this.readersList;
+    return this.readersList.map((c) => this.narrowing(c));
   }
 
   column(key: string): ColumnInfo | undefined {
