@@ -66,6 +66,24 @@ describe('events is a view over segment tables: schema changes never rewrite sto
     }
   });
 
+  it('a read names only its columns: FROM events becomes a union of the segments with just those (and the fixed ones)', async () => {
+    const store = await Store.open(dir());
+    try {
+      await ingest(store, [event(Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, i])))]);
+      const k7 = store.column('k7')!.physical;
+      const sql = store.narrowEvents(`SELECT count(*) AS n FROM events WHERE "${k7}" = 7`);
+      expect(sql).toContain(`"${k7}"`);
+      expect(sql).not.toContain(`"${store.column('k8')!.physical}"`);
+      expect(sql).not.toMatch(/FROM events\b/);
+      const rows = (await store.reader().runAndReadAll(`SELECT count(*) AS n FROM events WHERE "${k7}" = 7`)).getRowObjectsJS();
+      expect(rows).toEqual([{ n: 1n }]);
+      // SELECT * keeps the whole view.
+      expect(store.narrowEvents('SELECT * FROM events')).toBe('SELECT * FROM events');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a burst of one-off keys is left behind in its segment at the next commit; its event keeps every field', async () => {
     const dataDir = dir();
     const backend = await startBackend({ port: 0, dataDir });
