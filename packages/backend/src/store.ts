@@ -1090,9 +1090,11 @@ export class Store {
       (c) => !written.has(c) && this.firstWrite.get(c) === this.lastWrite.get(c) && (this.lastWrite.get(c) ?? 0) >= 0,
     );
     const changes = adds.size + widens.size;
+    // A type change always gets a new segment (while there is room): a segment's column types never change under a
+    // read that named them a moment before.
     const roll =
       this.segments.length < MAX_SEGMENTS &&
-      (changes > IN_PLACE_MAX_CHANGES || active.rows * changes > IN_PLACE_MAX_CELLS || oneOff.length > SHED_COLUMNS);
+      (widens.size > 0 || changes > IN_PLACE_MAX_CHANGES || active.rows * changes > IN_PLACE_MAX_CELLS || oneOff.length > SHED_COLUMNS);
     let segments = this.segments;
     if (roll) {
       const shed = new Set(oneOff.length > SHED_COLUMNS ? oneOff : []);
@@ -1111,12 +1113,15 @@ export class Store {
       } else {
         segments = [...this.segments, next];
       }
-    } else {
+    } else if (changes > 0) {
       for (const [physical, type] of adds) statements.push({ sql: `ALTER TABLE ${quoteIdent(active.table)} ADD COLUMN ${quoteIdent(physical)} ${type}` });
       for (const [physical, type] of widens) {
         const using = ` USING ${castTo(physical, active.columns.get(physical)!, type)}`;
         statements.push({ sql: `ALTER TABLE ${quoteIdent(active.table)} ALTER COLUMN ${quoteIdent(physical)} TYPE ${type}${using}` });
       }
+      // The view, created in the same transaction, must see the active segment as the ALTERs leave it.
+      const after = new Map([...active.columns, ...adds, ...widens]);
+      segments = [...this.segments.slice(0, -1), { ...active, columns: after }];
     }
     if (statements.length === 0 && catalogRows.length === 0 && newDatasetColumns.length === 0) return;
     const schemaChanged = changes > 0 || roll || catalogRows.length > 0 || statements.length > 0;

@@ -66,6 +66,27 @@ describe('events is a view over segment tables: schema changes never rewrite sto
     }
   });
 
+  it('a new key and a type change on a small active segment: the key is added in place and queryable through the view; the type change gets a new segment', async () => {
+    const store = await Store.open(dir());
+    try {
+      await ingest(store, [event({ n: 1, 'trace.trace_id': 'inplace-1' })]);
+      const before = store.segmentTables();
+      await ingest(store, [event({ extra: 'x', 'trace.trace_id': 'inplace-1' })]);
+      expect(store.segmentTables()).toEqual(before);
+      // Through the view (SELECT *, as the trace fetch reads) the added column is there.
+      const all = (await store.reader().runAndReadAll(`SELECT * FROM events WHERE trace_id = 'inplace-1'`)).getRowObjectsJS();
+      expect(all.map((r) => r[store.column('extra')!.physical])).toContain('x');
+      await ingest(store, [event({ n: 'seven' })]);
+      // A new active segment (the small old one copied into it), not an ALTER of the column's type.
+      expect(store.segmentTables().at(-1)).not.toBe(before.at(-1));
+      expect(new Set(await values(store, 'n'))).toEqual(new Set(['1', 'seven']));
+      const all2 = (await store.reader().runAndReadAll('SELECT * FROM events')).getRowObjectsJS();
+      expect(all2).toHaveLength(3);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a read names only its columns: FROM events becomes a union of the segments with just those (and the fixed ones)', async () => {
     const store = await Store.open(dir());
     try {
