@@ -692,6 +692,8 @@ export class Store {
     this.pendingEvents -= poison.events.length - poison.done;
     this.committed++;
     this.isolating--;
+    // With nothing left to commit, nothing is failing: ingest is taken again (else the next commit clears it).
+    if (this.queue.length === 0) this.failure = undefined;
     this.wake(false);
     this.wakeRoom();
   }
