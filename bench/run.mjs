@@ -15,6 +15,7 @@ const steps = [
   ['runtime fields on root spans', 'bench/runtime-fields.mjs', quick ? ['--short'] : []],
   ['proxy instrumentation', 'packages/instrumentation-proxy/bench/overhead.mjs', quick ? ['--slice', '1', '--rounds', '1'] : ['--slice', '3', '--rounds', '10']],
   ['backend ingest and queries, 1M spans', 'bench/backend.mjs', ['--spans', quick ? '100000' : '1000000']],
+  ['backend wide events: 1,000 and 5,000 keys, a span with 10^6 attributes', 'bench/wide-events.mjs', []],
   ...(quick ? [] : [['backend ingest and queries, 10M spans', 'bench/backend.mjs', ['--spans', '10000000']]]),
 ];
 

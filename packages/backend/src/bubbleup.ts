@@ -2,7 +2,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { columnSql, filterSql, numExpr, scopeSql } from './engine.js';
 import type { QueryColumn } from './query-columns.js';
 import { Params } from './sql.js';
-import { resolveTime, SpecError, validateFilter, type ValidFilter } from './spec.js';
+import { checkSpecSize, resolveTime, SpecError, validateFilter, type ValidFilter } from './spec.js';
 import { EVENTS_TABLE, type Store } from './store.js';
 
 /** Columns never compared: every value is unique, so they say nothing about the selection. */
@@ -68,6 +68,8 @@ export async function bubbleUp(
   lookup: (field: string, v: unknown) => QueryColumn,
 ): Promise<BubbleUpResult> {
   if (!isObject(body)) throw new SpecError('body', 'must be a JSON object');
+  checkSpecSize(body);
+  if (isObject(body.selection)) checkSpecSize(body.selection, 'selection.');
   const { startTime, endTime } = resolveTime(body, nowSeconds);
   const filters = toArray(body.filters, 'filters').map((f, i) => validateFilter(f, `filters[${i}]`, lookup));
   const combination = body.filter_combination ?? 'AND';

@@ -350,6 +350,10 @@ function inlineAscii(slots: Uint8Array, at: number, v: string): boolean {
  * length, 4-byte prefix and a pointer into the block (or the bytes inline when they fit in 12).
  */
 function writeLongStrings(slots: Uint8Array, longRows: number[], parts: string[], arena: StringArena): void {
+  // A value ending in half a surrogate pair beside one starting with the other half would join into one character and
+  // shift every offset after it (DuckDB then refuses the commit: invalid UTF-8): lone halves become U+FFFD first, as
+  // encoding each value alone would make them.
+  for (let p = 0; p < parts.length; p++) parts[p] = wellFormed(parts[p]!);
   const joined = parts.join('');
   const bytes = Buffer.from(joined, 'utf8');
   const ascii = bytes.length === joined.length;
@@ -376,6 +380,12 @@ function writeLongStrings(slots: Uint8Array, longRows: number[], parts: string[]
     }
     offset += length;
   }
+}
+
+/** `s` with lone UTF-16 surrogates replaced by U+FFFD (what its UTF-8 encoding, and so DuckDB, makes of them). */
+export function wellFormed(s: string): string {
+  const str = s as string & { isWellFormed(): boolean; toWellFormed(): string };
+  return str.isWellFormed() ? s : str.toWellFormed();
 }
 
 /** Flattens a value to what a column can hold: arrays and maps become JSON, bytes base64. */

@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { EventColumns } from './event-columns.js';
+import { quoteIdent } from './sql.js';
 
 /**
  * A dataset name's slug, its identity as Honeycomb keys it: lower case, every character other than `a-z 0-9 . _ -`
@@ -29,11 +30,14 @@ export class DatasetNames {
   readonly #resolved = new Map<string, string>();
   #conn: DuckDBConnection | undefined;
 
-  /** Loads the registry (creating and filling it from the stored events the first time). */
-  async open(conn: DuckDBConnection): Promise<void> {
+  /**
+   * Loads the registry (creating and filling it from the stored events the first time; `eventTables` are the tables
+   * under the `events` view, which a merge of datasets updates).
+   */
+  async open(conn: DuckDBConnection, eventTables: readonly string[]): Promise<void> {
     this.#conn = conn;
     const exists = await conn.runAndReadAll("SELECT 1 FROM information_schema.tables WHERE table_name = 'waggle_datasets'");
-    if (exists.currentRowCount === 0) await this.#migrate(conn);
+    if (exists.currentRowCount === 0) await this.#migrate(conn, eventTables);
     const rows = await conn.runAndReadAll('SELECT slug, name, created_at FROM waggle_datasets');
     for (const row of rows.getRowObjectsJS()) {
       this.#byslug.set(String(row.slug), { name: String(row.name), createdAt: String(row.created_at) });
@@ -95,7 +99,7 @@ export class DatasetNames {
    * Creates `waggle_datasets` from the data of a directory written before it existed: datasets whose names differ only
    * by slug are merged under the name with the earliest event (events, per-dataset columns and markers move to it).
    */
-  async #migrate(conn: DuckDBConnection): Promise<void> {
+  async #migrate(conn: DuckDBConnection, eventTables: readonly string[]): Promise<void> {
     const seen = await conn.runAndReadAll(
       `SELECT dataset, min(first) AS first FROM (
          SELECT dataset, min(ts) AS first FROM events GROUP BY dataset
@@ -121,7 +125,7 @@ export class DatasetNames {
         const createdAt = Number.isFinite(first) ? new Date(first).toISOString() : now;
         await conn.run('INSERT INTO waggle_datasets VALUES ($1, $2, $3)', [slug, name, createdAt]);
         for (const { name: other } of spellings.slice(1)) {
-          await conn.run('UPDATE events SET dataset = $1 WHERE dataset = $2', [name, other]);
+          for (const table of eventTables) await conn.run(`UPDATE ${quoteIdent(table)} SET dataset = $1 WHERE dataset = $2`, [name, other]);
           await conn.run(
             'INSERT OR IGNORE INTO waggle_dataset_columns SELECT $1, key FROM waggle_dataset_columns WHERE dataset = $2',
             [name, other],

@@ -1,5 +1,5 @@
 import type { AnyValue } from '@waggle/otlp';
-import { PendingColumn, toScalar, type Scalar } from './column-batch.js';
+import { PendingColumn, toScalar, wellFormed, type Scalar } from './column-batch.js';
 import type { IngestEvent } from './internal-types.js';
 
 /**
@@ -27,6 +27,8 @@ export class EventColumns {
   }
 
   column(key: string): PendingColumn {
+    // Keys from JSON may hold lone surrogates; two such keys are one key once stored (as UTF-8), so they are one here.
+    key = wellFormed(key);
     let p = this.columns.get(key);
     if (p === undefined) this.columns.set(key, (p = new PendingColumn()));
     return p;

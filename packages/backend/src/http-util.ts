@@ -76,14 +76,18 @@ export function requireJson(req: IncomingMessage): void {
   }
 }
 
+/** A URL segment percent-decoded; 400 naming `what` when it is not valid percent-encoding. */
+export function decodeSegment(raw: string, what: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, `${what} in the URL is not valid percent-encoding`);
+  }
+}
+
 /** A dataset name from a URL segment (percent-decoded). */
 export function datasetParam(raw: string): string {
-  let name: string;
-  try {
-    name = decodeURIComponent(raw);
-  } catch {
-    throw new HttpError(400, 'dataset name in the URL is not valid percent-encoding');
-  }
+  const name = decodeSegment(raw, 'dataset name');
   if (name.trim() === '' || name.length > 255) throw new HttpError(400, 'dataset name must be 1 to 255 characters');
   return name;
 }

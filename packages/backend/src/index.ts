@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer } from './server.js';
 import { incidentDir } from './incident-log.js';
 import { Schema } from './schema.js';
+import { isLoopback } from './request-guard.js';
 import { Store } from './store.js';
 import { TriggerRunner } from './trigger-runner.js';
 import { TriggerStore } from './triggers.js';
@@ -19,6 +20,7 @@ export type { ColumnView, DerivedColumn } from './schema.js';
 export { computeGaps, GAP_FIELDS, gapSpanFromFields } from './gaps.js';
 export { collectLinkedTraces, linkedTraceIds, linkingQuery, linkingTraceIds, MAX_LINKED_TRACES, tellStory } from './linked-traces.js';
 export type { LinkingQuery, StoryJoin, StoryLink, StoryRow, StorySource, StorySpan, StoryTrace } from './linked-traces.js';
+export { isLoopback } from './request-guard.js';
 export { IncidentLog, incidentDir } from './incident-log.js';
 export type { IncidentEntry, IncidentInfo } from './incident-log.js';
 export type {
@@ -82,6 +84,9 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
   }
   const incidents = options.incidentDir ?? incidentDir();
 
+  const allowedHosts = options.allowedHosts ?? (process.env.WAGGLE_ALLOWED_HOSTS ?? '').split(',');
+  // The name clients are told to use is one this backend answers to.
+  if (publicUrl !== undefined) allowedHosts.push(new URL(publicUrl).hostname);
   const store = await Store.open(dataDir);
   const schema = new Schema(store);
   const triggers = new TriggerStore(store, schema);
@@ -101,6 +106,10 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     uiDir: options.uiDir,
     incidentDir: incidents,
     publicUrl,
+    guard: {
+      loopback: isLoopback(host),
+      allowedHosts: new Set(allowedHosts.map((h) => h.trim().toLowerCase()).filter((h) => h !== '')),
+    },
   });
   try {
     await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -29,6 +29,46 @@ const SEGMENT_BYTES = 64 * 1024 * 1024;
 const HEADER = 8;
 
 const segmentName = (n: number): string => `${String(n).padStart(12, '0')}.log`;
+
+/** Records that could not be applied are moved here, one file each (`<segment>-<offset>.record`, framed as in the log). */
+export const QUARANTINE_DIR = 'quarantine';
+/** Written while a replay applies records, so that a start that dies in the middle is known to the next one. */
+const REPLAY_MARKER = 'replaying.json';
+
+/** Where a replay was when it last wrote its marker: applying the records from `at`, alone (`single`) or in a batch. */
+export interface ReplayMarker {
+  at: LogPosition;
+  single: boolean;
+}
+
+/** The intact record at `at` in a segment's bytes and the offset after it, or undefined (the end, or a torn record). */
+function readRecord(data: Buffer, at: number): { record: LogRecord; end: number } | undefined {
+  if (at + HEADER > data.length) return undefined;
+  const length = data.readUInt32LE(at);
+  const end = at + HEADER + length;
+  if (end > data.length || length < 5) return undefined;
+  const payload = data.subarray(at + HEADER, end);
+  if (crc32(payload) !== data.readUInt32LE(at + 4)) return undefined;
+  const metaLength = payload.readUInt32LE(1);
+  return {
+    record: { kind: payload[0]!, meta: payload.toString('utf8', 5, 5 + metaLength), body: payload.subarray(5 + metaLength) },
+    end,
+  };
+}
+
+/** A record framed as the log stores it: header (length, CRC-32), then kind, meta length, meta and body. */
+function frame(record: LogRecord): { head: Buffer; body: Buffer; bytes: number } {
+  const meta = Buffer.from(record.meta, 'utf8');
+  const head = Buffer.allocUnsafe(HEADER + 5 + meta.length);
+  const body = Buffer.from(record.body.buffer, record.body.byteOffset, record.body.byteLength);
+  const length = 5 + meta.length + body.length;
+  head.writeUInt32LE(length, 0);
+  head.writeUInt8(record.kind, HEADER);
+  head.writeUInt32LE(meta.length, HEADER + 1);
+  meta.copy(head, HEADER + 5);
+  head.writeUInt32LE(crc32(body, crc32(head.subarray(HEADER))), 4);
+  return { head, body, bytes: HEADER + length };
+}
 
 /**
  * The ingest log: an append-only, fsync'd sequence of the request bodies the backend acknowledged, written before
@@ -69,29 +109,16 @@ export class IngestLog {
       .toSorted((a, b) => a - b);
   }
 
-  /** Every intact record after `from` (in segments older than the one being written), with the position after it. */
-  *replay(from: LogPosition | undefined): Generator<{ record: LogRecord; end: LogPosition }> {
+  /** Every intact record after `from` (in segments older than the one being written), with where it starts and ends. */
+  *replay(from: LogPosition | undefined): Generator<{ record: LogRecord; start: LogPosition; end: LogPosition }> {
     for (const segment of IngestLog.segments(this.dir)) {
       if (segment >= this.segment) break;
       if (from && segment < from.segment) continue;
       const data = readFileSync(path.join(this.dir, segmentName(segment)));
       let at = from && segment === from.segment ? from.offset : 0;
-      while (at + HEADER <= data.length) {
-        const length = data.readUInt32LE(at);
-        const end = at + HEADER + length;
-        if (end > data.length || length < 5) break;
-        const payload = data.subarray(at + HEADER, end);
-        if (crc32(payload) !== data.readUInt32LE(at + 4)) break;
-        const metaLength = payload.readUInt32LE(1);
-        yield {
-          record: {
-            kind: payload[0]!,
-            meta: payload.toString('utf8', 5, 5 + metaLength),
-            body: payload.subarray(5 + metaLength),
-          },
-          end: { segment, offset: end },
-        };
-        at = end;
+      for (let read = readRecord(data, at); read !== undefined; read = readRecord(data, at)) {
+        yield { record: read.record, start: { segment, offset: at }, end: { segment, offset: read.end } };
+        at = read.end;
       }
     }
   }
@@ -99,17 +126,9 @@ export class IngestLog {
   /** Appends a record; resolves with its end position once it is on disk (written and fdatasync'd). */
   append(record: LogRecord): Promise<LogPosition> {
     if (this.closed) return Promise.reject(new Error('WAGGLE_BACKEND_CLOSED: the ingest log is closed'));
-    const meta = Buffer.from(record.meta, 'utf8');
-    const head = Buffer.allocUnsafe(HEADER + 5 + meta.length);
-    const body = Buffer.from(record.body.buffer, record.body.byteOffset, record.body.byteLength);
-    const length = 5 + meta.length + body.length;
-    head.writeUInt32LE(length, 0);
-    head.writeUInt8(record.kind, HEADER);
-    head.writeUInt32LE(meta.length, HEADER + 1);
-    meta.copy(head, HEADER + 5);
-    head.writeUInt32LE(crc32(body, crc32(head.subarray(HEADER))), 4);
+    const { head, body, bytes } = frame(record);
     return new Promise((resolve, reject) => {
-      this.queue.push({ buffers: [head, body], bytes: HEADER + length, resolve, reject });
+      this.queue.push({ buffers: [head, body], bytes, resolve, reject });
       this.writing ??= this.drain();
     });
   }
@@ -190,6 +209,49 @@ export class IngestLog {
       this.segment++;
       this.releaseOlder();
     }
+  }
+
+  /**
+   * Moves a record that could not be applied out of the way: it is written to `quarantine/<segment>-<offset>.record`
+   * (framed as in the log), a `WAGGLE_BACKEND_LOG_QUARANTINED` warning names the file and the reason, and replay goes
+   * on without it. Returns the file's path.
+   */
+  quarantine(record: LogRecord, start: LogPosition, reason: string): string {
+    const dir = path.join(this.dir, QUARANTINE_DIR);
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${segmentName(start.segment).slice(0, -4)}-${start.offset}.record`);
+    const { head, body } = frame(record);
+    writeFileSync(file, Buffer.concat([head, body]));
+    process.emitWarning(
+      `ingest log record at ${start.segment}:${start.offset} (${body.length} bytes) could not be applied and was moved to ${file}: ${reason}`,
+      { code: 'WAGGLE_BACKEND_LOG_QUARANTINED' },
+    );
+    return file;
+  }
+
+  /** Quarantines the record that ends at `end` (read back from its segment); see {@link quarantine}. */
+  quarantineEnding(end: LogPosition, reason: string): string | undefined {
+    const data = readFileSync(path.join(this.dir, segmentName(end.segment)));
+    for (let at = 0, read = readRecord(data, 0); read !== undefined; at = read.end, read = readRecord(data, at)) {
+      if (read.end === end.offset) return this.quarantine(read.record, { segment: end.segment, offset: at }, reason);
+    }
+    return undefined;
+  }
+
+  /** The marker a replay left behind when the process died during it, if any. */
+  replayMarker(): ReplayMarker | undefined {
+    try {
+      return JSON.parse(readFileSync(path.join(this.dir, REPLAY_MARKER), 'utf8')) as ReplayMarker;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Notes that replay is applying the records from `at` (alone when `single`); cleared once replay is done. */
+  markReplay(marker: ReplayMarker | undefined): void {
+    const file = path.join(this.dir, REPLAY_MARKER);
+    if (marker === undefined) rmSync(file, { force: true });
+    else writeFileSync(file, JSON.stringify(marker));
   }
 
   /** Where the next append will end up starting: everything before it has been handed to {@link append}. */

@@ -2,6 +2,7 @@ import { decodeTraceRequest, type OtlpFormat } from '@waggle/otlp';
 import { EventColumns } from './event-columns.js';
 import type { LogRecord } from './ingest-log.js';
 import type { IngestEvent } from './internal-types.js';
+import { LimitReport } from './limits.js';
 import { spansToEvents } from './mapping.js';
 import { decodeSpansToColumns } from './otlp-columns.js';
 
@@ -36,12 +37,19 @@ export function recordColumns(record: LogRecord): EventColumns {
 /**
  * An OTLP request's events as columns. Protobuf is decoded straight into columns; a request that decoder does not
  * take whole (malformed, or with spans to reject) goes through the general decoder and mapping, which give the
- * errors and partial-success problems. Throws OtlpDecodeError for a malformed request.
+ * errors and partial-success problems (spans it cannot read, or timed out of range). What the limits did goes
+ * into `report`. Throws OtlpDecodeError for a malformed request.
  */
-export function otlpColumns(body: Uint8Array, format: OtlpFormat, onInvalidSpan: (problem: string) => void): EventColumns {
+export function otlpColumns(
+  body: Uint8Array,
+  format: OtlpFormat,
+  onInvalidSpan: (problem: string) => void,
+  report = new LimitReport(),
+): EventColumns {
+  const now = Date.now();
   if (format === 'protobuf') {
-    const columns = decodeSpansToColumns(body);
+    const columns = decodeSpansToColumns(body, report, now);
     if (columns !== undefined) return columns;
   }
-  return EventColumns.of(spansToEvents(decodeTraceRequest(body, format, { onInvalidSpan })));
+  return EventColumns.of(spansToEvents(decodeTraceRequest(body, format, { onInvalidSpan }), { report, onInvalidSpan, now }));
 }

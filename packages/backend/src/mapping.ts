@@ -1,5 +1,7 @@
 import type { AnyValue, Attributes, InstrumentationScope, Resource, Span, TracesData } from '@waggle/otlp';
+import { toScalar, wellFormed } from './column-batch.js';
 import type { IngestEvent } from './internal-types.js';
+import { clipValue, FieldLimiter, LimitReport, MAX_FLATTEN_DEPTH, RESERVED_FIELDS, fieldSize, timeInRange } from './limits.js';
 
 export const SPAN_KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'] as const;
 
@@ -20,61 +22,96 @@ export function honeycombTraceId(hex: string): string {
 /** The dataset for data without a service name, as Honeycomb names it. */
 export const UNKNOWN_SERVICE_DATASET = 'unknown_service';
 
+/** Where the mapping reports what the limits did, and spans it refuses (their times are out of range). */
+export interface MappingOptions {
+  report?: LimitReport;
+  onInvalidSpan?: (problem: string) => void;
+  /** Epoch ms the time range is checked against. */
+  now?: number;
+}
+
+/** The fields every span of a scope shares (resource, `library.*`, scope attributes), their count and size, and their sample rate. */
+export interface ScopeFields {
+  shared: Record<string, AnyValue>;
+  sharedRate: number | undefined;
+  /** Fields an event of this scope holds before its own (the reserved ones and the shared ones), and their size. */
+  count: number;
+  size: number;
+}
+
 /**
  * Turns OTLP trace data into events the way Honeycomb's OTLP ingest does: one event per span, plus one per
  * span event (`meta.annotation_type: span_event`) and per link (`link`), resource + scope + span attributes
- * flattened onto each, the dataset taken from `service.name`.
+ * flattened onto each, the dataset taken from `service.name`, within the limits of limits.ts.
  */
-export function spansToEvents(data: TracesData): IngestEvent[] {
+export function spansToEvents(data: TracesData, options: MappingOptions = {}): IngestEvent[] {
+  const limiter = new FieldLimiter(options.report ?? new LimitReport());
+  const now = options.now ?? Date.now();
   const out: IngestEvent[] = [];
   for (const rs of data.resourceSpans) {
-    const { dataset, resourceFields } = resourceContext(rs.resource);
+    const { dataset, resourceFields } = resourceContext(rs.resource, limiter);
     for (const ss of rs.scopeSpans) {
-      const { shared, sharedRate } = scopeContext(resourceFields, ss.scope);
-      for (const span of ss.spans) mapSpan(span, shared, sharedRate, dataset, out);
+      const scope = scopeContext(resourceFields, ss.scope, limiter);
+      for (const span of ss.spans) {
+        const problem = timeProblem(span, now);
+        if (problem === undefined) mapSpan(span, scope, dataset, out, limiter);
+        else options.onInvalidSpan?.(problem);
+      }
     }
   }
   return out;
 }
 
+/** Why a span's start or one of its events' times is out of range (see timeInRange), or undefined. */
+export function timeProblem(span: Span, now: number): string | undefined {
+  if (!timeInRange(nanosToMillis(span.startTimeUnixNano), now)) {
+    return `span ${span.spanId} start time ${span.startTimeUnixNano} ns is before 1970 or more than a year ahead`;
+  }
+  for (const ev of span.events) {
+    if (!timeInRange(nanosToMillis(ev.timeUnixNano), now)) {
+      return `span ${span.spanId} has an event at ${ev.timeUnixNano} ns, before 1970 or more than a year ahead`;
+    }
+  }
+  return undefined;
+}
+
 /** A resource's flattened attributes and the dataset its spans go to. */
-export function resourceContext(resource: Resource): { dataset: string; resourceFields: Record<string, AnyValue> } {
+export function resourceContext(resource: Resource, limiter: FieldLimiter): { dataset: string; resourceFields: Record<string, AnyValue> } {
   const resourceFields: Record<string, AnyValue> = {};
-  flattenInto(resourceFields, resource.attributes);
+  limiter.start(RESERVED_FIELDS, 0);
+  flattenInto(resourceFields, resource.attributes, limiter);
   const serviceName = resourceFields['service.name'];
   const dataset =
-    typeof serviceName === 'string' && serviceName.trim() !== '' ? serviceName.trim() : UNKNOWN_SERVICE_DATASET;
+    typeof serviceName === 'string' && serviceName.trim() !== '' ? wellFormed(serviceName.trim()) : UNKNOWN_SERVICE_DATASET;
   return { dataset, resourceFields };
 }
 
 /** The fields every span of a scope shares (resource, `library.*`, scope attributes) and their sample rate. */
-export function scopeContext(
-  resourceFields: Record<string, AnyValue>,
-  scope: InstrumentationScope,
-): { shared: Record<string, AnyValue>; sharedRate: number | undefined } {
+export function scopeContext(resourceFields: Record<string, AnyValue>, scope: InstrumentationScope, limiter: FieldLimiter): ScopeFields {
   const shared: Record<string, AnyValue> = { ...resourceFields };
-  if (scope.name) shared['library.name'] = scope.name;
-  if (scope.version) shared['library.version'] = scope.version;
-  flattenInto(shared, scope.attributes);
+  let size = 0;
+  for (const key in shared) size += fieldSize(key, toScalar(shared[key]!));
+  limiter.start(RESERVED_FIELDS + Object.keys(shared).length, size);
+  if (scope.name) addField(shared, 'library.name', scope.name, limiter);
+  if (scope.version) addField(shared, 'library.version', scope.version, limiter);
+  flattenInto(shared, scope.attributes, limiter);
+  const { count, size: total } = limiter.admitted;
   // A sample rate on the resource or scope applies to every span under it, unless the span has its own.
   const sharedRate = 'sampleRate' in shared || 'SampleRate' in shared ? takeSampleRate(shared) : undefined;
-  return { shared, sharedRate };
+  return { shared, sharedRate, count, size: total };
 }
 
-export function mapSpan(
-  span: Span,
-  shared: Record<string, AnyValue>,
-  sharedRate: number | undefined,
-  dataset: string,
-  out: IngestEvent[],
-): void {
+/** Maps one span (and its events and links) onto events, within the limits the limiter keeps. */
+export function mapSpan(span: Span, scope: ScopeFields, dataset: string, out: IngestEvent[], limiter: FieldLimiter): void {
+  const { shared, sharedRate } = scope;
   const kind = SPAN_KINDS[span.kind] ?? 'unspecified';
   const isError = span.status.code === 2;
+  const name = clipField(span.name, limiter);
   const traceId = honeycombTraceId(span.traceId);
   const fields: Record<string, AnyValue> = {
     'trace.trace_id': traceId,
     'trace.span_id': span.spanId,
-    name: span.name,
+    name,
     'span.kind': kind,
     type: kind,
     duration_ms: Number(span.endTimeUnixNano - span.startTimeUnixNano) / 1e6,
@@ -83,16 +120,23 @@ export function mapSpan(
     'span.num_links': span.links.length,
     'meta.signal_type': 'trace',
   };
+  // As Honeycomb's OTLP ingest does: a span that ends before it starts lasts 0 ms, and says so.
+  if ((fields.duration_ms as number) < 0) {
+    fields.duration_ms = 0;
+    fields['meta.invalid_duration'] = true;
+    limiter.report.add('invalid_duration');
+  }
   if (span.parentSpanId) fields['trace.parent_id'] = span.parentSpanId;
   if (isError) fields.error = true;
-  if (span.status.message) fields.status_message = span.status.message;
-  flattenInto(fields, span.attributes);
+  if (span.status.message) fields.status_message = clipField(span.status.message, limiter);
+  limiter.start(scope.count, scope.size);
+  flattenInto(fields, span.attributes, limiter, '', 0, true);
   const sampleRate = 'sampleRate' in fields || 'SampleRate' in fields ? takeSampleRate(fields) : (sharedRate ?? 1);
   const exception = span.events.find((e) => e.name === 'exception');
   if (exception) {
     for (const f of EXCEPTION_FIELDS) {
       const v = exception.attributes[f];
-      if (v !== undefined && fields[f] === undefined) fields[f] = v;
+      if (v !== undefined && fields[f] === undefined) addField(fields, f, v, limiter);
     }
   }
   out.push({ time: nanosToMillis(span.startTimeUnixNano), dataset, sampleRate, fields, shared });
@@ -101,12 +145,13 @@ export function mapSpan(
     const f: Record<string, AnyValue> = {
       'trace.trace_id': traceId,
       'trace.parent_id': span.spanId,
-      name: ev.name,
-      parent_name: span.name,
+      name: clipField(ev.name, limiter),
+      parent_name: name,
       'meta.annotation_type': 'span_event',
       'meta.signal_type': 'trace',
     };
-    flattenInto(f, ev.attributes);
+    limiter.start(scope.count, scope.size);
+    flattenInto(f, ev.attributes, limiter);
     if (isError) f.error = true;
     out.push({ time: nanosToMillis(ev.timeUnixNano), dataset, sampleRate, fields: f, shared });
   }
@@ -116,27 +161,64 @@ export function mapSpan(
       'trace.parent_id': span.spanId,
       'trace.link.trace_id': honeycombTraceId(link.traceId),
       'trace.link.span_id': link.spanId,
-      parent_name: span.name,
+      parent_name: name,
       'meta.annotation_type': 'link',
       'meta.signal_type': 'trace',
     };
-    flattenInto(f, link.attributes);
+    limiter.start(scope.count, scope.size);
+    flattenInto(f, link.attributes, limiter);
     if (isError) f.error = true;
     // Links carry no time of their own: they take the span's start.
     out.push({ time: nanosToMillis(span.startTimeUnixNano), dataset, sampleRate, fields: f, shared });
   }
 }
 
-/** Copies attributes, flattening nested maps to dotted keys (`a.b`); arrays stay whole (stored as JSON). */
-function flattenInto(target: Record<string, AnyValue>, attrs: Attributes, prefix = ''): void {
+/**
+ * Copies attributes, flattening nested maps to dotted keys (`a.b`) {@link MAX_FLATTEN_DEPTH} levels deep (deeper maps
+ * are stored as JSON text, as Honeycomb does); arrays and bytes become JSON and base64 text. Each field passes the
+ * limiter: past the event's limits the rest are dropped, long values clipped.
+ */
+function flattenInto(
+  target: Record<string, AnyValue>,
+  attrs: Attributes,
+  limiter: FieldLimiter,
+  prefix = '',
+  depth = 0,
+  /** A span's own attributes: its sample rate is taken out of the fields, so it is not one of them. */
+  rate = false,
+): void {
   for (const key in attrs) {
+    // Past the limit an attribute is dropped whatever it holds (the protobuf decoder skips it unread): counted once.
+    if (limiter.full) {
+      limiter.report.add('too_many_fields');
+      continue;
+    }
     const v = attrs[key]!;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array)) {
-      flattenInto(target, v, `${prefix}${key}.`);
-    } else {
-      target[prefix + key] = v;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array) && depth < MAX_FLATTEN_DEPTH) {
+      flattenInto(target, v, limiter, `${prefix}${key}.`, depth + 1);
+    } else if (rate && (key === 'sampleRate' || key === 'SampleRate')) {
+      target[key] = v;
+    } else if (v !== null) {
+      addField(target, prefix + key, v, limiter);
     }
   }
+}
+
+/** Sets a field if the limiter admits it (a key already set is replaced without counting again). */
+function addField(target: Record<string, AnyValue>, key: string, v: AnyValue, limiter: FieldLimiter): void {
+  if (Object.hasOwn(target, key) && target[key] !== undefined) {
+    target[key] = v;
+    return;
+  }
+  const admitted = limiter.admit(key, toScalar(v));
+  if (admitted !== undefined) target[key] = admitted;
+}
+
+/** A span or event name or status message, clipped to the value limit. */
+export function clipField(s: string, limiter: FieldLimiter): string {
+  const clipped = clipValue(s);
+  if (clipped !== s) limiter.report.add('value_truncated');
+  return clipped;
 }
 
 /** Removes a `sampleRate` / `SampleRate` field and returns it as a positive integer rate (default 1). */

@@ -23,7 +23,18 @@ import {
 import { toScalar, type PendingColumn, type Scalar } from './column-batch.js';
 import { addShared, EventColumns, type SharedEntries } from './event-columns.js';
 import type { IngestEvent } from './internal-types.js';
-import { honeycombTraceId, mapSpan, normaliseSampleRate, resourceContext, scopeContext, SPAN_KINDS } from './mapping.js';
+import { FieldLimiter, LimitReport, timeInRange } from './limits.js';
+import {
+  clipField,
+  honeycombTraceId,
+  mapSpan,
+  normaliseSampleRate,
+  resourceContext,
+  scopeContext,
+  SPAN_KINDS,
+  timeProblem,
+  type ScopeFields,
+} from './mapping.js';
 
 /** The key is one of the fields mapSpan sets on a span (an attribute of that name takes the general path). */
 const RESERVED_SPAN = 1;
@@ -33,7 +44,7 @@ const RATE_KEY = 4;
 
 const SPAN_FIELDS = [
   'trace.trace_id', 'trace.span_id', 'name', 'span.kind', 'type', 'duration_ms', 'status_code', 'span.num_events',
-  'span.num_links', 'meta.signal_type', 'trace.parent_id', 'error', 'status_message',
+  'span.num_links', 'meta.signal_type', 'trace.parent_id', 'error', 'status_message', 'meta.invalid_duration',
 ];
 const CHILD_FIELDS = [
   'trace.trace_id', 'trace.parent_id', 'name', 'parent_name', 'meta.annotation_type', 'meta.signal_type',
@@ -106,6 +117,20 @@ const K_PARENT_NAME = K.parent_name!;
 const K_ANNOTATION = K['meta.annotation_type']!;
 const K_LINK_TRACE_ID = K['trace.link.trace_id']!;
 const K_LINK_SPAN_ID = K['trace.link.span_id']!;
+const K_INVALID_DURATION = K['meta.invalid_duration']!;
+
+/**
+ * What the limits do to the span being read (its fields and its events' and links'), merged into the request's
+ * report only once the span is taken here: a span that falls back to the general mapping is counted there.
+ */
+const spanReport = new LimitReport();
+const spanLimiter = new FieldLimiter(spanReport);
+const childLimiter = new FieldLimiter(spanReport);
+/** The request's report (resource and scope fields, and the spans taken here), and its limiter. */
+let requestReport = new LimitReport();
+let requestLimiter = new FieldLimiter(requestReport);
+/** The request's time, for the accepted time range. */
+let requestNow = 0;
 
 /** Decoded attributes of the span being read (reused: no allocation per span). */
 class AttrList {
@@ -158,13 +183,20 @@ function readScalar(r: Reader, end: number): Scalar | typeof UNUSUAL {
  * Reads one KeyValue into `list`; false when the span needs the general mapping. `reserved` is the flag of the keys
  * the owner's own fields use; `stamp` identifies the owner's attribute list.
  */
-function readKeyValue(r: Reader, end: number, list: AttrList, reserved: number, stamp: number): boolean {
-  let info: KeyInfo | undefined;
+function readKeyValue(r: Reader, end: number, list: AttrList, reserved: number, stamp: number, limiter: FieldLimiter): boolean {
+  if (limiter.full) {
+    // Past the event's field limit every attribute is dropped (FieldLimiter), so it is skipped unread: a span with
+    // 10^6 attributes costs a tag and a length each.
+    limiter.report.add('too_many_fields');
+    r.pos = end;
+    return true;
+  }
+  let key = '';
   let v: Scalar | typeof UNUSUAL = UNUSUAL;
   let general = false;
   while (r.pos < end) {
     const t = r.tag(end, 'KeyValue');
-    if (t === ((1 << 3) | WIRE_LEN)) info = keyInfo(r.string(end, 'KeyValue.key'));
+    if (t === ((1 << 3) | WIRE_LEN)) key = r.string(end, 'KeyValue.key');
     else if (t === ((2 << 3) | WIRE_LEN)) {
       const e = r.lengthEnd(end, 'KeyValue.value');
       v = readScalar(r, e);
@@ -175,7 +207,7 @@ function readKeyValue(r: Reader, end: number, list: AttrList, reserved: number, 
     }
   }
   if (v === UNUSUAL) return false;
-  info ??= keyInfo('');
+  const info = keyInfo(key);
   if ((info.flags & reserved) !== 0 || info.stamp === stamp) return false;
   info.stamp = stamp;
   if (reserved === RESERVED_SPAN && (info.flags & RATE_KEY) !== 0) {
@@ -185,7 +217,8 @@ function readKeyValue(r: Reader, end: number, list: AttrList, reserved: number, 
     rateRaw = v;
     return true;
   }
-  list.push(info, v);
+  const admitted = limiter.admit(info.key, v);
+  if (admitted !== undefined) list.push(info, admitted);
   return true;
 }
 
@@ -196,6 +229,7 @@ function readEvent(r: Reader, end: number): boolean {
   eventName[i] = '';
   const stamp = ++stampCounter;
   const from = childAttrs.length;
+  childLimiter.start(scopeCount, scopeSize);
   while (r.pos < end) {
     const t = r.tag(end, 'Span.Event');
     switch (t) {
@@ -210,7 +244,7 @@ function readEvent(r: Reader, end: number): boolean {
         break;
       case (3 << 3) | WIRE_LEN: {
         const e = r.lengthEnd(end, 'Span.Event.attributes');
-        if (!readKeyValue(r, e, childAttrs, RESERVED_CHILD, stamp)) return false;
+        if (!readKeyValue(r, e, childAttrs, RESERVED_CHILD, stamp, childLimiter)) return false;
         break;
       }
       case (4 << 3) | WIRE_VARINT:
@@ -223,6 +257,9 @@ function readEvent(r: Reader, end: number): boolean {
   }
   // An exception event's fields are copied onto the span: the general mapping does that.
   if (eventName[i] === 'exception') return false;
+  // Out of range: the general path refuses the span (partial success).
+  if (!timeInRange(millis(eventLo[i]!, eventHi[i]!), requestNow)) r.fail('span event time out of range');
+  eventName[i] = clipField(eventName[i]!, childLimiter);
   // Attributes of one event are contiguous: it is read whole before the next field of the span.
   eventAttrs[2 * i] = from;
   eventAttrs[2 * i + 1] = childAttrs.length;
@@ -235,6 +272,7 @@ function readLink(r: Reader, end: number): boolean {
   linkSpanId[i] = '';
   const stamp = ++stampCounter;
   const from = childAttrs.length;
+  childLimiter.start(scopeCount, scopeSize);
   while (r.pos < end) {
     const t = r.tag(end, 'Span.Link');
     switch (t) {
@@ -249,7 +287,7 @@ function readLink(r: Reader, end: number): boolean {
         break;
       case (4 << 3) | WIRE_LEN: {
         const e = r.lengthEnd(end, 'Span.Link.attributes');
-        if (!readKeyValue(r, e, childAttrs, RESERVED_CHILD, stamp)) return false;
+        if (!readKeyValue(r, e, childAttrs, RESERVED_CHILD, stamp, childLimiter)) return false;
         break;
       }
       case (5 << 3) | WIRE_VARINT:
@@ -272,10 +310,13 @@ function readLink(r: Reader, end: number): boolean {
 /** The fields a scope's spans share, resolved to the request's columns once. */
 interface ScopeContext {
   dataset: string;
-  shared: Record<string, AnyValue>;
-  sharedRate: number | undefined;
+  fields: ScopeFields;
   entries: SharedEntries;
 }
+
+// The scope's field count and size, where each span's and child's limits start.
+let scopeCount = 0;
+let scopeSize = 0;
 
 /**
  * Reads one span into columns as mapSpan maps it: the span, then its events, then its links. False (nothing added)
@@ -299,6 +340,10 @@ function readSpanColumns(r: Reader, end: number, cols: EventColumns, scope: Scop
   linkCount = 0;
   rateKeys = 0;
   rateRaw = null;
+  spanReport.counts.clear();
+  scopeCount = scope.fields.count;
+  scopeSize = scope.fields.size;
+  spanLimiter.start(scopeCount, scopeSize);
   const stamp = ++stampCounter;
   const view = r.view;
   while (r.pos < end) {
@@ -338,7 +383,7 @@ function readSpanColumns(r: Reader, end: number, cols: EventColumns, scope: Scop
         break;
       case (9 << 3) | WIRE_LEN: {
         const e = r.lengthEnd(end, 'Span.attributes');
-        if (!readKeyValue(r, e, spanAttrs, RESERVED_SPAN, stamp)) return false;
+        if (!readKeyValue(r, e, spanAttrs, RESERVED_SPAN, stamp, spanLimiter)) return false;
         break;
       }
       case (11 << 3) | WIRE_LEN: {
@@ -390,7 +435,20 @@ function readSpanColumns(r: Reader, end: number, cols: EventColumns, scope: Scop
   const isError = statusCode === 2;
   const kindName = SPAN_KINDS[kind]!;
   const start = millis(startLo, startHi);
-  const sampleRate = rateKeys > 0 ? normaliseSampleRate(rateRaw) : (scope.sharedRate ?? 1);
+  // Out of range: the general path refuses the span (partial success).
+  if (!timeInRange(start, requestNow)) r.fail('span start time out of range');
+  name = clipField(name, spanLimiter);
+  statusMessage = clipField(statusMessage, spanLimiter);
+  // Exactly Number(end - start) of the 64-bit nanoseconds: the high words' difference scaled is exact, the sum rounds once.
+  let duration = ((endHi - startHi) * 4294967296 + (endLo - startLo)) / 1e6;
+  // As Honeycomb's OTLP ingest does: a span that ends before it starts lasts 0 ms, and says so.
+  const invalidDuration = duration < 0;
+  if (invalidDuration) {
+    duration = 0;
+    spanReport.add('invalid_duration');
+  }
+  for (const [reason, n] of spanReport.counts) requestReport.add(reason, n);
+  const sampleRate = rateKeys > 0 ? normaliseSampleRate(rateRaw) : (scope.fields.sharedRate ?? 1);
   const row = cols.row(start, dataset, sampleRate);
   addShared(entries, row, dataset);
   K_TRACE_ID.column(cols).addIn(row, traceId, dataset);
@@ -398,8 +456,8 @@ function readSpanColumns(r: Reader, end: number, cols: EventColumns, scope: Scop
   K_NAME.column(cols).addIn(row, name, dataset);
   K_KIND.column(cols).addIn(row, kindName, dataset);
   K_TYPE.column(cols).addIn(row, kindName, dataset);
-  // Exactly Number(end - start) of the 64-bit nanoseconds: the high words' difference scaled is exact, the sum rounds once.
-  K_DURATION.column(cols).addIn(row, ((endHi - startHi) * 4294967296 + (endLo - startLo)) / 1e6, dataset);
+  K_DURATION.column(cols).addIn(row, duration, dataset);
+  if (invalidDuration) K_INVALID_DURATION.column(cols).addIn(row, true, dataset);
   K_STATUS_CODE.column(cols).addIn(row, statusCode, dataset);
   K_NUM_EVENTS.column(cols).addIn(row, eventCount, dataset);
   K_NUM_LINKS.column(cols).addIn(row, linkCount, dataset);
@@ -485,8 +543,8 @@ function readScopeSpans(r: Reader, end: number, cols: EventColumns, dataset: str
   r.pos = end;
   // A scope without spans adds nothing, not even columns for its shared keys.
   if (spans.length === 0) return;
-  const { shared, sharedRate } = scopeContext(resourceFields, scope);
-  const context: ScopeContext = { dataset, shared, sharedRate, entries: cols.shared(shared) };
+  const fields = scopeContext(resourceFields, scope, requestLimiter);
+  const context: ScopeContext = { dataset, fields, entries: cols.shared(fields.shared) };
   for (let i = 0; i < spans.length; i += 2) {
     const start = spans[i]!;
     const e = spans[i + 1]!;
@@ -498,7 +556,10 @@ function readScopeSpans(r: Reader, end: number, cols: EventColumns, dataset: str
     r.pos = start;
     decodeStats.generalSpans++;
     const events: IngestEvent[] = [];
-    mapSpan(readSpan(r, e), shared, sharedRate, dataset, events);
+    const span = readSpan(r, e);
+    // Out of range: the general path refuses the span (partial success).
+    if (timeProblem(span, requestNow) !== undefined) r.fail('span time out of range');
+    mapSpan(span, fields, dataset, events, requestLimiter);
     for (const ev of events) cols.add(ev);
   }
   r.pos = end;
@@ -530,7 +591,7 @@ function readResourceSpans(r: Reader, end: number, cols: EventColumns): void {
         r.skip(t & 7, end, t >>> 3, 'ResourceSpans');
     }
   }
-  const { dataset, resourceFields } = resourceContext(resource);
+  const { dataset, resourceFields } = resourceContext(resource, requestLimiter);
   for (let i = 0; i < scopes.length; i += 2) {
     r.pos = scopes[i]!;
     readScopeSpans(r, scopes[i + 1]!, cols, dataset, resourceFields);
@@ -539,13 +600,17 @@ function readResourceSpans(r: Reader, end: number, cols: EventColumns): void {
 }
 
 /**
- * Decodes a protobuf ExportTraceServiceRequest into columns, mapped as {@link spansToEvents} maps it; undefined when
- * the request is malformed or has a span to reject (the general path answers those).
+ * Decodes a protobuf ExportTraceServiceRequest into columns, mapped as {@link spansToEvents} maps it (what the limits
+ * did goes into `report`); undefined when the request is malformed or has a span to reject (the general path answers
+ * those, and counts for them).
  */
-export function decodeSpansToColumns(body: Uint8Array): EventColumns | undefined {
+export function decodeSpansToColumns(body: Uint8Array, report = new LimitReport(), now = Date.now()): EventColumns | undefined {
   if (keyInfos.size > MAX_KEYS) keyInfos.clear();
   const r = new Reader(body);
   const cols = new EventColumns();
+  requestReport = new LimitReport();
+  requestLimiter = new FieldLimiter(requestReport);
+  requestNow = now;
   try {
     const end = r.buf.length;
     while (r.pos < end) {
@@ -558,6 +623,8 @@ export function decodeSpansToColumns(body: Uint8Array): EventColumns | undefined
         r.skip(t & 7, end, t >>> 3, 'ExportTraceServiceRequest');
       }
     }
+    // Counted only for a request taken whole here.
+    for (const [reason, n] of requestReport.counts) report.add(reason, n);
   } catch (error) {
     if (error instanceof OtlpDecodeError) return undefined;
     throw error;

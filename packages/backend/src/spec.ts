@@ -211,6 +211,7 @@ export function columnOf(lookup: ReturnType<ColumnResolver>): (field: string, v:
 export function validateSpec(input: unknown, resolve: ColumnResolver, nowSeconds: number): ValidSpec {
   if (!isObject(input)) throw new SpecError('query', 'must be a JSON object');
   const spec = input;
+  checkSpecSize(spec);
   const column = columnOf(resolve(inlineCalculatedFields(spec)));
 
   const calculations: ValidCalculation[] = [];
@@ -388,4 +389,33 @@ export function validateFilter(
       if (value === undefined || value === null) throw new SpecError(vf, `is required for ${op}`);
       return { column: col, op: op as FilterOp, value: scalar(value, vf) };
   }
+}
+
+// ---- Size limits (issue 20): what one query may ask for, checked before anything else in it.
+
+/** Items in each list of a spec, at most: Honeycomb's Query API documents 100 for these (`maxItems`). */
+export const MAX_SPEC_ITEMS = 100;
+const LISTS = ['calculations', 'filters', 'breakdowns', 'orders', 'havings'] as const;
+/** Values of one `in` / `not-in` filter, at most (Waggle's: Honeycomb documents none). */
+export const MAX_IN_VALUES = 1000;
+
+/**
+ * Refuses a spec (or a BubbleUp body, or its selection) whose lists are longer than Honeycomb allows, or an
+ * `in` / `not-in` filter with more than {@link MAX_IN_VALUES} values: each becomes SQL, so size is cost.
+ */
+export function checkSpecSize(spec: Record<string, unknown>, prefix = ''): void {
+  for (const field of LISTS) {
+    const v = spec[field];
+    if (Array.isArray(v) && v.length > MAX_SPEC_ITEMS) {
+      throw new SpecError(`${prefix}${field}`, `has ${v.length} items; at most ${MAX_SPEC_ITEMS} (WAGGLE_BACKEND_QUERY_TOO_LARGE)`);
+    }
+  }
+  const filters = spec.filters;
+  if (!Array.isArray(filters)) return;
+  filters.forEach((f: unknown, i) => {
+    const values = isObject(f) ? f.value : undefined;
+    if (Array.isArray(values) && values.length > MAX_IN_VALUES) {
+      throw new SpecError(`${prefix}filters[${i}].value`, `has ${values.length} values; at most ${MAX_IN_VALUES} (WAGGLE_BACKEND_QUERY_TOO_LARGE)`);
+    }
+  });
 }

@@ -9,6 +9,23 @@ import { EventColumns } from './event-columns.js';
 import { IngestLog, type LogPosition, type LogRecord } from './ingest-log.js';
 import { recordColumns } from './ingest-records.js';
 import type { ColumnInfo, ColumnType, IngestEvent } from './internal-types.js';
+import { LimitCounters, LimitReport, MAX_COLUMNS } from './limits.js';
+import {
+  castTo,
+  copySegmentSql,
+  createSegmentSql,
+  IN_PLACE_MAX_CELLS,
+  IN_PLACE_MAX_CHANGES,
+  MAX_SEGMENTS,
+  MERGE_MAX_COLUMNS,
+  MERGE_MAX_ROWS,
+  SEGMENT_PREFIX,
+  segmentTable,
+  SHED_COLUMNS,
+  viewSql,
+  type Segment,
+  unionSql,
+} from './segments.js';
 import { quoteIdent } from './sql.js';
 
 /** DuckDB's vector size: the most rows one data chunk holds. */
@@ -33,15 +50,19 @@ export const PINNED_COLUMNS: ReadonlyArray<{ key: string; physical: string; type
   { key: 'meta.annotation_type', physical: 'annotation_type', type: 'VARCHAR' },
 ];
 
+/** The view queries read: every segment table's events (segments.ts). */
 export const EVENTS_TABLE = 'events';
+const FROM_EVENTS = /\bFROM\s+events\b/i;
+const FROM_EVENTS_ALL = /\bFROM\s+events\b/gi;
 
 const WAL_AUTOCHECKPOINT = '256MB';
 
 /**
  * Layout version of the database file, kept in `waggle_meta` (2: 64-bit trace index keys without the id text;
  * 3: `waggle_datasets`, events stored under each dataset's display name).
+ * 4: `events` a view over segment tables).
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 const RAW_TYPES: Record<ColumnType, duckdb.Type> = {
   VARCHAR: duckdb.Type.VARCHAR,
@@ -73,6 +94,12 @@ interface Part {
   events: EventColumns;
   from: number;
   to: number;
+}
+
+/** A record read back from the ingest log at startup, and its events. */
+interface Replayed {
+  part: Part;
+  entry: { record: LogRecord; start: LogPosition; end: LogPosition };
 }
 
 /** How far DuckDB holds the ingest log: every record up to `at`, plus the first `partial` events of the next one. */
@@ -124,8 +151,14 @@ export class Store {
   private traceAppender: DuckDBAppender | undefined;
   /** Attribute key → column. */
   private readonly columns = new Map<string, ColumnInfo>();
-  /** Physical columns in table order, base columns first. */
+  /** Physical columns of the active segment in table order, base columns first. */
   private tableColumns: { physical: string; type: ColumnType; key?: string }[] = [];
+  /** Segment tables under the `events` view, oldest first; the last is the active one, the only one appended to. */
+  private segments: Segment[] = [];
+  /** Commits so far, and for each column of the active segment the first and last commit that wrote it. */
+  private commitSeq = 0;
+  private firstWrite = new Map<string, number>();
+  private lastWrite = new Map<string, number>();
   private nextColumnId = 1;
   /** Dataset → key → true, for /1/columns; persisted in waggle_dataset_columns. */
   private readonly datasetColumns = new Map<string, Set<string>>();
@@ -134,6 +167,10 @@ export class Store {
   private readonly sampledDatasets = new Set<string>();
   /** Dataset slugs and display names: events are stored under the display name, whatever spelling they came with. */
   readonly names = new DatasetNames();
+  /** How often the ingest limits acted since start (GET /api/limits). */
+  readonly limits = new LimitCounters();
+  /** New keys let in under {@link MAX_COLUMNS} that have no column yet (their commit is pending). */
+  private readonly admittedKeys = new Set<string>();
   private log!: IngestLog;
   private queue: Batch[] = [];
   private pendingEvents = 0;
@@ -163,7 +200,10 @@ export class Store {
   /** Events per commit under load; {@link BATCH_EVENTS} unless a test needs commits that split requests. */
   private batchEvents = BATCH_EVENTS;
 
-  static async open(dataDir: string, options: { batchEvents?: number } = {}): Promise<Store> {
+  /** Distinct keys at most ({@link MAX_COLUMNS} unless a test needs a small limit). */
+  private maxColumns = MAX_COLUMNS;
+
+  static async open(dataDir: string, options: { batchEvents?: number; maxColumns?: number } = {}): Promise<Store> {
     // Vectors, validity masks and inline strings are filled as little-endian bytes.
     if (os.endianness() !== 'LE') throw new Error('WAGGLE_BACKEND_UNSUPPORTED_PLATFORM: the backend needs a little-endian CPU');
     mkdirSync(dataDir, { recursive: true });
@@ -176,6 +216,7 @@ export class Store {
     const readers = [await instance.connect(), await instance.connect()];
     const store = new Store(dbPath, instance, writer, readers);
     if (options.batchEvents !== undefined) store.batchEvents = options.batchEvents;
+    if (options.maxColumns !== undefined) store.maxColumns = options.maxColumns;
     try {
       await store.init();
       store.log = await IngestLog.open(path.join(dataDir, 'ingest-log'));
@@ -191,9 +232,6 @@ export class Store {
   }
 
   private async init(): Promise<void> {
-    const base = BASE_COLUMNS.map((c) => `${quoteIdent(c.physical)} ${c.type}`);
-    const pinned = PINNED_COLUMNS.map((c) => `${quoteIdent(c.physical)} ${c.type}`);
-    await this.writer.run(`CREATE TABLE IF NOT EXISTS ${EVENTS_TABLE} (${[...base, ...pinned].join(', ')})`);
     await this.writer.run(
       'CREATE TABLE IF NOT EXISTS waggle_columns (key VARCHAR PRIMARY KEY, physical VARCHAR NOT NULL, type VARCHAR NOT NULL)',
     );
@@ -205,7 +243,6 @@ export class Store {
         type VARCHAR, url VARCHAR, start_time BIGINT NOT NULL, end_time BIGINT, created_at VARCHAR NOT NULL)`,
     );
     await this.initTraceIndex();
-    await this.names.open(this.readersList[0]!);
     this.traceAppender = await this.writer.createAppender('waggle_trace_index');
     for (const c of PINNED_COLUMNS) this.columns.set(c.key, { ...c, pinned: true });
     const catalog = await this.writer.runAndReadAll('SELECT key, physical, type FROM waggle_columns');
@@ -220,6 +257,8 @@ export class Store {
       const id = Number(physical.slice(2));
       if (id >= this.nextColumnId) this.nextColumnId = id + 1;
     }
+    await this.openSegments();
+    await this.names.open(this.readersList[0]!, this.segmentTables());
     const dc = await this.writer.runAndReadAll('SELECT dataset, key FROM waggle_dataset_columns');
     for (const row of dc.getRowObjectsJS()) this.noteDatasetColumn(String(row.dataset), String(row.key));
     const lw = await this.writer.runAndReadAll(`SELECT dataset, max(ts) AS ts FROM ${EVENTS_TABLE} GROUP BY dataset`);
@@ -288,21 +327,88 @@ export class Store {
     }
   }
 
+  /**
+   * Finds the segment tables under the `events` view (segments.ts), creating the first one in a new data directory;
+   * a data directory whose `events` is still a table (schema 2) gets it renamed to the first segment.
+   */
+  private async openSegments(): Promise<void> {
+    const tables = await this.writer.runAndReadAll(
+      "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main'",
+    );
+    let oldTable = false;
+    const ids: number[] = [];
+    for (const row of tables.getRowObjectsJS()) {
+      const name = String(row.table_name);
+      if (name === EVENTS_TABLE && row.table_type === 'BASE TABLE') oldTable = true;
+      const m = /^events_s(\d+)$/.exec(name);
+      if (m && row.table_type === 'BASE TABLE') ids.push(Number(m[1]));
+    }
+    ids.sort((a, b) => a - b);
+    await this.writer.run('BEGIN TRANSACTION');
+    try {
+      if (oldTable) {
+        const id = (ids.at(-1) ?? 0) + 1;
+        await this.writer.run(`ALTER TABLE ${EVENTS_TABLE} RENAME TO ${quoteIdent(segmentTable(id))}`);
+        ids.push(id);
+      }
+      if (ids.length === 0) {
+        ids.push(1);
+        await this.writer.run(createSegmentSql(segmentTable(1), new Map([...BASE_COLUMNS, ...PINNED_COLUMNS].map((c) => [c.physical, c.type]))));
+      }
+      const info = await this.writer.runAndReadAll(
+        `SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' AND starts_with(table_name, '${SEGMENT_PREFIX}') ORDER BY ordinal_position`,
+      );
+      const byTable = new Map(ids.map((id) => [segmentTable(id), new Map<string, ColumnType>()]));
+      for (const row of info.getRowObjectsJS()) byTable.get(String(row.table_name))?.set(String(row.column_name), String(row.data_type) as ColumnType);
+      this.segments = [];
+      for (const id of ids) {
+        const table = segmentTable(id);
+        const count = await this.writer.runAndReadAll(`SELECT count(*) AS n FROM ${quoteIdent(table)}`);
+        this.segments.push({ id, table, columns: byTable.get(table)!, rows: Number(count.getRowObjectsJS()[0]!.n) });
+      }
+      await this.writer.run(viewSql(EVENTS_TABLE, this.segments, this.viewTypes()));
+      await this.writer.run('COMMIT');
+    } catch (error) {
+      await this.writer.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    // Columns already in the active segment count as written more than once: only later one-off keys are shed.
+    for (const physical of this.segments.at(-1)!.columns.keys()) {
+      this.firstWrite.set(physical, -2);
+      this.lastWrite.set(physical, -1);
+    }
+  }
+
+  /** The `events` view's columns and their types: the fixed ones and every key's catalog type. */
+  private viewTypes(): Map<string, ColumnType> {
+    const types = new Map<string, ColumnType>(BASE_COLUMNS.map((c) => [c.physical, c.type]));
+    for (const c of this.columns.values()) types.set(c.physical, c.type);
+    return types;
+  }
+
+  /** The segment tables, oldest first (the last one is appended to). */
+  segmentTables(): string[] {
+    return this.segments.map((s) => s.table);
+  }
+
+  /** Reads the active segment's columns and opens an appender on it. */
   private async loadTableColumns(): Promise<void> {
+    const active = this.segments.at(-1)!;
     const info = await this.writer.runAndReadAll(
-      `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`,
-      [EVENTS_TABLE],
+      `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' AND table_name = $1 ORDER BY ordinal_position`,
+      [active.table],
     );
     const byPhysical = new Map([...this.columns.values()].map((c) => [c.physical, c]));
+    active.columns = new Map();
     this.tableColumns = info.getRowObjectsJS().map((row) => {
       const physical = String(row.column_name);
       const type = String(row.data_type) as ColumnType;
+      active.columns.set(physical, type);
       const col = byPhysical.get(physical);
-      if (col) col.type = type;
       return col ? { physical, type, key: col.key } : { physical, type };
     });
     this.appender?.closeSync();
-    this.appender = await this.writer.createAppender(EVENTS_TABLE);
+    this.appender = await this.writer.createAppender(active.table);
   }
 
   /** Whether a key is new to a dataset (and not yet queued in this commit, tracked in `queued`). */
@@ -322,10 +428,45 @@ export class Store {
     return true;
   }
 
-  /** A connection for read queries, round-robin so concurrent queries run side by side. */
+  /**
+   * A connection for read queries, round-robin so concurrent queries run side by side. In the SQL it is given,
+   * `FROM events` becomes a union of the segments with only the columns the statement names (every column
+   * reference is a quoted identifier, the fixed columns always come along), so a query costs what it reads, not what
+   * the catalog holds (see {@link unionSql}); `SELECT *` keeps the whole view.
+   */
   reader(): DuckDBConnection {
-    const c = this.readersList[this.nextReader++ % this.readersList.length];
-    return c!;
+    return this.narrowing(this.readersList[this.nextReader++ % this.readersList.length]!);
+  }
+
+  private narrowing(conn: DuckDBConnection): DuckDBConnection {
+    return new Proxy(conn, {
+      get: (target, prop, receiver) => {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        if (prop !== 'run' && prop !== 'runAndReadAll' && prop !== 'stream' && prop !== 'streamAndReadAll') return value.bind(target);
+        const run = (sql: string, rest: unknown[]): Promise<unknown> =>
+          (value as (...args: unknown[]) => Promise<unknown>).call(target, this.narrowEvents(sql), ...rest);
+        // A segment dropped (merged or emptied) between naming it and DuckDB binding the statement: name them again.
+        return (sql: string, ...rest: unknown[]) =>
+          run(sql, rest).catch((error: unknown) => {
+            if (!/Table with name events_s\d+ does not exist/.test((error as Error).message)) throw error;
+            return run(sql, rest);
+          });
+      },
+    });
+  }
+
+  /** `sql` with each `FROM events` a union of the segments holding just the columns `sql` names (see {@link reader}). */
+  narrowEvents(sql: string): string {
+    if (!FROM_EVENTS.test(sql) || /SELECT\s+\*/i.test(sql)) return sql;
+    const types = this.viewTypes();
+    const only = new Set<string>([...BASE_COLUMNS, ...PINNED_COLUMNS].map((c) => c.physical));
+    for (const m of sql.matchAll(/"((?:[^"]|"")*)"/g)) {
+      const name = m[1]!.replaceAll('""', '"');
+      if (types.has(name)) only.add(name);
+    }
+    const union = `(${unionSql(this.segments, types, only)}) AS ${EVENTS_TABLE}`;
+    return sql.replace(FROM_EVENTS_ALL, () => `FROM ${union}`);
   }
 
   /** Physical column name → attribute key, for turning rows back into events. */
@@ -335,7 +476,7 @@ export class Store {
 
   /** Every read connection, for work that can run on all of them at once. */
   readers(): readonly DuckDBConnection[] {
-    return this.readersList;
+    return this.readersList.map((c) => this.narrowing(c));
   }
 
   column(key: string): ColumnInfo | undefined {
@@ -375,7 +516,10 @@ export class Store {
     await this.runExclusive(async () => {
       await this.writer.run('BEGIN TRANSACTION');
       try {
-        await this.writer.run(`UPDATE ${EVENTS_TABLE} SET ${quoteIdent(col.physical)} = NULL WHERE dataset = $1`, [dataset]);
+        for (const segment of this.segments) {
+          if (!segment.columns.has(col.physical)) continue;
+          await this.writer.run(`UPDATE ${quoteIdent(segment.table)} SET ${quoteIdent(col.physical)} = NULL WHERE dataset = $1`, [dataset]);
+        }
         await this.writer.run('DELETE FROM waggle_dataset_columns WHERE dataset = $1 AND key = $2', [dataset, key]);
         await this.writer.run('COMMIT');
       } catch (error) {
@@ -389,23 +533,50 @@ export class Store {
   /**
    * Logs a request's record and queues its events for DuckDB; resolves once the record is on disk, which is when
    * the request may be acknowledged. Rejects (nothing acknowledged) if the log write fails or commits are failing.
+   * Values of new keys past the column limit are dropped (counted in `report`, which is then added to the counters).
    */
-  async ingest(record: LogRecord, input: IngestEvent[] | EventColumns): Promise<void> {
+  async ingest(record: LogRecord, input: IngestEvent[] | EventColumns, report = new LimitReport()): Promise<void> {
     if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
-    if (input.length === 0) return;
+    if (input.length === 0) return void this.limits.record(report);
     const events = input instanceof EventColumns ? input : EventColumns.of(input);
     await this.names.canonicalize(events);
+    this.admitColumns(events, report);
+    this.limits.record(report);
     // Waiting for room (the next commit), not for everything queued to be committed: a waiting reader would make the
     // writer commit what it has at once, and the requests that filled the queue would then come in as small commits.
     while (this.pendingEvents >= MAX_PENDING_BATCHES * this.batchEvents && !this.failure && !this.closed) await this.room();
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error('WAGGLE_BACKEND_CLOSED: the store is closed');
-    const end = await this.log.append(record);
+    let end: LogPosition;
+    try {
+      end = await this.log.append(record);
+    } catch (error) {
+      const refused = new StoreUnavailableError(
+        `WAGGLE_BACKEND_LOG_WRITE_FAILED: could not write the ingest log in ${path.dirname(this.dbPath)} (${(error as Error).message}); nothing was acknowledged: retry once the cause (a full disk?) is fixed`,
+      );
+      this.warnAtMostEveryMinute('log', refused.message);
+      throw refused;
+    }
     this.queue.push({ events, end, done: 0 });
     this.pendingEvents += events.length;
     this.enqueued++;
     this.writing ??= this.drain();
     if (this.pendingEvents >= this.batchEvents) this.kick?.();
+  }
+
+  /**
+   * Lets the request's new keys in while the store holds fewer than {@link MAX_COLUMNS} keys; past it, the values of
+   * the other new keys are dropped and counted. Keys already stored are always kept.
+   */
+  private admitColumns(events: EventColumns, report: LimitReport): void {
+    for (const [key, col] of events.columns) {
+      if (this.columns.has(key) || this.admittedKeys.has(key)) continue;
+      if (this.columns.size + this.admittedKeys.size < this.maxColumns) this.admittedKeys.add(key);
+      else {
+        events.columns.delete(key);
+        report.add('column_limit', col.count);
+      }
+    }
   }
 
   /** Resolves at the next commit's end (or failure, or close). */
@@ -417,12 +588,33 @@ export class Store {
     for (const resolve of this.roomWaiters.splice(0)) resolve();
   }
 
-  /** Resolves once every event acknowledged before the call is in DuckDB (or the commit carrying it failed). */
-  settle(): Promise<void> {
-    if (this.committed >= this.enqueued) return Promise.resolve();
-    const settled = new Promise<void>((resolve) => this.waiters.push({ target: this.enqueued, resolve }));
-    this.kick?.();
-    return settled;
+  /**
+   * Resolves once every event acknowledged before the call is in DuckDB. While commits fail (a full disk), rejects with
+   * a {@link StoreUnavailableError} instead: a read answered then would miss acknowledged events.
+   */
+  async settle(): Promise<void> {
+    if (this.committed >= this.enqueued) return;
+    const target = this.enqueued;
+    await new Promise<void>((resolve) => {
+      this.waiters.push({ target, resolve });
+      this.kick?.();
+    });
+    if (this.committed < target && this.failure) {
+      throw new StoreUnavailableError(
+        `WAGGLE_BACKEND_COMMIT_FAILING: ${this.pendingEvents} acknowledged event(s) are not in DuckDB yet (${this.failure.message.replace(/^WAGGLE_BACKEND_COMMIT_FAILING: /, '')}); an answer now would miss them: retry once the cause (a full disk?) is fixed (commits are retried every second)`,
+      );
+    }
+  }
+
+  /** Last warning time per kind, so that a failure repeated by every request is logged once a minute. */
+  private readonly warnedAt = new Map<string, number>();
+
+  private warnAtMostEveryMinute(kind: string, message: string): void {
+    const now = Date.now();
+    if (now - (this.warnedAt.get(kind) ?? 0) < 60_000) return;
+    this.warnedAt.set(kind, now);
+    const colon = message.indexOf(': ');
+    process.emitWarning(message.slice(colon + 2), { code: message.slice(0, colon) });
   }
 
   private wake(all: boolean): void {
@@ -438,9 +630,15 @@ export class Store {
     try {
       while (this.queue.length > 0) {
         await this.waitForFullBatch();
-        const { parts, whole, partial, taken, applied } = this.select();
+        const { parts, whole, partial, taken, applied } = this.select(this.isolating > 0 ? 1 : Number.POSITIVE_INFINITY);
         try {
           await this.runExclusive(() => this.commit(parts, applied));
+          this.failedCommits = 0;
+          if (this.isolating > 0) this.isolating -= whole;
+          if (this.failure) {
+            process.emitWarning(`commits work again; the events acknowledged meanwhile are in DuckDB`, { code: 'WAGGLE_BACKEND_COMMIT_RECOVERED' });
+            this.warnedAt.delete('commit');
+          }
           this.failure = undefined;
           this.applied = applied;
           this.queue.splice(0, whole);
@@ -453,6 +651,7 @@ export class Store {
         } catch (error) {
           this.commitFailed(error as Error);
           if (this.closed) return;
+          await this.isolatePoison(error as Error);
           await new Promise((r) => setTimeout(r, RETRY_MS));
         }
       }
@@ -461,16 +660,55 @@ export class Store {
     }
   }
 
+  /** Failed commits in a row, and requests still to commit one at a time (looking for one DuckDB refuses). */
+  private failedCommits = 0;
+  private isolating = 0;
+
   /**
-   * The next commit's share of the queue: up to one row group, whole requests and the first part of the next one if it
-   * does not fit.
+   * After a commit failed twice, commits one request at a time; a request that fails alone three times, with an error
+   * that is not about the disk (IO, space, permissions: those are waited out), is quarantined like a record replay
+   * cannot apply (IngestLog.quarantine) and dropped from the queue, so one request can never keep every later one out.
    */
-  private select(): Selection {
+  private async isolatePoison(error: Error): Promise<void> {
+    this.failedCommits++;
+    if (this.isolating === 0) {
+      if (this.failedCommits >= 2) {
+        this.isolating = this.queue.length;
+        this.failedCommits = 0;
+      }
+      return;
+    }
+    if (this.failedCommits < 3 || /IO Error|space|ENOSPC|EIO|EACCES|EROFS|permission|read-only|Could not write/i.test(error.message)) return;
+    const poison = this.queue[0]!;
+    this.failedCommits = 0;
+    await this.runExclusive(async () => {
+      this.log.quarantineEnding(poison.end, `DuckDB refused it alone three times: ${error.message}`);
+      // DuckDB holds everything before it: the applied position moves past it, so a restart does not replay it.
+      const { segment, offset } = poison.end;
+      await this.writer.run("INSERT OR REPLACE INTO waggle_meta VALUES ('ingest_log_applied', $1)", [`${segment}:${offset}`]);
+    });
+    this.applied = { at: poison.end, partial: 0 };
+    this.queue.shift();
+    this.pendingEvents -= poison.events.length - poison.done;
+    this.committed++;
+    this.isolating--;
+    // With nothing left to commit, nothing is failing: ingest is taken again (else the next commit clears it).
+    if (this.queue.length === 0) this.failure = undefined;
+    this.wake(false);
+    this.wakeRoom();
+  }
+
+  /**
+   * The next commit's share of the queue: up to one row group and `maxRequests` requests, whole requests and the first
+   * part of the next one if it does not fit.
+   */
+  private select(maxRequests: number): Selection {
     let taken = 0;
     let whole = 0;
     let partial = 0;
     const parts: Part[] = [];
     for (const b of this.queue) {
+      if (whole >= maxRequests) break;
       const take = Math.min(b.events.length - b.done, this.batchEvents - taken);
       parts.push({ events: b.events, from: b.done, to: b.done + take });
       taken += take;
@@ -489,7 +727,11 @@ export class Store {
   private commitFailed(error: Error): void {
     this.appender?.clear();
     this.traceAppender?.clear();
-    this.failure = new Error(`could not store events: ${error.message}`);
+    this.failure = new StoreUnavailableError(`WAGGLE_BACKEND_COMMIT_FAILING: could not commit events to DuckDB: ${error.message}`);
+    this.warnAtMostEveryMinute(
+      'commit',
+      `WAGGLE_BACKEND_COMMIT_FAILING: could not commit ${this.pendingEvents} acknowledged event(s) to ${this.dbPath} (${error.message}); they stay in the ingest log and are retried every second; new ingest and reads answer 503 meanwhile`,
+    );
     this.wake(true);
     this.wakeRoom();
   }
@@ -517,7 +759,13 @@ export class Store {
     }
   }
 
-  /** Commits the log records DuckDB does not hold yet (after a crash or kill), in batches. */
+  /**
+   * Commits the log records DuckDB does not hold yet (after a crash or kill), in batches. A record that cannot be
+   * applied is quarantined (IngestLog.quarantine) and replay goes on, so no record can keep the backend from starting:
+   * one that throws at once; one that kills the process (out of memory, say) through the replay marker: the next start
+   * applies records one at a time from where the last one died, and the start after that quarantines the record it
+   * died on alone.
+   */
   private async replay(): Promise<void> {
     const row = (await this.writer.runAndReadAll("SELECT value FROM waggle_meta WHERE key = 'ingest_log_applied'")).getRowObjectsJS()[0];
     let from: LogPosition | undefined;
@@ -528,53 +776,67 @@ export class Store {
       from = { segment: segment!, offset: offset! };
       partial = done ?? 0;
     }
-    let batch: { part: Part; end: LogPosition }[] = [];
+    const died = this.log.replayMarker();
+    // The previous start died replaying: one record per commit this time, and the one it died on alone is put aside.
+    const single = died !== undefined;
+    const fatal = died?.single ? died.at : undefined;
+    let batch: Replayed[] = [];
     let count = 0;
+    const replayReport = new LimitReport();
     for (const entry of this.log.replay(from)) {
+      if (fatal && entry.start.segment === fatal.segment && entry.start.offset === fatal.offset) {
+        this.log.quarantine(entry.record, entry.start, 'the backend died applying it alone at the previous start');
+        partial = 0;
+        continue;
+      }
+      if (batch.length === 0) this.log.markReplay({ at: entry.start, single });
       let events: EventColumns;
       try {
         events = recordColumns(entry.record);
         await this.names.canonicalize(events);
+        this.admitColumns(events, replayReport);
       } catch (error) {
         partial = 0;
-        warnSkipped(entry.end, error as Error);
+        this.log.quarantine(entry.record, entry.start, (error as Error).message);
         continue;
       }
       const part = { events, from: Math.min(partial, events.length), to: events.length };
       partial = 0;
-      batch.push({ part, end: entry.end });
+      batch.push({ part, entry });
       count += part.to - part.from;
-      if (count >= REPLAY_BATCH_EVENTS) {
+      if (single || count >= REPLAY_BATCH_EVENTS) {
         await this.commitReplayed(batch);
         batch = [];
         count = 0;
       }
     }
     if (batch.length > 0) await this.commitReplayed(batch);
+    this.log.markReplay(undefined);
+    this.limits.record(replayReport);
     // Replay read every intact record of the older segments, and DuckDB now holds them all.
     this.log.releaseOlder();
   }
 
   /**
-   * Commits replayed records together; if that fails, one by one, skipping (with a warning) any record DuckDB
-   * refuses, so one bad record cannot keep the backend from starting.
+   * Commits replayed records together; if that fails, one by one, quarantining any record DuckDB refuses, so one bad
+   * record cannot keep the backend from starting.
    */
-  private async commitReplayed(batch: { part: Part; end: LogPosition }[]): Promise<void> {
+  private async commitReplayed(batch: Replayed[]): Promise<void> {
     try {
       await this.commit(
         batch.map((b) => b.part),
-        { at: batch.at(-1)!.end, partial: 0 },
+        { at: batch.at(-1)!.entry.end, partial: 0 },
       );
     } catch {
       this.appender?.clear();
       this.traceAppender?.clear();
       for (const b of batch) {
         try {
-          await this.commit([b.part], { at: b.end, partial: 0 });
+          await this.commit([b.part], { at: b.entry.end, partial: 0 });
         } catch (error) {
           this.appender?.clear();
           this.traceAppender?.clear();
-          warnSkipped(b.end, error as Error);
+          this.log.quarantine(b.entry.record, b.entry.start, (error as Error).message);
         }
       }
     }
@@ -708,6 +970,13 @@ export class Store {
       await this.writer.run('ROLLBACK').catch(() => undefined);
       throw error;
     }
+    this.segments.at(-1)!.rows += n;
+    const seq = ++this.commitSeq;
+    for (const key of pending.keys()) {
+      const physical = this.columns.get(key)!.physical;
+      this.lastWrite.set(physical, seq);
+      if (!this.firstWrite.has(physical)) this.firstWrite.set(physical, seq);
+    }
   }
 
   private noteLastWritten(dataset: string, time: number): void {
@@ -773,53 +1042,103 @@ export class Store {
   }
 
   /**
-   * Adds columns for new keys and widens columns whose new values do not fit, in one transaction.
-   * Memory (the key catalog, per-dataset columns) changes only after it committed, so a concurrent query
-   * never sees a column that does not exist yet.
+   * Adds columns for new keys and widens columns whose new values do not fit, in one transaction, in the catalog and in
+   * the active segment: in place (`ALTER`) while that is cheap, else in a new active segment (segments.ts), which also
+   * leaves behind columns only one earlier commit wrote once there are many. Memory (the key catalog, per-dataset
+   * columns) changes only after it committed, so a concurrent query never sees a column that does not exist yet.
    */
   private async evolveSchema(pending: Map<string, CommitColumn>, newDatasetColumns: [string, string][]): Promise<void> {
     const apply: (() => void)[] = [];
-    const ddl: string[] = [];
-    const params: DuckDBValue[][] = [];
-    const catalogSql = 'INSERT OR REPLACE INTO waggle_columns VALUES ($1, $2, $3)';
+    const statements: { sql: string; params?: DuckDBValue[] }[] = [];
+    /** New catalog rows (key, physical, type), appended: a thousand new keys cost milliseconds, not an INSERT each. */
+    const catalogRows: string[][] = [];
+    const active = this.segments.at(-1)!;
+    /** Columns the active segment needs (physical → type), added or widened. */
+    const adds = new Map<string, ColumnType>();
+    const widens = new Map<string, ColumnType>();
+    const written = new Set<string>();
+    /** The `events` view's columns after this commit. */
+    const types = this.viewTypes();
     for (const [key, p] of pending) {
       const col = this.columns.get(key);
-      const wanted = p.typeFor(col?.type);
+      let physical: string;
+      let type: ColumnType;
       if (!col) {
-        const info: ColumnInfo = { key, physical: `a_${this.nextColumnId++}`, type: wanted, pinned: false };
-        apply.push(() => this.columns.set(key, info));
-        ddl.push(`ALTER TABLE ${EVENTS_TABLE} ADD COLUMN ${quoteIdent(info.physical)} ${wanted}`);
-        params.push([]);
-        ddl.push(catalogSql);
-        params.push([key, info.physical, wanted]);
-      } else if (!col.pinned && wanted !== col.type) {
-        const c = quoteIdent(col.physical);
-        // Whole numbers keep the text JavaScript would give them ("7", not DuckDB's "7.0").
-        const using =
-          col.type === 'DOUBLE' && wanted === 'VARCHAR'
-            ? ` USING CASE WHEN ${c} = trunc(${c}) AND abs(${c}) < 1e15 THEN CAST(CAST(${c} AS BIGINT) AS VARCHAR) ELSE CAST(${c} AS VARCHAR) END`
-            : '';
-        ddl.push(`ALTER TABLE ${EVENTS_TABLE} ALTER COLUMN ${c} TYPE ${wanted}${using}`);
-        apply.push(() => (col.type = wanted));
-        params.push([]);
-        ddl.push(catalogSql);
-        params.push([key, col.physical, wanted]);
+        type = p.typeFor(undefined);
+        const info: ColumnInfo = { key, physical: `a_${this.nextColumnId++}`, type, pinned: false };
+        physical = info.physical;
+        apply.push(() => {
+          this.columns.set(key, info);
+          this.admittedKeys.delete(key);
+        });
+        catalogRows.push([key, physical, type]);
+      } else {
+        physical = col.physical;
+        type = col.pinned ? col.type : p.typeFor(col.type);
+        if (type !== col.type) {
+          apply.push(() => (col.type = type));
+          statements.push({ sql: 'UPDATE waggle_columns SET type = $1 WHERE key = $2', params: [type, key] });
+        }
       }
+      written.add(physical);
+      types.set(physical, type);
+      const inActive = active.columns.get(physical);
+      if (inActive === undefined) adds.set(physical, type);
+      else if (inActive !== type) widens.set(physical, type);
     }
-    for (const [dataset, key] of newDatasetColumns) {
-      ddl.push('INSERT OR IGNORE INTO waggle_dataset_columns VALUES ($1, $2)');
-      params.push([dataset, key]);
-      apply.push(() => this.noteDatasetColumn(dataset, key));
+    for (const [dataset, key] of newDatasetColumns) apply.push(() => this.noteDatasetColumn(dataset, key));
+    // Columns one earlier commit wrote and none since (a burst of one-off keys), left behind once there are many.
+    const oneOff = [...active.columns.keys()].filter(
+      (c) => !written.has(c) && this.firstWrite.get(c) === this.lastWrite.get(c) && (this.lastWrite.get(c) ?? 0) >= 0,
+    );
+    const changes = adds.size + widens.size;
+    // A type change always gets a new segment (while there is room): a segment's column types never change under a
+    // read that named them a moment before.
+    const roll =
+      this.segments.length < MAX_SEGMENTS &&
+      (widens.size > 0 || changes > IN_PLACE_MAX_CHANGES || active.rows * changes > IN_PLACE_MAX_CELLS || oneOff.length > SHED_COLUMNS);
+    let segments = this.segments;
+    if (roll) {
+      const shed = new Set(oneOff.length > SHED_COLUMNS ? oneOff : []);
+      const columns = new Map<string, ColumnType>();
+      for (const [physical, type] of active.columns) if (!shed.has(physical)) columns.set(physical, widens.get(physical) ?? type);
+      for (const [physical, type] of adds) columns.set(physical, type);
+      const next: Segment = { id: active.id + 1, table: segmentTable(active.id + 1), columns, rows: 0 };
+      statements.push({ sql: createSegmentSql(next.table, columns) });
+      // A small active segment whose columns all carry over is copied in, unless the new one is wide (a copy costs a
+      // block per column): fewer, fuller segments.
+      if (shed.size === 0 && active.rows <= MERGE_MAX_ROWS && columns.size <= MERGE_MAX_COLUMNS) {
+        if (active.rows > 0) statements.push({ sql: copySegmentSql(active, next) });
+        statements.push({ sql: `DROP TABLE ${quoteIdent(active.table)}` });
+        next.rows = active.rows;
+        segments = [...this.segments.slice(0, -1), next];
+      } else {
+        segments = [...this.segments, next];
+      }
+    } else if (changes > 0) {
+      for (const [physical, type] of adds) statements.push({ sql: `ALTER TABLE ${quoteIdent(active.table)} ADD COLUMN ${quoteIdent(physical)} ${type}` });
+      for (const [physical, type] of widens) {
+        const using = ` USING ${castTo(physical, active.columns.get(physical)!, type)}`;
+        statements.push({ sql: `ALTER TABLE ${quoteIdent(active.table)} ALTER COLUMN ${quoteIdent(physical)} TYPE ${type}${using}` });
+      }
+      // The view, created in the same transaction, must see the active segment as the ALTERs leave it.
+      const after = new Map([...active.columns, ...adds, ...widens]);
+      segments = [...this.segments.slice(0, -1), { ...active, columns: after }];
     }
-    if (ddl.length === 0) return;
-    const schemaChanged = ddl.some((s) => s.startsWith('ALTER'));
+    if (statements.length === 0 && catalogRows.length === 0 && newDatasetColumns.length === 0) return;
+    const schemaChanged = changes > 0 || roll || catalogRows.length > 0 || statements.length > 0;
     if (schemaChanged) {
       this.appender?.closeSync();
       this.appender = undefined;
     }
     await this.writer.run('BEGIN TRANSACTION');
     try {
-      for (let i = 0; i < ddl.length; i++) await this.writer.run(ddl[i]!, params[i]!.length ? params[i] : undefined);
+      // Rows the memory catalog does not have are not in the tables either (it is loaded from them, and changed only
+      // after they commit): plain appends.
+      await this.appendRows('waggle_columns', catalogRows);
+      await this.appendRows('waggle_dataset_columns', newDatasetColumns);
+      for (const st of statements) await this.writer.run(st.sql, st.params);
+      if (schemaChanged) await this.writer.run(viewSql(EVENTS_TABLE, segments, types));
       await this.writer.run('COMMIT');
     } catch (error) {
       await this.writer.run('ROLLBACK').catch(() => undefined);
@@ -827,34 +1146,80 @@ export class Store {
       throw error;
     }
     for (const f of apply) f();
+    if (roll) {
+      this.segments = segments;
+      this.firstWrite = new Map([...this.firstWrite].filter(([c]) => segments.at(-1)!.columns.has(c)));
+      this.lastWrite = new Map([...this.lastWrite].filter(([c]) => segments.at(-1)!.columns.has(c)));
+    }
     if (schemaChanged) await this.loadTableColumns();
   }
 
-  /** Deletes events older than `maxAgeHours` and, past `maxBytes`, the oldest events until under it. */
+  /** Appends rows of text to a table, in the writer's transaction. */
+  private async appendRows(table: string, rows: readonly (readonly string[])[]): Promise<void> {
+    if (rows.length === 0) return;
+    const appender = await this.writer.createAppender(table);
+    try {
+      for (const row of rows) {
+        for (const v of row) appender.appendVarchar(v);
+        appender.endRow();
+      }
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
+    }
+  }
+
+  /**
+   * Deletes events older than `maxAgeHours` and, past `maxBytes`, the oldest events until under it. A segment left
+   * with no events (other than the active one) is dropped, with the view.
+   */
   async applyRetention(opts: { maxAgeHours?: number; maxBytes?: number }): Promise<{ deleted: number }> {
     return this.runExclusive(async () => {
       let deleted = 0;
-      if (opts.maxAgeHours && opts.maxAgeHours > 0) {
-        const cutoff = Date.now() - opts.maxAgeHours * 3_600_000;
-        const r = await this.writer.run(`DELETE FROM ${EVENTS_TABLE} WHERE ts < $1`, [cutoff]);
-        deleted += Number(r.rowsChanged);
-        await this.writer.run('DELETE FROM waggle_trace_index WHERE ts_max < $1', [cutoff]);
-      }
+      const deleteBefore = async (cutoff: number, inclusive: boolean): Promise<void> => {
+        const op = inclusive ? '<=' : '<';
+        for (const segment of this.segments) {
+          const r = await this.writer.run(`DELETE FROM ${quoteIdent(segment.table)} WHERE ts ${op} $1`, [cutoff]);
+          segment.rows -= Number(r.rowsChanged);
+          deleted += Number(r.rowsChanged);
+        }
+        await this.writer.run(`DELETE FROM waggle_trace_index WHERE ts_max ${op} $1`, [cutoff]);
+      };
+      if (opts.maxAgeHours && opts.maxAgeHours > 0) await deleteBefore(Date.now() - opts.maxAgeHours * 3_600_000, false);
       if (opts.maxBytes && opts.maxBytes > 0) {
         // DuckDB reuses freed blocks rather than shrinking the file, so "size" is the blocks in use.
         for (let round = 0; round < 10 && (await this.usedBytes()) > opts.maxBytes; round++) {
           const q = await this.writer.runAndReadAll(`SELECT quantile_disc(ts, 0.1) AS cutoff FROM ${EVENTS_TABLE}`);
           const cutoff = q.getRowObjectsJS()[0]?.cutoff;
           if (cutoff === null || cutoff === undefined) break;
-          const r = await this.writer.run(`DELETE FROM ${EVENTS_TABLE} WHERE ts <= $1`, [Number(cutoff)]);
-          deleted += Number(r.rowsChanged);
-          await this.writer.run('DELETE FROM waggle_trace_index WHERE ts_max <= $1', [Number(cutoff)]);
+          await deleteBefore(Number(cutoff), true);
+          await this.dropEmptySegments();
           await this.writer.run('CHECKPOINT');
         }
       }
-      if (deleted > 0) await this.writer.run('CHECKPOINT');
+      if (deleted > 0) {
+        await this.dropEmptySegments();
+        await this.writer.run('CHECKPOINT');
+      }
       return { deleted };
     });
+  }
+
+  /** Drops the segments retention emptied (never the active one) and redefines the view without them. */
+  private async dropEmptySegments(): Promise<void> {
+    const empty = this.segments.slice(0, -1).filter((s) => s.rows <= 0);
+    if (empty.length === 0) return;
+    const kept = this.segments.filter((s) => !empty.includes(s));
+    await this.writer.run('BEGIN TRANSACTION');
+    try {
+      await this.writer.run(viewSql(EVENTS_TABLE, kept, this.viewTypes()));
+      for (const s of empty) await this.writer.run(`DROP TABLE ${quoteIdent(s.table)}`);
+      await this.writer.run('COMMIT');
+    } catch (error) {
+      await this.writer.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    this.segments = kept;
   }
 
   async usedBytes(): Promise<number> {
@@ -889,13 +1254,13 @@ export class Store {
   }
 }
 
+/** The store cannot take or answer requests for now (the ingest log cannot be written, or commits fail): HTTP 503. */
+export class StoreUnavailableError extends Error {}
+
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-function warnSkipped(end: LogPosition, error: Error): void {
-  process.emitWarning(`ingest log record ending at ${end.segment}:${end.offset} could not be replayed and was skipped: ${error.message}`, {
-    code: 'WAGGLE_BACKEND_LOG_SKIPPED',
-  });
-}
+
+
 
 /** Writes a trace id's 64-bit key (FNV-1a 32-bit low word, a differently seeded and mixed hash high word). */
 function traceKeyWords(id: string, out: Uint32Array, at: number): void {

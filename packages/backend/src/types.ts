@@ -4,6 +4,12 @@ export interface BackendOptions {
   port?: number;
   /** Address to bind; default 127.0.0.1 (loopback only). */
   host?: string;
+  /**
+   * Host names (no port) a loopback-bound backend answers besides loopback ones (`localhost`, `127.0.0.1`, `[::1]`)
+   * and `publicUrl`'s; default `WAGGLE_ALLOWED_HOSTS` (comma-separated). Other Host headers get 403: a page on a domain
+   * rebound to 127.0.0.1 cannot read or write the backend.
+   */
+  allowedHosts?: string[];
   /** Data directory; default `WAGGLE_DATA_DIR` or `./.waggle`. */
   dataDir?: string;
   /** API keys accepted in `X-Honeycomb-Team`; when empty or absent no key is required. */

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import path from 'node:path';
-import { HttpError } from './http-util.js';
+import { decodeSegment, HttpError } from './http-util.js';
 
 const STATIC_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -30,7 +30,7 @@ export async function serveUi(uiDir: string | undefined, pathname: string, metho
     return void res.end(method === 'HEAD' ? undefined : PLACEHOLDER);
   }
   const root = path.resolve(uiDir);
-  let file = path.resolve(root, `.${decodeURIComponent(pathname)}`);
+  let file = path.resolve(root, `.${decodeSegment(pathname, 'path')}`);
   // Never serve outside the UI directory.
   if (file !== root && !file.startsWith(root + path.sep)) throw new HttpError(404, 'not found');
   const isFile = await stat(file).then((s) => s.isFile(), () => false);

@@ -167,14 +167,35 @@ describe('bad input gets a clear 4xx and never takes the backend down', () => {
       [{ orders: [{ op: 'P50', column: 'n' }] }, /^orders\[0\]: P50\(n\) is not one of this query's calculations/],
       [{ havings: [{ calculate_op: 'COUNT', op: '>', value: 'x' }] }, /^havings\[0\]\.value: must be a number/],
       [42, /^query: must be a JSON object/],
+      // Size limits: Honeycomb's 100 items per list, 1,000 values per `in`.
+      [{ filters: Array.from({ length: 101 }, () => ({ column: 'n', op: '=', value: 1 })) }, /^filters: has 101 items; at most 100/],
+      [{ filters: [{ column: 's', op: 'in', value: Array.from({ length: 1001 }, (_, i) => `v${i}`) }] }, /^filters\[0\]\.value: has 1001 values; at most 1000/],
+      [{ calculations: Array.from({ length: 101 }, () => ({ op: 'COUNT' })) }, /^calculations: has 101 items; at most 100/],
+      [{ breakdowns: Array.from({ length: 101 }, () => 'n') }, /^breakdowns: has 101 items/],
+      [{ orders: Array.from({ length: 101 }, () => ({ op: 'COUNT' })) }, /^orders: has 101 items/],
     ];
     for (const [spec, message] of cases) {
       const res = await postJson(`${backend.url}/1/queries/spec`, spec);
-      expect(res.status, JSON.stringify(spec)).toBe(400);
-      expect(res.body.error, JSON.stringify(spec)).toMatch(message);
+      expect(res.status, JSON.stringify(spec).slice(0, 200)).toBe(400);
+      expect(res.body.error, JSON.stringify(spec).slice(0, 200)).toMatch(message);
     }
+    const bubble = await postJson(`${backend.url}/api/bubbleup/spec`, {
+      selection: { filters: [{ column: 's', op: 'not-in', value: Array.from({ length: 2000 }, (_, i) => i) }] },
+    });
+    expect(bubble.status).toBe(400);
+    expect(bubble.body.error).toMatch(/^selection\.filters\[0\]\.value: has 2000 values/);
     const unknownDataset = await postJson(`${backend.url}/1/queries/no-such-dataset`, {});
     expect(unknownDataset.status).toBe(404);
+  });
+
+  it('keys with lone surrogates (JSON can carry them) are stored as UTF-8 stores them, and never block later commits', async () => {
+    for (const body of ['[{"data":{"\\ud800":1}}]', '[{"data":{"\\udbff":2}}]', '[{"data":{"after":3}}]']) {
+      const res = await postJson(`${backend.url}/1/batch/surrogates`, body);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual([{ status: 202 }]);
+    }
+    const data = await runQuery(backend.url, 'surrogates', { time_range: 3600, breakdowns: ['\uFFFD'], calculations: [{ op: 'COUNT' }] });
+    expect(data.results.map((r) => r.data['\uFFFD']).toSorted()).toEqual([1, 2, null]);
   });
 
   it('SQL-like text in column names and filter values is data, never SQL', async () => {

@@ -5,6 +5,7 @@ import { decodeTraceRequest, encodeSpans, encodeTraceRequest, type AnyValue, typ
 import { describe, expect, it } from 'vitest';
 import { toScalar, type PendingColumn } from '../src/column-batch.js';
 import { EventColumns } from '../src/event-columns.js';
+import { LimitReport, MAX_EVENT_FIELDS, MAX_VALUE_BYTES } from '../src/limits.js';
 import { otlpColumns } from '../src/ingest-records.js';
 import { nanosToMillis, spansToEvents } from '../src/mapping.js';
 import { decodeSpansToColumns, decodeStats, millis } from '../src/otlp-columns.js';
@@ -79,6 +80,10 @@ const VALUES: (() => AnyValue)[] = [
   () => ['a', 1, true, null],
   () => new Uint8Array([1, 2, 250]),
 ];
+
+function many(prefix: string, n: number): Record<string, AnyValue> {
+  return Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, i]));
+}
 
 function attributes(n: number, extra: () => AnyValue = () => pick(VALUES)()): Record<string, AnyValue> {
   const out: Record<string, AnyValue> = {};
@@ -289,6 +294,40 @@ describe('OTLP protobuf decoded straight to columns maps spans exactly as the ge
     expect(problems).toHaveLength(1);
     expect(describeColumns(cols)).toEqual(describeColumns(EventColumns.of(spansToEvents(decodeTraceRequest(body, 'protobuf', { onInvalidSpan: () => undefined })))));
     expect(decodeSpansToColumns(Buffer.from([0x0a, 0x05, 0x01]))).toBeUndefined();
+  });
+
+  it('the ingest limits act alike on both paths: fields past the limit, long keys and values, negative durations', () => {
+    const wide = randomSpan();
+    wide.attributes = { first: 'kept', ['k'.repeat(300)]: 'key too long', big: 'é'.repeat(40_000), ...many('a', 2100) };
+    wide.endTimeUnixNano = wide.startTimeUnixNano - 1_000_000n;
+    wide.events = [{ timeUnixNano: wide.startTimeUnixNano, name: 'n'.repeat(70_000), attributes: many('e', 2100), droppedAttributesCount: 0 }];
+    // The same with a nested map, which only the general mapping flattens.
+    const nested = { ...wide, spanId: 'd'.repeat(16), attributes: { nested: { a: { b: 1 } }, ...wide.attributes, late: { x: 1, y: 2 } } };
+    const body = request([{ attributes: { 'service.name': 'limits', ...many('r', 30) }, scopes: [{ name: 'lib', version: '1', attributes: {}, spans: [wide, nested] }] }]);
+    const fast = expectSameAsGeneral(body);
+    const fastReport = new LimitReport();
+    decodeSpansToColumns(body, fastReport);
+    const generalReport = new LimitReport();
+    spansToEvents(decodeTraceRequest(body, 'protobuf'), { report: generalReport });
+    expect(Object.fromEntries(fastReport.counts)).toEqual(Object.fromEntries(generalReport.counts));
+    expect(fastReport.counts.get('invalid_duration')).toBe(2);
+    expect(fastReport.counts.get('key_too_long')).toBe(2);
+    expect(fastReport.counts.get('value_truncated')).toBe(4);
+    const rows = rowsOf(fast) as { fields: Record<string, unknown> }[];
+    for (const row of rows) expect(Object.keys(row.fields).length).toBeLessThanOrEqual(MAX_EVENT_FIELDS);
+    expect(rows[0]!.fields.duration_ms).toBe(0);
+    expect(rows[0]!.fields['meta.invalid_duration']).toBe(true);
+    expect(rows[0]!.fields.first).toBe('kept');
+    expect(Buffer.byteLength(rows[0]!.fields.big as string)).toBeLessThanOrEqual(MAX_VALUE_BYTES);
+    expect(Buffer.byteLength(rows[1]!.fields.name as string)).toBeLessThanOrEqual(MAX_VALUE_BYTES);
+  });
+
+  it('nested maps are flattened five levels deep; deeper ones are stored as JSON text, as Honeycomb does', () => {
+    const span = randomSpan();
+    span.attributes = { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } };
+    const events = spansToEvents(decodeTraceRequest(request([{ attributes: {}, scopes: [{ name: '', version: '', attributes: {}, spans: [span] }] }]), 'protobuf'));
+    // husky's addAttributeToMap: maps at depth 0-4 are flattened, the one at depth 5 becomes JSON.
+    expect(events[0]!.fields['a.b.c.d.e.f']).toBe('{"g":1}');
   });
 
   it('epoch milliseconds from 32-bit words equal the BigInt arithmetic', () => {

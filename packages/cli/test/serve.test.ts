@@ -35,6 +35,33 @@ describe('waggle serve', () => {
     }
   });
 
+  it.runIf(existsSync(bin))('--host on a non-loopback address without WAGGLE_API_KEYS prints a one-line warning; with keys it does not', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'waggle-cli-'));
+    try {
+      for (const keys of [undefined, 'k1']) {
+        const env = { ...process.env, WAGGLE_API_KEYS: keys ?? '' };
+        const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--host', '0.0.0.0', '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], env });
+        let out = '';
+        let err = '';
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        await new Promise<void>((resolve, reject) => {
+          child.stdout.on('data', (d: Buffer) => {
+            out += d.toString();
+            if (/UI\s+http/.test(out)) resolve();
+          });
+          child.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
+        });
+        const exit = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exit;
+        const warnings = err.split('\n').filter((l) => l.includes('WAGGLE_SERVE_NO_KEYS'));
+        expect(warnings).toEqual(keys ? [] : ['waggle serve: WAGGLE_SERVE_NO_KEYS: listening on 0.0.0.0 without WAGGLE_API_KEYS: anyone who can reach it can read and write its data']);
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it.runIf(existsSync(bin))('rejects a bad --port with a message and exit code 2', async () => {
     const child = spawn(process.execPath, [bin, 'serve', '--port', 'eighty'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';

@@ -24,12 +24,46 @@ export interface Marker { id?: string; message?: string; type?: string; url?: st
 
 export class ApiError extends Error {}
 
+/**
+ * The API key (`WAGGLE_API_KEYS` on the backend), kept in sessionStorage: for the tab's life, reloads and links
+ * included, and gone when the tab closes. localStorage would write the credential to the browser profile on disk
+ * and hand it to every later tab; asking once per tab is the smaller cost.
+ */
+const KEY_ITEM = 'waggle.apiKey';
+
+function storedKey(): string | null {
+  try {
+    return sessionStorage.getItem(KEY_ITEM);
+  } catch {
+    return null;
+  }
+}
+
+/** Asks the user for an API key; `refused` when the last one was wrong. Set by the app shell. */
+let askForKey: ((refused: boolean) => Promise<string>) | undefined;
+/** One question at a time, whatever the number of requests waiting for its answer. */
+let asking: Promise<string> | undefined;
+
+export function onKeyNeeded(ask: (refused: boolean) => Promise<string>): void {
+  askForKey = ask;
+}
+
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  const key = storedKey();
+  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+  if (key !== null) headers['x-honeycomb-team'] = key;
+  const response = await fetch(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  if (response.status === 401 && askForKey) {
+    // The backend wants a key: ask (once for every request waiting), keep it, and send this request again.
+    asking ??= askForKey(key !== null).finally(() => (asking = undefined));
+    const entered = await asking;
+    try {
+      sessionStorage.setItem(KEY_ITEM, entered);
+    } catch {
+      // storage unavailable: the key lives until the next 401
+    }
+    return request(method, path, body);
+  }
   const text = await response.text();
   if (!response.ok) {
     let message = text;

@@ -8,7 +8,9 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = 
     if (value === undefined || value === null || value === false) continue;
     if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2).toLowerCase(), value as EventListener);
     else if (key === 'class') el.className = String(value);
-    else if (key in el && key !== 'style' && !key.startsWith('data-')) (el as unknown as Record<string, unknown>)[key] = value;
+    // Through the CSSOM, which the Content-Security-Policy allows (a style attribute would need 'unsafe-inline').
+    else if (key === 'style') el.style.cssText = String(value);
+    else if (key in el && !key.startsWith('data-')) (el as unknown as Record<string, unknown>)[key] = value;
     else el.setAttribute(key, String(value));
   }
   for (const child of children) {

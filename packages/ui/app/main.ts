@@ -1,4 +1,5 @@
 // Hash routes keep every view shareable: #/query?…, #/heatmap?…, #/trace/<id>, #/gaps?…, #/incident, #/triggers.
+import { onKeyNeeded } from './api.js';
 import { h } from './dom.js';
 import { renderGapsPage } from './pages/gaps.js';
 import { renderHeatmapPage } from './pages/heatmap.js';
@@ -58,6 +59,28 @@ async function render(): Promise<void> {
   await page;
   document.body.dataset.ready = 'true';
 }
+
+/** Asks for the backend's API key in a small form over the page; resolves with what the user enters. */
+function askForKey(refused: boolean): Promise<string> {
+  return new Promise((resolve) => {
+    const input = h('input', { id: 'api-key', type: 'password', autocomplete: 'off', required: true, placeholder: 'API key' });
+    const form = h(
+      'form',
+      { id: 'api-key-form', class: 'api-key' },
+      h('p', {}, refused ? 'That key was refused. ' : '', 'This backend needs an API key (one of WAGGLE_API_KEYS), sent as X-Honeycomb-Team. It is kept for this tab only.'),
+      input,
+      h('button', { type: 'submit' }, 'Use key'),
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      form.remove();
+      resolve(input.value);
+    });
+    document.body.append(form);
+    input.focus();
+  });
+}
+onKeyNeeded(askForKey);
 
 window.addEventListener('hashchange', () => void render());
 window.addEventListener('popstate', () => void render());

@@ -1,14 +1,15 @@
 import { bubbleUp } from '../bubbleup.js';
 import { canonicalSegment } from '../dataset-names.js';
 import { gapsReport } from '../gaps-query.js';
-import { datasetParam, HttpError, parseJson, readBody, requireJson, sendJson } from '../http-util.js';
+import { datasetParam, decodeSegment, HttpError, parseJson, readBody, requireJson, sendJson } from '../http-util.js';
 import { IncidentLog } from '../incident-log.js';
+import { LIMITS } from '../limits.js';
 import type { Route } from '../router.js';
 import { fetchTrace, isValidTraceId } from '../traces.js';
 import type { RouteDeps } from './deps.js';
 import { requireDataset } from './queries.js';
 
-/** Waggle's own read APIs beside Honeycomb's: traces, BubbleUp, gaps and the open incident. */
+/** Waggle's own read APIs beside Honeycomb's: traces, BubbleUp, gaps, the open incident and the ingest limits. */
 export function exploreRoutes(deps: RouteDeps): Route[] {
   const { store, bodyLimitBytes } = deps;
   return [
@@ -17,7 +18,7 @@ export function exploreRoutes(deps: RouteDeps): Route[] {
       pattern: '/api/traces/:traceId',
       kind: 'read',
       async handler({ res, params }) {
-        const traceId = decodeURIComponent(params.traceId!);
+        const traceId = decodeSegment(params.traceId!, 'trace id');
         if (!isValidTraceId(traceId)) throw new HttpError(400, 'trace id must be 1-128 characters of [0-9a-zA-Z._-]');
         const spans = await fetchTrace(store, traceId);
         if (spans.length === 0) throw new HttpError(404, `trace ${JSON.stringify(traceId)} not found`);
@@ -47,6 +48,14 @@ export function exploreRoutes(deps: RouteDeps): Route[] {
         const dataset = datasetParam(canonicalSegment(store.names, encodeURIComponent(url.searchParams.get('dataset') || '__all__')));
         requireDataset(deps, dataset);
         sendJson(res, 200, await gapsReport(store, since, dataset === '__all__' ? {} : { dataset }));
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/api/limits',
+      kind: 'read',
+      handler({ res }) {
+        sendJson(res, 200, { limits: LIMITS, counts: store.limits.counts });
       },
     },
     {

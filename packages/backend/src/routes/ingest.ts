@@ -6,9 +6,10 @@ import {
   formatFromContentType,
   OtlpDecodeError,
 } from '@waggle/otlp';
-import { parseBatch, parseEventTime } from '../events-api.js';
+import { limitEventData, parseBatch, parseEventTime, timeError } from '../events-api.js';
 import { datasetParam, HttpError, mediaType, readBody, requireJson, sendError, sendJson } from '../http-util.js';
 import { eventsRecord, otlpColumns, otlpRecord } from '../ingest-records.js';
+import { LimitReport } from '../limits.js';
 import { normaliseSampleRate } from '../mapping.js';
 import { decodeMsgpack, MSGPACK_TYPES, MsgpackError, plainFields } from '../msgpack.js';
 import type { Route } from '../router.js';
@@ -43,23 +44,26 @@ export async function otlpTraces(deps: RouteDeps, authorised: boolean, req: Inco
     throw error;
   }
   let events;
-  // Spans the codec cannot read (bad ids, malformed fields) are skipped and reported as partial success.
+  // Spans the codec cannot read (bad ids, malformed fields) or timed out of range are skipped and reported as partial
+  // success; so is what the limits dropped or clipped (the spans themselves are kept: rejected_spans does not count them).
   const problems: string[] = [];
+  const report = new LimitReport();
   try {
-    events = otlpColumns(body, format, (problem) => problems.push(problem));
+    events = otlpColumns(body, format, (problem) => problems.push(problem), report);
   } catch (error) {
     if (error instanceof OtlpDecodeError) return status(400, 3, `malformed OTLP ${format} request: ${error.message}`);
     throw error;
   }
   try {
-    await deps.store.ingest(otlpRecord(body, format), events);
+    await deps.store.ingest(otlpRecord(body, format), events, report);
   } catch (error) {
     return status(503, 14, `could not store spans, retry later: ${(error as Error).message}`);
   }
+  const messages: string[] = [];
+  if (problems.length > 0) messages.push(`${problems.length} span(s) rejected; first: ${problems[0]}`);
+  if (!report.empty) messages.push(report.summary());
   const response = encodeExportTraceResponse(
-    problems.length === 0
-      ? {}
-      : { rejectedSpans: problems.length, errorMessage: `${problems.length} span(s) rejected; first: ${problems[0]}` },
+    messages.length === 0 ? {} : { rejectedSpans: problems.length, errorMessage: messages.join('. ') },
     format,
   );
   res.writeHead(200, { 'content-type': contentTypeOf(format) });
@@ -104,10 +108,11 @@ export function ingestRoutes(deps: RouteDeps): Route[] {
       kind: 'ingest',
       async handler({ req, res, params }) {
         const dataset = datasetParam(params.dataset!);
+        const report = new LimitReport();
         const { body, msgpack } = await readEventsBody(req, bodyLimitBytes);
-        const parsed = parseBatch(body, dataset, Date.now(), msgpack ? plainFields : undefined);
+        const parsed = parseBatch(body, dataset, Date.now(), report, msgpack ? plainFields : undefined);
         if ('error' in parsed) return sendError(res, 400, parsed.error);
-        await store.ingest(eventsRecord(parsed.events), parsed.events);
+        await store.ingest(eventsRecord(parsed.events), parsed.events, report);
         sendJson(res, 200, parsed.statuses);
       },
     },
@@ -122,16 +127,30 @@ export function ingestRoutes(deps: RouteDeps): Route[] {
           throw new HttpError(400, 'request body must be an object of event fields');
         }
         const timeHeader = req.headers['x-honeycomb-event-time'];
-        let time = Date.now();
+        const now = Date.now();
+        const report = new LimitReport();
+        let time = now;
         if (typeof timeHeader === 'string') {
           const t = parseEventTime(timeHeader);
           if (t === undefined) throw new HttpError(400, 'X-Honeycomb-Event-Time must be an RFC 3339 timestamp or epoch seconds');
+          const error = timeError(t, now);
+          if (error !== undefined) {
+            report.add('time_out_of_range');
+            store.limits.record(report);
+            throw new HttpError(400, error);
+          }
           time = t;
         }
-        const rateHeader = req.headers['x-honeycomb-samplerate'];
         const fields = msgpack ? plainFields(body as Record<string, unknown>) : (body as Record<string, never>);
+        const limited = limitEventData(fields as Record<string, unknown>, report);
+        if (limited !== undefined) {
+          report.add('events_rejected');
+          store.limits.record(report);
+          throw new HttpError(400, limited);
+        }
+        const rateHeader = req.headers['x-honeycomb-samplerate'];
         const events = [{ time, dataset, sampleRate: normaliseSampleRate(rateHeader ?? 1), fields }];
-        await store.ingest(eventsRecord(events), events);
+        await store.ingest(eventsRecord(events), events, report);
         res.writeHead(200, { 'content-length': 0 });
         res.end();
       },

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { startBackend } from '@waggle/backend';
+import { isLoopback, startBackend } from '@waggle/backend';
 import { uiDirectory } from '@waggle/ui';
 import { parseFlags, type Command } from '../command.js';
 import { CommandError, UsageError } from '../errors.js';
@@ -50,6 +50,9 @@ export const serveCommand: Command = {
       throw reason === undefined ? error : new CommandError(reason);
     });
     const { style } = ctx;
+    if (!keys?.length && !isLoopback(host)) {
+      ctx.stderr.write(`waggle serve: WAGGLE_SERVE_NO_KEYS: listening on ${host} without WAGGLE_API_KEYS: anyone who can reach it can read and write its data\n`);
+    }
     ctx.stdout.write(
       [
         `${style.bold('waggle serve')} listening on ${backend.url}`,
