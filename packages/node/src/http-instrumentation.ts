@@ -199,9 +199,9 @@ export class HttpChannelInstrumentation extends InstrumentationBase<HttpChannelC
     }
   };
 
-  private readonly onResponseClose = ((instrumentation: HttpChannelInstrumentation) =>
+  private readonly onResponseClose = ((owner: HttpChannelInstrumentation) =>
     function onResponseClose(this: ServerResponse): void {
-      instrumentation.endServer(this, true);
+      owner.endServer(this, true);
     })(this);
 
   private readonly onServerFinish = (message: unknown): void => {

@@ -179,20 +179,20 @@ describe('contexts around a keep-alive connection', () => {
   });
 });
 
-describe('the request\'s context in its stream events', () => {
-  /** Sends the head of a POST, then its body in a later packet, as fetch and browsers do; resolves with the response. */
-  function postInTwoPackets(port: number, body: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const client = connect(port, '127.0.0.1');
-      let answer = '';
-      client.on('data', (chunk) => (answer += chunk.toString()));
-      client.on('end', () => resolve(answer));
-      client.on('error', reject);
-      client.write(`POST /body HTTP/1.1\r\nHost: test\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
-      setTimeout(() => client.write(body), 30);
-    });
-  }
+/** Sends the head of a POST, then its body in a later packet, as fetch and browsers do; resolves with the response. */
+function postInTwoPackets(port: number, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const client = connect(port, '127.0.0.1');
+    let answer = '';
+    client.on('data', (chunk) => (answer += chunk.toString()));
+    client.on('end', () => resolve(answer));
+    client.on('error', reject);
+    client.write(`POST /body HTTP/1.1\r\nHost: test\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+    setTimeout(() => client.write(body), 30);
+  });
+}
 
+describe('the request\'s context in its stream events', () => {
   it('a body read with data/end callbacks (raw-body before 2.5, body-parser 1.19) calls the app back inside the request', async () => {
     const seen: Record<string, string> = {};
     const bodyServer = createServer((req, res) => {
@@ -213,9 +213,9 @@ describe('the request\'s context in its stream events', () => {
       expect(answer).toMatch(/\{"a":1\}$/);
       expect(seen).toEqual({ data: 'POST', end: 'POST' });
       const spans = await waitFor(has(SpanKind.SERVER, SpanKind.INTERNAL));
-      const server = spans.find((s) => s.kind === SpanKind.SERVER)!;
+      const request = spans.find((s) => s.kind === SpanKind.SERVER)!;
       const after = spans.find((s) => s.name === 'after body')!;
-      expect(after.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
+      expect(after.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
     } finally {
       await new Promise((r) => bodyServer.close(r));
     }
