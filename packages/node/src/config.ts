@@ -38,6 +38,8 @@ export interface ResolvedConfig {
   propagateTraceFields: string[];
   rollups: boolean;
   frameworkSpans: boolean;
+  /** Spans per Sequelize query: `query` (one) or `full` (acquire and driver spans too). */
+  sequelizeSpans: 'query' | 'full';
   /** Export pipeline settings other than the destination: code options over environment, per sub-object. */
   exportOptions: Omit<ExportPipelineOptions, 'destination' | 'sampling'>;
 }
@@ -149,6 +151,7 @@ export function resolveConfig(options: WaggleOptions = {}, env: Env = process.en
     propagateTraceFields: options.propagateTraceFields ?? list(read('WAGGLE_PROPAGATE_TRACE_FIELDS')) ?? [],
     rollups: options.rollups ?? bool(read, 'WAGGLE_ROLLUPS', true),
     frameworkSpans: options.frameworkSpans ?? bool(read, 'WAGGLE_FRAMEWORK_SPANS', false),
+    sequelizeSpans: options.sequelizeSpans ?? sequelizeSpansFrom(read),
     exportOptions,
   };
 }
@@ -196,6 +199,15 @@ function protocolFrom(read: Read): Protocol {
     return 'http/protobuf';
   }
   return 'http/protobuf';
+}
+
+function sequelizeSpansFrom(read: Read): 'query' | 'full' {
+  const raw = read('WAGGLE_SEQUELIZE_SPANS');
+  if (raw === undefined) return 'query';
+  const v = raw.toLowerCase();
+  if (v === 'query' || v === 'full') return v;
+  reportInvalidSetting('WAGGLE_SEQUELIZE_SPANS', raw, 'query or full', 'using query');
+  return 'query';
 }
 
 function regionFrom(read: Read): 'us' | 'eu' {

@@ -22,6 +22,8 @@ export interface InstrumentationDeps {
   enterWith?: (ctx: Context) => void;
   /** Spans for each framework layer (express/koa middleware, routers, handlers); off by default. */
   frameworkSpans?: boolean;
+  /** The Sequelize instrumentation's `spans` option. */
+  sequelizeSpans?: 'query' | 'full';
 }
 
 // Route capture still happens with layers ignored: the koa instrumentation records the matched route on the request
@@ -138,6 +140,7 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     packageName: '@waggle/instrumentation-sequelize',
     exportName: 'SequelizeInstrumentation',
     optional: true,
+    config: (deps) => (deps.sequelizeSpans === undefined ? {} : { spans: deps.sequelizeSpans }),
   },
   { name: 'bullmq', libraries: ['bullmq'], packageName: '@waggle/instrumentation-bullmq', exportName: 'BullMQInstrumentation', optional: true },
   { name: 'pg-boss', libraries: ['pg-boss'], packageName: '@waggle/instrumentation-pg-boss', exportName: 'PgBossInstrumentation', optional: true },
