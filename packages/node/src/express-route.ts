@@ -44,8 +44,8 @@ interface Response {
 interface Request {
   baseUrl?: string;
 }
-type Method = (this: unknown, ...args: unknown[]) => unknown;
-interface ExpressModule {
+export type Method = (this: unknown, ...args: unknown[]) => unknown;
+export interface ExpressModule {
   Router: { prototype: Record<string, Method> } & Record<string, Method>;
   Route: { prototype: Record<string, Method> };
   application: Record<string, Method>;
@@ -328,7 +328,7 @@ export class ExpressRouteInstrumentation extends InstrumentationBase<Instrumenta
 }
 
 /** What gets patched; undefined when express does not look like express 4 or 5. */
-function patchTargets(express: ExpressModule): { express5: boolean; routerProto: Record<string, Method>; routeProto: Record<string, Method>; application: Record<string, Method> } | undefined {
+export function patchTargets(express: ExpressModule): { express5: boolean; routerProto: Record<string, Method>; routeProto: Record<string, Method>; application: Record<string, Method> } | undefined {
   // express 5 routers come from the `router` package (methods on Router.prototype); express 4's Router is the
   // prototype object itself.
   const express5 = typeof express.Router?.prototype?.route === 'function';

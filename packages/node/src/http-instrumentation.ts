@@ -15,6 +15,7 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { WAGGLE_ROOT_CONTEXT } from './context-manager.js';
 import { reportOnce } from './diagnostics.js';
+import { watchUnhandledRejections } from './server-errors.js';
 import { api, core, instrumentation } from './otel.js';
 
 const { context, propagation, SpanKind, SpanStatusCode, trace } = api;
@@ -140,6 +141,7 @@ export class HttpChannelInstrumentation extends InstrumentationBase<HttpChannelC
     diagnosticsChannel.subscribe('http.client.request.created', this.onClientCreated);
     diagnosticsChannel.subscribe('http.client.response.finish', this.onClientFinish);
     diagnosticsChannel.subscribe('http.client.request.error', this.onClientError);
+    watchUnhandledRejections(true);
   }
 
   override disable(): void {
@@ -151,6 +153,7 @@ export class HttpChannelInstrumentation extends InstrumentationBase<HttpChannelC
     diagnosticsChannel.unsubscribe('http.client.request.created', this.onClientCreated);
     diagnosticsChannel.unsubscribe('http.client.response.finish', this.onClientFinish);
     diagnosticsChannel.unsubscribe('http.client.request.error', this.onClientError);
+    watchUnhandledRejections(false);
   }
 
   private readonly onServerStart = (message: unknown): void => {

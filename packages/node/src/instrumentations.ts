@@ -10,6 +10,7 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { report, reportInvalidSetting } from './diagnostics.js';
 import { ExpressRouteInstrumentation } from './express-route.js';
 import { HttpChannelInstrumentation } from './http-instrumentation.js';
+import { FrameworkErrorInstrumentation } from './server-errors.js';
 import type { LibraryTriggers } from './library-triggers.js';
 
 const ownRequire = createRequire(import.meta.url);
@@ -90,6 +91,15 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     packageName: '@opentelemetry/instrumentation-express',
     exportName: 'ExpressInstrumentation',
     builtin: (deps) => (deps.frameworkSpans ? undefined : new ExpressRouteInstrumentation()),
+  },
+  {
+    // The exception that reached express/koa/fastify error handling, on the SERVER span (src/server-errors.ts), with
+    // framework spans on or off.
+    name: 'framework-errors',
+    libraries: ['express', 'koa', 'fastify'],
+    packageName: '@waggle/node',
+    exportName: 'FrameworkErrorInstrumentation',
+    builtin: () => new FrameworkErrorInstrumentation(),
   },
   {
     name: 'fastify',
