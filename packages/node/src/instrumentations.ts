@@ -10,6 +10,7 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { report, reportInvalidSetting } from './diagnostics.js';
 import { ExpressRouteInstrumentation } from './express-route.js';
 import { HttpChannelInstrumentation } from './http-instrumentation.js';
+import { KoaRouteInstrumentation } from './koa-route.js';
 import { FrameworkErrorInstrumentation } from './server-errors.js';
 import type { LibraryTriggers } from './library-triggers.js';
 
@@ -26,10 +27,6 @@ export interface InstrumentationDeps {
   /** The Sequelize instrumentation's `spans` option. */
   sequelizeSpans?: 'query' | 'full';
 }
-
-// Route capture still happens with layers ignored: the koa instrumentation records the matched route on the request
-// context (http.route on the SERVER span) before deciding whether a layer gets its own span.
-const ALL_KOA_LAYERS = ['middleware', 'router'];
 
 export interface InstrumentationEntry {
   /** Short name used by WAGGLE_INSTRUMENTATIONS / OTEL_NODE_*_INSTRUMENTATIONS. */
@@ -109,11 +106,14 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     config: () => ({ registerOnInitialization: true }),
   },
   {
+    // Without framework spans Waggle records http.route itself (src/koa-route.ts): the upstream instrumentation takes
+    // the route only from the layers it makes spans for, so with every layer ignored it recorded none.
     name: 'koa',
     libraries: ['koa'],
+    modules: ['@koa/router', 'koa-router'],
     packageName: '@opentelemetry/instrumentation-koa',
     exportName: 'KoaInstrumentation',
-    config: (deps) => (deps.frameworkSpans ? {} : { ignoreLayersType: ALL_KOA_LAYERS }),
+    builtin: (deps) => (deps.frameworkSpans ? undefined : new KoaRouteInstrumentation()),
   },
   { name: 'pg', libraries: ['pg'], modules: ['pg-pool'], packageName: '@opentelemetry/instrumentation-pg', exportName: 'PgInstrumentation' },
   { name: 'mysql2', libraries: ['mysql2'], packageName: '@opentelemetry/instrumentation-mysql2', exportName: 'MySQL2Instrumentation' },
