@@ -93,8 +93,11 @@ function emitInRequestContext(this: Traced): boolean {
   // oxlint-disable-next-line prefer-rest-params -- forwarding `arguments` allocates nothing on the hot path
   if (ctx === undefined || context.active() === ctx) return Reflect.apply(emit, this, arguments);
   // oxlint-disable-next-line prefer-rest-params
-  return context.with(ctx, Reflect.apply, undefined, emit, this, arguments) as boolean;
+  return applyIn(ctx, emit, this, arguments) as boolean;
 }
+
+/** How emitInRequestContext enters a context: the context manager's applyIn when Waggle passed it (config.applyIn). */
+let applyIn: NonNullable<HttpChannelConfig['applyIn']> = (ctx, fn, target, args) => context.with(ctx, Reflect.apply, undefined, fn, target, args);
 
 /** The context of the traced request `message` (an IncomingMessage or ServerResponse) belongs to, if any. */
 export function serverContextOf(message: object | undefined): Context | undefined {
@@ -112,6 +115,11 @@ export interface HttpChannelConfig extends InstrumentationConfig {
    * without one, server spans are not created (the handler could not see them as active).
    */
   enterWith?: (ctx: Context) => void;
+  /**
+   * Calls `fn` on `target` with `args` in `ctx`, for a request's events emitted outside its context. Waggle passes its
+   * context manager's applyIn (no allocations); without one, the API's context.with.
+   */
+  applyIn?: (ctx: Context, fn: Function, target: unknown, args: ArrayLike<unknown>) => unknown;
 }
 
 export class HttpChannelInstrumentation extends InstrumentationBase<HttpChannelConfig> {
@@ -123,6 +131,7 @@ export class HttpChannelInstrumentation extends InstrumentationBase<HttpChannelC
     super('@waggle/node/http', '0.1.0', config);
     // Created while Waggle starts, before the app runs anything in a context.
     outsideRequests ??= new AsyncResource('WaggleIdleConnection');
+    if (config.applyIn !== undefined) applyIn = config.applyIn;
     // InstrumentationBase enables from its constructor, before this class's fields (the handlers) exist.
     if (config.enabled !== false) this.enable();
   }

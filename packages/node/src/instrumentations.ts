@@ -9,7 +9,7 @@ import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { report, reportInvalidSetting } from './diagnostics.js';
 import { ExpressRouteInstrumentation } from './express-route.js';
-import { HttpChannelInstrumentation } from './http-instrumentation.js';
+import { HttpChannelInstrumentation, type HttpChannelConfig } from './http-instrumentation.js';
 import { KoaRouteInstrumentation } from './koa-route.js';
 import { FrameworkErrorInstrumentation } from './server-errors.js';
 import type { LibraryTriggers } from './library-triggers.js';
@@ -22,6 +22,7 @@ const { existsSync } = ownRequire('node:fs') as typeof import('node:fs');
 /** What built-in instrumentations need from the SDK being assembled. */
 export interface InstrumentationDeps {
   enterWith?: (ctx: Context) => void;
+  applyIn?: HttpChannelConfig['applyIn'];
   /** Spans for each framework layer (express/koa middleware, routers, handlers); off by default. */
   frameworkSpans?: boolean;
   /** The Sequelize instrumentation's `spans` option. */
@@ -67,7 +68,7 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     libraries: [],
     packageName: '@waggle/node',
     exportName: 'HttpChannelInstrumentation',
-    builtin: (deps) => new HttpChannelInstrumentation({ enterWith: deps.enterWith }),
+    builtin: (deps) => new HttpChannelInstrumentation({ enterWith: deps.enterWith, applyIn: deps.applyIn }),
   },
   {
     // The upstream instrumentation (hooks such as requestHook, old semconv); slower per request. Opt in by name.

@@ -58,7 +58,12 @@ export function buildPieces(config: ResolvedConfig, options: BuildOptions = {}):
   const loaded = loadInstrumentations(
     entries,
     dirs,
-    { enterWith: (ctx) => contextManager.enterWith(ctx), frameworkSpans: config.frameworkSpans, sequelizeSpans: config.sequelizeSpans },
+    {
+      enterWith: (ctx) => contextManager.enterWith(ctx),
+      applyIn: (ctx, fn, target, args) => contextManager.applyIn(ctx, fn, target, args),
+      frameworkSpans: config.frameworkSpans,
+      sequelizeSpans: config.sequelizeSpans,
+    },
     triggers,
   );
   installEsmHook(loaded.hookedModules, triggers === undefined ? undefined : (specifier) => triggers.fire(specifier));
