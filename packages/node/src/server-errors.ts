@@ -89,7 +89,9 @@ export function watchUnhandledRejections(on: boolean): void {
 interface ExpressLayer {
   handle: (...args: unknown[]) => unknown;
 }
-type Watched = { [WATCHED]?: true };
+interface ExpressRequest {
+  next?: unknown;
+}
 interface KoaContext {
   req: IncomingMessage;
 }
@@ -99,8 +101,6 @@ interface FastifyRequest {
 interface FastifyInstance {
   addHook(name: 'onError', hook: (request: FastifyRequest, reply: unknown, error: unknown, done: () => void) => void): unknown;
 }
-
-const WATCHED = Symbol('waggle.express.errorsWatched');
 
 function isError(err: unknown): boolean {
   // 'route' and 'router' are express's own signals to skip ahead, not errors.
@@ -208,17 +208,17 @@ export class FrameworkErrorInstrumentation extends InstrumentationBase<Instrumen
           return Reflect.apply(original, this, arguments);
         } as Method,
     );
-    // The outermost router's `done` is express's final handler: an error no middleware handled ends there.
+    // The outermost router's `done` is express's final handler: an error no middleware handled ends there. A router
+    // sets req.next while it runs, so a router that finds none is the outermost (one closure per request).
     this.wrap(
       targets.routerProto,
       'handle',
       (original: Method) =>
-        function handle(this: unknown, req: Watched, res: unknown, out: unknown) {
-          if (typeof out !== 'function' || req[WATCHED] === true) {
+        function handle(this: unknown, req: ExpressRequest, res: unknown, out: unknown) {
+          if (typeof out !== 'function' || req.next !== undefined) {
             // oxlint-disable-next-line prefer-rest-params
             return Reflect.apply(original, this, arguments);
           }
-          req[WATCHED] = true;
           return original.call(this, req, res, function done(this: unknown, err: unknown) {
             if (isError(err)) recordServerError(req, err);
             // oxlint-disable-next-line prefer-rest-params
