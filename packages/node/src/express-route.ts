@@ -228,19 +228,7 @@ export class ExpressRouteInstrumentation extends InstrumentationBase<Instrumenta
   }
 
   protected init() {
-    return [
-      new InstrumentationNodeModuleDefinition(
-        'express',
-        ['>=4.0.0 <6'],
-        (express: ExpressModule) => {
-          this.patch(express);
-          return express;
-        },
-        (express: ExpressModule | undefined) => {
-          if (express !== undefined) this.unpatch(express);
-        },
-      ),
-    ];
+    return [expressDefinition((express) => this.patch(express), (express) => this.unpatch(express))];
   }
 
   private patch(express: ExpressModule): void {
@@ -325,6 +313,21 @@ export class ExpressRouteInstrumentation extends InstrumentationBase<Instrumenta
   private wrap(target: Record<string, Method>, name: string, wrapper: (original: Method) => Method): void {
     this._wrap(target, name, wrapper);
   }
+}
+
+/** The module definition of Waggle's express instrumentations: express 4 and 5, patched when loaded. */
+export function expressDefinition(patch: (express: ExpressModule) => void, unpatch: (express: ExpressModule) => void) {
+  return new InstrumentationNodeModuleDefinition(
+    'express',
+    ['>=4.0.0 <6'],
+    (express: ExpressModule) => {
+      patch(express);
+      return express;
+    },
+    (express: ExpressModule | undefined) => {
+      if (express !== undefined) unpatch(express);
+    },
+  );
 }
 
 /** What gets patched; undefined when express does not look like express 4 or 5. */

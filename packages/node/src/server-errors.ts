@@ -9,7 +9,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
 import { reportOnce } from './diagnostics.js';
-import { patchTargets, type ExpressModule, type Method } from './express-route.js';
+import { expressDefinition, patchTargets, type ExpressModule, type Method } from './express-route.js';
 import { serverContextOf } from './http-instrumentation.js';
 import { api, core, instrumentation } from './otel.js';
 
@@ -131,17 +131,7 @@ export class FrameworkErrorInstrumentation extends InstrumentationBase<Instrumen
 
   protected init() {
     return [
-      new InstrumentationNodeModuleDefinition(
-        'express',
-        ['>=4.0.0 <6'],
-        (express: ExpressModule) => {
-          this.patchExpress(express);
-          return express;
-        },
-        (express: ExpressModule | undefined) => {
-          if (express !== undefined) this.unpatchExpress(express);
-        },
-      ),
+      expressDefinition((express) => this.patchExpress(express), (express) => this.unpatchExpress(express)),
       new InstrumentationNodeModuleDefinition('koa', ['>=2.0.0 <4'], undefined, undefined, [
         new InstrumentationNodeModuleFile(
           'koa/lib/context.js',

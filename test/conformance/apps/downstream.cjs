@@ -8,6 +8,14 @@ const { join } = require('node:path');
 /** require() from the version set the app runs in (its working directory), then up the workspace. */
 const load = createRequire(join(process.cwd(), 'app.cjs'));
 
+/** The error the apps' failing routes throw: a class of the app's own, as exception.type shows it. */
+class OrderNotFound extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'OrderNotFound';
+  }
+}
+
 function createDownstream() {
   const pg = load('pg');
   const Redis = load('ioredis');
@@ -54,4 +62,4 @@ function createDownstream() {
   return { call, ping, close };
 }
 
-module.exports = { createDownstream, load };
+module.exports = { createDownstream, load, OrderNotFound };

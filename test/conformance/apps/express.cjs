@@ -2,7 +2,7 @@
 // directory (test/conformance/sets/express-*), whose express, body-parser, multer, express-session, connect-redis and
 // compression it uses.
 'use strict';
-const { createDownstream, load } = require('./downstream.cjs');
+const { createDownstream, load, OrderNotFound } = require('./downstream.cjs');
 
 const express = load('express');
 const bodyParser = load('body-parser');
@@ -85,12 +85,6 @@ app.get('/async/:id', async (req, res, next) => {
     next(error);
   }
 });
-class OrderNotFound extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'OrderNotFound';
-  }
-}
 app.get('/errors/next/:id', (req, res, next) => {
   downstream.call('next-error').then(() => next(new OrderNotFound(`order ${req.params.id} not found`)), next);
 });

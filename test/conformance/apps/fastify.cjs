@@ -1,7 +1,7 @@
 // The fastify conformance app: fastify 4 or 5 from the version set it runs in, with async hooks, a content-type
 // parser that reads the request stream with callbacks, one that gets the body as a string, and a prefixed plugin.
 'use strict';
-const { createDownstream, load } = require('./downstream.cjs');
+const { createDownstream, load, OrderNotFound } = require('./downstream.cjs');
 
 const fastify = load('fastify')({ logger: false });
 const downstream = createDownstream();
@@ -38,12 +38,6 @@ fastify.register(
   { prefix: '/v1' },
 );
 
-class OrderNotFound extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'OrderNotFound';
-  }
-}
 // oxlint-disable-next-line no-async-endpoint-handlers -- fastify awaits async handlers; a rejection is the case under test
 fastify.get('/errors/throw/:id', async (request) => {
   await downstream.call('throw');

@@ -1,6 +1,6 @@
 // The koa conformance app: koa 2 with @koa/router and koa-bodyparser from the version set it runs in.
 'use strict';
-const { createDownstream, load } = require('./downstream.cjs');
+const { createDownstream, load, OrderNotFound } = require('./downstream.cjs');
 
 const Koa = load('koa');
 const Router = load('@koa/router');
@@ -31,12 +31,6 @@ items.get('/items/:id', work('nested', (ctx) => ({ org: ctx.params.orgId, id: ct
 const v1 = new Router({ prefix: '/v1' });
 v1.use('/orgs/:orgId', items.routes(), items.allowedMethods());
 
-class OrderNotFound extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'OrderNotFound';
-  }
-}
 router.get('/errors/throw/:id', async (ctx) => {
   await downstream.call('throw');
   throw new OrderNotFound(`order ${ctx.params.id} not found`);
