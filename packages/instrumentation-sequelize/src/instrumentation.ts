@@ -25,6 +25,7 @@ import {
   ATTR_DB_NAMESPACE,
   ATTR_DB_OPERATION_NAME,
   ATTR_DB_QUERY_TEXT,
+  ATTR_DB_RESPONSE_STATUS_CODE,
   ATTR_DB_SYSTEM_NAME,
   ATTR_ERROR_TYPE,
   ATTR_SERVER_ADDRESS,
@@ -57,8 +58,10 @@ import {
   dbSystemName,
   operationName,
   poolStats,
+  responseStatusCode,
   rowCounts,
   sanitizeSql,
+  type PoolStats,
 } from './utils.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
@@ -118,6 +121,9 @@ interface ModelCall {
 const MODEL_CALL_KEY = createContextKey('waggle.sequelize.model-call');
 /** The `sequelize.query()` call in progress; read by the pool-acquire and `Query#run` patches of the same call. */
 const QUERY_CALL_KEY = createContextKey('waggle.sequelize.query-call');
+/** The transaction span whose connection acquire runs in this context (the wait goes on it with `spans: 'query'`). */
+const ACQUIRE_OWNER_KEY = createContextKey('waggle.sequelize.acquire-owner');
+const DEFAULT_SLOW_ACQUIRE_MS = 10;
 
 interface TransactionState {
   span: Span;
@@ -127,6 +133,20 @@ interface TransactionState {
 
 interface PoolInfo {
   attributes: Attributes;
+}
+
+/** One connection acquire in progress. */
+interface Acquire {
+  info: PoolInfo;
+  /** Pool state when the acquire started. */
+  stats: PoolStats | undefined;
+  parent: Context;
+  /** `spans: 'query'`: the span the wait is recorded on. */
+  owner: Span | undefined;
+  /** performance.now() at the start. */
+  start: number;
+  /** `spans: 'full'`: the acquire's own span, started with it. */
+  span?: Span;
 }
 
 // Patched functions take and return whatever Sequelize passes; the wrappers type what they read.
@@ -147,6 +167,8 @@ function safely(fn: () => void): void {
 
 function endWithError(span: Span, error: unknown, type: SequelizeErrorType = classifyError(error)): void {
   span.setAttribute(ATTR_ERROR_TYPE, type);
+  const status = responseStatusCode(error);
+  if (status !== undefined) span.setAttribute(ATTR_DB_RESPONSE_STATUS_CODE, status);
   if (error instanceof Error) span.recordException(error);
   else span.recordException(String(error));
   span.setStatus({
@@ -245,6 +267,13 @@ export class SequelizeInstrumentation extends InstrumentationBase<SequelizeInstr
       if (value != null && typeof value !== 'boolean') {
         throw new TypeError(`WAGGLE_CONFIG_INVALID: SequelizeInstrumentation ${key} must be a boolean, got ${typeof value}`);
       }
+    }
+    if (config.spans != null && config.spans !== 'query' && config.spans !== 'full') {
+      throw new TypeError(`WAGGLE_CONFIG_INVALID: SequelizeInstrumentation spans must be 'query' or 'full', got ${JSON.stringify(config.spans)}`);
+    }
+    const slow = config.slowAcquireMs;
+    if (slow != null && (typeof slow !== 'number' || !(slow >= 0))) {
+      throw new TypeError(`WAGGLE_CONFIG_INVALID: SequelizeInstrumentation slowAcquireMs must be a number >= 0, got ${JSON.stringify(slow)}`);
     }
     super.setConfig(config);
   }
@@ -495,57 +524,74 @@ export class SequelizeInstrumentation extends InstrumentationBase<SequelizeInstr
     return function getConnection(this: ConnectionManagerLike, ...args: unknown[]) {
       const active = context.active();
       const call = active.getValue(QUERY_CALL_KEY) as QueryCall | undefined;
-      let span: Span;
+      const full = instrumentation.getConfig().spans === 'full';
+      let acquire: Acquire;
       let ctx: Context;
-      let info: PoolInfo;
       try {
         const parent = call ? call.ensureAttempt() : active;
-        info = instrumentation.trackPool(this);
-        const attributes: Attributes = {
-          ...instrumentation.connectionAttributes(this.sequelize),
-          ...info.attributes,
-        };
-        const stats = poolStats(this.pool);
-        if (stats) {
-          attributes[ATTR_SEQUELIZE_POOL_SIZE] = stats.size;
-          attributes[ATTR_SEQUELIZE_POOL_IDLE] = stats.idle;
-          attributes[ATTR_SEQUELIZE_POOL_USED] = stats.used;
-          attributes[ATTR_SEQUELIZE_POOL_WAITING] = stats.waiting;
-          attributes[ATTR_SEQUELIZE_POOL_MAX] = stats.max;
-        }
-        span = instrumentation.tracer.startSpan(SPAN_POOL_ACQUIRE, { kind: SpanKind.INTERNAL, attributes }, parent);
-        ctx = trace.setSpan(parent.deleteValue(QUERY_CALL_KEY), span);
-        if (instrumentation.getConfig().suppressDriverSpans) ctx = suppressTracing(ctx);
+        // The span the wait is folded into: the query attempt, or the transaction that is taking its connection.
+        const owner = full ? undefined : call ? call.span : (active.getValue(ACQUIRE_OWNER_KEY) as Span | undefined);
+        acquire = { info: instrumentation.trackPool(this), stats: poolStats(this.pool), parent, owner, start: performance.now() };
+        if (full) acquire.span = instrumentation.startAcquireSpan(this, acquire);
+        ctx = parent.deleteValue(QUERY_CALL_KEY);
+        if (acquire.span) ctx = trace.setSpan(ctx, acquire.span);
+        // Folded or suppressed: a new connection's driver spans (connect, version probe, type loading) are part of
+        // the wait, not queries of the app.
+        if (!full || instrumentation.getConfig().suppressDriverSpans) ctx = suppressTracing(ctx);
       } catch {
         return original.apply(this, args);
       }
-      const start = performance.now();
       const result = context.with(ctx, () => original.apply(this, args));
       if (!isThenable(result)) {
-        span.end();
+        safely(() => instrumentation.endAcquire(this, acquire));
         return result;
       }
       return result.then(
         (connection) => {
-          safely(() => {
-            const waitMs = performance.now() - start;
-            span.setAttribute(ATTR_SEQUELIZE_POOL_WAIT_MS, Math.round(waitMs * 1000) / 1000);
-            span.end();
-            instrumentation.waitTime.record(waitMs / 1000, info.attributes);
-          });
+          safely(() => instrumentation.endAcquire(this, acquire));
           return connection;
         },
         (error: unknown) => {
-          safely(() => {
-            span.setAttribute(ATTR_SEQUELIZE_POOL_WAIT_MS, Math.round((performance.now() - start) * 1000) / 1000);
-            const type = classifyError(error);
-            if (type === 'pool_acquire_timeout') instrumentation.timeouts.add(1, info.attributes);
-            endWithError(span, error, type);
-          });
+          safely(() => instrumentation.endAcquire(this, acquire, error));
           throw error;
         },
       );
     };
+  }
+
+  private startAcquireSpan(manager: ConnectionManagerLike, acquire: Acquire, startTime?: number): Span {
+    const attributes: Attributes = { ...this.connectionAttributes(manager.sequelize), ...acquire.info.attributes };
+    const stats = acquire.stats;
+    if (stats) {
+      attributes[ATTR_SEQUELIZE_POOL_SIZE] = stats.size;
+      attributes[ATTR_SEQUELIZE_POOL_IDLE] = stats.idle;
+      attributes[ATTR_SEQUELIZE_POOL_USED] = stats.used;
+      attributes[ATTR_SEQUELIZE_POOL_WAITING] = stats.waiting;
+      attributes[ATTR_SEQUELIZE_POOL_MAX] = stats.max;
+    }
+    return this.tracer.startSpan(SPAN_POOL_ACQUIRE, { kind: SpanKind.INTERNAL, attributes, startTime }, acquire.parent);
+  }
+
+  /**
+   * Records an acquire that settled: its wait on the acquire span (`'full'`) or on the span it serves (`'query'`),
+   * where a slow or failed acquire also gets its own span, started back when the acquire did.
+   */
+  private endAcquire(manager: ConnectionManagerLike, acquire: Acquire, error?: unknown): void {
+    const waitMs = performance.now() - acquire.start;
+    const rounded = Math.round(waitMs * 1000) / 1000;
+    const type = error === undefined ? undefined : classifyError(error);
+    if (type === 'pool_acquire_timeout') this.timeouts.add(1, acquire.info.attributes);
+    else if (error === undefined) this.waitTime.record(waitMs / 1000, acquire.info.attributes);
+    acquire.owner?.setAttribute(ATTR_SEQUELIZE_POOL_WAIT_MS, rounded);
+    let span = acquire.span;
+    if (span === undefined) {
+      const threshold = this.getConfig().slowAcquireMs ?? DEFAULT_SLOW_ACQUIRE_MS;
+      if (error === undefined && waitMs < threshold) return;
+      span = this.startAcquireSpan(manager, acquire, acquire.start);
+    }
+    span.setAttribute(ATTR_SEQUELIZE_POOL_WAIT_MS, rounded);
+    if (error === undefined) span.end();
+    else endWithError(span, error, type);
   }
 
   private patchQueryRun(original: AnyFn): AnyFn {
@@ -563,7 +609,8 @@ export class SequelizeInstrumentation extends InstrumentationBase<SequelizeInstr
           const target = span;
           args[1].forEach((value, i) => target.setAttribute(ATTR_DB_QUERY_PARAMETER(i), stringifyParameter(value)));
         }
-        if (config.suppressDriverSpans) ctx = suppressTracing(ctx);
+        // The driver's span is folded into the query span: everything it would record, the query span has.
+        if (config.spans !== 'full' || config.suppressDriverSpans) ctx = suppressTracing(ctx);
       } catch {
         return original.apply(this, args);
       }
@@ -633,7 +680,7 @@ export class SequelizeInstrumentation extends InstrumentationBase<SequelizeInstr
         const span = instrumentation.tracer.startSpan(SPAN_TRANSACTION, { kind: SpanKind.INTERNAL, attributes }, parent);
         state = { span, preparing: true };
         instrumentation.transactions.set(this, state);
-        ctx = trace.setSpan(parent.deleteValue(QUERY_CALL_KEY), span);
+        ctx = trace.setSpan(parent.deleteValue(QUERY_CALL_KEY), span).setValue(ACQUIRE_OWNER_KEY, span);
       } catch {
         return original.apply(this, args);
       }

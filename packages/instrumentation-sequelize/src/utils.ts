@@ -170,6 +170,7 @@ export function collectionName(sql: string, model: ModelClassLike | undefined): 
 interface ErrorLike {
   name?: unknown;
   code?: unknown;
+  severity?: unknown;
   errno?: unknown;
   sqlState?: unknown;
   parent?: unknown;
@@ -236,17 +237,25 @@ const SEQUELIZE_CLASSES: Record<string, SequelizeErrorType> = {
   SequelizeUniqueConstraintError: 'unique_violation',
 };
 
+/** The error and the errors it wraps (`parent`, `original`, `cause`, `previous`): Sequelize error → driver error → …. */
+function* errorChain(error: unknown): Generator<ErrorLike> {
+  let e = error as ErrorLike | undefined;
+  const seen = new Set<unknown>();
+  for (let depth = 0; e && typeof e === 'object' && depth < 5 && !seen.has(e); depth++) {
+    seen.add(e);
+    yield e;
+    e = (e.parent ?? e.original ?? e.cause ?? e.previous) as ErrorLike | undefined;
+  }
+}
+
 /**
  * Classifies an error for `error.type` from its class name and from the SQLSTATE / errno / code of the
  * driver error it wraps (`parent`, `original`, `cause`, `previous`). Message text is never inspected.
  */
 export function classifyError(error: unknown): SequelizeErrorType {
   let validation = false;
-  let e = error as ErrorLike | undefined;
-  const seen = new Set<unknown>();
   // Walk the wrap chain: Sequelize error → driver error (→ retry-as-promised TimeoutError.previous …)
-  for (let depth = 0; e && typeof e === 'object' && depth < 5 && !seen.has(e); depth++) {
-    seen.add(e);
+  for (const e of errorChain(error)) {
     const name = typeof e.name === 'string' ? e.name : '';
     const byClass = SEQUELIZE_CLASSES[name];
     if (byClass) return byClass;
@@ -257,9 +266,21 @@ export function classifyError(error: unknown): SequelizeErrorType {
     if (typeof e.errno === 'number' && MYSQL_ERRNOS[e.errno]) return MYSQL_ERRNOS[e.errno]!;
     if (code && NODE_CODES[code]) return NODE_CODES[code]!;
     if (sqlState && sqlState.startsWith('08')) return 'connection_lost'; // SQLSTATE class 08: connection exception
-    e = (e.parent ?? e.original ?? e.cause ?? e.previous) as ErrorLike | undefined;
   }
   return validation ? 'validation' : 'other';
+}
+
+/**
+ * The database's own code for a failed query, as the driver reports it (`db.response.status_code`): the SQLSTATE
+ * for PostgreSQL (`57014`), the error number for MySQL and MariaDB (`1969`); undefined when the server sent none.
+ */
+export function responseStatusCode(error: unknown): string | undefined {
+  for (const e of errorChain(error)) {
+    if (typeof e.errno === 'number' && e.errno > 0) return String(e.errno);
+    // pg's DatabaseError carries the SQLSTATE as `code` beside the server's `severity` (a bare `code` may be Node's, EPIPE).
+    if (typeof e.code === 'string' && typeof e.severity === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e.code;
+  }
+  return undefined;
 }
 
 export interface PoolStats {

@@ -42,5 +42,11 @@ describe('patching', () => {
     expect(() => new SequelizeInstrumentation({ recordParameters: 'yes' as never, enabled: false })).toThrow(
       /WAGGLE_CONFIG_INVALID: SequelizeInstrumentation recordParameters must be a boolean, got string/,
     );
+    expect(() => new SequelizeInstrumentation({ spans: 'some' as never, enabled: false })).toThrow(
+      /WAGGLE_CONFIG_INVALID: SequelizeInstrumentation spans must be 'query' or 'full', got "some"/,
+    );
+    expect(() => new SequelizeInstrumentation({ slowAcquireMs: -1, enabled: false })).toThrow(
+      /WAGGLE_CONFIG_INVALID: SequelizeInstrumentation slowAcquireMs must be a number >= 0, got -1/,
+    );
   });
 });

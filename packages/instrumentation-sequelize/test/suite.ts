@@ -191,7 +191,39 @@ export function dialectSuite(env: DialectEnv): void {
   });
 
   describe('pool', () => {
-    it('the connection acquire is a child span of the query with its wait time and the pool state', async () => {
+    it('by default a quick acquire is no span of its own: its wait is on the query span', async () => {
+      const { spans } = await otel.traced(() => User.count());
+      expect(spans.named('sequelize.pool.acquire')).toHaveLength(0);
+      const [query, ...more] = spans.queries;
+      expect(more).toHaveLength(0);
+      expect(typeof query!.attributes['sequelize.pool.wait_ms']).toBe('number');
+      expect(query!.attributes['sequelize.pool.wait_ms']).toBeLessThan(10);
+    });
+
+    it('an acquire that waits longer than slowAcquireMs is its own span, from when it started, with the pool state', async () => {
+      const small = connect({ pool: { max: 1, acquire: 10_000 } });
+      await small.query('SELECT 1', { type: 'SELECT' }); // the connection exists: the wait below is for the pool
+      const { spans } = await otel.traced(async () => {
+        const holder = small.query(env.sleepSql(0.3), { type: 'SELECT' });
+        await waitFor(() => small.connectionManager.pool.using === 1);
+        await Promise.all([holder, small.query('SELECT 2', { type: 'SELECT' })]);
+      });
+      const acquires = spans.named('sequelize.pool.acquire');
+      expect(acquires).toHaveLength(1);
+      const [acquire] = acquires;
+      const waited = spans.parentOf(acquire!)!;
+      expect(waited.attributes['db.query.text']).toBe('SELECT ?');
+      expect(acquire!.attributes).toMatchObject({ 'sequelize.pool.max': 1, 'sequelize.pool.used': 1, 'sequelize.pool.waiting': 0 });
+      const waitMs = acquire!.attributes['sequelize.pool.wait_ms'] as number;
+      expect(waitMs).toBeGreaterThanOrEqual(150);
+      expect(waited.attributes['sequelize.pool.wait_ms']).toBe(waitMs);
+      // The span covers the wait: it started with the query, not when the connection came back.
+      const startGap = (acquire!.startTime[0] - waited.startTime[0]) * 1e3 + (acquire!.startTime[1] - waited.startTime[1]) / 1e6;
+      expect(startGap).toBeLessThan(waitMs / 2);
+    });
+
+    it('with spans: full every acquire is a child span of the query with its wait time and the pool state', async () => {
+      env.instrumentation.setConfig({ spans: 'full' });
       const { spans } = await otel.traced(() => User.count());
       const query = spans.queries[0]!;
       const [acquire, ...more] = spans.named('sequelize.pool.acquire');
@@ -209,29 +241,17 @@ export function dialectSuite(env: DialectEnv): void {
 
     it('pool max 1 held by a long query: the next acquire fails as pool_acquire_timeout, with metrics', async () => {
       const small = connect({ pool: { max: 1, acquire: 1500 } });
-      let poolName = '';
+      let pending: Awaited<ReturnType<typeof otel.metric>> = [];
+      let counts: Awaited<ReturnType<typeof otel.metric>> = [];
       const { spans } = await otel.traced(async () => {
         // type SELECT: Sequelize 6's RAW result handling breaks on mariadb connector 3 arrays (not ours).
         const holder = small.query(env.sleepSql(4), { type: 'SELECT' });
         await waitFor(() => small.connectionManager.pool.using === 1);
-        // This pool's name (unique per connection manager) as recorded on the holder's finished acquire span.
-        const holderAcquire = otel.exporter
-          .getFinishedSpans()
-          .findLast((s) => s.name === 'sequelize.pool.acquire' && s.attributes['sequelize.pool.max'] === 1);
-        poolName = String(holderAcquire?.attributes['db.client.connection.pool.name']);
-        expect(poolName).toMatch(new RegExp(`^${env.dialect}://127\\.0\\.0\\.1:${env.port}/${env.database}#\\d+$`));
         const starved = small.query('SELECT 1');
         await sleep(150);
-        // While the second query waits, the observable metrics see one pending request and one used connection.
-        const pending = pointFor(await otel.metric('db.client.connection.pending_requests'), {
-          'db.client.connection.pool.name': poolName,
-        });
-        expect(pending?.value).toBe(1);
-        const used = pointFor(await otel.metric('db.client.connection.count'), {
-          'db.client.connection.pool.name': poolName,
-          'db.client.connection.state': 'used',
-        });
-        expect(used?.value).toBe(1);
+        // While the second query waits: read the observable metrics (checked below, once the pool's name is known).
+        pending = await otel.metric('db.client.connection.pending_requests');
+        counts = await otel.metric('db.client.connection.count');
         await expect(starved).rejects.toMatchObject({ name: 'SequelizeConnectionAcquireTimeoutError' });
         await holder;
       });
@@ -240,9 +260,17 @@ export function dialectSuite(env: DialectEnv): void {
       expect(errorType(failed[0]!)).toBe('pool_acquire_timeout');
       expect(hasException(failed[0]!)).toBe(true);
       expect(failed[0]!.attributes).toMatchObject({ 'sequelize.pool.max': 1, 'sequelize.pool.used': 1 });
+      expect(failed[0]!.attributes['sequelize.pool.wait_ms']).toBeGreaterThanOrEqual(1400);
       const query = spans.parentOf(failed[0]!)!;
       expect(query.attributes['db.query.text']).toBe('SELECT ?');
       expect(errorType(query)).toBe('pool_acquire_timeout');
+
+      // This pool's name (unique per connection manager), as recorded on the failed acquire span.
+      const poolName = String(failed[0]!.attributes['db.client.connection.pool.name']);
+      expect(poolName).toMatch(new RegExp(`^${env.dialect}://127\\.0\\.0\\.1:${env.port}/${env.database}#\\d+$`));
+      // While the second query waited, the observable metrics saw one pending request and one used connection.
+      expect(pointFor(pending, { 'db.client.connection.pool.name': poolName })?.value).toBe(1);
+      expect(pointFor(counts, { 'db.client.connection.pool.name': poolName, 'db.client.connection.state': 'used' })?.value).toBe(1);
 
       const timeouts = pointFor(await otel.metric('db.client.connection.timeouts'), {
         'db.client.connection.pool.name': poolName,
@@ -264,6 +292,8 @@ export function dialectSuite(env: DialectEnv): void {
       expect(isError(query!)).toBe(true);
       expect(errorType(query!)).toBe('query_timeout');
       expect(hasException(query!)).toBe(true);
+      // The database's own code, as the driver span would have recorded it.
+      expect(query!.attributes['db.response.status_code']).toBe(env.dialect === 'postgres' ? '57014' : '1969');
     });
 
     it('two transactions locking rows in opposite order: the victim query is deadlock', async () => {
@@ -420,7 +450,8 @@ export function dialectSuite(env: DialectEnv): void {
       const children = spans.childrenOf(tx!);
       const operations = children.filter((s) => s.kind === 2).map((s) => s.attributes['db.operation.name']);
       expect(operations).toEqual(expect.arrayContaining(['INSERT', 'SELECT', 'COMMIT']));
-      expect(children.some((s) => s.name === 'sequelize.pool.acquire')).toBe(true);
+      // The transaction's connection acquire is folded into its span.
+      expect(typeof tx!.attributes['sequelize.pool.wait_ms']).toBe('number');
       // Every query of the trace belongs to the transaction.
       expect(spans.queries.every((q) => spans.parentOf(q) === tx)).toBe(true);
     });
@@ -447,7 +478,27 @@ export function dialectSuite(env: DialectEnv): void {
   if (env.driverScope) {
     const driverScope = env.driverScope;
     describe('beside the driver instrumentation', () => {
-      it('driver spans nest under the Sequelize query and acquire spans, never beside them', async () => {
+      it('by default the driver\'s spans are folded in: one span per query, carrying the connection the driver span named', async () => {
+        const fresh = connect();
+        const { spans } = await otel.traced(() => fresh.query(`SELECT COUNT(*) AS n FROM ${quote(env, usersTable)}`, { type: 'SELECT' }));
+        expect(spans.fromScope(driverScope)).toHaveLength(0);
+        // A new connection's setup queries (version probe, type loading) are part of the acquire (a span of its own
+        // only when that took slowAcquireMs), not spans of their own.
+        expect(spans.all.every((s) => s.name === 'sequelize.pool.acquire' || s.kind === 2)).toBe(true);
+        expect(spans.queries).toHaveLength(1);
+        const [query] = spans.queries;
+        expect(query!.attributes).toMatchObject({
+          'db.system.name': env.system,
+          'db.namespace': env.database,
+          'server.address': '127.0.0.1',
+          'server.port': env.port,
+          'db.response.returned_rows': 1,
+        });
+        expect(typeof query!.attributes['sequelize.pool.wait_ms']).toBe('number');
+      });
+
+      it('with spans: full, driver spans nest under the Sequelize query and acquire spans, never beside them', async () => {
+        env.instrumentation.setConfig({ spans: 'full' });
         const fresh = connect();
         const { spans } = await otel.traced(() => fresh.query(`SELECT COUNT(*) AS n FROM ${quote(env, usersTable)}`));
         const driver = spans.fromScope(driverScope);
@@ -463,8 +514,8 @@ export function dialectSuite(env: DialectEnv): void {
         expect(driver.filter((s) => spans.isRootChild(s))).toHaveLength(0);
       });
 
-      it('suppressDriverSpans leaves only the Sequelize spans', async () => {
-        env.instrumentation.setConfig({ suppressDriverSpans: true });
+      it('with spans: full, suppressDriverSpans leaves only the Sequelize spans', async () => {
+        env.instrumentation.setConfig({ spans: 'full', suppressDriverSpans: true });
         const fresh = connect();
         const { spans } = await otel.traced(() => fresh.query(`SELECT COUNT(*) AS n FROM ${quote(env, usersTable)}`));
         expect(spans.queries.length).toBeGreaterThan(0);

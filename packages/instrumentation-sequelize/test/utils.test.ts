@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyError, collectionName, operationName, sanitizeSql } from '../src/utils.js';
+import { classifyError, collectionName, operationName, responseStatusCode, sanitizeSql } from '../src/utils.js';
 
 describe('sanitizeSql', () => {
   it('replaces string and number literals with ? and keeps PostgreSQL quoted identifiers', () => {
@@ -74,5 +74,15 @@ describe('classifyError', () => {
     const a: Record<string, unknown> = { name: 'A' };
     a.parent = a;
     expect(classifyError(a)).toBe('other');
+  });
+});
+
+describe('responseStatusCode', () => {
+  it('is the SQLSTATE of a PostgreSQL error or the error number of a MySQL/MariaDB one, never a Node error code', () => {
+    expect(responseStatusCode(wrap('SequelizeDatabaseError', { code: '57014', severity: 'ERROR' }))).toBe('57014');
+    expect(responseStatusCode(wrap('SequelizeDatabaseError', { errno: 1969, code: 'ER_STATEMENT_TIMEOUT', sqlState: '70100' }))).toBe('1969');
+    expect(responseStatusCode(wrap('SequelizeConnectionError', { code: 'EPIPE', errno: -32 }))).toBeUndefined();
+    expect(responseStatusCode(wrap('SequelizeConnectionAcquireTimeoutError', {}))).toBeUndefined();
+    expect(responseStatusCode('a string')).toBeUndefined();
   });
 });

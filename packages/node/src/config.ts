@@ -42,6 +42,8 @@ export interface ResolvedConfig {
   /** How queue consumers (BullMQ, pg-boss, amqplib) relate to the producer. */
   queueContext: 'link' | 'parent';
   deployMarkers: boolean;
+  /** Spans per Sequelize query: `query` (one) or `full` (acquire and driver spans too). */
+  sequelizeSpans: 'query' | 'full';
   /** Export pipeline settings other than the destination: code options over environment, per sub-object. */
   exportOptions: Omit<ExportPipelineOptions, 'destination' | 'sampling'>;
 }
@@ -68,7 +70,7 @@ export function resolveConfig(options: WaggleOptions = {}, env: Env = process.en
   const exportTimeoutMs = options.exportTimeoutMs ?? positiveInt(read, ['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT'], 10_000);
 
   const apiKey = options.apiKey ?? read('HONEYCOMB_API_KEY');
-  const region = options.region ?? regionFrom(read);
+  const region = options.region ?? oneOf(read, 'HONEYCOMB_REGION', ['us', 'eu'] as const, 'us');
   const headers: Record<string, string> = {
     ...parseKeyValues(read('OTEL_EXPORTER_OTLP_HEADERS'), 'OTEL_EXPORTER_OTLP_HEADERS'),
     ...parseKeyValues(read('OTEL_EXPORTER_OTLP_TRACES_HEADERS'), 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'),
@@ -155,6 +157,7 @@ export function resolveConfig(options: WaggleOptions = {}, env: Env = process.en
     deployMarkers: options.deployMarkers ?? bool(read, 'WAGGLE_DEPLOY_MARKERS', true),
     frameworkSpans: options.frameworkSpans ?? bool(read, 'WAGGLE_FRAMEWORK_SPANS', false),
     queueContext: queueContextFrom(options.queueContext, read),
+    sequelizeSpans: options.sequelizeSpans ?? oneOf(read, 'WAGGLE_SEQUELIZE_SPANS', ['query', 'full'] as const, 'query'),
     exportOptions,
   };
 }
@@ -212,13 +215,14 @@ function protocolFrom(read: Read): Protocol {
   return 'http/protobuf';
 }
 
-function regionFrom(read: Read): 'us' | 'eu' {
-  const raw = read('HONEYCOMB_REGION');
-  if (raw === undefined) return 'us';
-  const v = raw.toLowerCase();
-  if (v === 'us' || v === 'eu') return v;
-  reportInvalidSetting('HONEYCOMB_REGION', raw, 'us or eu', 'using us');
-  return 'us';
+/** One of `accepted` (any case), `fallback` when unset; anything else is reported and gives `fallback`. */
+function oneOf<T extends string>(read: Read, name: string, accepted: readonly T[], fallback: T): T {
+  const raw = read(name);
+  if (raw === undefined) return fallback;
+  const v = raw.toLowerCase() as T;
+  if (accepted.includes(v)) return v;
+  reportInvalidSetting(name, raw, accepted.join(' or '), `using ${fallback}`);
+  return fallback;
 }
 
 function validUrl(read: Read, name: string): string | undefined {

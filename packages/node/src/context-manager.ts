@@ -56,4 +56,12 @@ export class WaggleContextManager extends AsyncLocalStorageContextManager {
   enterWith(ctx: Context): void {
     this.storage.enterWith(ctx);
   }
+
+  /**
+   * `fn.apply(target, args)` with `ctx` active: what `with()` does, without the bound function and argument arrays it
+   * allocates (the HTTP instrumentation runs a request's stream events through it).
+   */
+  applyIn(ctx: Context, fn: Function, target: unknown, args: ArrayLike<unknown>): unknown {
+    return this.storage.run(ctx, Reflect.apply, fn, target, args);
+  }
 }

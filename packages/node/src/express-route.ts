@@ -44,8 +44,8 @@ interface Response {
 interface Request {
   baseUrl?: string;
 }
-type Method = (this: unknown, ...args: unknown[]) => unknown;
-interface ExpressModule {
+export type Method = (this: unknown, ...args: unknown[]) => unknown;
+export interface ExpressModule {
   Router: { prototype: Record<string, Method> } & Record<string, Method>;
   Route: { prototype: Record<string, Method> };
   application: Record<string, Method>;
@@ -228,19 +228,7 @@ export class ExpressRouteInstrumentation extends InstrumentationBase<Instrumenta
   }
 
   protected init() {
-    return [
-      new InstrumentationNodeModuleDefinition(
-        'express',
-        ['>=4.0.0 <6'],
-        (express: ExpressModule) => {
-          this.patch(express);
-          return express;
-        },
-        (express: ExpressModule | undefined) => {
-          if (express !== undefined) this.unpatch(express);
-        },
-      ),
-    ];
+    return [expressDefinition((express) => this.patch(express), (express) => this.unpatch(express))];
   }
 
   private patch(express: ExpressModule): void {
@@ -327,8 +315,23 @@ export class ExpressRouteInstrumentation extends InstrumentationBase<Instrumenta
   }
 }
 
+/** The module definition of Waggle's express instrumentations: express 4 and 5, patched when loaded. */
+export function expressDefinition(patch: (express: ExpressModule) => void, unpatch: (express: ExpressModule) => void) {
+  return new InstrumentationNodeModuleDefinition(
+    'express',
+    ['>=4.0.0 <6'],
+    (express: ExpressModule) => {
+      patch(express);
+      return express;
+    },
+    (express: ExpressModule | undefined) => {
+      if (express !== undefined) unpatch(express);
+    },
+  );
+}
+
 /** What gets patched; undefined when express does not look like express 4 or 5. */
-function patchTargets(express: ExpressModule): { express5: boolean; routerProto: Record<string, Method>; routeProto: Record<string, Method>; application: Record<string, Method> } | undefined {
+export function patchTargets(express: ExpressModule): { express5: boolean; routerProto: Record<string, Method>; routeProto: Record<string, Method>; application: Record<string, Method> } | undefined {
   // express 5 routers come from the `router` package (methods on Router.prototype); express 4's Router is the
   // prototype object itself.
   const express5 = typeof express.Router?.prototype?.route === 'function';

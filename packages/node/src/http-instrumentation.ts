@@ -2,19 +2,21 @@
 // @opentelemetry/instrumentation-http because that one costs more CPU per request (wrapped emit and end, header,
 // metric and old-semconv work on every request): about 16% more server CPU per traced request in the bench's A/B
 // (bench/RESULTS.md, variant waggle-upstream-http).
-// It subscribes to http.server.* / http.client.* channels, so it works the same under every import form; the one
-// thing it changes is each server socket's setTimeout (see setTimeoutOutsideRequest). Spans follow the stable HTTP
-// semantic conventions.
+// It subscribes to http.server.* / http.client.* channels, so it works the same under every import form; what it
+// changes is each server socket's setTimeout (see setTimeoutOutsideRequest) and each traced request's and response's
+// emit (see emitInRequestContext). Spans follow the stable HTTP semantic conventions.
 import type { Attributes, Context, Span } from '@opentelemetry/api';
 import type { RPCMetadata } from '@opentelemetry/core';
 import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
 import { AsyncResource } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
+import type { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { WAGGLE_ROOT_CONTEXT } from './context-manager.js';
 import { reportOnce } from './diagnostics.js';
 import { ownedByProxy } from './proxy-attempts.js';
+import { watchUnhandledRejections } from './server-errors.js';
 import { api, core, instrumentation } from './otel.js';
 
 const { context, propagation, SpanKind, SpanStatusCode, trace } = api;
@@ -71,12 +73,54 @@ function setTimeoutOutsideRequest(this: Socket, ...args: Parameters<Socket['setT
   return outsideRequests.runInAsyncScope(inherited, this, ...args);
 }
 
+/** The request's context, on each traced request and response (read by emitInRequestContext and serverContextOf). */
+const REQUEST_CONTEXT = Symbol('waggle.http.requestContext');
+type Traced = EventEmitter & { [REQUEST_CONTEXT]?: Context };
+
+/**
+ * Installed as the `emit` of each traced request and response, so their events ('data', 'end', 'close', 'drain', …)
+ * run in the request's context whatever callback emits them. Node emits a request body's 'data' and 'end' from the
+ * connection's socket callbacks, which run in the context the connection was opened in, not the request's: a body
+ * parser that reads with stream callbacks (raw-body before 2.5, used by body-parser 1.19 and express 4.17) ran the rest
+ * of the app outside the request, so its spans started new traces or, needing a parent, were not recorded. Stock
+ * OpenTelemetry binds the emitters instead (patched on/once/off methods and a wrapper per listener: closures per
+ * request); this is one shared function and two properties per object. Events emitted while the request's context
+ * is already active cost one comparison.
+ */
+function emitInRequestContext(this: Traced): boolean {
+  // The emit the object would have without this one, looked up now (a later patch of the prototype still applies).
+  const emit = (Object.getPrototypeOf(this) as EventEmitter).emit;
+  const ctx = this[REQUEST_CONTEXT];
+  // oxlint-disable-next-line prefer-rest-params -- forwarding `arguments` allocates nothing on the hot path
+  if (ctx === undefined || context.active() === ctx) return Reflect.apply(emit, this, arguments);
+  // oxlint-disable-next-line prefer-rest-params
+  return applyIn(ctx, emit, this, arguments) as boolean;
+}
+
+/** How emitInRequestContext enters a context: the context manager's applyIn when Waggle passed it (config.applyIn). */
+let applyIn: NonNullable<HttpChannelConfig['applyIn']> = (ctx, fn, target, args) => context.with(ctx, Reflect.apply, undefined, fn, target, args);
+
+/** The context of the traced request `message` (an IncomingMessage or ServerResponse) belongs to, if any. */
+export function serverContextOf(message: object | undefined): Context | undefined {
+  return (message as Traced | undefined)?.[REQUEST_CONTEXT];
+}
+
+function bindToRequest(emitter: Traced, ctx: Context): void {
+  emitter[REQUEST_CONTEXT] = ctx;
+  emitter.emit = emitInRequestContext;
+}
+
 export interface HttpChannelConfig extends InstrumentationConfig {
   /**
    * Enters the server span's context for the request handler. Waggle passes its context manager's enterWith;
    * without one, server spans are not created (the handler could not see them as active).
    */
   enterWith?: (ctx: Context) => void;
+  /**
+   * Calls `fn` on `target` with `args` in `ctx`, for a request's events emitted outside its context. Waggle passes its
+   * context manager's applyIn (no allocations); without one, the API's context.with.
+   */
+  applyIn?: (ctx: Context, fn: Function, target: unknown, args: ArrayLike<unknown>) => unknown;
 }
 
 export class HttpChannelInstrumentation extends InstrumentationBase<HttpChannelConfig> {
@@ -88,6 +132,7 @@ export class HttpChannelInstrumentation extends InstrumentationBase<HttpChannelC
     super('@waggle/node/http', '0.1.0', config);
     // Created while Waggle starts, before the app runs anything in a context.
     outsideRequests ??= new AsyncResource('WaggleIdleConnection');
+    if (config.applyIn !== undefined) applyIn = config.applyIn;
     // InstrumentationBase enables from its constructor, before this class's fields (the handlers) exist.
     if (config.enabled !== false) this.enable();
   }
@@ -106,6 +151,7 @@ export class HttpChannelInstrumentation extends InstrumentationBase<HttpChannelC
     diagnosticsChannel.subscribe('http.client.request.created', this.onClientCreated);
     diagnosticsChannel.subscribe('http.client.response.finish', this.onClientFinish);
     diagnosticsChannel.subscribe('http.client.request.error', this.onClientError);
+    watchUnhandledRejections(true);
   }
 
   override disable(): void {
@@ -117,6 +163,7 @@ export class HttpChannelInstrumentation extends InstrumentationBase<HttpChannelC
     diagnosticsChannel.unsubscribe('http.client.request.created', this.onClientCreated);
     diagnosticsChannel.unsubscribe('http.client.response.finish', this.onClientFinish);
     diagnosticsChannel.unsubscribe('http.client.request.error', this.onClientError);
+    watchUnhandledRejections(false);
   }
 
   private readonly onServerStart = (message: unknown): void => {
@@ -153,13 +200,22 @@ export class HttpChannelInstrumentation extends InstrumentationBase<HttpChannelC
       const span = this.tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind: SpanKind.SERVER, attributes }, parent);
       const rpc: RPCMetadata = { type: RPCType.HTTP, span };
       this.servers.set(response, { span, rpc, method });
-      enterWith(setRPCMetadata(trace.setSpan(parent, span), rpc));
-      // A connection that closes before the response finishes still ends the span.
-      response.once('close', () => this.endServer(response, true));
+      const ctx = setRPCMetadata(trace.setSpan(parent, span), rpc);
+      enterWith(ctx);
+      bindToRequest(request, ctx);
+      bindToRequest(response, ctx);
+      // A connection that closes before the response finishes still ends the span (a listener shared by all
+      // responses: `once` and an arrow function would allocate three objects per request).
+      response.on('close', this.onResponseClose);
     } catch (error) {
       reportOnce('http-server', 'WAGGLE_INSTRUMENTATION_FAILED', `incoming request not traced: ${error instanceof Error ? error.message : String(error)}`);
     }
   };
+
+  private readonly onResponseClose = ((owner: HttpChannelInstrumentation) =>
+    function onResponseClose(this: ServerResponse): void {
+      owner.endServer(this, true);
+    })(this);
 
   private readonly onServerFinish = (message: unknown): void => {
     const { response, socket } = message as { response: ServerResponse; socket: Socket };

@@ -5,3 +5,4 @@ export { isClassicKey } from './config.js';
 export { INSTRUMENTATION_NAMES } from './instrumentations.js';
 export { HttpChannelInstrumentation } from './http-instrumentation.js';
 export type { HttpChannelConfig } from './http-instrumentation.js';
+export { FrameworkErrorInstrumentation } from './server-errors.js';

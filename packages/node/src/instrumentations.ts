@@ -9,7 +9,9 @@ import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { report, reportInvalidSetting } from './diagnostics.js';
 import { ExpressRouteInstrumentation } from './express-route.js';
-import { HttpChannelInstrumentation } from './http-instrumentation.js';
+import { HttpChannelInstrumentation, type HttpChannelConfig } from './http-instrumentation.js';
+import { KoaRouteInstrumentation } from './koa-route.js';
+import { FrameworkErrorInstrumentation } from './server-errors.js';
 import type { LibraryTriggers } from './library-triggers.js';
 import { ownedByProxy } from './proxy-attempts.js';
 
@@ -21,17 +23,16 @@ const { existsSync } = ownRequire('node:fs') as typeof import('node:fs');
 /** What built-in instrumentations need from the SDK being assembled. */
 export interface InstrumentationDeps {
   enterWith?: (ctx: Context) => void;
+  applyIn?: HttpChannelConfig['applyIn'];
   /** Spans for each framework layer (express/koa middleware, routers, handlers); off by default. */
   frameworkSpans?: boolean;
   /** How queue consumers relate to the producer: a linked trace of their own (default) or a child. */
   queueContext?: 'link' | 'parent';
   /** Options for the runtime instrumentation: service name and version, and what to do on a version change. */
   runtime?: Record<string, unknown>;
+  /** The Sequelize instrumentation's `spans` option. */
+  sequelizeSpans?: 'query' | 'full';
 }
-
-// Route capture still happens with layers ignored: the koa instrumentation records the matched route on the request
-// context (http.route on the SERVER span) before deciding whether a layer gets its own span.
-const ALL_KOA_LAYERS = ['middleware', 'router'];
 
 export interface InstrumentationEntry {
   /** Short name used by WAGGLE_INSTRUMENTATIONS / OTEL_NODE_*_INSTRUMENTATIONS. */
@@ -80,7 +81,7 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     libraries: [],
     packageName: '@waggle/node',
     exportName: 'HttpChannelInstrumentation',
-    builtin: (deps) => new HttpChannelInstrumentation({ enterWith: deps.enterWith }),
+    builtin: (deps) => new HttpChannelInstrumentation({ enterWith: deps.enterWith, applyIn: deps.applyIn }),
   },
   {
     // The upstream instrumentation (hooks such as requestHook, old semconv); slower per request. Opt in by name.
@@ -110,6 +111,15 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     versions: { express: '>=4.0.0 <6' },
   },
   {
+    // The exception that reached express/koa/fastify error handling, on the SERVER span (src/server-errors.ts), with
+    // framework spans on or off.
+    name: 'framework-errors',
+    libraries: ['express', 'koa', 'fastify'],
+    packageName: '@waggle/node',
+    exportName: 'FrameworkErrorInstrumentation',
+    builtin: () => new FrameworkErrorInstrumentation(),
+  },
+  {
     name: 'fastify',
     libraries: ['fastify'],
     packageName: '@fastify/otel',
@@ -119,12 +129,15 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     config: () => ({ registerOnInitialization: true }),
   },
   {
+    // Without framework spans Waggle records http.route itself (src/koa-route.ts): the upstream instrumentation takes
+    // the route only from the layers it makes spans for, so with every layer ignored it recorded none.
     name: 'koa',
     libraries: ['koa'],
+    modules: ['@koa/router', 'koa-router'],
     packageName: '@opentelemetry/instrumentation-koa',
     exportName: 'KoaInstrumentation',
-    config: (deps) => (deps.frameworkSpans ? {} : { ignoreLayersType: ALL_KOA_LAYERS }),
-    versions: { koa: '>=2.0.0 <4' },
+    builtin: (deps) => (deps.frameworkSpans ? undefined : new KoaRouteInstrumentation()),
+    versions: { '@koa/router': '>=8.0.0 <16', 'koa-router': '>=7.0.0 <13' },
   },
   { name: 'pg', libraries: ['pg'], modules: ['pg-pool'], packageName: '@opentelemetry/instrumentation-pg', exportName: 'PgInstrumentation', versions: { pg: '>=8.0.3 <9' } },
   { name: 'mysql2', libraries: ['mysql2'], packageName: '@opentelemetry/instrumentation-mysql2', exportName: 'MySQL2Instrumentation', versions: { mysql2: '>=1.4.2 <4' } },
@@ -175,6 +188,7 @@ export const INSTRUMENTATION_TABLE: readonly InstrumentationEntry[] = [
     packageName: '@waggle/instrumentation-sequelize',
     exportName: 'SequelizeInstrumentation',
     optional: true,
+    config: (deps) => (deps.sequelizeSpans === undefined ? {} : { spans: deps.sequelizeSpans }),
     versions: { sequelize: '>=6.0.0 <7' },
   },
   {

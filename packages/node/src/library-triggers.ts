@@ -7,7 +7,8 @@ import { report } from './diagnostics.js';
 type Require = (this: unknown, id: string) => unknown;
 
 export class LibraryTriggers {
-  private readonly pending = new Map<string, () => void>();
+  /** Package name → the loads armed for it (several instrumentations may hook one library). */
+  private readonly pending = new Map<string, Array<() => void>>();
   private hooked = false;
 
   /** Runs `load` once, before the first require() or ES import of any of `names` (package names) continues. */
@@ -16,26 +17,32 @@ export class LibraryTriggers {
     const once = (): void => {
       if (done) return;
       done = true;
-      for (const name of names) this.pending.delete(name);
+      for (const name of names) {
+        const loads = this.pending.get(name)?.filter((l) => l !== once);
+        if (loads === undefined || loads.length === 0) this.pending.delete(name);
+        else this.pending.set(name, loads);
+      }
       load();
     };
-    for (const name of names) this.pending.set(name, once);
+    for (const name of names) this.pending.set(name, [...(this.pending.get(name) ?? []), once]);
     this.hookRequire();
   }
 
   /**
-   * Loads the instrumentation armed for the package `specifier` names, if any; true when it did. The ESM resolve
+   * Loads the instrumentations armed for the package `specifier` names, if any; true when it did. The ESM resolve
    * hook calls this for ES imports; require() calls reach it through the require wrapper.
    */
   fire(specifier: string): boolean {
     if (this.pending.size === 0) return false;
     const name = packageName(specifier);
-    const load = name === undefined ? undefined : this.pending.get(name);
-    if (load === undefined) return false;
-    try {
-      load();
-    } catch (error) {
-      report('WAGGLE_INSTRUMENTATION_FAILED', `the instrumentation for ${name} failed to load (${error instanceof Error ? error.message : String(error)}); it is not traced`);
+    const loads = name === undefined ? undefined : this.pending.get(name);
+    if (loads === undefined) return false;
+    for (const load of loads) {
+      try {
+        load();
+      } catch (error) {
+        report('WAGGLE_INSTRUMENTATION_FAILED', `the instrumentation for ${name} failed to load (${error instanceof Error ? error.message : String(error)}); it is not traced`);
+      }
     }
     return true;
   }

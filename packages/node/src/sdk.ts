@@ -61,7 +61,14 @@ export function buildPieces(config: ResolvedConfig, options: BuildOptions = {}):
   const loaded = loadInstrumentations(
     entries,
     dirs,
-    { enterWith: (ctx) => contextManager.enterWith(ctx), frameworkSpans: config.frameworkSpans, queueContext: config.queueContext, runtime: runtimeOptions(config) },
+    {
+      enterWith: (ctx) => contextManager.enterWith(ctx),
+      applyIn: (ctx, fn, target, args) => contextManager.applyIn(ctx, fn, target, args),
+      frameworkSpans: config.frameworkSpans,
+      sequelizeSpans: config.sequelizeSpans,
+      queueContext: config.queueContext,
+      runtime: runtimeOptions(config),
+    },
     triggers,
   );
   const untraced = findUntracedLibraries(entries, dirs);

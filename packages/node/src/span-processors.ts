@@ -5,7 +5,7 @@ import { TRACE_FIELD_STORE, type TraceFieldStore } from './api-seam.js';
 import { LocalRootTracker } from './local-roots.js';
 import { api } from './otel.js';
 
-const { SpanKind } = api;
+const { SpanKind, trace } = api;
 
 /** Classifies a finished child span for rollups: db, http, messaging, rpc, or undefined (not rolled up). */
 export function rollupKind(span: ReadableSpan): string | undefined {
@@ -18,18 +18,34 @@ export function rollupKind(span: ReadableSpan): string | undefined {
   return undefined;
 }
 
+function isOperationKind(kind: ReadableSpan['kind'] | undefined): boolean {
+  return kind === SpanKind.CLIENT || kind === SpanKind.PRODUCER;
+}
+
 function isDbOperation(a: ReadableSpan['attributes']): boolean {
   return a['db.query.text'] !== undefined || a['db.operation.name'] !== undefined || a['db.statement'] !== undefined || a['db.query.summary'] !== undefined;
 }
 
+/** Set on every span at start: whether it runs inside a rolled-up operation (see RollupSpanProcessor). */
+const IN_OPERATION = Symbol('waggle.rollup.inOperation');
+type Nestable = { [IN_OPERATION]?: boolean };
+
 /**
  * Per local root span: `rollup.<kind>.count` and `rollup.<kind>.duration_ms` of its client spans, so
  * "how many queries did this request make" is one column. Written in onEnding, while the root is still writable.
+ * A logical operation counts once: a span started inside one that is itself rolled up (the pg query under a
+ * Sequelize query, the Redis commands of a BullMQ add, the HTTP request of a proxy attempt) is part of it, not
+ * another operation.
  */
 export class RollupSpanProcessor implements SpanProcessor {
   constructor(private readonly roots: LocalRootTracker) {}
 
-  onStart(): void {}
+  onStart(span: Span, parentContext: Context): void {
+    const parent = trace.getSpan(parentContext) as (ReadableSpan & Nestable) | undefined;
+    // Only client-side spans are operations, so a SERVER or INTERNAL parent (the common case) costs one comparison.
+    (span as Nestable)[IN_OPERATION] =
+      parent !== undefined && (parent[IN_OPERATION] === true || (isOperationKind(parent.kind) && rollupKind(parent) !== undefined));
+  }
 
   onEnding(span: Span): void {
     const root = this.roots.rootFor(span);
@@ -44,7 +60,7 @@ export class RollupSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     const root = this.roots.rootFor(span);
-    if (root === undefined || root.span === (span as unknown)) return;
+    if (root === undefined || root.span === (span as unknown) || (span as Nestable)[IN_OPERATION] === true) return;
     const kind = rollupKind(span);
     if (kind === undefined) return;
     root.rollups ??= new Map();

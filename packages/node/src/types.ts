@@ -59,6 +59,12 @@ export interface WaggleOptions {
    * default false). http.route is on the SERVER span either way.
    */
   frameworkSpans?: boolean;
+  /**
+   * Spans per Sequelize query (WAGGLE_SEQUELIZE_SPANS, default `query`): `query` is one span carrying the pool wait
+   * and the driver's fields (a pool-acquire span only when the wait is long or fails); `full` adds a span for every
+   * acquire and nests the driver's spans.
+   */
+  sequelizeSpans?: 'query' | 'full';
   /** Root-span rollups `rollup.<kind>.count` / `.duration_ms` (WAGGLE_ROLLUPS, default true). */
   rollups?: boolean;
   /**

@@ -131,6 +131,15 @@ describe('invalid values', () => {
     expect(c.exportOptions.tuning?.maxQueueSpans).toBe(5000);
     expect(c.propagators).toEqual(['tracecontext']);
   });
+
+  it('WAGGLE_SEQUELIZE_SPANS is query (default) or full; anything else is reported and gives query', () => {
+    expect(resolveConfig({}, {}).sequelizeSpans).toBe('query');
+    expect(resolveConfig({}, { WAGGLE_SEQUELIZE_SPANS: 'FULL' }).sequelizeSpans).toBe('full');
+    expect(resolveConfig({ sequelizeSpans: 'query' }, { WAGGLE_SEQUELIZE_SPANS: 'full' }).sequelizeSpans).toBe('query');
+    const stderr = captureStderr();
+    expect(resolveConfig({}, { WAGGLE_SEQUELIZE_SPANS: 'all' }).sequelizeSpans).toBe('query');
+    expect(stderr()).toMatch(/WAGGLE_CONFIG_INVALID WAGGLE_SEQUELIZE_SPANS="all" is not valid; accepted: query or full; using query/);
+  });
 });
 
 describe('export settings: code options over environment, one sub-object at a time', () => {

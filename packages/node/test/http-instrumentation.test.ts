@@ -178,3 +178,76 @@ describe('contexts around a keep-alive connection', () => {
     }
   });
 });
+
+/** Sends the head of a POST, then its body in a later packet, as fetch and browsers do; resolves with the response. */
+function postInTwoPackets(port: number, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const client = connect(port, '127.0.0.1');
+    let answer = '';
+    client.on('data', (chunk) => (answer += chunk.toString()));
+    client.on('end', () => resolve(answer));
+    client.on('error', reject);
+    client.write(`POST /body HTTP/1.1\r\nHost: test\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+    setTimeout(() => client.write(body), 30);
+  });
+}
+
+describe('the request\'s context in its stream events', () => {
+  it('a body read with data/end callbacks (raw-body before 2.5, body-parser 1.19) calls the app back inside the request', async () => {
+    const seen: Record<string, string> = {};
+    const bodyServer = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+        seen.data = activeName();
+      });
+      req.on('end', () => {
+        seen.end = activeName();
+        trace.getTracer('app').startSpan('after body').end();
+        res.end(body);
+      });
+    });
+    await new Promise<void>((r) => bodyServer.listen(0, '127.0.0.1', r));
+    try {
+      const answer = await postInTwoPackets((bodyServer.address() as AddressInfo).port, '{"a":1}');
+      expect(answer).toMatch(/\{"a":1\}$/);
+      expect(seen).toEqual({ data: 'POST', end: 'POST' });
+      const spans = await waitFor(has(SpanKind.SERVER, SpanKind.INTERNAL));
+      const request = spans.find((s) => s.kind === SpanKind.SERVER)!;
+      const after = spans.find((s) => s.name === 'after body')!;
+      expect(after.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
+    } finally {
+      await new Promise((r) => bodyServer.close(r));
+    }
+  });
+
+  it('a response\'s close on a client abort runs inside the request, and so does an event emitted inside a child span (as stock OpenTelemetry\'s bound emitters do)', async () => {
+    const seen: Record<string, string> = {};
+    let closed: () => void;
+    const wasClosed = new Promise<void>((r) => (closed = r));
+    const abortServer = createServer((req, res) => {
+      res.on('close', () => {
+        seen.close = activeName();
+        closed();
+      });
+      const child = trace.getTracer('app').startSpan('child');
+      context.with(trace.setSpan(context.active(), child), () => {
+        req.on('custom', () => (seen.custom = activeName()));
+        req.emit('custom');
+      });
+      child.end();
+      res.write('partial');
+    });
+    await new Promise<void>((r) => abortServer.listen(0, '127.0.0.1', r));
+    const client = connect((abortServer.address() as AddressInfo).port, '127.0.0.1');
+    try {
+      client.write('GET /abort HTTP/1.1\r\nHost: test\r\n\r\n');
+      client.once('data', () => client.destroy());
+      await wasClosed;
+      expect(seen).toEqual({ custom: 'GET', close: 'GET' });
+    } finally {
+      client.destroy();
+      await new Promise((r) => abortServer.close(r));
+    }
+  });
+});

@@ -55,6 +55,33 @@ describe('root-span rollups', () => {
     expect(finished('nested work').attributes['rollup.http.count']).toBeUndefined();
   });
 
+  it('count a logical operation once: driver spans under an ORM query and commands under a queue add are part of it', async () => {
+    const orm = { 'db.system.name': 'postgresql', 'db.query.text': 'SELECT * FROM users', 'db.operation.name': 'SELECT' };
+    const driver = { 'db.system.name': 'postgresql', 'db.query.text': 'SELECT * FROM "users"' };
+    await withSpan('GET /users', async () => {
+      for (let i = 0; i < 3; i++) {
+        await tracer().startActiveSpan('SELECT users', { kind: SpanKind.CLIENT, attributes: orm }, async (query: ApiSpan) => {
+          // An acquire span between the ORM query and the driver's (Sequelize's full detail) does not hide the nesting.
+          await withSpan('sequelize.pool.acquire', () => client('connect', { 'db.system.name': 'postgresql' }, 1));
+          await withSpan('sequelize.pool.acquire', () => client('SHOW', { 'db.system.name': 'postgresql', 'db.query.text': 'SHOW x' }, 1));
+          await client('pg.query', driver, 2);
+          query.end();
+        });
+      }
+      await tracer().startActiveSpan('orders add', { kind: SpanKind.PRODUCER, attributes: { 'messaging.system': 'bullmq' } }, async (add: ApiSpan) => {
+        await client('EVALSHA', { 'db.system.name': 'redis', 'db.operation.name': 'EVALSHA' }, 1);
+        add.end();
+      });
+      await client('GET', { 'db.system.name': 'redis', 'db.operation.name': 'GET' }, 1);
+    }, { kind: SpanKind.SERVER });
+    const root = finished('GET /users');
+    expect(root.attributes['rollup.db.count']).toBe(4);
+    expect(root.attributes['rollup.messaging.count']).toBe(1);
+    const outer = exporter.getFinishedSpans().filter((s) => s.name === 'SELECT users' || (s.name === 'GET' && s.kind === SpanKind.CLIENT));
+    const summed = outer.reduce((total, s) => total + s.duration[0] * 1e3 + s.duration[1] / 1e6, 0);
+    expect(root.attributes['rollup.db.duration_ms']).toBeCloseTo(summed, 1);
+  });
+
   it('a span with a remote parent is a local root and gets its own rollups', async () => {
     const remote = trace.setSpanContext(ROOT_CONTEXT, { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1, isRemote: true });
     await context.with(remote, () => withSpan('consume job', () => client('q', { 'db.system.name': 'redis', 'db.operation.name': 'GET' }, 1)));
