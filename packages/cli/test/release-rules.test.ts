@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { binomialTail, DEFAULT_RULES, judge, parseRules, type VersionStats } from '../src/release-compare.js';
+import { absoluteWindow, binomialTail, DEFAULT_RULES, judge, parseRules, type VersionStats } from '../src/release-compare.js';
 
 /** The tail by definition, summing exact binomial probabilities (small n only). */
 function exactTail(k: number, n: number, p: number): number {
@@ -70,5 +70,14 @@ describe('--fail-on rules', () => {
     const [outcome] = judge(parseRules('heap_ratio=1.3x'), base, cand, {});
     expect(outcome!.status).toBe('n/a');
     expect(outcome!.note).toBe('no heap used ratio (P95) for v41');
+  });
+});
+
+describe('the comparison window', () => {
+  it('is fixed once, so every query of one comparison reads the same requests', () => {
+    expect(absoluteWindow({ time_range: 1800 }, 10_000)).toEqual({ start_time: 8200, end_time: 10_000 });
+    expect(absoluteWindow({ start_time: 100, time_range: 60 }, 10_000)).toEqual({ start_time: 100, end_time: 160 });
+    expect(absoluteWindow({ end_time: 5000, time_range: 60 }, 10_000)).toEqual({ start_time: 4940, end_time: 5000 });
+    expect(absoluteWindow({ start_time: 1, end_time: 2 }, 10_000)).toEqual({ start_time: 1, end_time: 2 });
   });
 });

@@ -173,8 +173,8 @@ export const releaseCommand: Command = {
     const dataset = v.dataset ?? target.defaultDataset(ctx.env);
     const comparison = await withProgress(
       `comparing ${v.candidate} with ${v.baseline}`,
-      compareReleases(target, { dataset, baseline: v.baseline, candidate: v.candidate, where, time, rules, minEvents }, (filters, selection) =>
-        bubbleUpRequest(target, dataset, { selection: { filters: selection }, filters, ...time }),
+      compareReleases(target, { dataset, baseline: v.baseline, candidate: v.candidate, where, time, rules, minEvents }, (filters, selection, window) =>
+        bubbleUpRequest(target, dataset, { selection: { filters: selection }, filters, ...window }),
       ),
     );
     if (v.json) ctx.stdout.write(`${jsonText(comparison)}\n`);
