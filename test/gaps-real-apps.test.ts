@@ -81,7 +81,8 @@ describe.runIf(hasRedis)('waggle gaps on real apps', () => {
     for (let i = 0; i < 5; i++) expect(await post('/orders')).toBe(201);
     for (let i = 0; i < 2; i++) expect(await post('/orders/direct')).toBe(201);
 
-    const lost = await gapsUntil('context lost', (r) => r.contextLost.find((c) => c.service === 'shop'));
+    // The five adds settle one by one (a trace is judged 5 s after its last span): wait for all five.
+    const lost = await gapsUntil('context lost for all 5 adds', (r) => r.contextLost.find((c) => c.service === 'shop' && c.count >= 5));
     expect(lost).toMatchObject({ service: 'shop', kind: 'producer', name: `add ${queue}`, count: 5, total: 5, cause: 'request_in_flight' });
     // The direct adds are children of their requests: not local roots, not counted.
     const report = await gaps(['--dataset', 'shop']);
