@@ -61,6 +61,8 @@ export class WaggleExportProcessor implements SpanProcessor {
   private timerAt = 0;
   private retryAt = 0;
   private consecutiveFailures = 0;
+  /** Why the last send failed, for batches the process leaves behind between retries. */
+  private lastFailure: string | undefined;
   private enqueued = 0;
   private settled = 0;
   private attempts = 0;
@@ -269,6 +271,7 @@ export class WaggleExportProcessor implements SpanProcessor {
       return;
     }
     this.consecutiveFailures++;
+    this.lastFailure = outcome.reason;
     const now = Date.now();
     const opened = this.breaker.failure(now);
     if (outcome.retryAfterMs !== undefined) {
@@ -314,7 +317,9 @@ export class WaggleExportProcessor implements SpanProcessor {
   reportUndelivered(detail: string): void {
     const left = this.queuedSpans + this.payloads.reduce((n, p) => n + p.count, 0);
     this.discardQueued();
-    this.loss.add('backend_unavailable', left, this.loss.detail('backend_unavailable') ?? detail);
+    // A batch still between retries has failed already: its send error says more than the deadline does.
+    const reason = this.loss.detail('backend_unavailable') ?? (this.consecutiveFailures > 0 ? this.lastFailure : undefined);
+    this.loss.add('backend_unavailable', left, reason ?? detail);
     this.loss.flushLog();
   }
 

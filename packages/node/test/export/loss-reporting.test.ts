@@ -82,6 +82,24 @@ describe('loss reporting', () => {
     expect(server.attempts.length).toBeGreaterThanOrEqual(4);
   });
 
+  it('a batch left between retries when the process ends is reported with its send error, not only the deadline', async () => {
+    const lines: string[] = [];
+    process.stderr.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stderr.write;
+    server = await startFaultServer('503');
+    // The first attempt fails at once; the next one is 60 s away, so the batch is still queued when the process ends.
+    app = await startApp({
+      destination: { url: server.url, protocol: 'http/json', headers: {}, timeoutMs: 1000 },
+      tuning: { scheduledDelayMs: 20 },
+      backoff: { initialMs: 60_000, maxMs: 60_000 },
+    });
+    await drive(app.url, 2, 1);
+    expect(await waitFor(() => server.attempts.length >= 1, 5000)).toBe(true);
+    app.processor.reportUndelivered('not delivered within 2000 ms of SIGTERM');
+    const loss = lines.filter((l) => l.includes('WAGGLE_EXPORT_LOSS'));
+    expect(loss).toHaveLength(1);
+    expect(loss[0]).toMatch(/backend_unavailable=4 \(HTTP 503/);
+  });
+
   it('reports nothing when nothing was lost', async () => {
     const lines: string[] = [];
     process.stderr.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stderr.write;
