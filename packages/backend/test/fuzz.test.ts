@@ -202,7 +202,8 @@ const known = { spans: 40, events: 25 };
 const knownTraceId = `${'f'.repeat(31)}1`;
 
 beforeAll(async () => {
-  console.log(`fuzz: seed ${SEED}, ${RUNS} bodies (replay with WAGGLE_FUZZ_SEED=${SEED})`);
+  // Straight to stderr: `npm test` runs vitest's minimal reporter, which does not print console.log.
+  process.stderr.write(`fuzz: seed ${SEED}, ${RUNS} bodies (replay with WAGGLE_FUZZ_SEED=${SEED})\n`);
   if (!built) return;
   server = (await startServer(dataDir)) as { child: ChildProcess; url: string; stderr: () => string };
   url = server.url;
