@@ -102,7 +102,12 @@ export async function autocannon(url, { connections, durationS, cpu, taskset, ov
 }
 
 export async function sinkCount(sinkUrl) {
-  return (await (await fetch(`${sinkUrl}/count`)).json()).spans;
+  try {
+    return (await (await fetch(`${sinkUrl}/count`)).json()).spans;
+  } catch {
+    // A kept-alive connection the sink closed just as fetch reused it ('other side closed'): ask once more.
+    return (await (await fetch(`${sinkUrl}/count`)).json()).spans;
+  }
 }
 
 /** Waits until the sink's count stops growing (spans still in flight from the variant's batcher). */

@@ -96,10 +96,8 @@ interface RequestTarget {
 /** Host and port of an outgoing request in any of the shapes {@link AttemptScope.owns} accepts. */
 function requestTarget(request: object): RequestTarget | undefined {
   const r = request as { origin?: unknown; host?: unknown; hostname?: unknown; port?: unknown; getHeader?: unknown };
-  if (r.origin !== undefined) {
-    const origin = parseOriginCached(r.origin);
-    return origin === undefined ? undefined : { host: origin.host, port: origin.port };
-  }
+  // An undici request: the cached origin has both (no object made per request).
+  if (r.origin !== undefined) return parseOriginCached(r.origin);
   // A ClientRequest has `host` but no port; http.request options have `hostname` and/or `host`, and `port`.
   const host = typeof r.hostname === 'string' ? r.hostname : typeof r.host === 'string' ? r.host : undefined;
   const port = typeof r.getHeader === 'function' ? undefined : Number(r.port) || undefined;

@@ -466,7 +466,8 @@ export class ProxyInstrumentation extends InstrumentationBase<ProxyInstrumentati
 /** Calls `original` inside `ctx`, or untouched when there is no context to apply. */
 function callIn(ctx: Context | undefined, original: AnyFunction, thisArg: unknown, args: unknown[]): unknown {
   if (ctx === undefined) return original.apply(thisArg, args);
-  return context.with(ctx, () => original.apply(thisArg, args));
+  // with(ctx, fn, thisArg, ...args): no closure per call.
+  return context.with(ctx, original, thisArg, ...args);
 }
 
 function writeStormWarning(report: RetryStormReport): void {

@@ -133,6 +133,8 @@ export interface Origin {
   protocol: string;
   /** `host:port`, as {@link upstreamKey} makes it: computed once per cached origin. */
   key: string;
+  /** The origin as given, without a trailing slash: what `url.full` starts with (a URL's `origin`). */
+  prefix: string;
 }
 
 /** Parses an origin ('http://h:1', 'ws://h') into host and port, with the scheme's default port. */
@@ -142,7 +144,8 @@ export function parseOrigin(origin: unknown): Origin | undefined {
     const protocol = url.protocol;
     const port = url.port ? Number(url.port) : protocol === 'https:' || protocol === 'wss:' ? 443 : 80;
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    return { host, port, protocol, key: upstreamKey(host, port) };
+    const text = origin instanceof URL ? origin.origin : String(origin);
+    return { host, port, protocol, key: upstreamKey(host, port), prefix: text.endsWith('/') ? text.slice(0, -1) : text };
   } catch {
     return undefined;
   }
