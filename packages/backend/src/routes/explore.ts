@@ -1,17 +1,16 @@
 import { bubbleUp } from '../bubbleup.js';
 import { canonicalSegment } from '../dataset-names.js';
 import { gapsReport } from '../gaps-query.js';
-import { datasetParam, decodeSegment, HttpError, parseJson, readBody, requireJson, sendJson } from '../http-util.js';
+import { datasetParam, decodeSegment, HttpError, sendJson } from '../http-util.js';
 import { IncidentLog } from '../incident-log.js';
 import { LIMITS } from '../limits.js';
 import type { Route } from '../router.js';
 import { fetchTrace, isValidTraceId } from '../traces.js';
-import type { RouteDeps } from './deps.js';
-import { requireDataset } from './queries.js';
+import { jsonBody, knownDataset, requireDataset, type RouteDeps } from './deps.js';
 
 /** Waggle's own read APIs beside Honeycomb's: traces, BubbleUp, gaps, the open incident and the ingest limits. */
 export function exploreRoutes(deps: RouteDeps): Route[] {
-  const { store, bodyLimitBytes } = deps;
+  const { store } = deps;
   return [
     {
       method: 'GET',
@@ -30,10 +29,8 @@ export function exploreRoutes(deps: RouteDeps): Route[] {
       pattern: '/api/bubbleup/:dataset',
       kind: 'read',
       async handler({ req, res, params }) {
-        requireJson(req);
-        const dataset = datasetParam(params.dataset!);
-        requireDataset(deps, dataset);
-        const body = parseJson(await readBody(req, bodyLimitBytes));
+        const dataset = knownDataset(deps, params.dataset!);
+        const body = await jsonBody(deps, req);
         sendJson(res, 200, await bubbleUp(store, dataset, body, Date.now() / 1000, await deps.schema.columnsFor(dataset, body)));
       },
     },

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { datasetParam, HttpError, parseJson, readBody, requireJson, sendJson } from '../http-util.js';
+import { datasetParam, HttpError, sendJson } from '../http-util.js';
 import {
   createMarker,
   createMarkerSetting,
@@ -12,8 +12,7 @@ import {
   ValidationFailed,
 } from '../markers.js';
 import type { Route, RouteContext } from '../router.js';
-import type { RouteDeps } from './deps.js';
-import { requireDataset } from './queries.js';
+import { jsonBody, knownDataset, type RouteDeps } from './deps.js';
 
 /** Honeycomb's 422 answer (its `ValidationFailed` problem document), naming the field. */
 function sendValidationFailed(res: ServerResponse, error: ValidationFailed): void {
@@ -62,11 +61,8 @@ function byId(
 
 /** Honeycomb's Markers API (create, list, update, delete) and Marker Settings API (a color per marker type). */
 export function markerRoutes(deps: RouteDeps): Route[] {
-  const { store, bodyLimitBytes } = deps;
-  const body = async (ctx: RouteContext): Promise<unknown> => {
-    requireJson(ctx.req);
-    return parseJson(await readBody(ctx.req, bodyLimitBytes));
-  };
+  const { store } = deps;
+  const body = (ctx: RouteContext): Promise<unknown> => jsonBody(deps, ctx.req);
   return [
     {
       method: 'POST',
@@ -91,8 +87,7 @@ export function markerRoutes(deps: RouteDeps): Route[] {
       pattern: '/1/marker_settings/:dataset',
       kind: 'write',
       handler: settings(async (ctx) => {
-        const dataset = datasetParam(ctx.params.dataset!);
-        requireDataset(deps, dataset);
+        const dataset = knownDataset(deps, ctx.params.dataset!);
         sendJson(ctx.res, 201, await createMarkerSetting(store, dataset, await body(ctx)));
       }),
     },
@@ -101,8 +96,7 @@ export function markerRoutes(deps: RouteDeps): Route[] {
       pattern: '/1/marker_settings/:dataset',
       kind: 'read',
       async handler({ res, params }) {
-        const dataset = datasetParam(params.dataset!);
-        requireDataset(deps, dataset);
+        const dataset = knownDataset(deps, params.dataset!);
         sendJson(res, 200, await listMarkerSettings(store, dataset));
       },
     },

@@ -1,20 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import { datasetSlug } from '../dataset-names.js';
 import { runQuery, type QueryData } from '../engine.js';
-import { datasetParam, HttpError, newId, parseJson, readBody, requireJson, sendJson } from '../http-util.js';
+import { datasetParam, HttpError, newId, sendJson } from '../http-util.js';
 import type { Route } from '../router.js';
 import { SavedQueries, type SavedResult } from '../saved-queries.js';
 import { RESULT_LIMIT_MAX, SpecError, type ValidSpec } from '../spec.js';
 import type { QuerySpec } from '../types.js';
-import type { RouteDeps } from './deps.js';
+import { jsonBody, knownDataset, requireDataset, type RouteDeps } from './deps.js';
 
 /** The longest time range a query result may cover (Honeycomb's Query Data API: "A maximum duration of 7 days"). */
 const RESULT_MAX_RANGE_S = 7 * 86400;
-
-/** 404 unless the dataset exists (`__all__` queries every dataset). */
-export function requireDataset(deps: RouteDeps, name: string): void {
-  if (name !== '__all__' && !deps.store.hasDataset(name)) throw new HttpError(404, `dataset ${JSON.stringify(name)} not found`);
-}
 
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
@@ -60,7 +55,7 @@ function answer(r: SavedResult, base: string): unknown {
 
 /** Honeycomb's Query Data API (`/1/queries`, `/1/query_results`), persisted in the data directory, and Waggle's one-step `/api/query`. */
 export function queryRoutes(deps: RouteDeps): Route[] {
-  const { store, bodyLimitBytes } = deps;
+  const { store } = deps;
   const validate = (dataset: string, body: unknown): Promise<ValidSpec> => deps.schema.validateQuery(dataset, body);
   const run = (dataset: string, spec: ValidSpec, series: boolean): Promise<QueryData> =>
     runQuery(store.reader(), dataset, spec, { series, unweighted: !store.hasSampledEvents(dataset) });
@@ -71,10 +66,8 @@ export function queryRoutes(deps: RouteDeps): Route[] {
       pattern: '/1/queries/:dataset',
       kind: 'write',
       async handler({ req, res, params }) {
-        requireJson(req);
-        const dataset = datasetParam(params.dataset!);
-        requireDataset(deps, dataset);
-        const spec = await validate(dataset, parseJson(await readBody(req, bodyLimitBytes)));
+        const dataset = knownDataset(deps, params.dataset!);
+        const spec = await validate(dataset, await jsonBody(deps, req));
         const id = newId();
         await (await SavedQueries.of(store)).saveQuery({ id, dataset, spec: spec.raw });
         sendJson(res, 200, { id, ...spec.raw });
@@ -96,9 +89,8 @@ export function queryRoutes(deps: RouteDeps): Route[] {
       pattern: '/1/query_results/:dataset',
       kind: 'write',
       async handler({ req, res, params }) {
-        requireJson(req);
         const dataset = datasetParam(params.dataset!);
-        const body = parseJson(await readBody(req, bodyLimitBytes));
+        const body = await jsonBody(deps, req);
         if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new SpecError('body', 'must be a JSON object with "query_id"');
         const { query_id: queryId } = body as Record<string, unknown>;
         if (typeof queryId !== 'string') throw new SpecError('query_id', 'must be the id returned by POST /1/queries/:dataset');
@@ -138,10 +130,8 @@ export function queryRoutes(deps: RouteDeps): Route[] {
       pattern: '/api/query/:dataset',
       kind: 'read',
       async handler({ req, res, params }) {
-        requireJson(req);
-        const dataset = datasetParam(params.dataset!);
-        requireDataset(deps, dataset);
-        const raw = parseJson(await readBody(req, bodyLimitBytes)) as Record<string, unknown>;
+        const dataset = knownDataset(deps, params.dataset!);
+        const raw = (await jsonBody(deps, req)) as Record<string, unknown>;
         const spec = await validate(dataset, raw);
         const data = await run(dataset, spec, raw?.disable_series !== true);
         sendJson(res, 200, { query: spec.raw, complete: true, data });

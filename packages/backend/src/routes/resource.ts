@@ -1,7 +1,6 @@
-import { datasetParam, HttpError, parseJson, readBody, requireJson, sendJson } from '../http-util.js';
+import { HttpError, sendJson } from '../http-util.js';
 import type { Route } from '../router.js';
-import type { RouteDeps } from './deps.js';
-import { requireDataset } from './queries.js';
+import { jsonBody, knownDataset, type RouteDeps } from './deps.js';
 
 /** What one of Honeycomb's per-dataset configuration APIs does with its objects. */
 export interface ResourceHandlers {
@@ -12,13 +11,6 @@ export interface ResourceHandlers {
   /** Creates (no id) or replaces an object from a request body. */
   save(dataset: string, body: unknown, id?: string): Promise<unknown>;
   remove(dataset: string, id: string): Promise<void>;
-}
-
-/** A dataset named in a URL that exists (`__all__`: every dataset), else a 404. */
-export function knownDataset(deps: RouteDeps, raw: string): string {
-  const name = datasetParam(raw);
-  requireDataset(deps, name);
-  return name;
 }
 
 /**
@@ -32,10 +24,7 @@ export function resourceRoutes(deps: RouteDeps, name: string, lookup: string | u
     if (dataset === '__all__' && !allowAll) throw new HttpError(400, `${name} belong to a dataset: name one instead of __all__`);
     return dataset;
   };
-  const body = async (req: Parameters<Route['handler']>[0]['req']): Promise<unknown> => {
-    requireJson(req);
-    return parseJson(await readBody(req, deps.bodyLimitBytes));
-  };
+  const body = (req: Parameters<Route['handler']>[0]['req']): Promise<unknown> => jsonBody(deps, req);
   return [
     {
       method: 'GET',
