@@ -19,6 +19,15 @@ const TOP_VALUES = 20;
 const NUMERIC_BUCKETS = 20;
 const MAX_COLUMNS = 200;
 const EXAMPLE_TRACES = 5;
+/**
+ * Baseline events past which BubbleUp compares the selection with a sample of the baseline instead of all of it
+ * (unless the request asks for `exact: true`). Every baseline fraction of a 300,000-row sample is within ±0.0018 of
+ * the exact one at 95% confidence; comparing 32 columns over 10M spans one column at a time took 4.3 s.
+ */
+export const BASELINE_SAMPLE_ROWS = 300_000;
+const MIN_SAMPLE_ROWS = 1000;
+/** Resolution of the hash that picks sampled rows: a row is in the sample when hash mod this is below a cut. */
+const SAMPLE_MODULUS = 1_000_000;
 
 export interface BubbleUpValue {
   value: string | null;
@@ -49,6 +58,22 @@ export interface BubbleUpResult {
   baseline: { count: number };
   columns: BubbleUpColumn[];
   example_trace_ids: string[];
+  /**
+   * True when the baseline fractions come from a sample of the baseline's events (the selection is always read
+   * whole): a baseline of more than `baseline_sample_rows` requested (default {@link BASELINE_SAMPLE_ROWS}) events,
+   * unless the request says `exact: true`.
+   */
+  baseline_sampled: boolean;
+  /** Events (unweighted) in the baseline. */
+  baseline_rows: number;
+  /** Baseline events the fractions were computed from: all of them unless sampled. */
+  baseline_sample_rows: number;
+  /**
+   * The sampling error, 0 when not sampled: `fraction` bounds any baseline fraction's error at 95% confidence
+   * (1.96 × √(0.25 / n) for n sampled rows), `score` the expected error of a column's score (½ × √(21 / n): 21 value
+   * groups at most, by Cauchy–Schwarz), both assuming equal sample rates.
+   */
+  baseline_error: { fraction: number; score: number };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -93,13 +118,35 @@ export async function bubbleUp(
     if (selEnd !== undefined) parts.push(`ts < ${p.add(selEnd * 1000)}`);
     return `coalesce(${parts.join(' AND ')}, false)`;
   };
+  const exact = body.exact ?? false;
+  if (typeof exact !== 'boolean') throw new SpecError('exact', 'must be true or false');
+  const sampleRows = body.baseline_sample_rows ?? BASELINE_SAMPLE_ROWS;
+  if (typeof sampleRows !== 'number' || !Number.isInteger(sampleRows) || sampleRows < MIN_SAMPLE_ROWS) {
+    throw new SpecError('baseline_sample_rows', `must be an integer of at least ${MIN_SAMPLE_ROWS}`);
+  }
+
+  // A column the selection is defined by differs by construction; ranking it first would say nothing.
+  const selectionColumns = new Set(selFilters.map((f) => f.column.key));
+  const columns = store
+    .columnsOf(dataset)
+    .filter((c) => !isIncidental(c.key) && !selectionColumns.has(c.key))
+    .slice(0, MAX_COLUMNS)
+    .map((c) => lookup('columns', c.key));
+  const numeric = columns.filter((c) => c.kind === 'number');
+
   const conn = store.reader();
   const tp = new Params();
   const ts = selectionSql(tp);
   const tw = scopeSql(dataset, startTime, endTime, filters, combination, tp);
+  // The same pass finds each numeric column's range, which a sampled comparison buckets by (the exact one finds it
+  // in its own query per column).
+  const ranges = exact ? [] : numeric.map((c, i) => {
+    const x = numExpr(c, c.sql(tp));
+    return `min(${x}) AS lo${i}, max(${x}) AS hi${i}`;
+  });
   const totals = await conn.runAndReadAll(
     `SELECT coalesce(sum(sample_rate) FILTER (WHERE ${ts}), 0) AS sel, coalesce(sum(sample_rate) FILTER (WHERE NOT ${ts}), 0) AS base,
-       count(*) FILTER (WHERE ${ts}) AS sel_events
+       count(*) FILTER (WHERE ${ts}) AS sel_events, count(*) FILTER (WHERE NOT ${ts}) AS base_events${ranges.map((r) => `, ${r}`).join('')}
      FROM ${EVENTS_TABLE} WHERE ${tw}`,
     tp.values,
   );
@@ -107,6 +154,7 @@ export async function bubbleUp(
   const selTotal = Number(t.sel);
   const baseTotal = Number(t.base);
   const selectedEvents = Number(t.sel_events);
+  const baseEvents = Number(t.base_events);
 
   const ep = new Params();
   const es = selectionSql(ep);
@@ -117,15 +165,20 @@ export async function bubbleUp(
   );
   const exampleIds = examples.getRowObjectsJS().map((r) => String(r.trace_id));
 
-  // A column the selection is defined by differs by construction; ranking it first would say nothing.
-  const selectionColumns = new Set(selFilters.map((f) => f.column.key));
-  const columns = store
-    .columnsOf(dataset)
-    .filter((c) => !isIncidental(c.key) && !selectionColumns.has(c.key))
-    .slice(0, MAX_COLUMNS)
-    .map((c) => lookup('columns', c.key));
-  const out: BubbleUpColumn[] = [];
-  if (selTotal > 0) {
+  const sampled = !exact && baseEvents > sampleRows;
+  let out: BubbleUpColumn[] = [];
+  let sampledRows = baseEvents;
+  if (selTotal > 0 && sampled) {
+    const bounds = new Map(numeric.map((c, i) => [c, { lo: t[`lo${i}`], hi: t[`hi${i}`] }]));
+    const r = await sampledColumns(conn, columns, bounds, {
+      selection: selectionSql,
+      scope: (p) => scopeSql(dataset, startTime, endTime, filters, combination, p),
+      cut: Math.ceil((sampleRows / baseEvents) * SAMPLE_MODULUS),
+      selTotal,
+    });
+    out = r.columns;
+    sampledRows = r.baselineRows;
+  } else if (selTotal > 0) {
     // Columns are compared on every reader connection at once, so one query's planning and result
     // handling overlaps another's scan.
     let next = 0;
@@ -152,7 +205,91 @@ export async function bubbleUp(
   const tie = selectedEvents > 0 ? 1 / selectedEvents : 0;
   const rank = (c: BubbleUpColumn): number => c.score + (c.type === 'number' ? 0 : tie);
   out.sort((a, b) => rank(b) - rank(a) || (a.column < b.column ? -1 : 1));
-  return { selection: { count: selTotal }, baseline: { count: baseTotal }, columns: out, example_trace_ids: exampleIds };
+  const n = sampled ? Math.max(sampledRows, 1) : 0;
+  return {
+    selection: { count: selTotal },
+    baseline: { count: baseTotal },
+    columns: out,
+    example_trace_ids: exampleIds,
+    baseline_sampled: sampled,
+    baseline_rows: baseEvents,
+    baseline_sample_rows: sampledRows,
+    baseline_error: sampled ? { fraction: 1.96 * Math.sqrt(0.25 / n), score: 0.5 * Math.sqrt((TOP_VALUES + 1) / n) } : { fraction: 0, score: 0 },
+  };
+}
+
+/**
+ * Every column compared in one statement over the selection's events (all of them) and a sample of the baseline's:
+ * the rows whose hash of `ts` falls under `cut` (of {@link SAMPLE_MODULUS}), read in the same single scan of the
+ * scope, then grouped per column. The hash makes the sample the same for the same data and request; keying it on the
+ * timestamp (not on a random draw) keeps it independent of any attribute. Numeric columns are bucketed over their
+ * exact range (`bounds`), as the exact comparison does.
+ */
+async function sampledColumns(
+  conn: DuckDBConnection,
+  columns: QueryColumn[],
+  bounds: Map<QueryColumn, { lo: unknown; hi: unknown }>,
+  q: { selection: (p: Params) => string; scope: (p: Params) => string; cut: number; selTotal: number },
+): Promise<{ columns: BubbleUpColumn[]; baselineRows: number }> {
+  const p = new Params();
+  const sqlOf = columnSql(p);
+  const items = columns.map((c, i) => `${c.kind === 'number' ? numExpr(c, sqlOf(c)) : `CAST(${sqlOf(c)} AS VARCHAR)`} AS c${i}`);
+  const s = q.selection(p);
+  const rowsSql = `SELECT ${[...items, 'sample_rate AS w', `${s} AS s`].join(', ')} FROM ${EVENTS_TABLE}
+    WHERE ${q.scope(p)} AND (${q.selection(p)} OR hash(ts) % ${SAMPLE_MODULUS} < ${p.add(q.cut)})`;
+  const selW = p.add(Math.max(q.selTotal, 1));
+  const branches = columns.map((c, i) => {
+    const sums = 'coalesce(sum(w) FILTER (WHERE s), 0) AS sel, coalesce(sum(w) FILTER (WHERE NOT s), 0) AS base';
+    if (c.kind !== 'number') {
+      return `(SELECT ${i} AS k, c${i} AS v, NULL::BIGINT AS b, ${sums} FROM r GROUP BY c${i}
+        ORDER BY sel / ${selW} + base / (SELECT greatest(bw, 1) FROM tot) DESC, v LIMIT ${TOP_VALUES})`;
+    }
+    const { lo, hi } = bounds.get(c)!;
+    if (lo === null || hi === null) return `(SELECT ${i} AS k, NULL AS v, NULL::BIGINT AS b, ${sums} FROM r)`;
+    const l = p.add(Number(lo));
+    const h = p.add(Number(hi));
+    return `(SELECT ${i} AS k, NULL AS v,
+        CASE WHEN c${i} IS NULL THEN NULL ELSE least(floor((c${i} - ${l}) / greatest((${h} - ${l}) / ${NUMERIC_BUCKETS}, 1e-300))::BIGINT, ${NUMERIC_BUCKETS - 1}) END AS b,
+        ${sums} FROM r GROUP BY b)`;
+  });
+  const sql = `WITH r AS MATERIALIZED (${rowsSql}),
+    tot AS (SELECT coalesce(sum(w) FILTER (WHERE NOT s), 0) AS bw, count(*) FILTER (WHERE NOT s) AS bn FROM r)
+    SELECT -1 AS k, NULL AS v, NULL::BIGINT AS b, 0 AS sel, bw AS base, bn FROM tot
+    ${branches.map((b) => `UNION ALL SELECT *, 0 AS bn FROM ${b}`).join('\n    ')}`;
+  const rows = (await conn.runAndReadAll(sql, p.values)).getRowObjectsJS();
+  const tot = rows.find((r) => Number(r.k) === -1)!;
+  const baseTotal = Number(tot.base);
+  const byColumn = new Map<number, Record<string, unknown>[]>();
+  for (const r of rows) {
+    const k = Number(r.k);
+    if (k < 0) continue;
+    const list = byColumn.get(k);
+    if (list) list.push(r);
+    else byColumn.set(k, [r]);
+  }
+  const out: BubbleUpColumn[] = [];
+  columns.forEach((c, i) => {
+    const group = byColumn.get(i) ?? [];
+    const result =
+      c.kind === 'number'
+        ? numericResult(c, group, Number(bounds.get(c)!.lo), Number(bounds.get(c)!.hi), q.selTotal, baseTotal)
+        : categoricalResult(c, sortCategorical(group, q.selTotal, baseTotal), q.selTotal, baseTotal);
+    if (result) out.push(result);
+  });
+  return { columns: out, baselineRows: Number(tot.bn) };
+}
+
+/** A column's top values in the exact comparison's order (UNION ALL does not keep each branch's ORDER BY). */
+function sortCategorical(rows: Record<string, unknown>[], selTotal: number, baseTotal: number): Record<string, unknown>[] {
+  const key = (r: Record<string, unknown>): number => fraction(r.sel, selTotal) + fraction(r.base, baseTotal);
+  return rows.toSorted((a, b) => key(b) - key(a) || compareText(a.v, b.v));
+}
+
+function compareText(a: unknown, b: unknown): number {
+  if (a === b) return 0;
+  if (a === null) return 1; // DuckDB sorts NULLs last
+  if (b === null) return -1;
+  return String(a) < String(b) ? -1 : 1;
 }
 
 function toArray(v: unknown, field: string): unknown[] {
@@ -180,12 +317,17 @@ async function categoricalColumn(
     FROM (SELECT CAST(${columnSql(p)(col)} AS VARCHAR) AS v, sample_rate AS w, ${s} AS s FROM ${EVENTS_TABLE} WHERE ${where})
     GROUP BY v ORDER BY sel / ${selW} + base / ${baseW} DESC, v LIMIT ${TOP_VALUES}`;
   const reader = await conn.runAndReadAll(sql, p.values);
-  const values: BubbleUpValue[] = reader.getRowObjectsJS().map((r) => ({
-    value: r.v === null ? null : String(r.v),
+  return categoricalResult(col, reader.getRowObjectsJS(), selTotal, baseTotal);
+}
+
+/** A categorical column's comparison from its top values' weights (`rows`: v, sel, base, most frequent first). */
+function categoricalResult(col: QueryColumn, rows: Record<string, unknown>[], selTotal: number, baseTotal: number): BubbleUpColumn | undefined {
+  const values: BubbleUpValue[] = rows.map((r) => ({
+    value: r.v === null || r.v === undefined ? null : String(r.v),
     selection: fraction(r.sel, selTotal),
     baseline: fraction(r.base, baseTotal),
   }));
-  if (values.length === 1 && values[0]!.value === null) return undefined; // the column never appears in scope
+  if (values.length === 0 || (values.length === 1 && values[0]!.value === null)) return undefined; // the column never appears in scope
   // Values beyond the top ones count as one "other" value, so the score stays a true distance bound.
   const otherSel = Math.max(0, 1 - values.reduce((a, v) => a + v.selection, 0));
   const otherBase = Math.max(0, 1 - values.reduce((a, v) => a + v.baseline, 0));
@@ -211,14 +353,18 @@ async function numericColumn(
     FROM scoped, bounds GROUP BY b ORDER BY b NULLS LAST`;
   const reader = await conn.runAndReadAll(sql, p.values);
   const rows = reader.getRowObjectsJS();
+  if (rows.length === 0) return undefined;
+  return numericResult(col, rows, Number(rows[0]!.lo), Number(rows[0]!.hi), selTotal, baseTotal);
+}
+
+/** A numeric column's comparison from its buckets' weights (`rows`: b, the bucket index or NULL for no value; sel; base). */
+function numericResult(col: QueryColumn, rows: Record<string, unknown>[], lo: number, hi: number, selTotal: number, baseTotal: number): BubbleUpColumn | undefined {
   if (rows.every((r) => r.b === null)) return undefined; // no values in scope (or no events at all)
-  const lo = Number(rows[0]!.lo);
-  const hi = Number(rows[0]!.hi);
   const width = hi > lo ? (hi - lo) / NUMERIC_BUCKETS : 0;
   const buckets: BubbleUpBucket[] = [];
   let missingSel = 0;
   let missingBase = 0;
-  for (const r of rows) {
+  for (const r of rows.toSorted((a, b) => (a.b === null ? 1 : b.b === null ? -1 : Number(a.b) - Number(b.b)))) {
     if (r.b === null) {
       missingSel = fraction(r.sel, selTotal);
       missingBase = fraction(r.base, baseTotal);
