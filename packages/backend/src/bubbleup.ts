@@ -28,6 +28,8 @@ export const BASELINE_SAMPLE_ROWS = 300_000;
 const MIN_SAMPLE_ROWS = 1000;
 /** Resolution of the hash that picks sampled rows: a row is in the sample when hash mod this is below a cut. */
 const SAMPLE_MODULUS = 1_000_000;
+/** Columns compared per statement over a sampled baseline (each holds its sampled rows of these columns in memory). */
+const COLUMNS_PER_PASS = 40;
 
 export interface BubbleUpValue {
   value: string | null;
@@ -170,14 +172,25 @@ export async function bubbleUp(
   let sampledRows = baseEvents;
   if (selTotal > 0 && sampled) {
     const bounds = new Map(numeric.map((c, i) => [c, { lo: t[`lo${i}`], hi: t[`hi${i}`] }]));
-    const r = await sampledColumns(conn, columns, bounds, {
+    const query = {
       selection: selectionSql,
-      scope: (p) => scopeSql(dataset, startTime, endTime, filters, combination, p),
+      scope: (p: Params) => scopeSql(dataset, startTime, endTime, filters, combination, p),
       cut: Math.ceil((sampleRows / baseEvents) * SAMPLE_MODULUS),
       selTotal,
-    });
-    out = r.columns;
-    sampledRows = r.baselineRows;
+    };
+    // A pass holds its sampled rows in memory, so passes take a bounded number of columns; they run on every reader
+    // connection at once, and all of them read the same sample.
+    const chunks: QueryColumn[][] = [];
+    for (let i = 0; i < columns.length; i += COLUMNS_PER_PASS) chunks.push(columns.slice(i, i + COLUMNS_PER_PASS));
+    let next = 0;
+    const worker = async (c: DuckDBConnection): Promise<void> => {
+      while (next < chunks.length) {
+        const r = await sampledColumns(c, chunks[next++]!, bounds, query);
+        out.push(...r.columns);
+        sampledRows = r.baselineRows;
+      }
+    };
+    await Promise.all(store.readers().map(worker));
   } else if (selTotal > 0) {
     // Columns are compared on every reader connection at once, so one query's planning and result
     // handling overlaps another's scan.
