@@ -142,14 +142,11 @@ export async function bubbleUp(
   const tw = scopeSql(dataset, startTime, endTime, filters, combination, tp);
   // The same pass finds each numeric column's range, which a sampled comparison buckets by (the exact one finds it
   // in its own query per column).
-  const ranges = exact ? [] : numeric.map((c, i) => {
-    const x = numExpr(c, c.sql(tp));
-    return `min(${x}) AS lo${i}, max(${x}) AS hi${i}`;
-  });
+  const ranged = exact ? [] : numeric;
   const totals = await conn.runAndReadAll(
-    `SELECT coalesce(sum(sample_rate) FILTER (WHERE ${ts}), 0) AS sel, coalesce(sum(sample_rate) FILTER (WHERE NOT ${ts}), 0) AS base,
-       count(*) FILTER (WHERE ${ts}) AS sel_events, count(*) FILTER (WHERE NOT ${ts}) AS base_events${ranges.map((r) => `, ${r}`).join('')}
-     FROM ${EVENTS_TABLE} WHERE ${tw}`,
+    `SELECT coalesce(sum(w) FILTER (WHERE s), 0) AS sel, coalesce(sum(w) FILTER (WHERE NOT s), 0) AS base,
+       count(*) FILTER (WHERE s) AS sel_events, count(*) FILTER (WHERE NOT s) AS base_events${ranged.map((_, i) => `, min(x${i}) AS lo${i}, max(x${i}) AS hi${i}`).join('')}
+     FROM (SELECT ${['sample_rate AS w', `${ts} AS s`, ...ranged.map((c, i) => `${numExpr(c, c.sql(tp))} AS x${i}`)].join(', ')} FROM ${EVENTS_TABLE} WHERE ${tw})`,
     tp.values,
   );
   const t = totals.getRowObjectsJS()[0]!;
