@@ -165,8 +165,6 @@ export async function runQuery(
   };
   let hasPercentile = false;
   const unweighted = options.unweighted;
-  const noGroup = gNames.length === 0 ? 'true' : gNames.map((g) => `${g} IS NULL`).join(' AND ');
-  const tails: { index: number; q: number }[] = [];
   for (const [i, c] of spec.calculations.entries()) {
     const alias = `c${i}`;
     const x = c.column ? project(numExpr(c.column, sqlOf(c.column))) : '';
@@ -198,15 +196,7 @@ export async function runQuery(
         break;
       default: {
         hasPercentile = true;
-        const q = PERCENTILES[c.op]!;
-        if (!needsSeries && isTail(q)) {
-          // The group without any breakdown value (every event of an ungrouped query) gets its own pass below.
-          tails.push({ index: i, q });
-          aggs.push(gNames.length === 0 ? `NULL AS ${alias}` : `quantile_disc(${x}, ${q}) FILTER (WHERE NOT (${noGroup})) AS ${alias}`);
-          aggs.push(`count(${x}) FILTER (WHERE ${noGroup}) AS t${i}`);
-        } else {
-          aggs.push(`quantile_disc(${x}, ${q}) AS ${alias}`);
-        }
+        aggs.push(`quantile_disc(${x}, ${PERCENTILES[c.op]}) AS ${alias}`);
       }
     }
   }
@@ -228,9 +218,8 @@ export async function runQuery(
   const select = [...gNames, needsSeries ? 'grouping(b) AS is_total, b' : '1 AS is_total, NULL AS b', ...aggs];
   const sql = `SELECT ${select.join(', ')} FROM (SELECT ${inner.join(', ')} FROM ${EVENTS_TABLE} WHERE ${where}) s ${groupBy}`;
   const reader = await conn.runAndReadAll(sql, p.values);
-  const resultRows = reader.getRowObjectsJS();
   const rows: GroupRow[] = [];
-  for (const r of resultRows) {
+  for (const r of reader.getRowObjectsJS()) {
     // An ungrouped query over no events still yields one all-NULL row: no events, no result.
     if (Number(r.n) === 0) continue;
     const values: Record<string, ResultValue> = {};
@@ -246,7 +235,6 @@ export async function runQuery(
       n: Number(r.n),
     });
   }
-  if (tails.length > 0) await tailPercentiles(conn, dataset, spec, tails, rows, resultRows);
   // With no events in scope, an ungrouped query still returns one totals row; grouped queries return none.
   const byKey = new Map(rows.map((r) => [groupKey(r.groupValues, r.bucket), r]));
 
@@ -324,54 +312,6 @@ function compareValues(a: ResultValue | undefined, b: ResultValue | undefined): 
   if (b === null || b === undefined) return -1;
   if (typeof a === 'number' && typeof b === 'number') return a - b;
   return String(a) < String(b) ? -1 : 1;
-}
-
-/** Percentiles in the outer tenths, where a top-N pass reads a tenth of a group's values at most. */
-function isTail(q: number): boolean {
-  return q >= 0.9 || q <= 0.1;
-}
-
-/**
- * Tail percentiles (P90 and above, P10 and below) of the group without any breakdown value, or of the whole scope
- * when the query has no breakdowns. That group is most often the largest by far (child spans carry no `http.route`):
- * at 10M spans, collecting its values for `quantile_disc` cost more than the rest of the query. A top-N pass reads
- * the same value: DuckDB keeps only the N largest (or smallest) in a heap, and pushes the heap's bound into the scan.
- * The index is `quantile_disc`'s (DuckDB reads the literal as a decimal and computes it exactly): the value at
- * `max(1, ceil(n × q)) - 1` in ascending order, over the n non-NULL values.
- */
-async function tailPercentiles(
-  conn: DuckDBConnection,
-  dataset: string,
-  spec: ValidSpec,
-  tails: { index: number; q: number }[],
-  rows: GroupRow[],
-  counts: Record<string, unknown>[],
-): Promise<void> {
-  const at = counts.findIndex((r) => Number(r.n) !== 0 && spec.breakdowns.every((_, i) => r[`g${i}`] === null));
-  const row = at < 0 ? undefined : rows.find((r) => r.bucket === undefined && r.groupValues.every((v) => v === null));
-  if (row === undefined) return;
-  for (const t of tails) {
-    const n = Number(counts[at]![`t${t.index}`] ?? 0);
-    const name = spec.calculations[t.index]!.name;
-    if (n === 0) {
-      row.values[name] = null;
-      continue;
-    }
-    const thousandths = Math.round(t.q * 1000);
-    const idx = Math.max(1, Math.ceil((n * thousandths) / 1000)) - 1;
-    const p = new Params();
-    const sqlOf = columnSql(p);
-    const where = scopeSql(dataset, spec.startTime, spec.endTime, spec.filters, spec.filterCombination, p, sqlOf);
-    const x = numExpr(spec.calculations[t.index]!.column!, sqlOf(spec.calculations[t.index]!.column!));
-    const none = spec.breakdowns.map((b) => `${sqlOf(b)} IS NULL`);
-    const high = t.q >= 0.5;
-    const reader = await conn.runAndReadAll(
-      `SELECT x FROM (SELECT ${x} AS x FROM ${EVENTS_TABLE} WHERE ${[where, ...none].join(' AND ')}) WHERE x IS NOT NULL
-       ORDER BY x ${high ? 'DESC' : 'ASC'} LIMIT 1 OFFSET ${high ? n - 1 - idx : idx}`,
-      p.values,
-    );
-    row.values[name] = toJs(reader.getRowObjectsJS()[0]?.x);
-  }
 }
 
 /**
