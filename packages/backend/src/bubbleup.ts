@@ -134,19 +134,15 @@ export async function bubbleUp(
     .filter((c) => !isIncidental(c.key) && !selectionColumns.has(c.key))
     .slice(0, MAX_COLUMNS)
     .map((c) => lookup('columns', c.key));
-  const numeric = columns.filter((c) => c.kind === 'number');
 
   const conn = store.reader();
   const tp = new Params();
   const ts = selectionSql(tp);
   const tw = scopeSql(dataset, startTime, endTime, filters, combination, tp);
-  // The same pass finds each numeric column's range, which a sampled comparison buckets by (the exact one finds it
-  // in its own query per column).
-  const ranged = exact ? [] : numeric;
   const totals = await conn.runAndReadAll(
     `SELECT coalesce(sum(w) FILTER (WHERE s), 0) AS sel, coalesce(sum(w) FILTER (WHERE NOT s), 0) AS base,
-       count(*) FILTER (WHERE s) AS sel_events, count(*) FILTER (WHERE NOT s) AS base_events${ranged.map((_, i) => `, min(x${i}) AS lo${i}, max(x${i}) AS hi${i}`).join('')}
-     FROM (SELECT ${['sample_rate AS w', `${ts} AS s`, ...ranged.map((c, i) => `${numExpr(c, c.sql(tp))} AS x${i}`)].join(', ')} FROM ${EVENTS_TABLE} WHERE ${tw})`,
+       count(*) FILTER (WHERE s) AS sel_events, count(*) FILTER (WHERE NOT s) AS base_events
+     FROM (SELECT sample_rate AS w, ${ts} AS s FROM ${EVENTS_TABLE} WHERE ${tw})`,
     tp.values,
   );
   const t = totals.getRowObjectsJS()[0]!;
@@ -155,20 +151,11 @@ export async function bubbleUp(
   const selectedEvents = Number(t.sel_events);
   const baseEvents = Number(t.base_events);
 
-  const ep = new Params();
-  const es = selectionSql(ep);
-  const ew = scopeSql(dataset, startTime, endTime, filters, combination, ep);
-  const examples = await conn.runAndReadAll(
-    `SELECT trace_id FROM ${EVENTS_TABLE} WHERE ${ew} AND ${es} AND trace_id IS NOT NULL GROUP BY trace_id LIMIT ${EXAMPLE_TRACES}`,
-    ep.values,
-  );
-  const exampleIds = examples.getRowObjectsJS().map((r) => String(r.trace_id));
-
   const sampled = !exact && baseEvents > sampleRows;
   let out: BubbleUpColumn[] = [];
   let sampledRows = baseEvents;
+  let exampleIds: string[] = [];
   if (selTotal > 0 && sampled) {
-    const bounds = new Map(numeric.map((c, i) => [c, { lo: t[`lo${i}`], hi: t[`hi${i}`] }]));
     const query = {
       selection: selectionSql,
       scope: (p: Params) => scopeSql(dataset, startTime, endTime, filters, combination, p),
@@ -182,13 +169,23 @@ export async function bubbleUp(
     let next = 0;
     const worker = async (c: DuckDBConnection): Promise<void> => {
       while (next < chunks.length) {
-        const r = await sampledColumns(c, chunks[next++]!, bounds, query);
+        const first = next === 0;
+        const r = await sampledColumns(c, chunks[next++]!, { ...query, examples: first });
         out.push(...r.columns);
         sampledRows = r.baselineRows;
+        if (first) exampleIds = r.examples;
       }
     };
     await Promise.all(store.readers().map(worker));
   } else if (selTotal > 0) {
+    const ep = new Params();
+    const es = selectionSql(ep);
+    const ew = scopeSql(dataset, startTime, endTime, filters, combination, ep);
+    const examples = await conn.runAndReadAll(
+      `SELECT trace_id FROM ${EVENTS_TABLE} WHERE ${ew} AND ${es} AND trace_id IS NOT NULL GROUP BY trace_id ORDER BY trace_id LIMIT ${EXAMPLE_TRACES}`,
+      ep.values,
+    );
+    exampleIds = examples.getRowObjectsJS().map((r) => String(r.trace_id));
     // Columns are compared on every reader connection at once, so one query's planning and result
     // handling overlaps another's scan.
     let next = 0;
@@ -232,47 +229,48 @@ export async function bubbleUp(
  * Every column compared in one statement over the selection's events (all of them) and a sample of the baseline's:
  * the rows whose hash of `ts` falls under `cut` (of {@link SAMPLE_MODULUS}), read in the same single scan of the
  * scope, then grouped per column. The hash makes the sample the same for the same data and request; keying it on the
- * timestamp (not on a random draw) keeps it independent of any attribute. Numeric columns are bucketed over their
- * exact range (`bounds`), as the exact comparison does.
+ * timestamp (not on a random draw) keeps it independent of any attribute. Numeric columns are bucketed over the range
+ * of the rows compared. With `examples`, the statement also gives the first example trace ids of the selection.
  */
 async function sampledColumns(
   conn: DuckDBConnection,
   columns: QueryColumn[],
-  bounds: Map<QueryColumn, { lo: unknown; hi: unknown }>,
-  q: { selection: (p: Params) => string; scope: (p: Params) => string; cut: number; selTotal: number },
-): Promise<{ columns: BubbleUpColumn[]; baselineRows: number }> {
+  q: { selection: (p: Params) => string; scope: (p: Params) => string; cut: number; selTotal: number; examples: boolean },
+): Promise<{ columns: BubbleUpColumn[]; baselineRows: number; examples: string[] }> {
   const p = new Params();
   const sqlOf = columnSql(p);
   const items = columns.map((c, i) => `${c.kind === 'number' ? numExpr(c, sqlOf(c)) : `CAST(${sqlOf(c)} AS VARCHAR)`} AS c${i}`);
-  const s = q.selection(p);
-  const rowsSql = `SELECT ${[...items, 'sample_rate AS w', `${s} AS s`].join(', ')} FROM ${EVENTS_TABLE}
+  if (q.examples) items.push(`CASE WHEN ${q.selection(p)} THEN trace_id END AS tid`);
+  const rowsSql = `SELECT ${[...items, 'sample_rate AS w', `${q.selection(p)} AS s`].join(', ')} FROM ${EVENTS_TABLE}
     WHERE ${q.scope(p)} AND (${q.selection(p)} OR hash(ts) % ${SAMPLE_MODULUS} < ${p.add(q.cut)})`;
   const selW = p.add(Math.max(q.selTotal, 1));
+  // Every branch gives the same columns: k (the column's index; -1 the sample's totals, -2 an example trace id),
+  // v (a value), b (a bucket), sel and base (weights), lo and hi (a numeric column's range), bn (sampled baseline rows).
+  const sums = 'coalesce(sum(w) FILTER (WHERE s), 0) AS sel, coalesce(sum(w) FILTER (WHERE NOT s), 0) AS base';
   const branches = columns.map((c, i) => {
-    const sums = 'coalesce(sum(w) FILTER (WHERE s), 0) AS sel, coalesce(sum(w) FILTER (WHERE NOT s), 0) AS base';
     if (c.kind !== 'number') {
-      return `(SELECT ${i} AS k, c${i} AS v, NULL::BIGINT AS b, ${sums} FROM r GROUP BY c${i}
-        ORDER BY sel / ${selW} + base / (SELECT greatest(bw, 1) FROM tot) DESC, v LIMIT ${TOP_VALUES})`;
+      return `SELECT * FROM (SELECT ${i} AS k, c${i} AS v, NULL::BIGINT AS b, ${sums}, NULL::DOUBLE AS lo, NULL::DOUBLE AS hi, 0 AS bn
+        FROM r GROUP BY c${i} ORDER BY sel / ${selW} + base / (SELECT greatest(bw, 1) FROM tot) DESC, v LIMIT ${TOP_VALUES})`;
     }
-    const { lo, hi } = bounds.get(c)!;
-    if (lo === null || hi === null) return `(SELECT ${i} AS k, NULL AS v, NULL::BIGINT AS b, ${sums} FROM r)`;
-    const l = p.add(Number(lo));
-    const h = p.add(Number(hi));
-    return `(SELECT ${i} AS k, NULL AS v,
-        CASE WHEN c${i} IS NULL THEN NULL ELSE least(floor((c${i} - ${l}) / greatest((${h} - ${l}) / ${NUMERIC_BUCKETS}, 1e-300))::BIGINT, ${NUMERIC_BUCKETS - 1}) END AS b,
-        ${sums} FROM r GROUP BY b)`;
+    return `SELECT ${i} AS k, NULL AS v,
+        CASE WHEN c${i} IS NULL THEN NULL ELSE least(floor((c${i} - lo) / greatest((hi - lo) / ${NUMERIC_BUCKETS}, 1e-300))::BIGINT, ${NUMERIC_BUCKETS - 1}) END AS b,
+        ${sums}, any_value(lo) AS lo, any_value(hi) AS hi, 0 AS bn
+      FROM r, (SELECT min(c${i}) AS lo, max(c${i}) AS hi FROM r) GROUP BY b`;
   });
+  if (q.examples) {
+    branches.push(`SELECT * FROM (SELECT -2 AS k, tid AS v, NULL::BIGINT AS b, 0 AS sel, 0 AS base, NULL::DOUBLE AS lo, NULL::DOUBLE AS hi, 0 AS bn
+      FROM r WHERE tid IS NOT NULL GROUP BY tid ORDER BY tid LIMIT ${EXAMPLE_TRACES})`);
+  }
   const sql = `WITH r AS MATERIALIZED (${rowsSql}),
     tot AS (SELECT coalesce(sum(w) FILTER (WHERE NOT s), 0) AS bw, count(*) FILTER (WHERE NOT s) AS bn FROM r)
-    SELECT -1 AS k, NULL AS v, NULL::BIGINT AS b, 0 AS sel, bw AS base, bn FROM tot
-    ${branches.map((b) => `UNION ALL SELECT *, 0 AS bn FROM ${b}`).join('\n    ')}`;
+    SELECT -1 AS k, NULL AS v, NULL::BIGINT AS b, 0 AS sel, bw AS base, NULL::DOUBLE AS lo, NULL::DOUBLE AS hi, bn FROM tot
+    ${branches.map((b) => `UNION ALL (${b})`).join('\n    ')}`;
   const rows = (await conn.runAndReadAll(sql, p.values)).getRowObjectsJS();
   const tot = rows.find((r) => Number(r.k) === -1)!;
   const baseTotal = Number(tot.base);
   const byColumn = new Map<number, Record<string, unknown>[]>();
   for (const r of rows) {
     const k = Number(r.k);
-    if (k < 0) continue;
     const list = byColumn.get(k);
     if (list) list.push(r);
     else byColumn.set(k, [r]);
@@ -282,11 +280,12 @@ async function sampledColumns(
     const group = byColumn.get(i) ?? [];
     const result =
       c.kind === 'number'
-        ? numericResult(c, group, Number(bounds.get(c)!.lo), Number(bounds.get(c)!.hi), q.selTotal, baseTotal)
+        ? numericResult(c, group, Number(group[0]?.lo), Number(group[0]?.hi), q.selTotal, baseTotal)
         : categoricalResult(c, sortCategorical(group, q.selTotal, baseTotal), q.selTotal, baseTotal);
     if (result) out.push(result);
   });
-  return { columns: out, baselineRows: Number(tot.bn) };
+  const examples = (byColumn.get(-2) ?? []).map((r) => String(r.v)).toSorted();
+  return { columns: out, baselineRows: Number(tot.bn), examples };
 }
 
 /** A column's top values in the exact comparison's order (UNION ALL does not keep each branch's ORDER BY). */

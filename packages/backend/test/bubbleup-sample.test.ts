@@ -110,7 +110,7 @@ describe('BubbleUp over a sampled baseline', () => {
       const f = fast.columns.find((x) => x.column === c.column)!;
       expect(Math.abs(f.score - c.score), c.column).toBeLessThan(5 * fast.baseline_error.score);
     }
-    // A numeric column is bucketed over the same exact range.
+    // A numeric column is bucketed over the range of the rows compared: here the same (both ends occur in the selection).
     expect(statusBuckets(fast)).toEqual(statusBuckets(exact));
   });
 
