@@ -26,8 +26,6 @@ const EXAMPLE_TRACES = 5;
  */
 export const BASELINE_SAMPLE_ROWS = 300_000;
 const MIN_SAMPLE_ROWS = 1000;
-/** Resolution of the hash that picks sampled rows: a row is in the sample when hash mod this is below a cut. */
-const SAMPLE_MODULUS = 1_000_000;
 /** Columns compared per statement over a sampled baseline (each holds its sampled rows of these columns in memory). */
 const COLUMNS_PER_PASS = 40;
 
@@ -159,7 +157,7 @@ export async function bubbleUp(
     const query = {
       selection: selectionSql,
       scope: (p: Params) => scopeSql(dataset, startTime, endTime, filters, combination, p),
-      cut: Math.ceil((sampleRows / baseEvents) * SAMPLE_MODULUS),
+      cut: hashCut(sampleRows / baseEvents),
       selTotal,
     };
     // A pass holds its sampled rows in memory, so passes take a bounded number of columns; they run on every reader
@@ -225,24 +223,31 @@ export async function bubbleUp(
   };
 }
 
+/** The 64-bit hash value below which a row is sampled, for a sampled fraction `f` of the rows. */
+function hashCut(f: number): bigint {
+  return BigInt(Math.min(2 ** 53, Math.ceil(f * 2 ** 53))) << 11n;
+}
+
 /**
  * Every column compared in one statement over the selection's events (all of them) and a sample of the baseline's:
- * the rows whose hash of `ts` falls under `cut` (of {@link SAMPLE_MODULUS}), read in the same single scan of the
- * scope, then grouped per column. The hash makes the sample the same for the same data and request; keying it on the
- * timestamp (not on a random draw) keeps it independent of any attribute. Numeric columns are bucketed over the range
- * of the rows compared. With `examples`, the statement also gives the first example trace ids of the selection.
+ * the rows whose 64-bit hash of `ts` is below `cut`, read in one scan of the scope, then grouped per column. The hash
+ * makes the sample the same for the same data and request; keying it on the timestamp (not on a random draw) keeps it
+ * independent of any attribute. Selected rows are spread over the whole scope, so the scan decompresses every column
+ * once whatever the sample; reading the selection and the sample in two scans (each filter inside its scan) cost
+ * 2.5 s against 1.6 s for this one at 10M spans. Numeric columns are bucketed over the range of the rows compared.
+ * With `examples`, the statement also gives the first example trace ids of the selection.
  */
 async function sampledColumns(
   conn: DuckDBConnection,
   columns: QueryColumn[],
-  q: { selection: (p: Params) => string; scope: (p: Params) => string; cut: number; selTotal: number; examples: boolean },
+  q: { selection: (p: Params) => string; scope: (p: Params) => string; cut: bigint; selTotal: number; examples: boolean },
 ): Promise<{ columns: BubbleUpColumn[]; baselineRows: number; examples: string[] }> {
   const p = new Params();
   const sqlOf = columnSql(p);
   const items = columns.map((c, i) => `${c.kind === 'number' ? numExpr(c, sqlOf(c)) : `CAST(${sqlOf(c)} AS VARCHAR)`} AS c${i}`);
   if (q.examples) items.push(`CASE WHEN ${q.selection(p)} THEN trace_id END AS tid`);
   const rowsSql = `SELECT ${[...items, 'sample_rate AS w', `${q.selection(p)} AS s`].join(', ')} FROM ${EVENTS_TABLE}
-    WHERE ${q.scope(p)} AND (${q.selection(p)} OR hash(ts) % ${SAMPLE_MODULUS} < ${p.add(q.cut)})`;
+    WHERE ${q.scope(p)} AND (${q.selection(p)} OR hash(ts) < CAST(${p.add(q.cut)} AS UBIGINT))`;
   const selW = p.add(Math.max(q.selTotal, 1));
   // Every branch gives the same columns: k (the column's index; -1 the sample's totals, -2 an example trace id),
   // v (a value), b (a bucket), sel and base (weights), lo and hi (a numeric column's range), bn (sampled baseline rows).
