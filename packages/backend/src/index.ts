@@ -11,6 +11,7 @@ import type { Backend, BackendOptions } from './types.js';
 
 export type { Backend, BackendOptions, QueryCalculatedField, QueryCalculation, QueryFilter, QueryHaving, QueryOrder, QuerySpec, RetentionOptions } from './types.js';
 export type { BubbleUpBucket, BubbleUpColumn, BubbleUpResult, BubbleUpValue } from './bubbleup.js';
+export { BASELINE_SAMPLE_ROWS } from './bubbleup.js';
 export type { HeatmapValue, QueryData } from './engine.js';
 export type { TraceEntry } from './traces.js';
 export type { Marker } from './markers.js';

@@ -67,5 +67,10 @@ export async function bubbleUpViaQueries(target: Target, dataset: string, reques
     baseline: { count: baseTotal },
     columns: out.toSorted((a, b) => b.score - a.score),
     example_trace_ids: [],
+    // Breakdown counts over the whole baseline (Honeycomb's COUNT, which weighs events by sample rate): no sample here.
+    baseline_sampled: false,
+    baseline_rows: baseTotal,
+    baseline_sample_rows: baseTotal,
+    baseline_error: { fraction: 0, score: 0 },
   };
 }

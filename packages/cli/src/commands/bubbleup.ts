@@ -40,7 +40,8 @@ function pct(f: number): string {
 export function renderBubbleUp(data: BubbleUpResult, selectionText: string, top: number, style: Style): string {
   const result = forTerminal(data);
   const out = [
-    `${style.bold('BubbleUp')}: ${terminalText(selectionText)} — selection ${formatValue(result.selection.count)} events vs baseline ${formatValue(result.baseline.count)}`,
+    `${style.bold('BubbleUp')}: ${terminalText(selectionText)} — selection ${formatValue(result.selection.count)} events vs baseline ${formatValue(result.baseline.count)}` +
+      (result.baseline_sampled ? ` (sampled: ${formatValue(result.baseline_sample_rows)} of ${formatValue(result.baseline_rows)} events)` : ''),
   ];
   const columns = result.columns.filter((c) => c.score > 0).slice(0, top);
   if (columns.length === 0) out.push('no column differs between the selection and the baseline');

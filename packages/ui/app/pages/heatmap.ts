@@ -144,9 +144,15 @@ async function runBubbleUp(section: HTMLElement, dataset: string, spec: QuerySpe
   }
 }
 
+/** How the baseline was read, when through a sample (a backend before the field existed never sends it). */
+function sampleNote(result: BubbleUpResult): string {
+  if (!result.baseline_sampled) return '';
+  return ` (baseline fractions from a sample of ${formatValue(result.baseline_sample_rows)} of ${formatValue(result.baseline_rows)} events, ±${formatValue(result.baseline_error.fraction * 100)}%)`;
+}
+
 function renderBubbleUp(result: BubbleUpResult, selection: Filter[]): HTMLElement[] {
   const label = selection.map((f) => `${f.column} ${f.op} ${formatValue(f.value)}`).join(' and ');
-  const out: HTMLElement[] = [h('h2', {}, `BubbleUp: ${label}`), h('p', {}, `${formatValue(result.selection.count)} selected events vs ${formatValue(result.baseline.count)} baseline events`)];
+  const out: HTMLElement[] = [h('h2', {}, `BubbleUp: ${label}`), h('p', {}, `${formatValue(result.selection.count)} selected events vs ${formatValue(result.baseline.count)} baseline events${sampleNote(result)}`)];
   const list = h('ol', { id: 'bubbleup-columns' });
   for (const c of result.columns.filter((x) => x.score > 0).slice(0, 12)) {
     list.append(
