@@ -12,18 +12,23 @@ const require = createRequire(import.meta.url);
 const AUTOCANNON = require.resolve('autocannon/autocannon.js');
 
 /**
- * A directory that looks like a real express app's install: node_modules holds only express and the three
- * tracers (symlinks into the workspace). In the monorepo every library is hoisted next to the bench, which
- * would make Waggle's "load what is installed" load every instrumentation; a real app has only its own deps.
+ * A directory that looks like a real service's install: node_modules holds express, the libraries a typical
+ * service also depends on (pg, ioredis, bullmq, sequelize, fastify: installed, not imported by the hello-world) and
+ * the three tracers, as symlinks into the workspace. In the monorepo every library is hoisted next to the bench,
+ * which would make Waggle's "load what is installed" see every library; a real app has only its own deps, but
+ * rarely only express: the installed-but-unused libraries are what an instrumentation loader must not pay for.
  */
+export const APP_DEPENDENCIES = ['express', 'pg', 'ioredis', 'bullmq', 'sequelize', 'fastify'];
+const TRACERS = ['@waggle/node', '@opentelemetry/auto-instrumentations-node', 'dd-trace'];
+
 export function createAppDir() {
   const dir = mkdtempSync(join(tmpdir(), 'waggle-bench-app-'));
-  for (const pkg of ['express', '@waggle/node', '@opentelemetry/auto-instrumentations-node', 'dd-trace']) {
+  for (const pkg of [...APP_DEPENDENCIES, ...TRACERS]) {
     const target = dirname(findPackageJSON(pkg, import.meta.url));
     mkdirSync(dirname(join(dir, 'node_modules', pkg)), { recursive: true });
     symlinkSync(target, join(dir, 'node_modules', pkg), 'dir');
   }
-  copyFileSync(join(here, 'app.cjs'), join(dir, 'app.cjs'));
+  for (const app of ['app.cjs', 'app.mjs']) copyFileSync(join(here, app), join(dir, app));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -132,7 +137,7 @@ export async function settledCount(sinkUrl, quietMs = 1500, maxMs = 8000) {
  */
 export async function measureVariant(variant, opts) {
   const { sinkUrl, connections, durationS, startups, taskset, serverCpu, loadCpu, appDir } = opts;
-  const app = 'app.cjs';
+  const app = variant.app ?? 'app.cjs';
   const cwd = appDir;
   const startupsMs = [];
   for (let i = 0; i < startups; i++) {
@@ -163,6 +168,8 @@ export async function measureVariant(variant, opts) {
     const cpuUsed = cpuSeconds(server.child.pid) - cpuBefore;
     return {
       name: variant.name,
+      base: variant.base ?? variant.name,
+      module: variant.module ?? 'cjs',
       label: variant.label ?? variant.name,
       startupMs: startupsMs[Math.floor(startupsMs.length / 2)],
       rps: load.rps,

@@ -1,4 +1,6 @@
-// The variants compared side by side. Each exports every span of every request to the same sink.
+// The variants compared side by side. Each exports every span of every request to the same sink. `esmArgs` (and
+// `esmLabel`) are the flags for the ES module app (app.mjs) where they differ from the CommonJS app's `args`; `apps`
+// limits a variant to one module system.
 export function variants(sinkUrl) {
   const otlp = {
     OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
@@ -14,6 +16,7 @@ export function variants(sinkUrl) {
       label: 'waggle with upstream instrumentation-http',
       args: ['--import', '@waggle/node/register'],
       env: { ...otlp, OTEL_SERVICE_NAME: 'bench-waggle-uh', WAGGLE_INSTRUMENTATIONS: 'http-upstream,undici,express' },
+      apps: ['cjs'],
     },
     {
       // Diagnostic variant (not run by default): Waggle without the express instrumentation, i.e. one SERVER span per
@@ -43,7 +46,9 @@ export function variants(sinkUrl) {
     {
       name: 'dd-trace',
       label: 'dd-trace (`--require dd-trace/init`, agent stub)',
+      esmLabel: 'dd-trace (`--import dd-trace/initialize.mjs`, agent stub)',
       args: ['--require', 'dd-trace/init'],
+      esmArgs: ['--import', 'dd-trace/initialize.mjs'],
       env: {
         // The sink doubles as a Datadog agent stub: it answers /info and counts /v0.4/traces payloads.
         DD_TRACE_AGENT_URL: sinkUrl,
@@ -62,4 +67,34 @@ export function variants(sinkUrl) {
       },
     },
   ];
+}
+
+/** The module systems measured: the same express app as CommonJS and as an ES module. */
+export const APPS = [
+  { id: 'cjs', file: 'app.cjs', label: 'CJS' },
+  { id: 'esm', file: 'app.mjs', label: 'ESM' },
+];
+
+/**
+ * One entry per variant and module system: `waggle` (CommonJS app) and `waggle-esm` (ES module app), and so on,
+ * each with the arguments, app file and label to run it with.
+ */
+export function variantsByApp(sinkUrl, apps = APPS.map((a) => a.id)) {
+  const out = [];
+  // Variant-major: the two module systems of one variant run back to back, so they see the same machine.
+  for (const v of variants(sinkUrl)) {
+    for (const app of APPS.filter((a) => apps.includes(a.id))) {
+      if (v.apps !== undefined && !v.apps.includes(app.id)) continue;
+      out.push({
+        ...v,
+        name: app.id === 'cjs' ? v.name : `${v.name}-${app.id}`,
+        base: v.name,
+        app: app.file,
+        module: app.id,
+        label: `${app.label}: ${(app.id === 'esm' ? v.esmLabel : undefined) ?? v.label ?? v.name}`,
+        args: app.id === 'esm' && v.esmArgs !== undefined ? v.esmArgs : v.args,
+      });
+    }
+  }
+  return out;
 }

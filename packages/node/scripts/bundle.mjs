@@ -143,6 +143,79 @@ const deferredIitmHooks = {
   },
 };
 
+/**
+ * @opentelemetry/instrumentation's RequireInTheMiddleSingleton hooks require() with no module list, so
+ * require-in-the-middle does the most it can for every require() in the process: after resolving the file it parses
+ * the package from the path and resolves the package's main again (require.resolve with `paths`, which Node does not
+ * cache) to tell main from internal files, for every file of every package (express alone is about 130). Given the
+ * list of module names the instrumentations registered, it returns early for files of any other package. The list is
+ * the singleton's, filled by register() as instrumentations load (require-in-the-middle reads it on each call), so
+ * what gets patched is the same; files of other packages skip the extra work. With the list, require-in-the-middle
+ * still resolves each require() once more before Node's own require does (double the stat calls of loading a package);
+ * for the singleton's hook (marked with the `waggleNamesOnly` option) a require() that cannot reach a listed package (a
+ * bare name of another package, or a relative path that stays inside another package or the app's own files) goes
+ * straight to Node: require-in-the-middle would return its exports untouched after the extra work. The build fails if
+ * the upstream text changes.
+ */
+const RITM_SINGLETON_PATCHES = [
+  ['_moduleNameTrie = new ModuleNameTrie();', '_moduleNameTrie = new ModuleNameTrie();\n\t_names = [];'],
+  ['new Hook(null, { internals: true }, (exports, name, basedir) => {', 'new Hook(this._names, { internals: true, waggleNamesOnly: true }, (exports, name, basedir) => {'],
+  ['this._moduleNameTrie.insert(hooked);', 'this._moduleNameTrie.insert(hooked);\n\t\tif (!this._names.includes(moduleName)) this._names.push(moduleName);'],
+];
+/** In require-in-the-middle: whether require(id) from `parent` cannot load a file of a package in `modules`. */
+const OUTSIDE_MODULES = `
+function waggleOutsideModules (id, parent, modules) {
+  const listed = (name) => modules.some((m) => m === name || m.startsWith(name + '/'))
+  const packageAt = (file, at) => {
+    const parts = file.slice(at).split(path.sep)
+    return parts[0].startsWith('@') ? parts[0] + '/' + parts[1] : parts[0]
+  }
+  // Absolute paths, package imports (#name: mapped anywhere) and explicit node_modules paths: the full check.
+  if (path.isAbsolute(id) || id.startsWith('#') || id.includes('node_modules')) return false
+  if (id.startsWith('.')) {
+    const from = parent && parent.filename
+    if (typeof from !== 'string' || !path.isAbsolute(from)) return false
+    const marker = path.sep + 'node_modules' + path.sep
+    const at = from.lastIndexOf(marker)
+    const target = path.resolve(path.dirname(from), id)
+    if (at === -1) return target.lastIndexOf(marker) === -1
+    const name = packageAt(from, at + marker.length)
+    const root = from.slice(0, at + marker.length) + name.split('/').join(path.sep) + path.sep
+    return target.startsWith(root) && !listed(name)
+  }
+  return !listed(id.startsWith('@') ? id.split('/').slice(0, 2).join('/') : id.split('/')[0])
+}
+`;
+const RITM_PATCHES = [
+  ["const moduleDetailsFromPath = require('module-details-from-path')\n", `const moduleDetailsFromPath = require('module-details-from-path')\n${OUTSIDE_MODULES}`],
+  [
+    '    } else {\n      try {\n        filename = Module._resolveFilename(id, this)',
+    '    } else {\n      if (hasWhitelist === true && options && options.waggleNamesOnly === true && waggleOutsideModules(id, this, modules)) return self._origRequire.apply(this, args)\n      try {\n        filename = Module._resolveFilename(id, this)',
+  ],
+];
+
+const requireHookWithModuleList = {
+  name: 'waggle-ritm-module-list',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]@opentelemetry[\\/]instrumentation[\\/].*[\\/]RequireInTheMiddleSingleton\.mjs$/ }, (args) => {
+      let contents = readFileSync(args.path, 'utf8');
+      for (const [from, to] of RITM_SINGLETON_PATCHES) {
+        if (!contents.includes(from)) throw new Error(`${args.path} changed: "${from}" not found; review RITM_SINGLETON_PATCHES`);
+        contents = contents.replace(from, to);
+      }
+      return { contents, loader: 'js' };
+    });
+    b.onLoad({ filter: /[\\/]require-in-the-middle[\\/]index\.js$/ }, (args) => {
+      let contents = readFileSync(args.path, 'utf8');
+      for (const [from, to] of RITM_PATCHES) {
+        if (!contents.includes(from)) throw new Error(`${args.path} changed: "${from.slice(0, 80)}" not found; review RITM_PATCHES`);
+        contents = contents.replace(from, to);
+      }
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
 for (const dir of ['chunks', 'shared']) rmSync(join(root, 'dist', dir), { recursive: true, force: true });
 await build({
   absWorkingDir: root,
@@ -161,7 +234,7 @@ await build({
   banner: { js: "import { createRequire as __waggleCreateRequire } from 'node:module'; const require = __waggleCreateRequire(import.meta.url);" },
   // A JSON string, not an object: esbuild inlines strings, while an object define gets an initializer call in every module.
   define: { WAGGLE_BUNDLED_VERSIONS: JSON.stringify(JSON.stringify(Object.fromEntries([...SHARED, SEMCONV].map((name) => [name, versionOf(name)])))) },
-  plugins: [swapOtel, builtinsByRequire, debugOnlyWhenEnabled, deferredIitmHooks, coreAttributesWithoutGarbage],
+  plugins: [swapOtel, builtinsByRequire, debugOnlyWhenEnabled, deferredIitmHooks, coreAttributesWithoutGarbage, requireHookWithModuleList],
   logLevel: 'warning',
 });
 

@@ -1,8 +1,8 @@
 // Installs import-in-the-middle's loader so ESM imports of instrumented libraries are patched.
-import Module, { builtinModules, createRequire, register as registerLoader, registerHooks, syncBuiltinESMExports } from 'node:module';
+import Module, { builtinModules, createRequire, findPackageJSON, register as registerLoader, registerHooks, syncBuiltinESMExports } from 'node:module';
 import type { LoadHookSync, ResolveHookSync } from 'node:module';
 import { isAbsolute, sep } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createDeferredIitmHooks } from './deferred-iitm.js';
 import { report } from './diagnostics.js';
 import { sharedPackages } from './otel.js';
@@ -58,9 +58,14 @@ export function installEsmHook(include: string[], onImport?: (specifier: string)
 
 /**
  * A resolve hook that keeps import-in-the-middle out of the way until it has something to do. Sync hooks also see
- * every require(), and IITM leaves those to require-in-the-middle anyway, so they go straight on. IITM itself (its
- * loader, acorn and the lexers: several milliseconds) is loaded, and its load hook registered, at the first ES
- * import of an included module; from then on it sees every ES import, exactly as if it had been registered first.
+ * every require(), and IITM leaves those to require-in-the-middle anyway, so they go straight on. An ES import of an
+ * included package that resolves to a CommonJS file (express, pg's main, ioredis: most of npm) takes the CommonJS
+ * path too: IITM would wrap it in a generated ES module and load the package's whole require() tree through the ES
+ * module loader (about 30 ms of startup for express, and IITM's loader hook on every module loaded after it);
+ * instead Node loads it as usual and require-in-the-middle patches it right after it has run, before the ES module
+ * namespace reads its exports (patchAfterLoad). IITM itself (its loader, acorn and the lexers: several
+ * milliseconds) is loaded, and its load hook registered, at the first ES import of an included package that is an
+ * ES module (p-retry, for instance); from then on it sees every ES import, exactly as if it had been registered first.
  */
 function lazyIitmResolve(include: string[]): ResolveHookSync {
   const triggers = new Set<string>();
@@ -91,13 +96,41 @@ function lazyIitmResolve(include: string[]): ResolveHookSync {
   if (include.some((name) => isAbsolute(name) || name.startsWith('file:'))) activate();
   return (specifier, context, nextResolve) => {
     importListener?.(specifier);
-    if (iitm === undefined) {
-      if (failed || !triggers.has(specifier)) return nextResolve(specifier, context);
-      activate();
-      if (iitm === undefined) return nextResolve(specifier, context);
+    if (triggers.has(specifier)) {
+      const resolved = nextResolve(specifier, context);
+      if (isCommonJs(resolved)) {
+        patchAfterLoad(fileURLToPath(resolved.url), specifier);
+        return resolved;
+      }
+      if (iitm === undefined && !failed) activate();
+      // IITM resolves again (it needs the chain's answer for its own wrapping decision); resolution is cached.
+      return iitm === undefined ? resolved : iitm.resolveSync(specifier, context, nextResolve);
     }
-    return iitm.resolveSync(specifier, context, nextResolve);
+    return iitm === undefined ? nextResolve(specifier, context) : iitm.resolveSync(specifier, context, nextResolve);
   };
+}
+
+/**
+ * Whether a resolved ES import is a CommonJS file. Node's resolver often leaves the format open for `.js` (it
+ * decides at load time), so this reads it as Node does: `.cjs`, or `.js` under a package.json without
+ * `"type": "module"`. (A `.js` file with ES module syntax and no type field, which Node detects by parsing, is read as
+ * CommonJS here: it then loads as an ES module unwrapped, so its instrumentation does not apply. Packages declare
+ * their type.)
+ */
+function isCommonJs(resolved: { url: string; format?: string | null }): boolean {
+  if (resolved.format === 'commonjs') return resolved.url.startsWith('file:');
+  if (resolved.format !== undefined && resolved.format !== null) return false;
+  if (!resolved.url.startsWith('file:')) return false;
+  if (resolved.url.endsWith('.cjs')) return true;
+  if (!resolved.url.endsWith('.js')) return false;
+  try {
+    const manifest = findPackageJSON(resolved.url);
+    if (manifest === undefined) return true;
+    const { readFileSync } = ownRequire('node:fs') as typeof import('node:fs');
+    return (JSON.parse(readFileSync(manifest, 'utf8')) as { type?: string }).type !== 'module';
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -177,46 +210,62 @@ export function patchLoadedBuiltins(builtins: string[]): void {
 
 type Load = (request: string, parent: unknown, isMain: boolean) => unknown;
 
+/** CommonJS files (absolute paths) Node will evaluate through Module._load → the package name to patch them as. */
+const patchAfterLoadPending = new Map<string, string>();
+let loadWrapper: Load | undefined;
+
 /**
  * The in-file form again: CommonJS packages the entry file imports (express, pg) were only parsed when the
  * register module ran (require.cache holds them with loaded=false); Node evaluates them afterwards through
- * Module._load with their absolute path, which require-in-the-middle does not see. For exactly those files,
+ * Module._load with their absolute path, which require-in-the-middle does not see. So do CommonJS packages an ES
+ * module imports after Waggle started (the resolve hook above sends them here). For exactly those files,
  * once Node has evaluated one, requiring the package by name runs the instrumentation patch before the ES module
  * namespace reads module.exports (in place, or as a replacement put there). The wrapper removes itself when all
  * are done.
  */
 export function patchPreparsedCommonJs(libraries: string[]): void {
   const cache = ownRequire.cache;
-  const pending = new Map<string, string>();
   for (const filename of Object.keys(cache)) {
     if (cache[filename]?.loaded !== false) continue;
     for (const lib of libraries) {
-      if (filename.includes(`${sep}node_modules${sep}${lib.split('/').join(sep)}${sep}`)) pending.set(filename, lib);
+      if (filename.includes(`${sep}node_modules${sep}${lib.split('/').join(sep)}${sep}`)) patchAfterLoad(filename, lib);
     }
   }
-  if (pending.size === 0) return;
+}
+
+/** Runs require-in-the-middle's patch for `lib` once Node has evaluated `filename` (a CommonJS file of `lib`). */
+function patchAfterLoad(filename: string, lib: string): void {
+  const cache = ownRequire.cache;
+  // Already evaluated (required earlier): require-in-the-middle saw that require(), or it was loaded too early.
+  if (cache[filename]?.loaded === true) return;
+  patchAfterLoadPending.set(filename, lib);
   const moduleInternals = Module as unknown as { _load: Load };
+  if (loadWrapper !== undefined && moduleInternals._load === loadWrapper) return;
   const original = moduleInternals._load;
   const wrapped: Load = function (this: unknown, request, parent, isMain) {
     const result = original.call(this, request, parent, isMain);
-    const lib = pending.get(request);
-    if (lib === undefined) return result;
-    pending.delete(request);
+    const pending = patchAfterLoadPending.get(request);
+    if (pending === undefined) return result;
+    patchAfterLoadPending.delete(request);
     let exports = result;
     try {
       const requireFrom = createRequire(request);
-      const patched = requireFrom(lib);
+      const patched = requireFrom(pending);
       // A patch that replaces the exports (a wrapped function: @fastify/reply-from, async-retry) hands its
       // replacement back through require(); the namespace is built from module.exports, so that must be it too.
-      if (patched !== result && requireFrom.resolve(lib) === request && cache[request] !== undefined) {
+      if (patched !== result && requireFrom.resolve(pending) === request && cache[request] !== undefined) {
         cache[request].exports = patched;
         exports = patched;
       }
     } catch {
       // the package's main is not this file (a subpath import): nothing to patch here
     }
-    if (pending.size === 0 && moduleInternals._load === wrapped) moduleInternals._load = original;
+    if (patchAfterLoadPending.size === 0 && moduleInternals._load === wrapped) {
+      moduleInternals._load = original;
+      loadWrapper = undefined;
+    }
     return exports;
   };
+  loadWrapper = wrapped;
   moduleInternals._load = wrapped;
 }

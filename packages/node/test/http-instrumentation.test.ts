@@ -4,7 +4,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { createServer, get, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WaggleContextManager } from '../src/context-manager.js';
 import { HttpChannelInstrumentation } from '../src/http-instrumentation.js';
 
@@ -217,6 +217,32 @@ describe('the request\'s context in its stream events', () => {
       const after = spans.find((s) => s.name === 'after body')!;
       expect(after.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
     } finally {
+      await new Promise((r) => bodyServer.close(r));
+    }
+  });
+
+  it('an event nobody listens to is emitted without entering the request\'s context; one with a listener still enters it', async () => {
+    // Without a context manager's applyIn, the instrumentation enters a context through context.with(ctx, Reflect.apply,
+    // undefined, emit, emitter, arguments), which reaches the global context manager's with().
+    const entered: string[] = [];
+    const original = WaggleContextManager.prototype.with;
+    const withSpy = vi.spyOn(WaggleContextManager.prototype, 'with').mockImplementation(function (this: WaggleContextManager, ...args: unknown[]) {
+      if (args[1] === Reflect.apply) entered.push(String((args[5] as ArrayLike<unknown>)[0]));
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof original);
+    // The body arrives in its own packet, from the socket's callback (outside the request): 'data' has no listener
+    // (the stream flows after resume()), 'end' has one.
+    const bodyServer = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    await new Promise<void>((r) => bodyServer.listen(0, '127.0.0.1', r));
+    try {
+      await postInTwoPackets((bodyServer.address() as AddressInfo).port, '{"a":1}');
+      expect(entered).toContain('end');
+      expect(entered).not.toContain('data');
+    } finally {
+      withSpy.mockRestore();
       await new Promise((r) => bodyServer.close(r));
     }
   });
