@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Part of `npm run bench` (alone: `node bench/overhead.mjs [--duration 10] [--connections 50] [--startups 5] [--variants a,b]
-// [--apps cjs,esm]`): measures tracing overhead on the express hello-world, as a CommonJS app (app.cjs) and as an ES
+// [--apps cjs,esm] [--compare <another build's register.js>]`): measures tracing overhead on the express hello-world, as a CommonJS app (app.cjs) and as an ES
 // module app (app.mjs; variants `bare-esm`, `waggle-esm`, …), side by side in one run and rewrites the
 // @waggle/node section of bench/RESULTS.md. Server pinned to CPU 0, load generator and sink to CPU 1.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     variants: { type: 'string' },
     apps: { type: 'string', default: APPS.map((a) => a.id).join(',') },
+    compare: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -34,7 +35,7 @@ const loadAtStart = loadavg()[0];
 const sink = launch(['sink.mjs'], {}, { cpu: 1, taskset, cwd: fileURLToPath(new URL('./overhead/', import.meta.url)) });
 const sinkUrl = `http://127.0.0.1:${(await sink.listening).port}`;
 
-const selected = variantsByApp(sinkUrl, values.apps.split(',')).filter((v) => (values.variants ? values.variants.split(',').includes(v.name) : !v.optional));
+const selected = variantsByApp(sinkUrl, values.apps.split(','), values.compare).filter((v) => (values.variants ? values.variants.split(',').includes(v.name) : !v.optional));
 const perVariant = new Map(selected.map((v) => [v.name, []]));
 const appDir = createAppDir();
 try {

@@ -1,13 +1,15 @@
 // The variants compared side by side. Each exports every span of every request to the same sink. `esmArgs` (and
 // `esmLabel`) are the flags for the ES module app (app.mjs) where they differ from the CommonJS app's `args`; `apps`
 // limits a variant to one module system.
-export function variants(sinkUrl) {
+export function variants(sinkUrl, compare) {
   const otlp = {
     OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
   };
   return [
     { name: 'bare', args: [], env: {} },
+    // `--compare <register.js>`: another build of @waggle/node (a checkout of an earlier commit) beside this one.
+    ...(compare ? [{ name: 'waggle-compare', label: `waggle from ${compare}`, args: ['--import', compare], env: { ...otlp, OTEL_SERVICE_NAME: 'bench-waggle' } }] : []),
     { name: 'waggle', args: ['--import', '@waggle/node/register'], env: { ...otlp, OTEL_SERVICE_NAME: 'bench-waggle' } },
     {
       // Same distro with the upstream @opentelemetry/instrumentation-http instead of Waggle's channel-based one:
@@ -79,10 +81,10 @@ export const APPS = [
  * One entry per variant and module system: `waggle` (CommonJS app) and `waggle-esm` (ES module app), and so on,
  * each with the arguments, app file and label to run it with.
  */
-export function variantsByApp(sinkUrl, apps = APPS.map((a) => a.id)) {
+export function variantsByApp(sinkUrl, apps = APPS.map((a) => a.id), compare = undefined) {
   const out = [];
   // Variant-major: the two module systems of one variant run back to back, so they see the same machine.
-  for (const v of variants(sinkUrl)) {
+  for (const v of variants(sinkUrl, compare)) {
     for (const app of APPS.filter((a) => apps.includes(a.id))) {
       if (v.apps !== undefined && !v.apps.includes(app.id)) continue;
       out.push({
