@@ -176,15 +176,23 @@ function differences(name, key, base) {
 }
 
 /** "median (min–max, middle half a–b)" of per-round ratios as costs. */
-function spread(values) {
-  const sorted = values.toSorted((a, b) => a - b);
+function spread(perRound) {
+  const sorted = perRound.toSorted((a, b) => a - b);
   const q = (f) => sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))];
-  return `${pct(median(values) - 1)} (rounds ${pct(sorted[0] - 1)} to ${pct(sorted.at(-1) - 1)}, middle half ${pct(q(0.25) - 1)} to ${pct(q(0.75) - 1)})`;
+  return `${pct(median(perRound) - 1)} (rounds ${pct(sorted[0] - 1)} to ${pct(sorted.at(-1) - 1)}, middle half ${pct(q(0.25) - 1)} to ${pct(q(0.75) - 1)})`;
+}
+
+/** The variant a row's cost is taken against: like for like, with or without export. */
+function baseOf(name) {
+  return name.endsWith(' no-export') ? 'http no-export' : 'http';
+}
+
+function us(x) {
+  return `${x.toFixed(1)} µs`;
 }
 
 function render() {
   const med = (name, key) => median(runs.get(name).map((x) => x[key]));
-  const baseOf = (name) => (name.endsWith(' no-export') ? 'http no-export' : 'http');
   const cost = (name, key, invert) => {
     const base = baseOf(name);
     if (name === base) return '—';
@@ -197,13 +205,11 @@ function render() {
   const perRound = (name, key, base = 'http') => ratios(name, key, base).map((x) => x.toFixed(3)).join(', ');
   const proxyRps = median(ratios('http+undici+proxy', 'rps'));
   const proxyCpu = median(ratios('http+undici+proxy', 'cpuUsPerRequest'));
-  const proxyCpuAtRate = median(ratios('http+undici+proxy', 'cpuUsAtRate'));
   const undiciCpuAtRate = median(ratios('http+undici', 'cpuUsAtRate'));
   const proxyVsUndici = median(ratios('http+undici+proxy', 'cpuUsAtRate', 'http+undici'));
   const loadEnd = loadavg()[0];
   const separate = layout === 'separate';
   const command = `node packages/instrumentation-proxy/bench/overhead.mjs --layout ${layout} --slice ${sliceS} --rounds ${rounds} --connections ${connections} --rate ${rate}`;
-  const us = (x) => `${x.toFixed(1)} µs`;
   const lines = [
     separate ? SECTION : "### Upstream in the proxy's process (the bench's earlier layout)",
     '',
