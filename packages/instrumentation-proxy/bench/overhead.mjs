@@ -26,9 +26,11 @@
 // utime + stime in 10 ms ticks. The fixed-rate CPU per request is the headline: saturated throughput on a shared
 // 2-core machine measures the load generator and the neighbours as much as the server. Rewrites this package's
 // block(s) of <repo>/bench/RESULTS.md. Needs `npm run build`. --profile DIR writes one CPU profile per variant there.
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { autocannon, cpuSeconds, hasTaskset, launch, settledCount, sinkCount, stop } from '../../../bench/overhead/measure.mjs';
 
@@ -42,6 +44,8 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     micro: { type: 'boolean', default: false },
     layout: { type: 'string', default: 'separate' },
+    mux: { type: 'boolean', default: false },
+    'turn-ms': { type: 'string', default: '200' },
   },
 });
 const sliceS = Number(values.slice);
@@ -54,6 +58,7 @@ if (layout !== 'separate' && layout !== 'in-process') throw new Error(`--layout 
 const SECTION = '## @waggle/instrumentation-proxy';
 const APP = fileURLToPath(new URL('./reply-from-app.cjs', import.meta.url));
 const UPSTREAM = fileURLToPath(new URL('./upstream.cjs', import.meta.url));
+const MUX_LOAD = fileURLToPath(new URL('./mux-load.mjs', import.meta.url));
 const INSTRUMENTED = [
   { name: 'http', instrumentations: 'http' },
   { name: 'http+undici', instrumentations: 'http,undici' },
@@ -87,9 +92,10 @@ try {
   for (const server of servers) await calibrate(server);
   for (const server of servers) await autocannon(server.url, { connections, durationS: 2, cpu: 1, taskset });
   for (let round = 0; round < rounds; round++) {
-    for (const server of servers) {
+    const muxed = values.mux ? await muxWindow() : undefined;
+    for (const [index, server] of servers.entries()) {
       const saturated = await slice(server, {});
-      const atRate = await slice(server, { overallRate: rate });
+      const atRate = muxed === undefined ? await slice(server, { overallRate: rate }) : { cpuUs: muxed[index] };
       runs.get(server.name).push({ rps: saturated.rps, p99: saturated.p99, cpuUsPerRequest: saturated.cpuUs, cpuUsAtRate: atRate.cpuUs });
       loads.push(loadavg()[0]);
       process.stderr.write(
@@ -143,10 +149,47 @@ async function calibrate(server) {
 async function slice(server, options) {
   const cpuBefore = cpuTime(server.child.pid);
   const load = await autocannon(server.url, { connections, durationS: sliceS, cpu: 1, taskset, ...options });
-  await settledCount(sinkUrl, 1200, 10_000);
+  await settled();
   const cpuUsed = cpuTime(server.child.pid) - cpuBefore;
   if (load.errors > 0) throw new Error(`${server.name}: ${load.errors} failed requests`);
   return { rps: load.rps, p99: load.p99, cpuUs: (cpuUsed * 1e6) / load.requests };
+}
+
+/**
+ * The fixed-rate measure with --mux: one window in which the load (--rate, open loop, pinned to the load CPU) moves
+ * between all the proxies in --turn-ms turns, --slice seconds for each in all; every proxy's CPU is read before the
+ * window and after the sink has all the window's spans. Returns CPU µs per request for each server, in order.
+ */
+async function muxWindow() {
+  await settled();
+  const before = servers.map((server) => cpuTime(server.child.pid));
+  const spec = { targets: servers.map((server) => server.url), rate, turnMs: Number(values['turn-ms']), durationS: sliceS * servers.length, connections };
+  const args = [MUX_LOAD, JSON.stringify(spec)];
+  const [command, argv] = taskset ? ['taskset', ['-c', '1', process.execPath, ...args]] : [process.execPath, args];
+  const out = await new Promise((resolve, reject) =>
+    execFile(command, argv, { cwd: fileURLToPath(new URL('..', import.meta.url)), maxBuffer: 1 << 20 }, (error, stdout) => (error ? reject(error) : resolve(stdout))),
+  );
+  const { requests, errors } = JSON.parse(out);
+  if (errors > 0) throw new Error(`mux window: ${errors} failed requests`);
+  await settled();
+  return servers.map((server, i) => ((cpuTime(server.child.pid) - before[i]) * 1e6) / requests[i]);
+}
+
+/**
+ * Waits until the sink is quiet: fewer than 3 new spans in 1.2 s (at most 10 s). Not "no new span": with
+ * ProxyInstrumentation on, each export batch's own OTLP POST comes back as one more span (the exporter's request runs in
+ * the context of the proxied request that armed the batch timer, and the proxy's http.client subscriber ignores the
+ * suppression), so that variant trickles one span a second forever and an exact quiet never comes.
+ */
+async function settled() {
+  const deadline = Date.now() + 10_000;
+  let last = await sinkCount(sinkUrl);
+  for (;;) {
+    await sleep(1200);
+    const now = await sinkCount(sinkUrl);
+    if (now - last < 3 || Date.now() >= deadline) return now;
+    last = now;
+  }
 }
 
 /** CPU seconds used by all of the process's threads, in nanoseconds' precision (schedstat), else in ticks. */
@@ -209,7 +252,7 @@ function render() {
   const proxyVsUndici = median(ratios('http+undici+proxy', 'cpuUsAtRate', 'http+undici'));
   const loadEnd = loadavg()[0];
   const separate = layout === 'separate';
-  const command = `node packages/instrumentation-proxy/bench/overhead.mjs --layout ${layout} --slice ${sliceS} --rounds ${rounds} --connections ${connections} --rate ${rate}`;
+  const command = `node packages/instrumentation-proxy/bench/overhead.mjs --layout ${layout}${values.mux ? ` --mux --turn-ms ${values['turn-ms']}` : ''} --slice ${sliceS} --rounds ${rounds} --connections ${connections} --rate ${rate}`;
   const lines = [
     separate ? SECTION : "### Upstream in the proxy's process (the bench's earlier layout)",
     '',
@@ -218,7 +261,9 @@ function render() {
     separate
       ? 'fastify 5 + @fastify/reply-from 12 proxying `GET /` to an upstream in **another process** (plain node:http, untraced, not measured), the proxy under `node --import @waggle/node/register`,'
       : 'fastify 5 + @fastify/reply-from 12 proxying `GET /` to an upstream **in the same process**, under `node --import @waggle/node/register`,',
-    `every span exported over OTLP to a counting sink. The ${servers.length} proxies run side by side; ${rounds} rounds, each giving every proxy a ${sliceS} s saturated slice, then ${sliceS} s at ${rate} req/s.`,
+    values.mux
+      ? `every span exported over OTLP to a counting sink. The ${servers.length} proxies run side by side; ${rounds} rounds, each giving every proxy a ${sliceS} s saturated slice (autocannon), and one ${sliceS * servers.length} s window at ${rate} req/s (open loop, undici, ${connections} connections per proxy) that moves between the proxies every ${values['turn-ms']} ms (${sliceS} s each in all), so the fixed-rate numbers of one round come from the same seconds of the machine.`
+      : `every span exported over OTLP to a counting sink. The ${servers.length} proxies run side by side; ${rounds} rounds, each giving every proxy a ${sliceS} s saturated slice, then ${sliceS} s at ${rate} req/s.`,
     `Costs are medians of the per-round ratios against \`http\`${separate ? ' (rows marked no-export: against `http no-export`)' : ''} in the same round. "CPU" is the on-CPU time of all the proxy process's threads per request`,
     '(schedstat), from the start of a slice until the sink has received all its spans: export included, each slice its own.',
   ];
