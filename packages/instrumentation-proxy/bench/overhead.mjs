@@ -295,8 +295,16 @@ function render() {
   lines.push(
     '',
     `**Cost of ProxyInstrumentation over the http instrumentation alone${separate ? '' : ' (upstream in the same process)'}: CPU per request at a fixed rate ${spread(ratios('http+undici+proxy', 'cpuUsAtRate'))}** (target ≤ 10 %); CPU per request saturated ${pct(proxyCpu - 1)}; throughput ${pct(1 - proxyRps)}. ` +
+      `In µs per request at the fixed rate (median of per-round differences): ${us(median(differences('http+undici+proxy', 'cpuUsAtRate', 'http')))} over http's ${us(med('http', 'cpuUsAtRate'))}. ` +
       `The undici instrumentation's CLIENT span, which ProxyInstrumentation replaces, costs ${pct(undiciCpuAtRate - 1)} at the same rate; http+undici+proxy ÷ http+undici: ${proxyVsUndici.toFixed(3)}.`,
   );
+  if (values.mux) {
+    lines.push(
+      '',
+      `_With --mux a proxy serves ${values['turn-ms']} ms turns with ${(Number(values['turn-ms']) * (servers.length - 1)) / 1000} s gaps, so its CPU per request at the fixed rate (http: ${us(med('http', 'cpuUsAtRate'))}) is well above the saturated one (${us(med('http', 'cpuUsPerRequest'))}), ` +
+        'presumably wake-ups and cold caches after each gap. A percentage over that larger base is smaller for the same µs; read the µs differences alongside._',
+    );
+  }
   if (separate) {
     const withExport = (name) => median(differences(name, 'cpuUsAtRate', 'http'));
     const withoutExport = (name) => median(differences(`${name} no-export`, 'cpuUsAtRate', 'http no-export'));
