@@ -5,7 +5,8 @@
  * instrumentation must make none. `createContextKey` is `Symbol.for`, so `@waggle/node` reads the same key without
  * depending on this package.
  */
-import { context, createContextKey } from '@opentelemetry/api';
+import { context, createContextKey, type Context } from '@opentelemetry/api';
+import { isTracingSuppressed } from '@opentelemetry/core';
 import type { Socket } from 'node:net';
 import type { AttemptLibrary, RequestAttemptState } from './internal-types.js';
 import { parseOriginCached } from './utils.js';
@@ -62,9 +63,13 @@ export class AttemptScope {
   }
 }
 
-/** The scope in `ctx`, if this copy of the package made it. */
-export function scopeIn(ctx: { getValue(key: symbol): unknown }): AttemptScope | undefined {
+/**
+ * The scope in `ctx`, if this copy of the package made it. None where tracing is suppressed: an exporter's own POST
+ * (its batch timer may have been armed inside a proxied request) is not an upstream attempt.
+ */
+export function scopeIn(ctx: Context): AttemptScope | undefined {
   const value = ctx.getValue(UPSTREAM_ATTEMPT_OWNER_KEY);
+  if (value !== undefined && isTracingSuppressed(ctx)) return undefined;
   return value instanceof AttemptScope ? value : undefined;
 }
 

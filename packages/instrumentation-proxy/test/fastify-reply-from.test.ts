@@ -1,4 +1,6 @@
-import { SpanKind } from '@opentelemetry/api';
+import http from 'node:http';
+import { context, SpanKind } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -190,6 +192,38 @@ describe('@fastify/reply-from', () => {
       expect(audit.traceparents).toHaveLength(1);
     } finally {
       await audit.close();
+    }
+  });
+
+  it('a request sent with tracing suppressed inside the proxy call (an exporter\'s own POST) is not an attempt', async () => {
+    upstream = await startUpstream((_i, _req, res) => res.end('main'));
+    const collector = await startUpstream((_i, _req, res) => res.end('{}'));
+    const base = upstream.url;
+    ({ app } = await startApp((a) => {
+      a.register(replyFrom, { base });
+      a.get('/', (_req: FastifyRequest, reply: FastifyReply) =>
+        reply.from('/', {
+          onResponse: (_request, replyInHook, res) => {
+            // What an exporter does when its batch timer was armed inside this request: send with tracing suppressed.
+            context.with(suppressTracing(context.active()), () => {
+              const post = http.request(`${collector.url}/v1/traces`, { method: 'POST' }, (answer) => {
+                answer.resume();
+                answer.on('end', () => replyInHook.send(res.stream));
+              });
+              post.end('{}');
+            });
+          },
+        }),
+      );
+    }).then((r) => ((appUrl = r.url), r)));
+    try {
+      expect(await get(`${appUrl}/`)).toEqual({ status: 200, body: 'main' });
+      await waitForSpans(exporter, isProxyServerSpan, 1);
+      const attempts = attemptSpans(exporter);
+      expect(attempts.map((s) => s.attributes['server.port'])).toEqual([upstream.port]);
+      expect(collector.traceparents).toEqual([undefined]);
+    } finally {
+      await collector.close();
     }
   });
 

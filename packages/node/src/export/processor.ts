@@ -177,10 +177,14 @@ export class WaggleExportProcessor implements SpanProcessor {
     if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.run();
-    }, Math.max(0, at - Date.now()));
+    // Armed from the root context: a span's end inside a request would otherwise keep that request's context alive
+    // until the timer fires, and run the export in it.
+    this.timer = api.context.with(api.ROOT_CONTEXT, () =>
+      setTimeout(() => {
+        this.timer = undefined;
+        void this.run();
+      }, Math.max(0, at - Date.now())),
+    );
     this.timer.unref();
   }
 

@@ -6,7 +6,7 @@ import { parseRetryAfter } from './retry.js';
 import type { ExportDestination } from './types.js';
 import { api, core } from '../otel.js';
 
-const { context } = api;
+const { context, ROOT_CONTEXT } = api;
 const { suppressTracing } = core;
 const require = createRequire(import.meta.url);
 // require(), not import: the ES module facade of node:http reads every export, and its lazy WebSocket/fetch getters
@@ -48,8 +48,9 @@ export class OtlpHttpTransport implements Transport {
   }
 
   send(body: Uint8Array, _spanCount: number): Promise<SendOutcome> {
-    // Our own request must not be traced by the http instrumentation (it would feed spans back into the queue).
-    return context.with(suppressTracing(context.active()), () => this.request(body));
+    // Our own request must not be traced by the http instrumentation (it would feed spans back into the queue), and
+    // belongs to no app request: from the root context, not whichever request's span end armed the batch timer.
+    return context.with(suppressTracing(ROOT_CONTEXT), () => this.request(body));
   }
 
   private request(body: Uint8Array): Promise<SendOutcome> {
