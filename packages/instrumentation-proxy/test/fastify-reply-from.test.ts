@@ -32,6 +32,16 @@ async function startApp(register: (app: App) => void): Promise<{ app: App; url: 
   return { app, url };
 }
 
+/** A reply-from proxy of `base` whose onResponse hook runs `hook` in the proxy call's context, then answers. */
+function startHookedProxy(base: string, hook: (send: () => void) => void): Promise<{ app: App; url: string }> {
+  return startApp((a) => {
+    a.register(replyFrom, { base });
+    a.get('/', (_req: FastifyRequest, reply: FastifyReply) =>
+      reply.from('/', { onResponse: (_request, replyInHook, res) => hook(() => replyInHook.send(res.stream)) }),
+    );
+  });
+}
+
 describe('@fastify/reply-from', () => {
   let upstream: Upstream | undefined;
   let app: App | undefined;
@@ -169,20 +179,12 @@ describe('@fastify/reply-from', () => {
   it("a request the app makes from reply-from's onResponse hook is not counted as an upstream attempt", async () => {
     upstream = await startUpstream((_i, _req, res) => res.end('main'));
     const audit = await startUpstream((_i, _req, res) => res.end('logged'));
-    const base = upstream.url;
-    ({ app } = await startApp((a) => {
-      a.register(replyFrom, { base });
-      a.get('/', (_req: FastifyRequest, reply: FastifyReply) =>
-        reply.from('/', {
-          onResponse: (_request, replyInHook, res) => {
-            // Runs inside the proxy call's context: an unrelated call to another service.
-            void fetch(audit.url)
-              .then((r) => r.text())
-              .then(() => replyInHook.send(res.stream));
-          },
-        }),
-      );
-    }).then((r) => ((appUrl = r.url), r)));
+    ({ app, url: appUrl } = await startHookedProxy(upstream.url, (send) => {
+      // Runs inside the proxy call's context: an unrelated call to another service.
+      void fetch(audit.url)
+        .then((r) => r.text())
+        .then(send);
+    }));
     try {
       expect(await get(`${appUrl}/`)).toEqual({ status: 200, body: 'main' });
       await waitForSpans(exporter, isProxyServerSpan, 1);
@@ -198,24 +200,16 @@ describe('@fastify/reply-from', () => {
   it('a request sent with tracing suppressed inside the proxy call (an exporter\'s own POST) is not an attempt', async () => {
     upstream = await startUpstream((_i, _req, res) => res.end('main'));
     const collector = await startUpstream((_i, _req, res) => res.end('{}'));
-    const base = upstream.url;
-    ({ app } = await startApp((a) => {
-      a.register(replyFrom, { base });
-      a.get('/', (_req: FastifyRequest, reply: FastifyReply) =>
-        reply.from('/', {
-          onResponse: (_request, replyInHook, res) => {
-            // What an exporter does when its batch timer was armed inside this request: send with tracing suppressed.
-            context.with(suppressTracing(context.active()), () => {
-              const post = http.request(`${collector.url}/v1/traces`, { method: 'POST' }, (answer) => {
-                answer.resume();
-                answer.on('end', () => replyInHook.send(res.stream));
-              });
-              post.end('{}');
-            });
-          },
-        }),
-      );
-    }).then((r) => ((appUrl = r.url), r)));
+    ({ app, url: appUrl } = await startHookedProxy(upstream.url, (send) => {
+      // What an exporter does when its batch timer was armed inside this request: send with tracing suppressed.
+      context.with(suppressTracing(context.active()), () => {
+        const post = http.request(`${collector.url}/v1/traces`, { method: 'POST' }, (answer) => {
+          answer.resume();
+          answer.on('end', send);
+        });
+        post.end('{}');
+      });
+    }));
     try {
       expect(await get(`${appUrl}/`)).toEqual({ status: 200, body: 'main' });
       await waitForSpans(exporter, isProxyServerSpan, 1);
