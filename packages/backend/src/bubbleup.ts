@@ -160,21 +160,16 @@ export async function bubbleUp(
       cut: hashCut(sampleRows / baseEvents),
       selTotal,
     };
-    // A pass holds its sampled rows in memory, so passes take a bounded number of columns; they run on every reader
-    // connection at once, and all of them read the same sample.
+    // A pass holds its sampled rows in memory, so passes take a bounded number of columns; all of them read the same
+    // sample.
     const chunks: QueryColumn[][] = [];
     for (let i = 0; i < columns.length; i += COLUMNS_PER_PASS) chunks.push(columns.slice(i, i + COLUMNS_PER_PASS));
-    let next = 0;
-    const worker = async (c: DuckDBConnection): Promise<void> => {
-      while (next < chunks.length) {
-        const first = next === 0;
-        const r = await sampledColumns(c, chunks[next++]!, { ...query, examples: first });
-        out.push(...r.columns);
-        sampledRows = r.baselineRows;
-        if (first) exampleIds = r.examples;
-      }
-    };
-    await Promise.all(store.readers().map(worker));
+    await onEveryReader(store, chunks, async (c, chunk, i) => {
+      const r = await sampledColumns(c, chunk, { ...query, examples: i === 0 });
+      out.push(...r.columns);
+      sampledRows = r.baselineRows;
+      if (i === 0) exampleIds = r.examples;
+    });
   } else if (selTotal > 0) {
     const ep = new Params();
     const es = selectionSql(ep);
@@ -184,23 +179,16 @@ export async function bubbleUp(
       ep.values,
     );
     exampleIds = examples.getRowObjectsJS().map((r) => String(r.trace_id));
-    // Columns are compared on every reader connection at once, so one query's planning and result
-    // handling overlaps another's scan.
-    let next = 0;
-    const worker = async (c: DuckDBConnection): Promise<void> => {
-      while (next < columns.length) {
-        const col = columns[next++]!;
-        const p = new Params();
-        const s = selectionSql(p);
-        const where = scopeSql(dataset, startTime, endTime, filters, combination, p);
-        const result =
-          col.kind === 'number'
-            ? await numericColumn(c, col, s, where, p, selTotal, baseTotal)
-            : await categoricalColumn(c, col, s, where, p, selTotal, baseTotal);
-        if (result) out.push(result);
-      }
-    };
-    await Promise.all(store.readers().map(worker));
+    await onEveryReader(store, columns, async (c, col) => {
+      const p = new Params();
+      const s = selectionSql(p);
+      const where = scopeSql(dataset, startTime, endTime, filters, combination, p);
+      const result =
+        col.kind === 'number'
+          ? await numericColumn(c, col, s, where, p, selTotal, baseTotal)
+          : await categoricalColumn(c, col, s, where, p, selTotal, baseTotal);
+      if (result) out.push(result);
+    });
   }
   // Scores closer than one selected event's share are a tie the selection cannot break (with 40 selected events, one
   // event moves a score by 0.025, and a numeric column's buckets move it by such amounts). In a tie a categorical
@@ -221,6 +209,21 @@ export async function bubbleUp(
     baseline_sample_rows: sampledRows,
     baseline_error: sampled ? { fraction: 1.96 * Math.sqrt(0.25 / n), score: 0.5 * Math.sqrt((TOP_VALUES + 1) / n) } : { fraction: 0, score: 0 },
   };
+}
+
+/**
+ * Runs `work` for every item on every reader connection at once, each connection taking the next item when it is
+ * free, so one query's planning and result handling overlap another's scan.
+ */
+async function onEveryReader<T>(store: Store, items: T[], work: (conn: DuckDBConnection, item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (conn: DuckDBConnection): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      await work(conn, items[index]!, index);
+    }
+  };
+  await Promise.all(store.readers().map(worker));
 }
 
 /** The 64-bit hash value below which a row is sampled, for a sampled fraction `f` of the rows. */
