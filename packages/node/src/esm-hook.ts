@@ -126,12 +126,20 @@ function isCommonJs(resolved: { url: string; format?: string | null }): boolean 
   try {
     const manifest = findPackageJSON(resolved.url);
     if (manifest === undefined) return true;
-    const { readFileSync } = ownRequire('node:fs') as typeof import('node:fs');
-    return (JSON.parse(readFileSync(manifest, 'utf8')) as { type?: string }).type !== 'module';
+    let commonJs = commonJsPackages.get(manifest);
+    if (commonJs === undefined) {
+      const { readFileSync } = ownRequire('node:fs') as typeof import('node:fs');
+      commonJs = (JSON.parse(readFileSync(manifest, 'utf8')) as { type?: string }).type !== 'module';
+      commonJsPackages.set(manifest, commonJs);
+    }
+    return commonJs;
   } catch {
     return false;
   }
 }
+
+/** package.json path → whether its `.js` files are CommonJS: read once, not at every import of the package. */
+const commonJsPackages = new Map<string, boolean>();
 
 /**
  * Makes require() of a package Waggle holds a copy of (@opentelemetry/api, core, instrumentation, and
