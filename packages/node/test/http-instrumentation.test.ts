@@ -1,12 +1,12 @@
 // The diagnostics_channel HTTP instrumentation, in-process with a real SDK and real sockets.
-import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { createServer, get, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WaggleContextManager } from '../src/context-manager.js';
-import { HttpChannelInstrumentation } from '../src/http-instrumentation.js';
+import type { HttpChannelInstrumentation } from '../src/http-instrumentation.js';
+import { installTracing, uninstallTracing } from './helpers/in-process.js';
 
 const exporter = new InMemorySpanExporter();
 let instrumentation: HttpChannelInstrumentation;
@@ -15,13 +15,7 @@ let base = '';
 let seenTraceparent: string | undefined;
 
 beforeAll(async () => {
-  const manager = new WaggleContextManager().enable();
-  context.setGlobalContextManager(manager);
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  trace.setGlobalTracerProvider(provider);
-  instrumentation = new HttpChannelInstrumentation({ enterWith: (ctx) => manager.enterWith(ctx) });
-  instrumentation.setTracerProvider(provider);
+  instrumentation = installTracing(exporter).http;
 
   server = createServer((req, res) => {
     seenTraceparent = req.headers.traceparent as string | undefined;
@@ -41,9 +35,7 @@ beforeAll(async () => {
 afterAll(async () => {
   instrumentation.disable();
   await new Promise((r) => server.close(r));
-  trace.disable();
-  context.disable();
-  propagation.disable();
+  uninstallTracing();
 });
 beforeEach(() => exporter.reset());
 

@@ -1,16 +1,14 @@
 // The contract with @waggle/instrumentation-proxy (src/proxy-attempts.ts): an outgoing request that the owner in the
 // context claims is a proxy's upstream attempt, whose CLIENT span the proxy package makes, so neither Waggle's http
 // instrumentation nor the undici instrumentation (as the table configures it) makes one. In-process, real sockets.
-import { context, createContextKey, propagation, SpanKind, trace, type Context } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { context, createContextKey, SpanKind, type Context } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { WaggleContextManager } from '../src/context-manager.js';
-import { HttpChannelInstrumentation } from '../src/http-instrumentation.js';
 import { INSTRUMENTATION_TABLE } from '../src/instrumentations.js';
+import { installTracing, uninstallTracing } from './helpers/in-process.js';
 
 /** The key @waggle/instrumentation-proxy sets (createContextKey is Symbol.for: the same symbol in both packages). */
 const OWNER_KEY = createContextKey('waggle.upstream-attempt-owner');
@@ -22,17 +20,12 @@ let port = 0;
 const traceparents: (string | undefined)[] = [];
 
 beforeAll(async () => {
-  const manager = new WaggleContextManager().enable();
-  context.setGlobalContextManager(manager);
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  trace.setGlobalTracerProvider(provider);
-  const http = new HttpChannelInstrumentation({ enterWith: (ctx) => manager.enterWith(ctx) });
+  const { provider, http } = installTracing(exporter);
   // The undici instrumentation exactly as @waggle/node's table creates it.
   const entry = INSTRUMENTATION_TABLE.find((e) => e.name === 'undici')!;
   const { UndiciInstrumentation } = await import('@opentelemetry/instrumentation-undici');
   const undici = new UndiciInstrumentation(entry.config?.({}));
-  for (const i of [http, undici]) i.setTracerProvider(provider);
+  undici.setTracerProvider(provider);
   instrumentations.push(http, undici);
   server = createServer((req, res) => {
     traceparents.push(req.headers.traceparent as string | undefined);
@@ -44,9 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const i of instrumentations) i.disable();
   await new Promise((r) => server.close(r));
-  trace.disable();
-  context.disable();
-  propagation.disable();
+  uninstallTracing();
 });
 beforeEach(() => {
   exporter.reset();

@@ -1,31 +1,26 @@
 // Exceptions that reach a framework's error handling go on the SERVER span (framework spans off), with the real
 // express 4 and 5 in this process; unhandled rejections in a handler, in a child process (Node's outcome unchanged).
-import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import { SpanKind } from '@opentelemetry/api';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { startReceiver, type OtlpReceiver } from '@waggle/testing';
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { WaggleContextManager } from '../src/context-manager.js';
 import { ExpressRouteInstrumentation } from '../src/express-route.js';
-import { HttpChannelInstrumentation } from '../src/http-instrumentation.js';
 import { FrameworkErrorInstrumentation } from '../src/server-errors.js';
 import { FIXTURES, startApp, type App } from './helpers/child.js';
+import { installTracing, uninstallTracing } from './helpers/in-process.js';
 
 const exporter = new InMemorySpanExporter();
 const instrumentations: Array<{ disable(): void }> = [];
 const servers: Server[] = [];
 
 beforeAll(() => {
-  const manager = new WaggleContextManager().enable();
-  context.setGlobalContextManager(manager);
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  trace.setGlobalTracerProvider(provider);
-  for (const created of [new HttpChannelInstrumentation({ enterWith: (ctx) => manager.enterWith(ctx) }), new ExpressRouteInstrumentation(), new FrameworkErrorInstrumentation()]) {
+  const { provider, http } = installTracing(exporter);
+  instrumentations.push(http);
+  for (const created of [new ExpressRouteInstrumentation(), new FrameworkErrorInstrumentation()]) {
     created.setTracerProvider(provider);
     instrumentations.push(created);
   }
@@ -33,9 +28,7 @@ beforeAll(() => {
 afterAll(async () => {
   for (const i of instrumentations) i.disable();
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  trace.disable();
-  context.disable();
-  propagation.disable();
+  uninstallTracing();
 });
 beforeEach(() => exporter.reset());
 
